@@ -1,0 +1,40 @@
+# Every dependency comes from a Debian 12 package (scripts/setup.sh installs them) or the CUDA
+# toolkit. Each failure names the package to install, so a missing one costs one line to fix.
+
+function(kevo_require_package name debian_package)
+  find_package(${name} ${ARGN} QUIET)
+  if(NOT ${name}_FOUND)
+    message(FATAL_ERROR "kevo: ${name} not found. Install it with: apt-get install ${debian_package} "
+                        "(or run scripts/setup.sh, which installs everything missing).")
+  endif()
+endfunction()
+
+kevo_require_package(CURL libcurl4-openssl-dev)
+kevo_require_package(nlohmann_json nlohmann-json3-dev)
+kevo_require_package(SQLite3 libsqlite3-dev)
+kevo_require_package(spdlog libspdlog-dev)
+kevo_require_package(CLI11 libcli11-dev)
+kevo_require_package(yaml-cpp libyaml-cpp-dev)
+kevo_require_package(Boost "libboost-dev libboost-filesystem-dev" COMPONENTS filesystem)
+kevo_require_package(Threads libc6-dev)
+find_library(KEVO_SECCOMP_LIB seccomp)
+find_path(KEVO_SECCOMP_INCLUDE seccomp.h)
+if(NOT KEVO_SECCOMP_LIB OR NOT KEVO_SECCOMP_INCLUDE)
+  message(FATAL_ERROR "kevo: libseccomp not found. Install it with: apt-get install libseccomp-dev")
+endif()
+
+# CUDA toolkit: headers (cuda.h for driver types, nvrtc.h) and NVRTC. The driver (libcuda.so.1)
+# is never linked: evaluator/cuda_driver.cc opens it at run time so kevo starts without a GPU.
+if(NOT CUDAToolkit_ROOT AND NOT DEFINED ENV{CUDAToolkit_ROOT} AND EXISTS /usr/local/cuda)
+  set(CUDAToolkit_ROOT /usr/local/cuda)
+endif()
+find_package(CUDAToolkit QUIET)
+if(NOT CUDAToolkit_FOUND OR NOT TARGET CUDA::nvrtc)
+  message(FATAL_ERROR "kevo: the CUDA toolkit (13.x, with NVRTC) was not found at "
+                      "'${CUDAToolkit_ROOT}'. Install it to /usr/local/cuda or pass "
+                      "-DCUDAToolkit_ROOT=/path/to/cuda.")
+endif()
+if(CUDAToolkit_VERSION_MAJOR LESS 13)
+  message(FATAL_ERROR "kevo: CUDA toolkit ${CUDAToolkit_VERSION} found at ${CUDAToolkit_ROOT}; kevo needs 13.x.")
+endif()
+message(STATUS "kevo: CUDA ${CUDAToolkit_VERSION} at ${CUDAToolkit_LIBRARY_ROOT}")

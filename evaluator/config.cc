@@ -1,0 +1,22 @@
+#include "evaluator/config.h"
+
+namespace kevo {
+
+void bind(YamlSection& s, EvaluatorConfig& c) {
+  s.field("quick_suite", c.quick_suite);
+  s.field("suite", c.suite);
+  s.field("holdout_suite", c.holdout_suite);
+  s.field("max_mean_rel_err", c.max_mean_rel_err);
+  s.field("index_cap_bytes_per_token", c.index_cap_bytes_per_token);
+  s.field("warmup_iterations", c.warmup_iterations);
+  s.field("min_iterations", c.min_iterations);
+  s.field("max_iterations", c.max_iterations);
+  s.field("target_spread", c.target_spread);
+  s.field("max_seconds_per_workload", c.max_seconds_per_workload);
+  s.field("arch", c.arch);
+  if (c.max_mean_rel_err <= 0) s.error("max_mean_rel_err", "must be positive");
+  if (c.min_iterations < 1) s.error("min_iterations", "must be at least 1");
+  if (c.max_iterations < c.min_iterations) s.error("max_iterations", "must be >= min_iterations");
+}
+
+}  // namespace kevo

@@ -1,0 +1,71 @@
+// The result of evaluating one candidate: DESIGN.md section 3, "Evaluation result". This struct
+// is what `kevo eval --json` prints, what GPU runners send back over their pipe, and what the
+// archive stores (metrics JSON + artifacts). Plain data; copyable; no GPU types.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+
+namespace kevo {
+
+enum class EvalStatus {
+  kOk,
+  kRejectedSource,  // refused before compiling (include outside the allow-list, bad directive)
+  kCompileError,    // NVRTC failed
+  kInvalidPlan,     // plan expressions do not evaluate (division by zero, grid of 0, too big)
+  kLaunchError,     // the driver refused a launch (too many registers or shared memory, ...)
+  kCrash,           // a sticky CUDA error (illegal address, trap, misaligned access) or runner death
+  kTimeout,         // compile or a kernel passed its deadline
+  kInaccurate,      // error above the tolerance, or non-finite / unwritten output
+  kCheatDetected,   // wrote inputs, wrote outside buffers, cached across calls, impossible time
+};
+
+const char* eval_status_name(EvalStatus s);  // "ok", "rejected_source", ...
+std::optional<EvalStatus> parse_eval_status(const std::string& name);
+std::vector<EvalStatus> all_eval_statuses();
+
+struct KernelTiming {
+  std::string name;
+  double us = 0;           // median time of this kernel alone (events between kernels)
+  int registers = 0;       // per thread, from the driver
+  int smem_bytes = 0;      // static + dynamic shared memory per block
+  int local_bytes = 0;     // local memory per thread (spills and stack arrays)
+};
+
+struct WorkloadResult {
+  std::string name;  // "B1-N32768"
+  int B = 0, N = 0;
+  double decode_us = 0;  // median of the decode phase
+  double dense_us = 0;   // the dense reference kernel, same process, same data
+  double speedup = 0;    // dense_us / decode_us
+  double mean_rel_err = 0, p99_rel_err = 0, max_rel_err = 0;
+  double build_us = 0;   // build phase, once per KV cache (not in fitness)
+  std::vector<KernelTiming> kernels;  // decode kernels, in plan order
+};
+
+struct EvalResult {
+  EvalStatus status = EvalStatus::kOk;
+  std::string message;  // what and where, for a person and an LLM; empty when ok
+  double fitness = 0;   // == metrics["speedup"] when ok, 0 otherwise
+  // Raw values (DESIGN: speedup, mean_rel_err, p99_rel_err, max_rel_err, index_bytes_per_token,
+  // build_ns_per_token, compile_ms). Binning happens in the archive, never here.
+  std::map<std::string, double> metrics;
+  std::vector<WorkloadResult> workloads;
+  std::string compile_log;  // cut to the candidate's own lines and capped
+  std::string feedback;     // short text for the LLM: per-kernel times, what failed
+
+  bool ok() const { return status == EvalStatus::kOk; }
+  static EvalResult failure(EvalStatus s, std::string message);
+};
+
+nlohmann::json to_json(const EvalResult& r);
+// Accepts what to_json writes; InvalidArgument naming the field otherwise.
+Result<EvalResult> eval_result_from_json(const nlohmann::json& j);
+
+}  // namespace kevo

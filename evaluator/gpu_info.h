@@ -1,0 +1,34 @@
+// What a GPU is and how fast it moves bytes: for `kevo doctor`, the prompt's hardware facts and
+// the physical-floor check of the anti-cheat.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/status.h"
+
+namespace kevo {
+
+struct GpuInfo {
+  int index = 0;
+  std::string name;
+  int cc_major = 0, cc_minor = 0;
+  int sm_count = 0;
+  int64_t memory_bytes = 0;
+  int64_t l2_bytes = 0;
+  int max_smem_per_block_optin = 0;  // bytes a block may get after raising its limit
+  double copy_gbps = 0;              // measured device-to-device copy, bytes read + written; 0 = not measured
+
+  std::string arch() const;  // "sm_90a" on Hopper (the 'a' features need the exact chip), else "sm_XY"
+};
+
+nlohmann::json to_json(const GpuInfo& g);
+
+// Queries every GPU; with measure_bandwidth, times a device-to-device copy on each (about 0.3 s
+// per GPU). Unavailable (one clear line) when there is no driver or GPU.
+Result<std::vector<GpuInfo>> query_gpus(bool measure_bandwidth);
+
+}  // namespace kevo

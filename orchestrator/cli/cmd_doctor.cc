@@ -1,0 +1,160 @@
+// `kevo doctor`: what this machine offers kevo (toolkit, NVRTC, driver, GPUs and their measured
+// copy bandwidth, Landlock, SQLite, LLM endpoint). Exit 3 when there is no usable GPU.
+#include <nvrtc.h>
+#include <sqlite3.h>
+
+#include <cstdlib>
+#include <iomanip>
+#include <iostream>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "evaluator/cuda_driver.h"
+#include "evaluator/gpu_info.h"
+#include "orchestrator/cli/commands.h"
+#include "orchestrator/config.h"
+#include "sandbox/landlock_probe.h"
+
+namespace kevo::cli {
+namespace {
+
+struct DoctorOptions {
+  bool json = false;
+  bool no_bandwidth = false;
+  std::string config;
+};
+
+std::string version_text(int v) {  // 13000 -> "13.0"
+  return std::to_string(v / 1000) + "." + std::to_string(v % 1000 / 10);
+}
+
+nlohmann::json llm_report(const std::string& config_path) {
+  // An endpoint counts as configured when a model is named and its key variable is set (a local
+  // server may need no key: then the base URL alone is enough).
+  nlohmann::json out = {{"configured", false}, {"models", nlohmann::json::array()}};
+  if (!config_path.empty()) {
+    auto cfg = load_config(config_path);
+    if (!cfg.ok()) {
+      out["error"] = cfg.status().message();
+      return out;
+    }
+    for (const auto& m : cfg->llm.models) {
+      const char* key = std::getenv(m.api_key_env.c_str());
+      bool local = m.base_url.find("://127.") != std::string::npos ||
+                   m.base_url.find("://localhost") != std::string::npos;
+      bool usable = (key && *key) || local;
+      out["models"].push_back({{"provider", m.provider}, {"model", m.model},
+                               {"base_url", m.base_url}, {"api_key_env", m.api_key_env},
+                               {"key_set", key && *key}, {"usable", usable}});
+      if (usable) out["configured"] = true;
+    }
+    return out;
+  }
+  for (const char* var : {"OPENAI_API_KEY", "ANTHROPIC_API_KEY"}) {
+    const char* key = std::getenv(var);
+    if (key && *key) {
+      out["configured"] = true;
+      out["models"].push_back({{"api_key_env", var}, {"key_set", true}});
+    }
+  }
+  return out;
+}
+
+int run_doctor(const DoctorOptions& opt) {
+  nlohmann::json report;
+  int nvrtc_major = 0, nvrtc_minor = 0;
+  nvrtcVersion(&nvrtc_major, &nvrtc_minor);
+  int narch = 0;
+  nvrtcGetNumSupportedArchs(&narch);
+  std::vector<int> archs(narch);
+  if (narch) nvrtcGetSupportedArchs(archs.data());
+  report["toolkit"] = {{"cuda_version", version_text(CUDA_VERSION)},
+                       {"nvrtc_version", std::to_string(nvrtc_major) + "." + std::to_string(nvrtc_minor)},
+                       {"nvrtc_archs", archs}};
+  int landlock = landlock_abi_version();
+  report["landlock"] = {{"available", landlock > 0}, {"abi", landlock}};
+  report["sqlite_version"] = sqlite3_libversion();
+  report["llm"] = llm_report(opt.config);
+
+  auto drv = cuda_driver();
+  std::string gpu_error;
+  if (drv.ok()) {
+    report["driver"] = {{"version", version_text((*drv)->driver_version)}};
+    auto gpus = query_gpus(!opt.no_bandwidth);
+    if (gpus.ok()) {
+      report["gpus"] = nlohmann::json::array();
+      for (const auto& g : *gpus) report["gpus"].push_back(to_json(g));
+    } else {
+      gpu_error = gpus.status().message();
+    }
+  } else {
+    gpu_error = drv.status().message();
+  }
+  if (!gpu_error.empty()) {
+    report["gpus"] = nlohmann::json::array();
+    report["gpu_error"] = gpu_error;
+  }
+
+  if (opt.json) {
+    std::cout << report.dump(2) << "\n";
+  } else {
+    std::ostringstream o;
+    auto row = [&](const std::string& k, const std::string& v) {
+      o << "  " << std::left << std::setw(16) << k << v << "\n";
+    };
+    o << "kevo doctor\n";
+    row("CUDA toolkit", report["toolkit"]["cuda_version"].get<std::string>());
+    std::string arch_list;
+    for (int a : archs) arch_list += (arch_list.empty() ? "sm_" : " sm_") + std::to_string(a);
+    row("NVRTC", report["toolkit"]["nvrtc_version"].get<std::string>() + " (" + arch_list + ")");
+    row("Landlock", landlock > 0 ? "yes, ABI " + std::to_string(landlock)
+                                 : "no: compile workers fall back to seccomp and rlimits only");
+    row("SQLite", sqlite3_libversion());
+    const auto& llm = report["llm"];
+    if (llm.contains("error")) {
+      row("LLM", "config error: " + llm["error"].get<std::string>());
+    } else if (llm["configured"].get<bool>()) {
+      std::string names;
+      for (const auto& m : llm["models"]) {
+        names += (names.empty() ? "" : ", ") +
+                 (m.contains("model") ? m["model"].get<std::string>() : m["api_key_env"].get<std::string>());
+      }
+      row("LLM", "configured (" + names + ")");
+    } else {
+      row("LLM", "not configured: runs use the built-in tuner (set OPENAI_API_KEY or list models "
+                 "under llm: in the config)");
+    }
+    if (report.contains("driver")) row("driver", "CUDA " + report["driver"]["version"].get<std::string>());
+    for (const auto& g : report["gpus"]) {
+      std::ostringstream line;
+      line << g["name"].get<std::string>() << ", " << g["arch"].get<std::string>() << ", "
+           << g["sm_count"].get<int>() << " SMs, " << std::fixed << std::setprecision(1)
+           << g["memory_bytes"].get<double>() / (1 << 30) << " GiB, L2 "
+           << g["l2_bytes"].get<double>() / (1 << 20) << " MiB";
+      if (g["copy_gbps"].get<double>() > 0) {
+        line << ", copy " << std::setprecision(0) << g["copy_gbps"].get<double>() << " GB/s";
+      }
+      row("GPU " + std::to_string(g["index"].get<int>()), line.str());
+    }
+    std::cout << o.str();
+  }
+  if (!gpu_error.empty()) return fail(kExitNoGpu, gpu_error);
+  return kExitOk;
+}
+
+}  // namespace
+
+void add_doctor_command(CLI::App& app, Cli& cli) {
+  auto opt = std::make_shared<DoctorOptions>();
+  auto* cmd = app.add_subcommand(
+      "doctor", "Check the CUDA toolkit, NVRTC, driver, GPUs (with measured copy bandwidth), "
+                "Landlock, SQLite and the LLM endpoint. Exits 3 when no GPU is usable.");
+  cmd->add_flag("--json", opt->json, "machine-readable output");
+  cmd->add_flag("--no-bandwidth", opt->no_bandwidth, "skip the copy-bandwidth measurement");
+  cmd->add_option("--config", opt->config, "also check the LLM models of this run config")
+      ->check(CLI::ExistingFile);
+  cmd->callback([&cli, opt] { cli.exit_code = run_doctor(*opt); });
+}
+
+}  // namespace kevo::cli

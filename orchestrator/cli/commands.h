@@ -1,0 +1,29 @@
+// The `kevo` command line: one add_*_command per subcommand, each in its own file. A command sets
+// `Cli::exit_code`; errors print one line "kevo: error: ..." on stderr.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <string>
+
+namespace kevo::cli {
+
+enum ExitCode : int {
+  kExitOk = 0,
+  kExitFailure = 1,   // the command ran and failed (bad config, missing program, ...)
+  kExitUsage = 2,     // unknown flag, bad value
+  kExitNoGpu = 3,     // GPU work asked for on a machine without a usable GPU
+};
+
+struct Cli {
+  int exit_code = kExitOk;
+  std::string log_level = "info";
+};
+
+// Prints "kevo: error: <message>" on stderr and returns `code` (for `return fail(...)`).
+int fail(int code, const std::string& message);
+
+void add_doctor_command(CLI::App& app, Cli& cli);
+void add_config_check_command(CLI::App& app, Cli& cli);
+
+}  // namespace kevo::cli

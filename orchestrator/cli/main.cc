@@ -1,0 +1,55 @@
+// kevo: evolves sparse decode-attention kernels. See README.md.
+#include <cstdio>
+#include <iostream>
+
+#include "common/log.h"
+#include "orchestrator/cli/commands.h"
+
+#ifndef KEVO_VERSION
+#define KEVO_VERSION "0.0.0"
+#endif
+
+namespace kevo::cli {
+
+int fail(int code, const std::string& message) {
+  std::fflush(stdout);
+  std::cerr << "kevo: error: " << message << "\n";
+  return code;
+}
+
+}  // namespace kevo::cli
+
+int main(int argc, char** argv) {
+  using namespace kevo::cli;
+  Cli cli;
+  CLI::App app{"kevo " KEVO_VERSION " - evolves fast GPU kernels for sparse (hashing-based) decode "
+               "attention.\nRun 'kevo COMMAND --help' for a command's options."};
+  app.set_version_flag("--version", KEVO_VERSION);
+  app.require_subcommand(1);
+  app.fallthrough();
+  app.add_option("--log-level", cli.log_level, "trace, debug, info, warn, error or off")
+      ->capture_default_str();
+  app.parse_complete_callback([&] {
+    kevo::Status st = kevo::init_logging(cli.log_level);
+    if (!st.ok()) throw CLI::ValidationError("--log-level", st.message());
+  });
+
+  add_doctor_command(app, cli);
+  add_config_check_command(app, cli);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    // One clear line, not CLI11's multi-line banner.
+    std::string what = e.what();
+    if (argc < 2) what = "no command given";
+    return fail(kExitUsage, what + " (run 'kevo --help')");
+  }
+  return cli.exit_code;
+}
