@@ -30,8 +30,16 @@ std::string gpu_unavailable_reason() {
   return d.ok() ? std::string() : d.status().message();
 }
 
-std::string source_dir() { return KEVO_SOURCE_DIR; }
-std::string kevo_binary() { return std::string(KEVO_BINARY_DIR) + "/kevo"; }
+// Environment overrides let the bundled tests run on the GPU machine, where the checkout lives
+// elsewhere (scripts/gpu_suite.sh sets both).
+std::string source_dir() {
+  const char* env = std::getenv("KEVO_SOURCE_DIR");
+  return env && *env ? env : KEVO_SOURCE_DIR;
+}
+std::string kevo_binary() {
+  const char* env = std::getenv("KEVO_BINARY");
+  return env && *env ? env : std::string(KEVO_BINARY_DIR) + "/kevo";
+}
 
 void write_file(const std::string& path, const std::string& text) {
   fs::create_directories(fs::path(path).parent_path());

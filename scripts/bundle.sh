@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Builds a relocatable bundle for the GPU machine (Ubuntu 24.04, CUDA 13, no Debian packages):
+#   bundle/bin/kevo, bundle/tests/<suite>, bundle/lib/<non-system shared libraries>
+# Executables get RUNPATH $ORIGIN/../lib:/usr/local/cuda/lib64; copied libraries get $ORIGIN.
+# glibc, libstdc++ and libgcc_s stay the system's (newer there, and backward compatible); NVRTC
+# comes from the toolkit there (109 MB: too big to carry, and the same 13.0 release).
+# Usage: scripts/bundle.sh [build-dir [bundle-dir]]  (defaults: build, bundle)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build="${1:-build}"
+out="${2:-bundle}"
+[ -x "$build/kevo" ] || scripts/build.sh release
+rm -rf "$out"
+mkdir -p "$out/bin" "$out/tests" "$out/lib"
+cp "$build/kevo" "$out/bin/"
+find "$build/tests" -maxdepth 1 -type f -name '*_test' -perm -u+x -exec cp {} "$out/tests/" \;
+[ -d "$build/bench" ] && find "$build/bench" -maxdepth 1 -type f -perm -u+x -name 'bench_*' -exec cp {} "$out/bin/" \;
+
+system_lib='^(linux-vdso|ld-linux|libc\.so|libm\.so|libdl\.so|libpthread\.so|librt\.so|libutil\.so|libresolv\.so|libgcc_s\.so|libstdc\+\+\.so|libcuda\.so|libnvrtc)'
+for exe in "$out"/bin/* "$out"/tests/*; do
+  ldd "$exe" | awk '/=> \// {print $1, $3}' | while read -r name path; do
+    [[ "$name" =~ $system_lib ]] && continue
+    [ -f "$out/lib/$name" ] || cp -L "$path" "$out/lib/$name"
+  done
+  patchelf --set-rpath '$ORIGIN/../lib:/usr/local/cuda/lib64' "$exe"
+done
+for lib in "$out"/lib/*; do
+  patchelf --set-rpath '$ORIGIN' "$lib"
+done
+# Debug info would triple the size, and the carry limit is 64 MiB.
+strip --strip-debug "$out"/bin/* "$out"/tests/* "$out"/lib/* 2>/dev/null || true
+du -sh "$out" | awk '{print "bundle: " $1 " in '"$out"'/ (carry it)"}'
