@@ -1,0 +1,72 @@
+// The evaluator's public API: compile a candidate (no GPU needed), evaluate a compiled candidate
+// on a GPU, or both in one process. The sandbox runs compile_candidate in confined worker
+// processes and GpuSession in runner processes; `kevo eval` may run everything in-process.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "evaluator/config.h"
+#include "evaluator/eval_result.h"
+#include "evaluator/task.h"
+
+namespace kevo {
+
+// A candidate: one .cu source plus param overrides (empty = the file's defaults).
+struct Candidate {
+  std::string name;  // for messages ("hash_topk", "program 41")
+  std::string source;
+  std::map<std::string, int64_t> params;
+};
+
+struct CompileOptions {
+  std::string arch = "sm_90a";                        // exact target; CUBIN, never PTX
+  std::string cuda_include_dir = "/usr/local/cuda/include";
+  std::string cache_dir;  // "" = no disk cache; key: hash(source, params, arch, NVRTC version)
+  double timeout_s = 30;  // nvrtcSetFlowCallback cancels past this
+};
+
+struct CompileOutcome {
+  EvalStatus status = EvalStatus::kOk;  // ok, rejected_source, compile_error or timeout
+  std::string message;
+  std::string cubin;        // binary; empty unless ok
+  std::string log;          // cut to the candidate's own lines, capped
+  double compile_ms = 0;
+  bool cache_hit = false;
+  std::map<std::string, int64_t> params;  // resolved (defaults + overrides)
+};
+
+// Checks the source (includes against the allow-list, directives), then compiles it with NVRTC,
+// supplying the task header from memory. Never throws for a bad candidate; never needs a GPU.
+CompileOutcome compile_candidate(const Candidate& c, const CompileOptions& opt);
+
+nlohmann::json to_json(const Candidate& c);
+Result<Candidate> candidate_from_json(const nlohmann::json& j);
+nlohmann::json to_json(const CompileOutcome& o);  // cubin as base64
+Result<CompileOutcome> compile_outcome_from_json(const nlohmann::json& j);
+
+// A CUDA context on one GPU with the suites' data, the dense reference and scratch buffers, kept
+// across candidates (creating a context costs ~0.1 s). Not thread-safe; one per runner process.
+class GpuSession {
+ public:
+  virtual ~GpuSession() = default;
+  // Evaluates a compiled candidate on `suite` (a suite name or YAML path) with all anti-cheat
+  // checks. A sticky CUDA error (illegal address...) yields status crash and sets poisoned().
+  virtual EvalResult evaluate(const Candidate& c, const CompileOutcome& compiled,
+                              const std::string& suite) = 0;
+  // True after a sticky CUDA error: the process must end and a fresh runner take over.
+  virtual bool poisoned() const = 0;
+  virtual std::string arch() const = 0;  // the GPU's exact compile target, e.g. "sm_90a"
+};
+
+// Unavailable (one line) without a usable GPU.
+Result<std::unique_ptr<GpuSession>> open_gpu_session(int device, const EvaluatorConfig& config);
+
+// compile_candidate + GpuSession::evaluate in this process (for `kevo eval` and tests).
+EvalResult evaluate_in_process(GpuSession& session, const Candidate& c, const CompileOptions& opt,
+                               const std::string& suite);
+
+}  // namespace kevo

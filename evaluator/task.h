@@ -1,0 +1,93 @@
+// The sparse_decode task ABI as the host sees it: a candidate's `kevo:` directives parsed into a
+// TaskSpec (DESIGN.md section 3, "Candidate file"). Pure, no GPU; used by the compile workers,
+// the GPU runner, the tuner (params and their choices) and export (the plan).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+
+namespace kevo {
+
+// A parsed plan expression: integers, + - * / %, parentheses, cdiv, min, max, and the variables
+// B Hq Hkv G N D plus the candidate's params. Evaluation is 64-bit; division by zero and
+// overflow are errors, not UB.
+class PlanExpr {
+ public:
+  struct Node;
+  static Result<PlanExpr> parse(const std::string& text);  // message says where it failed
+  Result<int64_t> eval(const std::map<std::string, int64_t>& vars) const;
+  const std::string& text() const { return text_; }
+  std::vector<std::string> variables() const;  // every name the expression reads
+
+ private:
+  std::string text_;
+  std::shared_ptr<const Node> root_;
+};
+
+enum class Phase { kBuild, kDecode };
+
+struct ParamSpec {
+  std::string name;
+  int64_t value = 0;               // the default (the file's `= VALUE`)
+  std::vector<int64_t> choices;    // the tuner's search space; empty = fixed
+  int line = 0;                    // 1-based line in the source
+};
+
+struct KernelLaunchSpec {
+  std::string name;  // extern "C" __global__ function name
+  Phase phase = Phase::kDecode;
+  PlanExpr grid[3];  // x, y, z (missing dimensions are "1")
+  PlanExpr block[3];
+  PlanExpr smem;     // dynamic shared memory bytes ("0" when absent)
+  int line = 0;
+};
+
+struct TaskSpec {
+  std::vector<ParamSpec> params;
+  PlanExpr index_bytes;      // "0" when the file has no kevo:index
+  PlanExpr workspace_bytes;  // "0" when the file has no kevo:workspace
+  std::vector<KernelLaunchSpec> kernels;  // file order; build kernels first run once per KV cache
+  bool has_evolve_block = false;          // EVOLVE-BLOCK-START/END present (and well-formed)
+  int evolve_begin_line = 0, evolve_end_line = 0;
+
+  // Default params overridden by `overrides` (names must exist; values must be in choices when
+  // choices are given). InvalidArgument naming the param otherwise.
+  Result<std::map<std::string, int64_t>> resolve_params(
+      const std::map<std::string, int64_t>& overrides) const;
+};
+
+// Parses every `// kevo:...` directive of `source`. Errors are InvalidArgument with
+// "line N: what is wrong" (unknown directive, bad expression, duplicate param, no decode kernel,
+// unbalanced EVOLVE-BLOCK markers...).
+Result<TaskSpec> parse_task_spec(const std::string& source);
+
+// Concrete launch numbers for one workload shape.
+struct Shape {
+  int B = 1, Hq = 32, Hkv = 8, N = 8192, D = 128;
+};
+
+struct ResolvedLaunch {
+  std::string name;
+  Phase phase;
+  unsigned grid[3];
+  unsigned block[3];
+  unsigned smem;
+};
+
+struct ResolvedPlan {
+  int64_t index_bytes = 0;
+  int64_t workspace_bytes = 0;
+  std::vector<ResolvedLaunch> launches;
+};
+
+// Evaluates the plan for a shape; InvalidArgument (-> status invalid_plan) on a zero or negative
+// grid, a block over 1024 threads, a negative size, or an expression error, naming the kernel.
+Result<ResolvedPlan> resolve_plan(const TaskSpec& spec, const std::map<std::string, int64_t>& params,
+                                  const Shape& shape);
+
+}  // namespace kevo
