@@ -16,10 +16,10 @@ printf '\n%-40s %8s %8s %8s %8s\n' suite passed failed skipped seconds | tee "$o
 total_fail=0
 for t in "$b"/tests/*_test; do
   name=$(basename "$t")
-  start=$(date +%s.%N)
+  start=$(date +%s%N)
   "$t" --gtest_output="json:$out/$name.json" >"$out/$name.log" 2>&1
   rc=$?
-  secs=$(echo "$(date +%s.%N) - $start" | bc)
+  secs=$(awk -v a="$start" -v b="$(date +%s%N)" 'BEGIN{printf "%.1f", (b-a)/1e9}')
   read -r p f s < <(python3 - "$out/$name.json" <<'PY'
 import json, sys
 try:
