@@ -37,4 +37,13 @@ endif()
 if(CUDAToolkit_VERSION_MAJOR LESS 13)
   message(FATAL_ERROR "kevo: CUDA toolkit ${CUDAToolkit_VERSION} found at ${CUDAToolkit_ROOT}; kevo needs 13.x.")
 endif()
+# Not CUDA::nvrtc: CMake's imported target drags in the driver stub (libcuda.so), which would make
+# the binary refuse to start on machines without a driver.
+find_library(KEVO_NVRTC_LIBRARY nvrtc HINTS ${CUDAToolkit_LIBRARY_DIR} NO_DEFAULT_PATH)
+if(NOT KEVO_NVRTC_LIBRARY)
+  message(FATAL_ERROR "kevo: libnvrtc.so was not found in ${CUDAToolkit_LIBRARY_DIR}")
+endif()
+add_library(kevo_cuda_headers INTERFACE)
+target_include_directories(kevo_cuda_headers SYSTEM INTERFACE ${CUDAToolkit_INCLUDE_DIRS})
+target_link_libraries(kevo_cuda_headers INTERFACE ${KEVO_NVRTC_LIBRARY})
 message(STATUS "kevo: CUDA ${CUDAToolkit_VERSION} at ${CUDAToolkit_LIBRARY_ROOT}")
