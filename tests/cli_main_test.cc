@@ -71,3 +71,19 @@ TEST(Cli, DoctorReportsToolkitAndGpuState) {
 
 }  // namespace
 }  // namespace kevo
+
+namespace kevo {
+namespace {
+
+// The binary must start where there is no driver: libcuda.so.1 is opened at run time, never linked.
+TEST(Cli, BinaryDoesNotLinkTheDriver) {
+  testing::TempDir tmp;
+  std::string cmd = "readelf -d " + testing::kevo_binary() + " > " + tmp.file("dyn") + " 2>&1";
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << "readelf is needed for this test";
+  std::string dyn = testing::read_file(tmp.file("dyn"));
+  EXPECT_NE(dyn.find("NEEDED"), std::string::npos) << dyn;
+  EXPECT_EQ(dyn.find("libcuda.so"), std::string::npos) << dyn;
+}
+
+}  // namespace
+}  // namespace kevo
