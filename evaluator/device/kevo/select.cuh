@@ -1,0 +1,171 @@
+// Top-k selection building blocks (part of kevo/attention.cuh; include that header).
+//
+// Decode-time top-k over N up to 128K+ scores must not sort. Two tools:
+//
+// 1. Histogram threshold (for many items, small keys). Each item gets a key in [0, nb) with
+//    nb <= kMaxBins (an exact small-integer score such as a Hamming similarity, or a quantised
+//    float via log_key). Score kernels build one histogram per chunk of items; one block per list
+//    then finds the threshold key t and, for items whose key equals t, how many each chunk may
+//    take (in item order), so exactly k items are selected and the choice is deterministic:
+//       selected(i) = key > t  or  (key == t and rank among the chunk's ties < quota[chunk])
+//    Two special keys bypass the count: kKeyForced (always selected: sinks, local window) and
+//    kKeySkip (never).
+// 2. Exact radix select (for a few thousand items per block): the k-th largest 32-bit ordered
+//    key in three histogram passes (11 + 11 + 10 bits).
+#pragma once
+
+namespace kevo {
+
+constexpr int kMaxBins = 1024;
+constexpr u16 kKeyForced = 0xffff;
+constexpr u16 kKeySkip = 0xfffe;
+
+// Order-preserving map of a float to u32 (larger float -> larger key; -0 < +0 harmless).
+__device__ __forceinline__ u32 float_key(float f) {
+  const u32 u = __float_as_uint(f);
+  return (u & 0x80000000u) ? ~u : (u | 0x80000000u);
+}
+// Logarithmic 10-bit key of a non-negative score: 8 bins per octave (9% apart) over
+// [2^-64, 2^64]; zero, negatives and NaN map to 0. For scores whose scale is unknown.
+__device__ __forceinline__ int log_key(float x) {
+  if (!(x > 0.f)) return 0;
+  const int k = (int)(__float_as_uint(x) >> 20) - ((127 - 64) << 3);
+  return k < 1 ? 1 : (k > kMaxBins - 1 ? kMaxBins - 1 : k);
+}
+
+// Shared-memory histogram helpers for score kernels.
+__device__ __forceinline__ void hist_clear(u32* h, int nb) {
+  for (int i = threadIdx.x; i < nb; i += blockDim.x) h[i] = 0;
+}
+// Writes the histogram of one chunk as u16 counts (chunks hold < 65536 items).
+__device__ __forceinline__ void hist_store(const u32* h, int nb, u16* out) {
+  for (int i = threadIdx.x; i < nb; i += blockDim.x) out[i] = (u16)h[i];
+}
+
+// The bin t (0 <= t < nb) where count(key >= t) >= k > count(key > t), over a shared-memory
+// histogram; *above = count(key > t). If fewer than k items exist, returns 0 with *above =
+// count(key > 0), so that taking all ties takes everything. k <= 0 returns nb (nothing).
+// All threads must call; scratch holds >= 36 ints.
+__device__ __forceinline__ int kth_bin_from_top(const u32* hist, int nb, int k, int* above,
+                                                 int* scratch) {
+  if (k <= 0) {
+    *above = 0;
+    return nb;
+  }
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    scratch[34] = -1;
+    scratch[35] = 0;
+  }
+  int carry = 0;
+  for (int base = 0; base < nb; base += blockDim.x) {
+    const int idx = nb - 1 - (base + (int)threadIdx.x);
+    const int x = idx >= 0 ? (int)hist[idx] : 0;
+    int tile;
+    const int excl = block_exclusive_scan(x, scratch, &tile);
+    const int gt = carry + excl;
+    if (idx >= 0 && gt + x >= k && gt < k) {
+      scratch[34] = idx;
+      scratch[35] = gt;
+    }
+    carry += tile;
+  }
+  __syncthreads();
+  int t = scratch[34];
+  int ab = scratch[35];
+  __syncthreads();
+  if (t < 0) {
+    t = 0;
+    ab = carry - (int)hist[0];
+  }
+  *above = ab;
+  return t;
+}
+
+// Threshold and per-chunk tie quotas for one list (one block per list, any blockDim multiple of
+// 32). hist: [nch][nb] u16 chunk histograms; out[c] = {t, quota_c}. s_total: nb u32 of shared
+// memory; scratch: >= 36 ints of shared memory.
+__device__ __forceinline__ void select_threshold(const u16* hist, int nch, int nb, int k,
+                                                 int2* out, u32* s_total, int* scratch) {
+  for (int bin = threadIdx.x; bin < nb; bin += blockDim.x) {
+    u32 s = 0;
+    for (int c = 0; c < nch; ++c) s += hist[(long long)c * nb + bin];
+    s_total[bin] = s;
+  }
+  __syncthreads();
+  int above;
+  const int t = kth_bin_from_top(s_total, nb, k, &above, scratch);
+  const int ties_wanted = k - above;
+  int carry = 0;
+  for (int base = 0; base < nch; base += blockDim.x) {
+    const int c = base + threadIdx.x;
+    const int tie = (c < nch && t < nb) ? (int)hist[(long long)c * nb + t] : 0;
+    int tile;
+    const int before = carry + block_exclusive_scan(tie, scratch, &tile);
+    if (c < nch) {
+      int q = ties_wanted - before;
+      q = q < 0 ? 0 : (q > tie ? tie : q);
+      out[c] = make_int2(t, q);
+    }
+    carry += tile;
+  }
+}
+
+// Stream compaction of one chunk's selected items into `list` (shared memory), in item order,
+// by the rule above. key_of(i) for i in [0, n) returns the item's key (kKeyForced/kKeySkip
+// included). Returns the count (all threads). scratch: >= 36 ints. Ties must fit 16 bits.
+template <class KeyFn>
+__device__ __forceinline__ int compact_chunk(int n, KeyFn key_of, int2 sel, int* list,
+                                             int* scratch) {
+  const int t = sel.x, quota = sel.y;
+  int def_carry = 0, tie_carry = 0;
+  for (int base = 0; base < n; base += blockDim.x) {
+    const int i = base + threadIdx.x;
+    int key = i < n ? (int)key_of(i) : (int)kKeySkip;
+    const bool forced = key == kKeyForced;
+    const bool counted = key < kKeySkip;
+    const int definite = forced || (counted && key > t);
+    const int tie = counted && key == t;
+    int tile;
+    const int packed = block_exclusive_scan(definite << 16 | tie, scratch, &tile);
+    const int tie_rank = tie_carry + (packed & 0xffff);
+    const int def_before = def_carry + (packed >> 16);
+    const int ties_before = tie_rank < quota ? tie_rank : quota;
+    if (definite || (tie && tie_rank < quota)) list[def_before + ties_before] = i;
+    def_carry += tile >> 16;
+    tie_carry += tile & 0xffff;
+  }
+  __syncthreads();
+  return def_carry + (tie_carry < quota ? tie_carry : quota);
+}
+
+// Exact k-th largest of n ordered u32 keys (e.g. float_key), read through key_of(i); returns T
+// with count(key >= T) >= k > count(key > T); 0 when n <= k (everything). s_hist: 2048 u32 of
+// shared memory; scratch: >= 36 ints. One block; all threads call.
+template <class KeyFn>
+__device__ __forceinline__ u32 radix_select_kth(int n, int k, KeyFn key_of, u32* s_hist,
+                                                int* scratch) {
+  if (n <= k) return 0u;
+  u32 prefix = 0, mask = 0;
+  const int shifts[3] = {21, 10, 0};
+  const int widths[3] = {11, 11, 10};
+  for (int pass = 0; pass < 3; ++pass) {
+    const int sh = shifts[pass], nb = 1 << widths[pass];
+    __syncthreads();
+    hist_clear(s_hist, nb);
+    __syncthreads();
+    for (int i = threadIdx.x; i < n; i += blockDim.x) {
+      const u32 key = key_of(i);
+      if ((key & mask) == prefix) atomicAdd(&s_hist[(key >> sh) & (nb - 1)], 1u);
+    }
+    __syncthreads();
+    int above;
+    const int bin = kth_bin_from_top(s_hist, nb, k, &above, scratch);
+    k -= above;
+    prefix |= (u32)bin << sh;
+    mask |= (u32)(nb - 1) << sh;
+  }
+  return prefix;
+}
+
+}  // namespace kevo

@@ -1,0 +1,394 @@
+// vattention: deterministic top-k plus uniform sampling of the rest, with the (epsilon, delta)
+// adaptive sample budget.
+//
+// Method: vAttention (Desai, Agrawal, Yang, Cuadron, Schroeder, Zaharia, Gonzalez, Stoica.
+// "vAttention: Verified Sparse Attention", 2025, https://arxiv.org/abs/2510.05688;
+// sparse-attention-hub adaptive_sampling.py). The deterministic set is the SINK first and WIN
+// last tokens plus an approximate top-k (k = N / HEAVY_DIV; here by 32-bit sign-projection
+// signatures, as hash_topk; the hub uses an oracle or HashAttention). The n_s tokens outside sink
+// and window form the residual; per (batch, query head):
+//   1. base sample of n_b = max(2, n_s / BASE_DIV) uniform draws (with replacement);
+//   2. sigma = std of e^(s - m) over it; D = sum_det e^(s - m) + (n_s / n_b) sum_base e^(s - m);
+//   3. budget b = clamp((z_(1-delta) sigma n_s / (epsilon D))^2, n_b, n_s);
+//   4. b fresh uniform draws; each draw that is not deterministic enters with weight n_s / b.
+// The guarantee (paper): P(||o_hat - o|| <= epsilon ||o||) >= 1 - delta, via the denominator.
+// GQA: the group shares the top-k and one stream of draws; head g uses the first b_g draws, so
+// the K/V rows of the draws are read once for the group.
+// Decode kernels: score, threshold (top-k), attend_det (exact part, and a bitmap of it),
+// base_stats (step 1-3), attend_sampled (step 4, then the LSE merge of everything).
+//
+// Index: 4 bytes per token per KV head (32-bit signatures) + the key mean.
+// Error target: mean relative error <= 0.1 on the llama3-8b suite at the defaults (measured
+// figures in seeds/README.md).
+#include "kevo/attention.cuh"
+
+// kevo:param HEAVY_DIV = 32 in {16, 32, 64, 128}
+// kevo:param BASE_DIV = 20 in {10, 20, 40, 80}
+// kevo:param EPS_MILLI = 50 in {25, 50, 100, 200, 400}
+// kevo:param DELTA_MILLI = 50 in {25, 50, 100, 200, 400}
+// kevo:param SINK = 64 in {16, 64, 128}
+// kevo:param WIN = 128 in {64, 128, 256}
+// kevo:param CH = 2048 in {1024, 2048}
+// kevo:index      B*Hkv*N*4 + B*Hkv*D*4 + 512
+// kevo:workspace  B*Hkv*N*2 + B*Hkv*cdiv(N,CH)*((G*32+1)*2 + 8) + B*Hkv*cdiv(N,32)*4 + B*Hq*(2*cdiv(N,CH)+1)*(D+1)*4 + B*Hkv*128*16*4 + B*Hq*4 + B*Hkv*4 + B*Hkv*(2*cdiv(G,4)+1)*4 + 4096
+// kevo:build   key_mean        grid(Hkv, B) block(256)
+// kevo:build   hash_keys       grid(cdiv(N,64), Hkv, B) block(256)
+// kevo:decode  score           grid(cdiv(N,CH), Hkv, B) block(256)
+// kevo:decode  threshold       grid(Hkv, B) block(512)
+// kevo:decode  attend_det      grid(cdiv(N,CH), Hkv*cdiv(G,4), B) block(128)
+// kevo:decode  base_stats      grid(128, Hkv, B) block(128)
+// kevo:decode  attend_sampled  grid(cdiv(N,CH), Hkv*cdiv(G,4), B) block(128)
+
+using namespace kevo;
+
+constexpr int BITS = 32, GT = 4, MAXD = 256, MAXG = 8, NSB = 128;  // NSB: base_stats blocks
+constexpr u64 kPlaneSeed = 0x6b65766f48415348ull;
+
+struct Layout {
+  u32* codes;      // index [B][Hkv][N]
+  float* mean;     // index [B][Hkv][D]
+  u16* keys;       // [B][Hkv][N]
+  u16* hist;       // [B][Hkv][nch][NB]
+  int2* sel;       // [B][Hkv][nch]
+  u32* det_bits;   // [B][Hkv][cdiv(N, 32)] deterministic tokens
+  Partials det;    // nch splits of the deterministic part
+  Partials all;    // nch sampled splits + split nch = the merged deterministic part
+  float* stats;    // [B][Hkv][NSB][MAXG][2] base-sample sums of x and x^2
+  int* budget;     // [B][Hq]
+  int* budget_max; // [B][Hkv]
+  int* cnt_det;    // [B][Hkv][ngs]
+  int* cnt_base;   // [B][Hkv]
+  int* cnt_all;    // [B][Hkv][ngs]
+  long long index_end, ws_end;
+  __device__ explicit Layout(const Args& a) {
+    const int G = a.Hq / a.Hkv, nch = cdiv(a.N, CH), nb = G * BITS + 1, ngs = cdiv(G, GT);
+    const long long bh = (long long)a.B * a.Hkv, bq = (long long)a.B * a.Hq;
+    Carve ix(a.index);
+    codes = ix.take<u32>(bh * a.N);
+    mean = ix.take<float>(bh * a.D);
+    index_end = ix.end();
+    Carve ws(a.workspace);
+    keys = ws.take<u16>(bh * a.N);
+    hist = ws.take<u16>(bh * nch * nb);
+    sel = ws.take<int2>(bh * nch);
+    det_bits = ws.take<u32>(bh * cdiv(a.N, 32));
+    det.nsplit = nch;
+    det.o = ws.take<float>(bq * nch * a.D);
+    det.lse = ws.take<float>(bq * nch);
+    all.nsplit = nch + 1;
+    all.o = ws.take<float>(bq * (nch + 1) * a.D);
+    all.lse = ws.take<float>(bq * (nch + 1));
+    stats = ws.take<float>(bh * NSB * MAXG * 2);
+    budget = ws.take<int>(bq);
+    budget_max = ws.take<int>(bh);
+    cnt_det = ws.take<int>(bh * ngs);
+    cnt_base = ws.take<int>(bh);
+    cnt_all = ws.take<int>(bh * ngs);
+    ws_end = ws.end();
+  }
+};
+
+// Residual range [SINK, SINK + n_s) and the base sample size.
+__device__ __forceinline__ int residual_size(int N) { return max(0, N - SINK - WIN); }
+__device__ __forceinline__ int base_size(int ns) {
+  return ns == 0 ? 0 : min(ns, max(2, ns / BASE_DIV));
+}
+// Draw j of stream `stream` for list bh: a uniform token of the residual range.
+__device__ __forceinline__ int draw(const Args& a, int stream, long long bh, int j, int ns) {
+  return SINK + uniform_below((u32)hash3(a.seed, (u64)stream << 40 | (u64)bh, (u64)j), ns);
+}
+
+// ------------------------------------------------------------------------------- build phase
+
+extern "C" __global__ void __launch_bounds__(256) key_mean(const Args a) {
+  const int hkv = blockIdx.x, b = blockIdx.y;
+  KEVO_CHECK(RowLanes::supported(a.D) && a.D <= MAXD && a.D % 32 == 0);
+  Layout Ly(a);
+  KEVO_CHECK(Ly.index_end <= a.index_bytes);
+  __shared__ float s_acc[256 * 8];
+  block_row_mean(a.k + kv_offset(a, b, hkv, 0), a.N, a.D, s_acc,
+                 Ly.mean + ((long long)b * a.Hkv + hkv) * a.D);
+}
+
+extern "C" __global__ void __launch_bounds__(256) hash_keys(const Args a) {
+  const int hkv = blockIdx.y, b = blockIdx.z, D = a.D, WD = D / 32;
+  const long long bh = (long long)b * a.Hkv + hkv;
+  Layout Ly(a);
+  __shared__ u32 s_planes[BITS * (MAXD / 32)];
+  for (int i = threadIdx.x; i < BITS * WD; i += blockDim.x)
+    s_planes[i] = plane_word(kPlaneSeed, i / WD, i % WD);
+  __syncthreads();
+  const RowLanes rl = RowLanes::of(D);
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  const int slot = lane / rl.lpt, d0 = (lane % rl.lpt) * 8;
+  float mu[8];
+  for (int j = 0; j < 8; ++j) mu[j] = Ly.mean[bh * D + d0 + j];
+  for (int r = warp * rl.slots; r < 64; r += 8 * rl.slots) {  // warp-uniform
+    const int n = blockIdx.x * 64 + r + slot;
+    float x[8];
+    if (n < a.N) {
+      bf16x8_to_float(ld_stream(a.k + kv_offset(a, b, hkv, n) + d0), x);
+    } else {
+      for (int j = 0; j < 8; ++j) x[j] = mu[j];
+    }
+    for (int j = 0; j < 8; ++j) x[j] -= mu[j];
+    u32 code = 0;
+    for (int p = 0; p < BITS; ++p) {
+      const float s = group_sum(signed_sum8(s_planes[p * WD + d0 / 32], d0, x), rl.lpt);
+      if (s >= 0.f) code |= 1u << p;
+    }
+    if (n < a.N && d0 == 0) Ly.codes[bh * a.N + n] = code;
+  }
+}
+
+// ------------------------------------------------------------------------------ decode phase
+// EVOLVE-BLOCK-START
+
+// Signature similarity summed over the group (the approximate top-k of the deterministic set).
+extern "C" __global__ void __launch_bounds__(256) score(const Args a) {
+  const int c = blockIdx.x, hkv = blockIdx.y, b = blockIdx.z;
+  const int D = a.D, WD = D / 32, G = a.Hq / a.Hkv, NB = G * BITS + 1, N = a.N;
+  const int ngs = cdiv(G, GT);
+  const long long bh = (long long)b * a.Hkv + hkv;
+  Layout Ly(a);
+  KEVO_CHECK(Ly.ws_end <= a.workspace_bytes && G <= MAXG && NB <= kMaxBins);
+  KEVO_CHECK(RowLanes::supported(D) && D <= MAXD && D % 32 == 0);
+  __shared__ u32 s_planes[BITS * (MAXD / 32)];
+  __shared__ __align__(16) float s_q[MAXG * MAXD];
+  __shared__ u32 s_qsig[MAXG];
+  __shared__ u32 s_hist[kMaxBins];
+  if (c == 0 && threadIdx.x < ngs) {
+    Ly.cnt_det[bh * ngs + threadIdx.x] = 0;
+    Ly.cnt_all[bh * ngs + threadIdx.x] = 0;
+    if (threadIdx.x == 0) Ly.cnt_base[bh] = 0;
+  }
+  for (int i = threadIdx.x; i < BITS * WD; i += blockDim.x)
+    s_planes[i] = plane_word(kPlaneSeed, i / WD, i % WD);
+  for (int i = threadIdx.x; i < G * D; i += blockDim.x)
+    s_q[i] = __bfloat162float(a.q[q_offset(a, b, hkv * G + i / D) + i % D]);
+  for (int i = threadIdx.x; i < G; i += blockDim.x) s_qsig[i] = 0;
+  hist_clear(s_hist, NB);
+  __syncthreads();
+  for (int j = threadIdx.x; j < G * BITS; j += blockDim.x) {
+    const int g = j / BITS, p = j % BITS;
+    float acc = 0.f;
+    for (int d0 = 0; d0 < D; d0 += 8)
+      acc += signed_sum8(s_planes[p * WD + d0 / 32], d0, s_q + g * D + d0);
+    if (acc >= 0.f) atomicOr(&s_qsig[g], 1u << p);
+  }
+  __syncthreads();
+  u16* keys = Ly.keys + bh * N;
+  for (int n = c * CH + threadIdx.x; n < min(N, (c + 1) * CH); n += blockDim.x) {
+    int key;
+    if (n < SINK || n >= N - WIN) {
+      key = kKeyForced;
+    } else {
+      const u32 code = Ly.codes[bh * N + n];
+      key = 0;
+      for (int g = 0; g < G; ++g) key += same_bits32(s_qsig[g], code);
+      atomicAdd(&s_hist[key], 1u);
+    }
+    keys[n] = (u16)key;
+  }
+  __syncthreads();
+  hist_store(s_hist, NB, Ly.hist + (bh * cdiv(N, CH) + c) * NB);
+}
+
+extern "C" __global__ void __launch_bounds__(512) threshold(const Args a) {
+  const int hkv = blockIdx.x, b = blockIdx.y, G = a.Hq / a.Hkv, NB = G * BITS + 1;
+  const int nch = cdiv(a.N, CH);
+  const long long bh = (long long)b * a.Hkv + hkv;
+  Layout Ly(a);
+  __shared__ u32 s_total[kMaxBins];
+  __shared__ int scratch[40];
+  const int k = a.N / HEAVY_DIV > 0 ? a.N / HEAVY_DIV : 1;
+  select_threshold(Ly.hist + bh * nch * NB, nch, NB, k, Ly.sel + bh * nch, s_total, scratch);
+}
+
+// Exact attention over the deterministic set; its chunks are merged into split nch of `all`.
+extern "C" __global__ void __launch_bounds__(128) attend_det(const Args a) {
+  const int c = blockIdx.x, b = blockIdx.z, G = a.Hq / a.Hkv, ngs = cdiv(G, GT);
+  const int hkv = blockIdx.y / ngs, gs = blockIdx.y % ngs;
+  const int h0 = hkv * G + gs * GT, ng = min(GT, G - gs * GT), nch = cdiv(a.N, CH);
+  const long long bh = (long long)b * a.Hkv + hkv;
+  Layout Ly(a);
+  __shared__ int s_list[CH];
+  __shared__ u32 s_bits[CH / 32];
+  __shared__ float s_red[attend_smem_floats(GT, 4, MAXD)];
+  __shared__ float s_m[GT], s_d[GT], s_o[GT * MAXD];
+  __shared__ int scratch[40];
+  __shared__ int s_flag;
+
+  const u16* keys = Ly.keys + bh * a.N + (long long)c * CH;
+  const int n_items = min(CH, a.N - c * CH);
+  for (int w = threadIdx.x; w < CH / 32; w += blockDim.x) s_bits[w] = 0;
+  const int n = compact_chunk(n_items, [&](int i) { return keys[i]; }, Ly.sel[bh * nch + c],
+                              s_list, scratch);
+  for (int i = threadIdx.x; i < n; i += blockDim.x) {
+    atomicOr(&s_bits[s_list[i] >> 5], 1u << (s_list[i] & 31));
+    s_list[i] += c * CH;
+  }
+  __syncthreads();
+  if (gs == 0) {
+    for (int w = threadIdx.x; w < cdiv(n_items, 32); w += blockDim.x)
+      Ly.det_bits[bh * cdiv(a.N, 32) + c * (CH / 32) + w] = s_bits[w];
+  }
+  PlainLogits var{a.scale * kLog2e};
+  attend_list<GT, 2>(a, b, hkv, h0, ng, s_list, n, var, s_red, s_m, s_d, s_o);
+  write_partials(a, Ly.det, b, h0, ng, c, s_m, s_d, s_o);
+  if (arrive_last(Ly.cnt_det + bh * ngs + gs, nch, &s_flag))
+    merge_partials_to_partial(a, Ly.det, b, h0, ng, Ly.all, nch);
+}
+
+// Base sample: sums of x = 2^(s - lse_det) and x^2 per head over this block's draws; the last
+// block turns them into each head's budget.
+extern "C" __global__ void __launch_bounds__(128) base_stats(const Args a) {
+  const int hkv = blockIdx.y, b = blockIdx.z, D = a.D, G = a.Hq / a.Hkv;
+  const long long bh = (long long)b * a.Hkv + hkv;
+  const int nch = cdiv(a.N, CH), ns = residual_size(a.N), nbase = base_size(ns);
+  Layout Ly(a);
+  __shared__ float s_sum[4][MAXG][2];
+  __shared__ int s_flag;
+  const RowLanes rl = RowLanes::of(D);
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  const int slot = lane / rl.lpt, li = lane % rl.lpt, d0 = li * 8;
+  float q[MAXG][8], lse[MAXG], sx[MAXG], sxx[MAXG];
+#pragma unroll
+  for (int g = 0; g < MAXG; ++g) {
+    sx[g] = sxx[g] = 0.f;
+    lse[g] = 0.f;
+    if (g < G) {
+      bf16x8_to_float(ld_u4(a.q + q_offset(a, b, hkv * G + g) + d0), q[g]);
+      lse[g] = Ly.all.lse[Ly.all.row(a, b, hkv * G + g, nch)];
+    }
+  }
+  const float sl = a.scale * kLog2e;
+  const int per = cdiv(nbase, NSB), j0 = blockIdx.x * per, j1 = min(nbase, j0 + per);
+  const __nv_bfloat16* kb = a.k + kv_offset(a, b, hkv, 0) + d0;
+  const int step = (blockDim.x >> 5) * rl.slots;
+  for (int base = j0 + warp * rl.slots; base < j1; base += 2 * step) {  // warp-uniform
+    uint4 kr[2];
+    bool ok[2];
+#pragma unroll
+    for (int u = 0; u < 2; ++u) {
+      const int j = base + u * step + slot;
+      ok[u] = j < j1;
+      kr[u] = ok[u] ? ld_stream(kb + (long long)draw(a, 1, bh, j, ns) * D) : make_uint4(0, 0, 0, 0);
+    }
+#pragma unroll
+    for (int u = 0; u < 2; ++u) {
+#pragma unroll
+      for (int g = 0; g < MAXG; ++g) {
+        if (g < G) {
+          const float s = group_sum(dot8(q[g], kr[u]), rl.lpt);
+          if (ok[u] && li == 0) {
+            const float x = exp2f(s * sl - lse[g]);
+            sx[g] += x;
+            sxx[g] += x * x;
+          }
+        }
+      }
+    }
+  }
+#pragma unroll
+  for (int g = 0; g < MAXG; ++g) {
+    const float x = warp_sum(sx[g]), xx = warp_sum(sxx[g]);
+    if (lane == 0) s_sum[warp][g][0] = x, s_sum[warp][g][1] = xx;
+  }
+  __syncthreads();
+  if (threadIdx.x < 2 * MAXG) {
+    const int g = threadIdx.x >> 1, m = threadIdx.x & 1;
+    Ly.stats[((bh * NSB + blockIdx.x) * MAXG + g) * 2 + m] =
+        s_sum[0][g][m] + s_sum[1][g][m] + s_sum[2][g][m] + s_sum[3][g][m];
+  }
+  if (!arrive_last(Ly.cnt_base + bh, gridDim.x, &s_flag)) return;
+  // Budget per head: b = clamp((z sigma n_s / (eps D))^2, n_b, n_s).
+  if (threadIdx.x < 32) {
+    int bmax = 0;
+    for (int g = 0; g < G; ++g) {
+      float x = 0.f, xx = 0.f;
+      for (int s = threadIdx.x; s < NSB; s += 32) {
+        x += __ldcg(Ly.stats + ((bh * NSB + s) * MAXG + g) * 2);
+        xx += __ldcg(Ly.stats + ((bh * NSB + s) * MAXG + g) * 2 + 1);
+      }
+      x = warp_sum(x);
+      xx = warp_sum(xx);
+      int bud = 0;
+      if (nbase > 0) {
+        const float mean = x / nbase;
+        const float var = nbase > 1 ? fmaxf(0.f, (xx - nbase * mean * mean) / (nbase - 1)) : 0.f;
+        const float dhat = 1.f + (float)ns / nbase * x;  // det part is 2^(lse - lse) = 1
+        const float z = normcdfinvf(1.f - DELTA_MILLI * 1e-3f);
+        const float r = z * sqrtf(var) * ns / (EPS_MILLI * 1e-3f * dhat);
+        bud = (int)fminf(fmaxf(ceilf(r * r), (float)nbase), (float)ns);
+      }
+      if (threadIdx.x == 0) Ly.budget[(long long)b * a.Hq + hkv * G + g] = bud;
+      bmax = max(bmax, bud);
+    }
+    if (threadIdx.x == 0) Ly.budget_max[bh] = bmax;
+  }
+}
+
+// Sampled draws enter with weight n_s / b_g for head g when draw j < b_g; deterministic tokens
+// are left out (their contribution is exact).
+struct SampledLogits {
+  static constexpr bool kTokenStat = false;
+  float sl;
+  const int* jdx;         // the list's draw numbers
+  const int* budget;      // b_g of the block's heads
+  const float* logw;      // log2(n_s / b_g)
+  __device__ float token_partial(const uint4&, int) const { return 0.f; }
+  template <int NG>
+  __device__ void logits(const float (&qk)[NG], float, int i, bool valid, int,
+                         float (&out)[NG]) const {
+    const int j = valid ? jdx[i] : 0;
+#pragma unroll
+    for (int g = 0; g < NG; ++g) out[g] = j < budget[g] ? qk[g] * sl + logw[g] : neg_inf();
+  }
+};
+
+extern "C" __global__ void __launch_bounds__(128) attend_sampled(const Args a) {
+  const int c = blockIdx.x, b = blockIdx.z, G = a.Hq / a.Hkv, ngs = cdiv(G, GT);
+  const int hkv = blockIdx.y / ngs, gs = blockIdx.y % ngs;
+  const int h0 = hkv * G + gs * GT, ng = min(GT, G - gs * GT), nch = cdiv(a.N, CH);
+  const long long bh = (long long)b * a.Hkv + hkv;
+  const int ns = residual_size(a.N);
+  Layout Ly(a);
+  __shared__ int s_list[CH], s_jdx[CH];
+  __shared__ int s_budget[GT];
+  __shared__ float s_logw[GT];
+  __shared__ float s_red[attend_smem_floats(GT, 4, MAXD)];
+  __shared__ float s_m[GT], s_d[GT], s_o[GT * MAXD];
+  __shared__ int scratch[40];
+  __shared__ int s_flag;
+  if (threadIdx.x < GT) {
+    const int bud = threadIdx.x < ng ? Ly.budget[(long long)b * a.Hq + h0 + threadIdx.x] : 0;
+    s_budget[threadIdx.x] = bud;
+    s_logw[threadIdx.x] = bud > 0 ? log2f((float)ns / bud) : 0.f;
+  }
+  // This block's share of the group's draws (at most CH: b_max <= n_s < nch * CH).
+  const int bmax = Ly.budget_max[bh], per = cdiv(bmax, nch);
+  const int j0 = c * per, j1 = min(bmax, j0 + per);
+  const u32* bits = Ly.det_bits + bh * cdiv(a.N, 32);
+  int n = 0;
+  for (int base = j0; base < j1; base += blockDim.x) {
+    const int j = base + threadIdx.x;
+    int t = 0;
+    bool take = false;
+    if (j < j1) {
+      t = draw(a, 2, bh, j, ns);
+      take = !((bits[t >> 5] >> (t & 31)) & 1u);
+    }
+    int tile;
+    const int at = n + block_exclusive_scan(take, scratch, &tile);
+    if (take) s_list[at] = t, s_jdx[at] = j;
+    n += tile;
+  }
+  __syncthreads();
+  SampledLogits var{a.scale * kLog2e, s_jdx, s_budget, s_logw};
+  attend_list<GT, 2>(a, b, hkv, h0, ng, s_list, n, var, s_red, s_m, s_d, s_o);
+  write_partials(a, Ly.all, b, h0, ng, c, s_m, s_d, s_o);
+  if (arrive_last(Ly.cnt_all + bh * ngs + gs, nch, &s_flag))
+    merge_partials_to_output(a, Ly.all, b, h0, ng);
+}
+// EVOLVE-BLOCK-END
