@@ -11,6 +11,7 @@ void bind(YamlSection& s, LlmModelConfig& c) {
   s.field("temperature", c.temperature);
   s.field("max_tokens", c.max_tokens);
   s.field("reasoning_effort", c.reasoning_effort);
+  s.field("reasoning_model", c.reasoning_model);
   s.field("usd_per_mtok_in", c.usd_per_mtok_in);
   s.field("usd_per_mtok_out", c.usd_per_mtok_out);
   if (c.provider != "openai" && c.provider != "anthropic") {
@@ -24,12 +25,14 @@ void bind(YamlSection& s, LlmConfig& c) {
   s.section_list("models", c.models);
   s.field("max_in_flight", c.max_in_flight);
   s.field("timeout_s", c.timeout_s);
+  s.field("connect_timeout_s", c.connect_timeout_s);
   s.field("max_retries", c.max_retries);
   s.field("backoff_initial_s", c.backoff_initial_s);
   s.field("backoff_max_s", c.backoff_max_s);
   s.field("replay_from", c.replay_from);
   if (c.max_in_flight < 1) s.error("max_in_flight", "must be at least 1");
   if (c.timeout_s <= 0) s.error("timeout_s", "must be positive");
+  if (c.connect_timeout_s <= 0) s.error("connect_timeout_s", "must be positive");
 }
 
 void bind(YamlSection& s, RunConfig& c) {

@@ -21,6 +21,9 @@ struct LlmModelConfig {
   double temperature = 0.8;                    // diversity matters more than the single best reply
   int max_tokens = 16384;                      // a whole kernel file fits with room to reason
   std::string reasoning_effort;                // for reasoning models ("low", "medium", "high")
+  // Reasoning models (OpenAI o-series, gpt-5...) refuse `temperature` and `max_tokens`: when true,
+  // the request sends `max_completion_tokens` and no temperature (Anthropic: no temperature).
+  bool reasoning_model = false;
   double usd_per_mtok_in = 0;                  // price table for cost accounting
   double usd_per_mtok_out = 0;
 };
@@ -32,6 +35,7 @@ struct LlmConfig {
   // Many slow requests in flight keep the GPU busy (a reply takes 10-60 s, an evaluation ~1-3 s).
   int max_in_flight = 16;
   double timeout_s = 300;  // reasoning models can think for minutes
+  double connect_timeout_s = 10;  // a server that does not accept in 10 s is down; retry instead
   int max_retries = 4;
   double backoff_initial_s = 2;
   double backoff_max_s = 60;
