@@ -10,25 +10,30 @@
 // mean-centred key after a randomised Hadamard rotation (random signs, then the orthonormal
 // Walsh-Hadamard transform: the rotation DeepSeek's indexer also applies before quantising; it
 // spreads outlier channels over all coordinates), truncated to its first DI coordinates and
-// quantised to int8 with one scale per token (int8 instead of FP8 so the dot products run on
-// dp4a). The index heads are the KV head's G query heads, rotated the same way, with weights
-// w_j = 1; the sum over heads makes the selection shared by the group, so each selected K/V row
-// is read once. Top k = N / TOPK_DIV tokens plus SINK first and WIN last tokens.
+// quantised to int4 with one scale per token (4-bit integers rather than FP8: at 128 B per token
+// per KV head, int4 over all 128 coordinates ranks tokens almost like exact logits, and the dot
+// products run on dp4a). The index heads are the KV head's G query heads (int8), rotated the
+// same way, with weights w_j = 1; the sum over heads makes the selection shared by the group,
+// so each selected K/V row is read once. Top k = N / TOPK_DIV tokens plus SINK first and WIN
+// last tokens, and (RSAMP > 0) the residual estimate of kevo/residual.cuh for the rest: without
+// it, any top-k at 1/32 of the tokens loses the mass of near-uniform heads (oracle error ~0.2).
 //
-// Index: DI + 4 bytes per token per KV head (68 B at DI=64) + the key mean.
-// Error target: mean relative error <= 0.1 on the llama3-8b suite at the defaults (measured
+// Index: DI/2 + 4 bytes per token per KV head (68 B at DI=128) + the key mean + V sums per chunk.
+// Error target: mean relative error <= 0.05 on the llama3-8b suite at the defaults (measured
 // figures in seeds/README.md).
 #include "kevo/attention.cuh"
 
-// kevo:param DI = 64 in {32, 64, 96}
+// kevo:param DI = 128 in {32, 64, 96, 128}
 // kevo:param TOPK_DIV = 32 in {8, 16, 32, 64}
 // kevo:param SINK = 64 in {0, 16, 64, 128}
 // kevo:param WIN = 128 in {32, 64, 128, 256}
 // kevo:param CH = 2048 in {1024, 2048, 4096}
-// kevo:index      B*Hkv*N*(DI+4) + B*Hkv*D*4 + 768
+// kevo:param RSAMP = 32 in {0, 16, 32, 64}
+// kevo:index      B*Hkv*N*(DI/2+4) + B*Hkv*D*4 + B*Hkv*cdiv(N,CH)*D*4 + 1024
 // kevo:workspace  B*Hkv*N*2 + B*Hkv*cdiv(N,CH)*(1024*2 + 8) + B*Hq*cdiv(N,CH)*(D+1)*4 + B*Hkv*cdiv(G,4)*4 + 2048
 // kevo:build   key_mean    grid(Hkv, B) block(256)
 // kevo:build   index_keys  grid(cdiv(N,64), Hkv, B) block(256)
+// kevo:build   value_sums  grid(cdiv(N,CH), Hkv, B) block(256)
 // kevo:decode  score       grid(cdiv(N,CH), Hkv, B) block(256)
 // kevo:decode  threshold   grid(Hkv, B) block(1024)
 // kevo:decode  attend      grid(cdiv(N,CH), Hkv*cdiv(G,4), B) block(128)
@@ -37,12 +42,14 @@ using namespace kevo;
 
 constexpr int GT = 4, MAXD = 256, MAXG = 8, NB = kMaxBins;
 constexpr u64 kRotSeed = 0x6b65766f44534121ull;
-static_assert(DI % 16 == 0, "index rows are read 16 bytes at a time");
+static_assert(DI % 32 == 0, "index rows (DI/2 bytes) are read 16 bytes at a time");
+constexpr int ROWB = DI / 2;  // bytes per index row: two int4 coordinates per byte
 
 struct Layout {
-  signed char* kq;  // index [B][Hkv][N][DI] int8 rotated centred key, first DI coordinates
-  float* kscale;    // index [B][Hkv][N]
-  float* mean;      // index [B][Hkv][D]
+  unsigned char* kq;  // index [B][Hkv][N][ROWB] int4 rotated centred key, first DI coordinates
+  float* kscale;      // index [B][Hkv][N]
+  float* mean;        // index [B][Hkv][D]
+  float* vsum;        // index [B][Hkv][nch][D] V sums per chunk (residual estimate)
   u16* keys;        // workspace [B][Hkv][N]
   u16* hist;        // workspace [B][Hkv][nch][NB]
   int2* sel;        // workspace [B][Hkv][nch]
@@ -53,9 +60,10 @@ struct Layout {
     const int G = a.Hq / a.Hkv, nch = cdiv(a.N, CH);
     const long long bh = (long long)a.B * a.Hkv;
     Carve ix(a.index);
-    kq = ix.take<signed char>(bh * a.N * DI);
+    kq = ix.take<unsigned char>(bh * a.N * ROWB);
     kscale = ix.take<float>(bh * a.N);
     mean = ix.take<float>(bh * a.D);
+    vsum = ix.take<float>(bh * nch * a.D);
     index_end = ix.end();
     Carve ws(a.workspace);
     keys = ws.take<u16>(bh * a.N);
@@ -99,23 +107,39 @@ __device__ __forceinline__ void rotate_row(float x[8], int li, int lpt, int D) {
   for (int j = 0; j < 8; ++j) x[j] *= f;
 }
 
-// int8 quantisation of the row's first DI coordinates with one scale (absmax / 127); lanes at or
-// past DI/8 hold no kept coordinates. Returns the scale; q8 gets this lane's 8 bytes.
-__device__ __forceinline__ float quantize_row(const float x[8], int li, int lpt, uint2* q8) {
-  const bool kept = li < DI / 8;
+// Symmetric quantisation of the row's first DI coordinates with one scale (absmax / LEVELS);
+// lanes at or past DI/8 hold no kept coordinates. The whole warp must call. Returns the scale.
+template <int LEVELS>
+__device__ __forceinline__ float row_scale(const float x[8], int li, int lpt) {
   float amax = 0.f;
-  if (kept)
+  if (li < DI / 8)
     for (int j = 0; j < 8; ++j) amax = fmaxf(amax, fabsf(x[j]));
   for (int off = lpt >> 1; off > 0; off >>= 1)
     amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, off));
-  const float scale = amax > 0.f ? amax / 127.f : 1.f;
-  u32 w[2] = {0u, 0u};
-  for (int j = 0; j < 8; ++j) {
-    const int v = kept ? __float2int_rn(x[j] / scale) : 0;
-    w[j >> 2] |= (u32)(v & 0xff) << (8 * (j & 3));
+  return amax > 0.f ? amax / LEVELS : 1.f;
+}
+// Key: 8 coordinates to int4 [-7, 7] in one word, byte b = coord 2b (low nibble), 2b+1 (high).
+__device__ __forceinline__ u32 pack_int4(const float x[8], float scale) {
+  u32 w = 0;
+  for (int j = 0; j < 8; ++j) w |= (u32)(__float2int_rn(x[j] / scale) & 0xf) << (4 * j);
+  return w;
+}
+// Query: 8 coordinates to int8, even coordinates in *even, odd ones in *odd (byte order as the
+// key's nibbles), so that dp4a(nibbles of k << 4, q) = 16 * sum q_d k_d.
+__device__ __forceinline__ void pack_int8_pairs(const float x[8], float scale, u32* even,
+                                                u32* odd) {
+  u32 e = 0, o = 0;
+  for (int b = 0; b < 4; ++b) {
+    e |= (u32)(__float2int_rn(x[2 * b] / scale) & 0xff) << (8 * b);
+    o |= (u32)(__float2int_rn(x[2 * b + 1] / scale) & 0xff) << (8 * b);
   }
-  *q8 = make_uint2(w[0], w[1]);
-  return scale;
+  *even = e;
+  *odd = o;
+}
+// 16 * (q . k) over the 8 coordinates of one key word.
+__device__ __forceinline__ int dot_int4(u32 k, u32 q_even, u32 q_odd, int acc) {
+  acc = __dp4a((int)((k << 4) & 0xf0f0f0f0u), (int)q_even, acc);
+  return __dp4a((int)(k & 0xf0f0f0f0u), (int)q_odd, acc);
 }
 
 // ------------------------------------------------------------------------------- build phase
@@ -149,13 +173,22 @@ extern "C" __global__ void __launch_bounds__(256) index_keys(const Args a) {
     }
     for (int j = 0; j < 8; ++j) x[j] -= mu[j];
     rotate_row(x, li, rl.lpt, D);
-    uint2 q8;
-    const float scale = quantize_row(x, li, rl.lpt, &q8);
+    const float scale = row_scale<7>(x, li, rl.lpt);
+    const u32 w = pack_int4(x, scale);
     if (n < a.N) {
-      if (li < DI / 8) *reinterpret_cast<uint2*>(Ly.kq + (bh * a.N + n) * DI + d0) = q8;
+      if (li < DI / 8) *reinterpret_cast<u32*>(Ly.kq + (bh * a.N + n) * ROWB + li * 4) = w;
       if (li == 0) Ly.kscale[bh * a.N + n] = scale;
     }
   }
+}
+
+// V sums per chunk of CH tokens, for the residual estimate (kevo/residual.cuh).
+extern "C" __global__ void __launch_bounds__(256) value_sums(const Args a) {
+  const int c = blockIdx.x, hkv = blockIdx.y, b = blockIdx.z;
+  Layout Ly(a);
+  __shared__ float s_acc[256 * 8];
+  block_row_sum(a.v + kv_offset(a, b, hkv, c * CH), min(CH, a.N - c * CH), a.D, s_acc,
+                Ly.vsum + (((long long)b * a.Hkv + hkv) * cdiv(a.N, CH) + c) * a.D, false);
 }
 
 // ------------------------------------------------------------------------------ decode phase
@@ -168,8 +201,8 @@ extern "C" __global__ void __launch_bounds__(256) score(const Args a) {
   Layout Ly(a);
   KEVO_CHECK(Ly.ws_end <= a.workspace_bytes && G <= MAXG);
   KEVO_CHECK(RowLanes::supported(D) && D <= MAXD && D % 32 == 0);
-  __shared__ __align__(16) u32 s_q8[MAXG * DI / 4];  // rotated int8 queries
-  __shared__ float s_qs[MAXG];                      // their scales
+  __shared__ u32 s_q8[MAXG][DI / 8][2];  // rotated int8 queries: even / odd coordinates
+  __shared__ float s_qs[MAXG];            // their scales
   __shared__ u32 s_hist[NB];
   if (c == 0 && threadIdx.x < cdiv(G, GT)) Ly.counters[bh * cdiv(G, GT) + threadIdx.x] = 0;
   hist_clear(s_hist, NB);
@@ -181,11 +214,12 @@ extern "C" __global__ void __launch_bounds__(256) score(const Args a) {
       float x[8];
       bf16x8_to_float(ld_u4(a.q + q_offset(a, b, hkv * G + warp) + d0), x);
       rotate_row(x, li, rl.lpt, D);
-      uint2 q8;
-      const float s = quantize_row(x, li, rl.lpt, &q8);
+      const float s = row_scale<127>(x, li, rl.lpt);
+      u32 e, o;
+      pack_int8_pairs(x, s, &e, &o);
       if (lane < rl.lpt && li < DI / 8) {
-        s_q8[(warp * DI + d0) / 4] = q8.x;
-        s_q8[(warp * DI + d0) / 4 + 1] = q8.y;
+        s_q8[warp][li][0] = e;
+        s_q8[warp][li][1] = o;
       }
       if (lane == 0) s_qs[warp] = s;
     }
@@ -197,23 +231,22 @@ extern "C" __global__ void __launch_bounds__(256) score(const Args a) {
     if (n < SINK || n >= N - WIN) {
       key = kKeyForced;
     } else {
-      const uint4* row = reinterpret_cast<const uint4*>(Ly.kq + (bh * N + n) * DI);
+      const uint4* row = reinterpret_cast<const uint4*>(Ly.kq + (bh * N + n) * ROWB);
       int dot[MAXG] = {0, 0, 0, 0, 0, 0, 0, 0};
 #pragma unroll
-      for (int w = 0; w < DI / 16; ++w) {
+      for (int w = 0; w < ROWB / 16; ++w) {
         const uint4 u = row[w];
+        const u32 kw[4] = {u.x, u.y, u.z, u.w};
 #pragma unroll
         for (int g = 0; g < MAXG; ++g) {
           if (g < G) {
-            const uint4 qv = *reinterpret_cast<const uint4*>(s_q8 + (g * DI + w * 16) / 4);
-            dot[g] = __dp4a((int)u.x, (int)qv.x, dot[g]);
-            dot[g] = __dp4a((int)u.y, (int)qv.y, dot[g]);
-            dot[g] = __dp4a((int)u.z, (int)qv.z, dot[g]);
-            dot[g] = __dp4a((int)u.w, (int)qv.w, dot[g]);
+#pragma unroll
+            for (int j = 0; j < 4; ++j)
+              dot[g] = dot_int4(kw[j], s_q8[g][w * 4 + j][0], s_q8[g][w * 4 + j][1], dot[g]);
           }
         }
       }
-      float s = 0.f;  // I = sum_j w_j ReLU(q_j . k), w_j = 1
+      float s = 0.f;  // I = sum_j w_j ReLU(q_j . k), w_j = 1 (the constant 16 does not matter)
 #pragma unroll
       for (int g = 0; g < MAXG; ++g)
         if (g < G) s += s_qs[g] * (float)max(dot[g], 0);
@@ -243,18 +276,35 @@ extern "C" __global__ void __launch_bounds__(128) attend(const Args a) {
   const long long bh = (long long)b * a.Hkv + hkv;
   Layout Ly(a);
   __shared__ int s_list[CH];
+  __shared__ u32 s_bits[CH / 32];
+  __shared__ int s_samp[RSAMP > 0 ? RSAMP : 1];
   __shared__ float s_red[attend_smem_floats(GT, 4, MAXD)];
-  __shared__ float s_m[GT], s_d[GT], s_o[GT * MAXD];
+  __shared__ float s_m[GT], s_d[GT], s_o[GT * MAXD], s_vsum[MAXD], s_restl[GT];
   __shared__ int scratch[40];
   __shared__ int s_flag;
 
+  // This chunk's selected tokens (chunk-local positions), and RSAMP draws among the others.
   const u16* keys = Ly.keys + bh * a.N + (long long)c * CH;
-  const int n = compact_chunk(min(CH, a.N - c * CH), [&](int i) { return keys[i]; },
-                              Ly.sel[bh * nch + c], s_list, scratch);
+  const int n_items = min(CH, a.N - c * CH);
+  const int n = compact_chunk(n_items, [&](int i) { return keys[i]; }, Ly.sel[bh * nch + c],
+                              s_list, scratch);
+  int n_drawn = 0;
+  if (RSAMP > 0) {
+    mark_list(s_list, n, s_bits, CH / 32);
+    n_drawn = draw_rest(n_items, RSAMP, a.seed, bh, c, s_bits, c * CH, s_samp, scratch);
+  }
   for (int i = threadIdx.x; i < n; i += blockDim.x) s_list[i] += c * CH;
   __syncthreads();
-  PlainLogits var{a.scale * kLog2e};
-  attend_list<GT, 2>(a, b, hkv, h0, ng, s_list, n, var, s_red, s_m, s_d, s_o);
+
+  const float sl = a.scale * kLog2e;
+  PlainLogits var{sl};
+  attend_list<GT, 2>(a, b, hkv, h0, ng, s_list, n, var, s_red, s_m, s_d, s_o,
+                     RSAMP > 0 ? s_vsum : nullptr);
+  if (RSAMP > 0) {
+    rest_logsum<GT>(a, b, hkv, h0, ng, s_samp, n_drawn, sl, s_red, s_restl);
+    add_residual(a, ng, s_m, s_d, s_o, s_restl, n_items - n, n_drawn,
+                 Ly.vsum + (bh * nch + c) * a.D, s_vsum);
+  }
   write_partials(a, Ly.part, b, h0, ng, c, s_m, s_d, s_o);
   if (arrive_last(Ly.counters + bh * ngs + gs, nch, &s_flag))
     merge_partials_to_output(a, Ly.part, b, h0, ng);

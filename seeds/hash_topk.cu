@@ -30,10 +30,12 @@
 // kevo:param SINK = 64 in {0, 16, 64, 128}
 // kevo:param WIN = 128 in {32, 64, 128, 256}
 // kevo:param CH = 2048 in {1024, 2048, 4096}
-// kevo:index      B*Hkv*N*(BITS/8) + B*Hkv*D*4 + 512
+// kevo:param RSAMP = 32 in {0, 16, 32, 64}
+// kevo:index      B*Hkv*N*(BITS/8) + B*Hkv*D*4 + B*Hkv*cdiv(N,CH)*D*4 + 768
 // kevo:workspace  B*Hkv*N*2 + B*Hkv*cdiv(N,CH)*((G*BITS+1)*2 + 8) + B*Hq*cdiv(N,CH)*(D+1)*4 + B*Hkv*cdiv(G,4)*4 + 2048
 // kevo:build   key_mean   grid(Hkv, B) block(256)
 // kevo:build   hash_keys  grid(cdiv(N,64), Hkv, B) block(256)
+// kevo:build   value_sums grid(cdiv(N,CH), Hkv, B) block(256)
 // kevo:decode  score      grid(cdiv(N,CH), Hkv, B) block(256)
 // kevo:decode  threshold  grid(Hkv, B) block(512)
 // kevo:decode  attend     grid(cdiv(N,CH), Hkv*cdiv(G,4), B) block(128)
@@ -49,6 +51,7 @@ constexpr u64 kPlaneSeed = 0x6b65766f48415348ull;  // fixed: build and decode sh
 struct Layout {
   u32* codes;  // index: [B][Hkv][N][W] (BITS=16 uses the low half of each word)
   float* mean; // index: [B][Hkv][D]
+  float* vsum; // index: [B][Hkv][nch][D] V sums per chunk (residual estimate)
   u16* keys;   // workspace: [B][Hkv][N] similarity keys
   u16* hist;   // workspace: [B][Hkv][nch][NB]
   int2* sel;   // workspace: [B][Hkv][nch] threshold, tie quota
@@ -62,6 +65,7 @@ struct Layout {
     // 16-bit signatures are stored as u16; the accessors below hide it.
     codes = ix.take<u32>(BITS == 16 ? (bh * a.N + 1) / 2 : bh * a.N * W);
     mean = ix.take<float>(bh * a.D);
+    vsum = ix.take<float>(bh * nch * a.D);
     index_end = ix.end();
     Carve ws(a.workspace);
     keys = ws.take<u16>(bh * a.N);
@@ -137,6 +141,15 @@ extern "C" __global__ void __launch_bounds__(256) hash_keys(const Args a) {
     }
     if (n < a.N && d0 == 0) store_code(L, bh, a.N, n, c);
   }
+}
+
+// V sums per chunk of CH tokens, for the residual estimate (kevo/residual.cuh).
+extern "C" __global__ void __launch_bounds__(256) value_sums(const Args a) {
+  const int c = blockIdx.x, hkv = blockIdx.y, b = blockIdx.z;
+  Layout L(a);
+  __shared__ float s_acc[256 * 8];
+  block_row_sum(a.v + kv_offset(a, b, hkv, c * CH), min(CH, a.N - c * CH), a.D, s_acc,
+                L.vsum + (((long long)b * a.Hkv + hkv) * cdiv(a.N, CH) + c) * a.D, false);
 }
 
 // ------------------------------------------------------------------------------ decode phase
@@ -225,20 +238,35 @@ extern "C" __global__ void __launch_bounds__(128) attend(const Args a) {
   const long long bh = (long long)b * a.Hkv + hkv;
   Layout L(a);
   __shared__ int s_list[CH];
+  __shared__ u32 s_bits[CH / 32];
+  __shared__ int s_samp[RSAMP > 0 ? RSAMP : 1];
   __shared__ float s_red[attend_smem_floats(GT, 4, MAXD)];
-  __shared__ float s_m[GT], s_d[GT], s_o[GT * MAXD];
+  __shared__ float s_m[GT], s_d[GT], s_o[GT * MAXD], s_vsum[MAXD], s_restl[GT];
   __shared__ int scratch[40];
   __shared__ int s_flag;
 
+  // This chunk's selected tokens (chunk-local positions), and RSAMP draws among the others.
   const u16* keys = L.keys + bh * a.N + (long long)c * CH;
   const int n_items = min(CH, a.N - c * CH);
-  int n = compact_chunk(n_items, [&](int i) { return keys[i]; }, L.sel[bh * nch + c], s_list,
-                        scratch);
+  const int n = compact_chunk(n_items, [&](int i) { return keys[i]; }, L.sel[bh * nch + c],
+                              s_list, scratch);
+  int n_drawn = 0;
+  if (RSAMP > 0) {
+    mark_list(s_list, n, s_bits, CH / 32);
+    n_drawn = draw_rest(n_items, RSAMP, a.seed, bh, c, s_bits, c * CH, s_samp, scratch);
+  }
   for (int i = threadIdx.x; i < n; i += blockDim.x) s_list[i] += c * CH;
   __syncthreads();
 
-  PlainLogits var{a.scale * kLog2e};
-  attend_list<GT, 2>(a, b, hkv, h0, ng, s_list, n, var, s_red, s_m, s_d, s_o);
+  const float sl = a.scale * kLog2e;
+  PlainLogits var{sl};
+  attend_list<GT, 2>(a, b, hkv, h0, ng, s_list, n, var, s_red, s_m, s_d, s_o,
+                     RSAMP > 0 ? s_vsum : nullptr);
+  if (RSAMP > 0) {
+    rest_logsum<GT>(a, b, hkv, h0, ng, s_samp, n_drawn, sl, s_red, s_restl);
+    add_residual(a, ng, s_m, s_d, s_o, s_restl, n_items - n, n_drawn,
+                 L.vsum + (bh * nch + c) * a.D, s_vsum);
+  }
   write_partials(a, L.part, b, h0, ng, c, s_m, s_d, s_o);
   if (arrive_last(L.counters + bh * ngs + gs, nch, &s_flag))
     merge_partials_to_output(a, L.part, b, h0, ng);

@@ -10,6 +10,8 @@
 // GQA: the G query heads of a KV head share one page selection (their bounds are summed), so
 // each selected page's K/V is read once for the group.
 // The k-th largest page score is found exactly (radix select over the page scores).
+// With RSAMP > 0 the tokens left out are estimated as in kevo/residual.cuh (without it, any
+// top-k at 1/32 of the tokens loses the mass of near-uniform heads: oracle error ~0.2).
 //
 // Index: 2 * D bf16 per page = 4*D/PAGE bytes per token per KV head (32 B at D=128, PAGE=16).
 // Error target: mean relative error <= 0.1 on the llama3-8b suite at the defaults (measured
@@ -21,9 +23,11 @@
 // kevo:param SINK = 16 in {0, 16, 64}
 // kevo:param WIN = 64 in {16, 64, 128}
 // kevo:param CHP = 128 in {64, 128}
-// kevo:index      B*Hkv*cdiv(N,PAGE)*D*4
+// kevo:param RSAMP = 32 in {0, 16, 32, 64}
+// kevo:index      B*Hkv*cdiv(N,PAGE)*D*4 + B*Hkv*cdiv(N,PAGE*CHP)*D*4 + 512
 // kevo:workspace  B*Hkv*cdiv(N,PAGE)*4 + B*Hkv*4 + B*Hq*cdiv(N,PAGE*CHP)*(D+1)*4 + B*Hkv*cdiv(G,4)*4 + 1536
 // kevo:build   page_bounds  grid(cdiv(N,PAGE*8), Hkv, B) block(256)
+// kevo:build   value_sums   grid(cdiv(N,PAGE*CHP), Hkv, B) block(256)
 // kevo:decode  score        grid(cdiv(N,PAGE*64), Hkv, B) block(256)
 // kevo:decode  threshold    grid(Hkv, B) block(1024)
 // kevo:decode  attend       grid(cdiv(N,PAGE*CHP), Hkv*cdiv(G,4), B) block(128)
@@ -32,9 +36,11 @@ using namespace kevo;
 
 constexpr int GT = 4, MAXD = 256, MAXG = 8;
 constexpr u32 kForcedPage = 0xffffffffu;  // above every float_key
+constexpr int CT = CHP * PAGE;             // tokens per chunk
 
 struct Layout {
   __nv_bfloat16* bounds;  // index [B][Hkv][NP][2][D]: min row, then max row
+  float* vsum;            // index [B][Hkv][nch][D] V sums per chunk (residual estimate)
   u32* keys;              // workspace [B][Hkv][NP] float_key(score) or kForcedPage
   u32* thresh;            // workspace [B][Hkv]
   Partials part;
@@ -45,6 +51,7 @@ struct Layout {
     const long long bh = (long long)a.B * a.Hkv;
     Carve ix(a.index);
     bounds = ix.take<__nv_bfloat16>(bh * np * 2 * a.D);
+    vsum = ix.take<float>(bh * nch * a.D);
     index_end = ix.end();
     Carve ws(a.workspace);
     keys = ws.take<u32>(bh * np);
@@ -79,6 +86,15 @@ extern "C" __global__ void __launch_bounds__(256) page_bounds(const Args a) {
     out[d] = __float2bfloat16_rn(lo);
     out[D + d] = __float2bfloat16_rn(hi);
   }
+}
+
+// V sums per chunk of CT tokens, for the residual estimate (kevo/residual.cuh).
+extern "C" __global__ void __launch_bounds__(256) value_sums(const Args a) {
+  const int c = blockIdx.x, hkv = blockIdx.y, b = blockIdx.z;
+  Layout Ly(a);
+  __shared__ float s_acc[256 * 8];
+  block_row_sum(a.v + kv_offset(a, b, hkv, c * CT), min(CT, a.N - c * CT), a.D, s_acc,
+                Ly.vsum + (((long long)b * a.Hkv + hkv) * cdiv(a.N, CT) + c) * a.D, false);
 }
 
 // ------------------------------------------------------------------------------ decode phase
@@ -152,14 +168,17 @@ extern "C" __global__ void __launch_bounds__(128) attend(const Args a) {
   const int np = cdiv(a.N, PAGE), nch = cdiv(np, CHP);
   const long long bh = (long long)b * a.Hkv + hkv;
   Layout Ly(a);
-  __shared__ int s_list[CHP * PAGE];
+  __shared__ int s_list[CT];
+  __shared__ u32 s_bits[CT / 32];
+  __shared__ int s_samp[RSAMP > 0 ? RSAMP : 1];
   __shared__ float s_red[attend_smem_floats(GT, 4, MAXD)];
-  __shared__ float s_m[GT], s_d[GT], s_o[GT * MAXD];
+  __shared__ float s_m[GT], s_d[GT], s_o[GT * MAXD], s_vsum[MAXD], s_restl[GT];
   __shared__ int scratch[40];
   __shared__ int s_flag;
 
-  // Selected pages of this chunk, expanded to their tokens (in order).
+  // Selected pages of this chunk, expanded to their tokens (chunk-local positions, in order).
   const u32 t = Ly.thresh[bh];
+  const int n_items = min(CT, a.N - c * CT);
   int n = 0;
   for (int base = 0; base < CHP; base += blockDim.x) {
     const int page = c * CHP + base + threadIdx.x;
@@ -167,12 +186,26 @@ extern "C" __global__ void __launch_bounds__(128) attend(const Args a) {
     const int len = take ? min(PAGE, a.N - page * PAGE) : 0;
     int tile;
     const int at = n + block_exclusive_scan(len, scratch, &tile);
-    for (int j = 0; j < len; ++j) s_list[at + j] = page * PAGE + j;
+    for (int j = 0; j < len; ++j) s_list[at + j] = (page - c * CHP) * PAGE + j;
     n += tile;
   }
   __syncthreads();
-  PlainLogits var{a.scale * kLog2e};
-  attend_list<GT, 2>(a, b, hkv, h0, ng, s_list, n, var, s_red, s_m, s_d, s_o);
+  int n_drawn = 0;
+  if (RSAMP > 0) {
+    mark_list(s_list, n, s_bits, CT / 32);
+    n_drawn = draw_rest(n_items, RSAMP, a.seed, bh, c, s_bits, c * CT, s_samp, scratch);
+  }
+  for (int i = threadIdx.x; i < n; i += blockDim.x) s_list[i] += c * CT;
+  __syncthreads();
+  const float sl = a.scale * kLog2e;
+  PlainLogits var{sl};
+  attend_list<GT, 2>(a, b, hkv, h0, ng, s_list, n, var, s_red, s_m, s_d, s_o,
+                     RSAMP > 0 ? s_vsum : nullptr);
+  if (RSAMP > 0) {
+    rest_logsum<GT>(a, b, hkv, h0, ng, s_samp, n_drawn, sl, s_red, s_restl);
+    add_residual(a, ng, s_m, s_d, s_o, s_restl, n_items - n, n_drawn,
+                 Ly.vsum + (bh * nch + c) * a.D, s_vsum);
+  }
   write_partials(a, Ly.part, b, h0, ng, c, s_m, s_d, s_o);
   if (arrive_last(Ly.counters + bh * ngs + gs, nch, &s_flag))
     merge_partials_to_output(a, Ly.part, b, h0, ng);

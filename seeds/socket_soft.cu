@@ -12,6 +12,8 @@
 // (research notes, SOCKET derivation), so a prologue kernel builds each table's 2^P
 // probabilities from P per-bit log-probabilities and the score kernel does one shared-memory
 // lookup per table and token. Defaults follow SOCKET's accuracy code (P=8, L=60, tau=0.3).
+// With RSAMP > 0 the tokens left out are estimated as in kevo/residual.cuh (without it, any
+// top-k at 1/32 of the tokens loses the mass of near-uniform heads: oracle error ~0.2).
 // Departures: planes are +-1 (Rademacher) regenerated from a fixed seed, keys are mean-centred
 // before hashing (as MagicPIG does), and the bucket probabilities of the G query heads of a KV
 // head are summed, so the group shares one selection and reads each K/V row once.
@@ -28,10 +30,12 @@
 // kevo:param SINK = 64 in {0, 16, 64, 128}
 // kevo:param WIN = 128 in {32, 64, 128, 256}
 // kevo:param CH = 4096 in {2048, 4096}
-// kevo:index      B*Hkv*N*(cdiv(TABLES,16)*16 + 2) + B*Hkv*D*4 + 768
+// kevo:param RSAMP = 32 in {0, 16, 32, 64}
+// kevo:index      B*Hkv*N*(cdiv(TABLES,16)*16 + 2) + B*Hkv*D*4 + B*Hkv*cdiv(N,CH)*D*4 + 1024
 // kevo:workspace  B*Hkv*TABLES*512 + B*Hkv*N*2 + B*Hkv*cdiv(N,CH)*(1024*2 + 8) + B*Hq*cdiv(N,CH)*(D+1)*4 + B*Hkv*cdiv(G,4)*4 + 2048
 // kevo:build   key_mean     grid(Hkv, B) block(256)
 // kevo:build   hash_keys    grid(cdiv(N,64), Hkv, B) block(256)
+// kevo:build   value_sums   grid(cdiv(N,CH), Hkv, B) block(256)
 // kevo:decode  bucket_probs grid(TABLES, Hkv, B) block(256)
 // kevo:decode  score        grid(cdiv(N,CH), Hkv, B) block(256)
 // kevo:decode  threshold    grid(Hkv, B) block(1024)
@@ -50,6 +54,7 @@ struct Layout {
   unsigned char* codes;  // index [B][Hkv][N][LP]
   u16* vnorm;            // index [B][Hkv][N] ||v|| as bf16 bits
   float* mean;           // index [B][Hkv][D]
+  float* vsum;           // index [B][Hkv][nch][D] V sums per chunk (residual estimate)
   u16* probs;            // workspace [B][Hkv][TABLES][R] summed bucket probabilities (bf16 bits)
   u16* keys;             // workspace [B][Hkv][N]
   u16* hist;             // workspace [B][Hkv][nch][NB]
@@ -64,6 +69,7 @@ struct Layout {
     codes = ix.take<unsigned char>(bh * a.N * LP);
     vnorm = ix.take<u16>(bh * a.N);
     mean = ix.take<float>(bh * a.D);
+    vsum = ix.take<float>(bh * nch * a.D);
     index_end = ix.end();
     Carve ws(a.workspace);
     probs = ws.take<u16>(bh * TABLES * R);
@@ -134,6 +140,15 @@ extern "C" __global__ void __launch_bounds__(256) hash_keys(const Args a) {
     }
     if (ok && li == 0) Ly.vnorm[bh * a.N + n] = f2bf(sqrtf(vv));
   }
+}
+
+// V sums per chunk of CH tokens, for the residual estimate (kevo/residual.cuh).
+extern "C" __global__ void __launch_bounds__(256) value_sums(const Args a) {
+  const int c = blockIdx.x, hkv = blockIdx.y, b = blockIdx.z;
+  Layout Ly(a);
+  __shared__ float s_acc[256 * 8];
+  block_row_sum(a.v + kv_offset(a, b, hkv, c * CH), min(CH, a.N - c * CH), a.D, s_acc,
+                Ly.vsum + (((long long)b * a.Hkv + hkv) * cdiv(a.N, CH) + c) * a.D, false);
 }
 
 // ------------------------------------------------------------------------------ decode phase
@@ -233,18 +248,35 @@ extern "C" __global__ void __launch_bounds__(128) attend(const Args a) {
   const long long bh = (long long)b * a.Hkv + hkv;
   Layout Ly(a);
   __shared__ int s_list[CH];
+  __shared__ u32 s_bits[CH / 32];
+  __shared__ int s_samp[RSAMP > 0 ? RSAMP : 1];
   __shared__ float s_red[attend_smem_floats(GT, 4, MAXD)];
-  __shared__ float s_m[GT], s_d[GT], s_o[GT * MAXD];
+  __shared__ float s_m[GT], s_d[GT], s_o[GT * MAXD], s_vsum[MAXD], s_restl[GT];
   __shared__ int scratch[40];
   __shared__ int s_flag;
 
+  // This chunk's selected tokens (chunk-local positions), and RSAMP draws among the others.
   const u16* keys = Ly.keys + bh * a.N + (long long)c * CH;
-  const int n = compact_chunk(min(CH, a.N - c * CH), [&](int i) { return keys[i]; },
-                              Ly.sel[bh * nch + c], s_list, scratch);
+  const int n_items = min(CH, a.N - c * CH);
+  const int n = compact_chunk(n_items, [&](int i) { return keys[i]; }, Ly.sel[bh * nch + c],
+                              s_list, scratch);
+  int n_drawn = 0;
+  if (RSAMP > 0) {
+    mark_list(s_list, n, s_bits, CH / 32);
+    n_drawn = draw_rest(n_items, RSAMP, a.seed, bh, c, s_bits, c * CH, s_samp, scratch);
+  }
   for (int i = threadIdx.x; i < n; i += blockDim.x) s_list[i] += c * CH;
   __syncthreads();
-  PlainLogits var{a.scale * kLog2e};
-  attend_list<GT, 2>(a, b, hkv, h0, ng, s_list, n, var, s_red, s_m, s_d, s_o);
+
+  const float sl = a.scale * kLog2e;
+  PlainLogits var{sl};
+  attend_list<GT, 2>(a, b, hkv, h0, ng, s_list, n, var, s_red, s_m, s_d, s_o,
+                     RSAMP > 0 ? s_vsum : nullptr);
+  if (RSAMP > 0) {
+    rest_logsum<GT>(a, b, hkv, h0, ng, s_samp, n_drawn, sl, s_red, s_restl);
+    add_residual(a, ng, s_m, s_d, s_o, s_restl, n_items - n, n_drawn,
+                 Ly.vsum + (bh * nch + c) * a.D, s_vsum);
+  }
   write_partials(a, Ly.part, b, h0, ng, c, s_m, s_d, s_o);
   if (arrive_last(Ly.counters + bh * ngs + gs, nch, &s_flag))
     merge_partials_to_output(a, Ly.part, b, h0, ng);

@@ -8,6 +8,7 @@
 //   kevo/select.cuh top-k by histogram threshold, exact radix select, block stream compaction
 //   kevo/sparse_attend.cuh  attention over a list of selected tokens shared by a KV head's query
 //                   group, split partials and the last-block merge, workspace carving
+//   kevo/residual.cuh  estimate of what a top-k leaves out (per-chunk V sums + sampled weight)
 //
 // Device code only; includes only the task header and allow-listed CUDA headers (NVRTC).
 // Logits are kept in base 2 (scale * log2(e) folded in), so the softmax uses exp2f.
@@ -249,3 +250,4 @@ struct LseMerge {
 #include "kevo/rng.cuh"
 #include "kevo/select.cuh"
 #include "kevo/sparse_attend.cuh"
+#include "kevo/residual.cuh"

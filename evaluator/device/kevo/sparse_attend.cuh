@@ -58,11 +58,14 @@ __host__ __device__ constexpr int attend_smem_floats(int GT, int nwarps, int D) 
 // Attention of query heads h0 .. h0+ng-1 (ng <= GT, all reading KV head hkv of batch b) over the
 // tokens list[0..n). Result per head g: out_m[g], out_d[g] (base-2 online-softmax max and
 // denominator) and out_o[g*D + d] (unnormalised numerator), all in shared memory. red: shared
-// scratch of attend_smem_floats(GT, blockDim/32, D). All threads must call.
+// scratch of attend_smem_floats(GT, blockDim/32, D). If out_vsum is given, it also gets the
+// plain sum of the listed V rows (D floats, for the residual estimate of kevo/residual.cuh).
+// All threads must call.
 template <int GT, int UNROLL, class Variant>
 __device__ __forceinline__ void attend_list(const Args& a, int b, int hkv, int h0, int ng,
                                             const int* list, int n, Variant& var, float* red,
-                                            float* out_m, float* out_d, float* out_o) {
+                                            float* out_m, float* out_d, float* out_o,
+                                            float* out_vsum = nullptr) {
   const int D = a.D;
   const RowLanes rl = RowLanes::of(D);
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nw = blockDim.x >> 5;
@@ -81,6 +84,7 @@ __device__ __forceinline__ void attend_list(const Args& a, int b, int hkv, int h
   SoftmaxState<8> st[GT];
 #pragma unroll
   for (int g = 0; g < GT; ++g) st[g].init();
+  float vsum[8] = {0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f};
 
   const __nv_bfloat16* kb = a.k + kv_offset(a, b, hkv, 0) + d0;
   const __nv_bfloat16* vb = a.v + kv_offset(a, b, hkv, 0) + d0;
@@ -115,6 +119,10 @@ __device__ __forceinline__ void attend_list(const Args& a, int b, int hkv, int h
 #pragma unroll
         for (int g = 0; g < GT; ++g)
           if (g < ng) st[g].update(lg[g], vf);
+        if (out_vsum) {
+#pragma unroll
+          for (int j = 0; j < 8; ++j) vsum[j] += vf[j];
+        }
       }
     }
   }
@@ -156,6 +164,22 @@ __device__ __forceinline__ void attend_list(const Args& a, int b, int hkv, int h
     }
   }
   __syncthreads();
+  if (out_vsum) {  // the plain V sum: slots of the warp, then the warps (red is free again)
+#pragma unroll
+    for (int j = 0; j < 8; ++j)
+      for (int off = rl.lpt; off < 32; off <<= 1) vsum[j] += __shfl_xor_sync(0xffffffffu, vsum[j], off);
+    if (slot == 0) {
+#pragma unroll
+      for (int j = 0; j < 8; ++j) red[warp * D + d0 + j] = vsum[j];
+    }
+    __syncthreads();
+    for (int d = threadIdx.x; d < D; d += blockDim.x) {
+      float s = 0.f;
+      for (int w = 0; w < nw; ++w) s += red[w * D + d];
+      out_vsum[d] = s;
+    }
+    __syncthreads();
+  }
 }
 
 // Split partials: for query head h of batch b and split s, lse (base 2) and o / d.
@@ -256,10 +280,11 @@ __device__ __forceinline__ void write_output(const Args& a, int b, int h0, int n
   }
 }
 
-// Mean of the n rows (D bf16 each) at `rows` into out[D] (fp32), by one block: for centring
-// keys before hashing (MagicPIG, and the hash seeds here). s_acc: blockDim/ (D/8) * D floats.
-__device__ __forceinline__ void block_row_mean(const __nv_bfloat16* rows, int n, int D,
-                                               float* s_acc, float* out) {
+// Sum (or mean, if `mean`) of the n rows (D bf16 each) at `rows` into out[D] (fp32), by one
+// block: the key mean for centring keys before hashing (MagicPIG), the per-chunk value sums of
+// kevo/residual.cuh. s_acc: blockDim / (D/8) * D floats of shared memory.
+__device__ __forceinline__ void block_row_sum(const __nv_bfloat16* rows, int n, int D,
+                                              float* s_acc, float* out, bool mean) {
   const RowLanes rl = RowLanes::of(D);
   const int rows_per_pass = blockDim.x / rl.lpt;
   const int r0 = threadIdx.x / rl.lpt, d0 = (threadIdx.x % rl.lpt) * 8;
@@ -278,9 +303,13 @@ __device__ __forceinline__ void block_row_mean(const __nv_bfloat16* rows, int n,
   for (int d = threadIdx.x; d < D; d += blockDim.x) {
     float s = 0.f;
     for (int r = 0; r < rows_per_pass; ++r) s += s_acc[r * D + d];
-    out[d] = n > 0 ? s / n : 0.f;
+    out[d] = mean ? (n > 0 ? s / n : 0.f) : s;
   }
   __syncthreads();
+}
+__device__ __forceinline__ void block_row_mean(const __nv_bfloat16* rows, int n, int D,
+                                               float* s_acc, float* out) {
+  block_row_sum(rows, n, D, s_acc, out, true);
 }
 
 }  // namespace kevo
