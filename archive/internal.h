@@ -1,0 +1,94 @@
+// Private to the archive: the state behind Archive and ArchiveReader, and the row-level helpers
+// both use. Every function here runs on the caller's connection and inside the caller's
+// transaction (or SQLite's implicit one); none takes a lock.
+#pragma once
+
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "archive/archive.h"
+#include "archive/sqlite.h"
+
+namespace kevo::archive_internal {
+
+double now_unix();
+
+// JSON text for storage; invalid UTF-8 (an LLM reply, a compile log) is replaced, not thrown on.
+std::string dump_json(const nlohmann::json& j);
+// Parsed JSON of a stored column; null for NULL or unparsable text.
+nlohmann::json parse_json(const std::string& text);
+
+nlohmann::json config_to_json(const ArchiveConfig& c);
+Result<ArchiveConfig> config_from_json(const std::string& text);
+// InvalidArgument naming what is wrong for a grid (no feature axis, islands < 1, ...).
+Status validate_config(const ArchiveConfig& c);
+
+// The run row of this file (a file holds one run) and its id.
+Result<std::pair<int64_t, RunInfo>> read_run(sqlite::Db& db);
+Result<ArchiveConfig> read_archive_config(sqlite::Db& db);
+
+// kv table. The archive's own keys start with "archive."; the caller's counters with
+// "counter." and its JSON values with "value.".
+Result<std::optional<std::string>> kv_text(sqlite::Db& db, const std::string& key);
+Result<int64_t> kv_int(sqlite::Db& db, const std::string& key);  // 0 when absent
+Result<double> kv_real(sqlite::Db& db, const std::string& key);  // 0 when absent
+Status kv_set(sqlite::Db& db, const std::string& key, int64_t v);
+Status kv_set(sqlite::Db& db, const std::string& key, double v);
+Status kv_set(sqlite::Db& db, const std::string& key, std::string_view v);
+Result<int64_t> kv_add(sqlite::Db& db, const std::string& key, int64_t delta);
+
+inline constexpr const char* kKeyRng = "archive.rng";
+inline constexpr const char* kKeyEvaluations = "archive.evaluations";
+inline constexpr const char* kKeyNextIsland = "archive.next_island";
+inline constexpr const char* kKeyLlmCalls = "archive.llm_calls";
+inline constexpr const char* kKeyLlmFailed = "archive.llm_failed";
+inline constexpr const char* kKeyTokensIn = "archive.tokens_in";
+inline constexpr const char* kKeyTokensOut = "archive.tokens_out";
+inline constexpr const char* kKeyCost = "archive.cost_usd";
+
+Status insert_event(sqlite::Db& db, const std::string& kind, const nlohmann::json& message);
+
+// Reads (queries.cc).
+Result<Program> read_program(sqlite::Db& db, ProgramId id);  // NotFound naming the id
+Result<std::vector<ProgramSummary>> read_summaries(sqlite::Stmt& st);  // rows of kSummaryCols
+inline constexpr const char* kSummaryCols =
+    "id, status, fitness, island, generation, cell, origin, parent_id, metrics, created_at";
+Result<std::vector<ProgramSummary>> read_children(sqlite::Db& db, ProgramId parent, int limit);
+Result<std::vector<Elite>> read_elites(sqlite::Db& db, std::optional<int> island);
+Result<Totals> read_totals(sqlite::Db& db);
+Result<LlmCall> read_llm_call(sqlite::Db& db, LlmCallId id);
+Result<std::vector<ProgramSummary>> read_top(sqlite::Db& db, const TopQuery& q);
+Result<std::vector<ProgramSummary>> read_lineage(sqlite::Db& db, ProgramId id);
+Result<std::vector<Event>> read_events(sqlite::Db& db, const std::string& kind, int limit);
+
+// Ring migration (selection.cc): each island's best `migration_count` elites try the next
+// island's grid (same program ids), under the usual rule. Records a "migration" event.
+Status migrate_ring(sqlite::Db& db, const ArchiveConfig& config);
+
+// Places program `id` (fitness, cell) on `island` if its cell is empty or held by strictly lower
+// fitness. Returns whether it was placed.
+Result<bool> offer_to_cell(sqlite::Db& db, int island, const std::string& cell, ProgramId id,
+                           double fitness);
+
+}  // namespace kevo::archive_internal
+
+namespace kevo {
+
+struct Archive::Impl {
+  ~Impl();
+  std::mutex mu;  // guards db and everything below it
+  sqlite::Db db;
+  std::string path;
+  ArchiveConfig config;
+  int64_t run_id = 0;
+  int lock_fd = -1;  // flock on "<path>-writer.lock": one writing process per run
+};
+
+struct ArchiveReader::Impl {
+  sqlite::Db db;
+  ArchiveConfig config;
+};
+
+}  // namespace kevo

@@ -1,0 +1,228 @@
+// Read queries shared by Archive and ArchiveReader. They run inside the caller's transaction.
+#include <algorithm>
+#include <set>
+
+#include "archive/internal.h"
+
+namespace kevo::archive_internal {
+
+using nlohmann::json;
+
+namespace {
+
+std::map<std::string, int64_t> params_from_json(const std::string& text) {
+  std::map<std::string, int64_t> out;
+  json j = parse_json(text);
+  if (!j.is_object()) return out;
+  for (const auto& [k, v] : j.items()) {
+    if (v.is_number_integer()) out[k] = v.get<int64_t>();
+  }
+  return out;
+}
+
+json object_or_empty(json j) { return j.is_object() ? j : json::object(); }
+
+}  // namespace
+
+Result<Program> read_program(sqlite::Db& db, ProgramId id) {
+  KEVO_ASSIGN_OR_RETURN(
+      auto st, db.prepare("SELECT id, hash, source, params, parent_id, island, generation, origin, "
+                          "llm_call_id, status, message, fitness, cell, metrics, result, holdout, "
+                          "compile_log, feedback, created_at, evaluated_at FROM programs "
+                          "WHERE id = ?1"));
+  st.bind(1, id);
+  KEVO_ASSIGN_OR_RETURN(bool row, st.step());
+  if (!row) return Status::NotFound("no program #" + std::to_string(id) + " in the archive");
+  Program p;
+  p.id = st.int64(0);
+  p.hash = st.text(1);
+  p.source = st.text(2);
+  p.params = params_from_json(st.text(3));
+  p.parent = st.opt_int64(4);
+  p.island = static_cast<int>(st.int64(5));
+  p.generation = static_cast<int>(st.int64(6));
+  p.origin = st.text(7);
+  p.llm_call = st.opt_int64(8);
+  p.status = st.text(9);
+  p.message = st.text(10);
+  p.fitness = st.opt_real(11);
+  p.cell = st.text(12);
+  p.metrics = object_or_empty(parse_json(st.text(13)));
+  p.result = parse_json(st.text(14));
+  p.holdout = parse_json(st.text(15));
+  p.compile_log = st.text(16);
+  p.feedback = st.text(17);
+  p.created_at = st.real(18);
+  p.evaluated_at = st.opt_real(19);
+  return p;
+}
+
+Result<std::vector<ProgramSummary>> read_summaries(sqlite::Stmt& st) {
+  std::vector<ProgramSummary> out;
+  while (true) {
+    KEVO_ASSIGN_OR_RETURN(bool row, st.step());
+    if (!row) return out;
+    ProgramSummary s;
+    s.id = st.int64(0);
+    s.status = st.text(1);
+    s.fitness = st.opt_real(2);
+    s.island = static_cast<int>(st.int64(3));
+    s.generation = static_cast<int>(st.int64(4));
+    s.cell = st.text(5);
+    s.origin = st.text(6);
+    s.parent = st.opt_int64(7);
+    s.metrics = object_or_empty(parse_json(st.text(8)));
+    s.created_at = st.real(9);
+    out.push_back(std::move(s));
+  }
+}
+
+Result<std::vector<ProgramSummary>> read_children(sqlite::Db& db, ProgramId parent, int limit) {
+  KEVO_ASSIGN_OR_RETURN(auto st, db.prepare(std::string("SELECT ") + kSummaryCols +
+                                            " FROM programs WHERE parent_id = ?1 "
+                                            "ORDER BY id DESC LIMIT ?2"));
+  st.bind(1, parent).bind(2, limit);
+  return read_summaries(st);
+}
+
+Result<std::vector<Elite>> read_elites(sqlite::Db& db, std::optional<int> island) {
+  // Ordered by island then cell key: a stable order that selection's PRNG draws index into.
+  KEVO_ASSIGN_OR_RETURN(auto st, db.prepare("SELECT island, cell, program_id, fitness FROM cells "
+                                            "WHERE ?1 IS NULL OR island = ?1 "
+                                            "ORDER BY island, cell"));
+  st.bind(1, island);
+  std::vector<Elite> out;
+  while (true) {
+    KEVO_ASSIGN_OR_RETURN(bool row, st.step());
+    if (!row) return out;
+    out.push_back({static_cast<int>(st.int64(0)), st.text(1), st.int64(2), st.real(3)});
+  }
+}
+
+Result<Totals> read_totals(sqlite::Db& db) {
+  Totals t;
+  KEVO_ASSIGN_OR_RETURN(t.evaluations, kv_int(db, kKeyEvaluations));
+  KEVO_ASSIGN_OR_RETURN(auto st, db.prepare("SELECT status, count(*) FROM programs "
+                                            "GROUP BY status ORDER BY status"));
+  while (true) {
+    KEVO_ASSIGN_OR_RETURN(bool row, st.step());
+    if (!row) break;
+    if (st.text(0) == kPending) {
+      t.pending = st.int64(1);
+    } else {
+      t.by_status[st.text(0)] = st.int64(1);
+    }
+  }
+  KEVO_ASSIGN_OR_RETURN(t.llm_calls, kv_int(db, kKeyLlmCalls));
+  KEVO_ASSIGN_OR_RETURN(t.llm_failed, kv_int(db, kKeyLlmFailed));
+  KEVO_ASSIGN_OR_RETURN(t.tokens_in, kv_int(db, kKeyTokensIn));
+  KEVO_ASSIGN_OR_RETURN(t.tokens_out, kv_int(db, kKeyTokensOut));
+  KEVO_ASSIGN_OR_RETURN(t.cost_usd, kv_real(db, kKeyCost));
+  KEVO_ASSIGN_OR_RETURN(auto best, db.prepare("SELECT island, cell, program_id, fitness FROM cells "
+                                              "ORDER BY fitness DESC, program_id, island "
+                                              "LIMIT 1"));
+  KEVO_ASSIGN_OR_RETURN(bool row, best.step());
+  if (row) {
+    t.best = Elite{static_cast<int>(best.int64(0)), best.text(1), best.int64(2), best.real(3)};
+  }
+  return t;
+}
+
+Result<LlmCall> read_llm_call(sqlite::Db& db, LlmCallId id) {
+  KEVO_ASSIGN_OR_RETURN(
+      auto st, db.prepare("SELECT id, model, provider, prompt, response, tokens_in, tokens_out, "
+                          "cost_usd, latency_s, status, error, created_at FROM llm_calls "
+                          "WHERE id = ?1"));
+  st.bind(1, id);
+  KEVO_ASSIGN_OR_RETURN(bool row, st.step());
+  if (!row) return Status::NotFound("no LLM call #" + std::to_string(id) + " in the archive");
+  LlmCall c;
+  c.id = st.int64(0);
+  c.model = st.text(1);
+  c.provider = st.text(2);
+  c.prompt = st.text(3);
+  c.response = st.text(4);
+  c.tokens_in = st.int64(5);
+  c.tokens_out = st.int64(6);
+  c.cost_usd = st.real(7);
+  c.latency_s = st.real(8);
+  c.status = st.text(9);
+  c.error = st.text(10);
+  c.created_at = st.real(11);
+  return c;
+}
+
+Result<std::vector<ProgramSummary>> read_top(sqlite::Db& db, const TopQuery& q) {
+  if (!q.per_cell) {
+    // Both forms read only the (status, [island,] fitness DESC, id) indexes.
+    std::string sql = std::string("SELECT ") + kSummaryCols + " FROM programs WHERE status = 'ok'" +
+                      (q.island ? " AND island = ?2" : "") + " ORDER BY fitness DESC, id LIMIT ?1";
+    KEVO_ASSIGN_OR_RETURN(auto st, db.prepare(sql));
+    st.bind(1, q.limit);
+    if (q.island) st.bind(2, *q.island);
+    return read_summaries(st);
+  }
+  // One row per cell: the island's grid, or across islands the best elite of each cell.
+  std::string cols;
+  for (const char* c : {"p.id", "p.status", "c.fitness", "p.island", "p.generation", "c.cell",
+                        "p.origin", "p.parent_id", "p.metrics", "p.created_at"}) {
+    cols += (cols.empty() ? "" : ", ") + std::string(c);
+  }
+  KEVO_ASSIGN_OR_RETURN(auto st, db.prepare("SELECT " + cols +
+                                            " FROM cells c JOIN programs p ON p.id = c.program_id"
+                                            " WHERE ?1 IS NULL OR c.island = ?1"
+                                            " ORDER BY c.fitness DESC, p.id, c.island"));
+  st.bind(1, q.island);
+  KEVO_ASSIGN_OR_RETURN(auto rows, read_summaries(st));
+  std::vector<ProgramSummary> out;
+  std::set<std::string> seen;
+  for (auto& r : rows) {
+    if (static_cast<int>(out.size()) >= q.limit) break;
+    if (seen.insert(r.cell).second) out.push_back(std::move(r));
+  }
+  return out;
+}
+
+Result<std::vector<ProgramSummary>> read_lineage(sqlite::Db& db, ProgramId id) {
+  std::vector<ProgramSummary> out;
+  KEVO_ASSIGN_OR_RETURN(auto st, db.prepare(std::string("SELECT ") + kSummaryCols +
+                                            " FROM programs WHERE id = ?1"));
+  std::optional<ProgramId> next = id;
+  std::set<ProgramId> seen;
+  while (next) {
+    if (!seen.insert(*next).second) {
+      return Status::Internal("archive: lineage of #" + std::to_string(id) + " has a cycle");
+    }
+    KEVO_RETURN_IF_ERROR(st.reset());
+    st.bind(1, *next);
+    KEVO_ASSIGN_OR_RETURN(auto rows, read_summaries(st));
+    if (rows.empty()) {
+      if (out.empty()) return Status::NotFound("no program #" + std::to_string(id) + " in the archive");
+      return Status::Internal("archive: program #" + std::to_string(out.back().id) +
+                              " names a missing parent #" + std::to_string(*next));
+    }
+    out.push_back(std::move(rows[0]));
+    next = out.back().parent;
+  }
+  return out;
+}
+
+Result<std::vector<Event>> read_events(sqlite::Db& db, const std::string& kind, int limit) {
+  KEVO_ASSIGN_OR_RETURN(auto st, db.prepare(kind.empty() ? "SELECT id, time, kind, message FROM "
+                                                            "events WHERE ?1 = '' ORDER BY id "
+                                                            "DESC LIMIT ?2"
+                                                          : "SELECT id, time, kind, message FROM "
+                                                            "events WHERE kind = ?1 ORDER BY id "
+                                                            "DESC LIMIT ?2"));
+  st.bind(1, kind).bind(2, limit);
+  std::vector<Event> out;
+  while (true) {
+    KEVO_ASSIGN_OR_RETURN(bool row, st.step());
+    if (!row) break;
+    out.push_back({st.int64(0), st.real(1), st.text(2), parse_json(st.text(3))});
+  }
+  std::reverse(out.begin(), out.end());  // chronological
+  return out;
+}
+
+}  // namespace kevo::archive_internal
