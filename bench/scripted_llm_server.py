@@ -41,18 +41,25 @@ def make_reply(prompt, rng):
         return "I think the kernel is already optimal."
     if roll < 0.16:
         return "<<<<<<< SEARCH\n    this line is not in the parent\n=======\n    x\n>>>>>>> REPLACE\n"
-    params = [m for m in PARAM_RE.finditer(src)]
-    if params and roll < 0.7:
-        m = rng.choice(params)
-        choices = [c.strip() for c in m.group(5).split(",") if c.strip()]
-        others = [c for c in choices if c != m.group(3)]
-        if others:
-            old = m.group(0)
-            new = m.group(1) + rng.choice(others) + m.group(4)
-            return f"<<<<<<< SEARCH\n{old}\n=======\n{new}\n>>>>>>> REPLACE\n"
-    marker = "// EVOLVE-BLOCK-START"
-    if marker in src:
-        line = next(l for l in src.splitlines() if marker in l)
+    lines = src.splitlines()
+    start = next((i for i, l in enumerate(lines) if "EVOLVE-BLOCK-START" in l), None)
+    end = next((i for i, l in enumerate(lines) if "EVOLVE-BLOCK-END" in l), None)
+    if start is None or end is None:
+        # No EVOLVE-BLOCK: the whole file is editable, kevo:param defaults included.
+        params = [m for m in PARAM_RE.finditer(src)]
+        if params and roll < 0.7:
+            m = rng.choice(params)
+            choices = [c.strip() for c in m.group(5).split(",") if c.strip()]
+            others = [c for c in choices if c != m.group(3)]
+            if others:
+                new = m.group(1) + rng.choice(others) + m.group(4)
+                return f"<<<<<<< SEARCH\n{m.group(0)}\n=======\n{new}\n>>>>>>> REPLACE\n"
+        start, end = -1, len(lines)
+    # A note after a line that occurs once, strictly inside the block: a new program that
+    # compiles to the same code.
+    inside = [l for l in lines[start + 1:end] if l.strip() and lines.count(l) == 1]
+    if inside:
+        line = rng.choice(inside)
         return (f"<<<<<<< SEARCH\n{line}\n=======\n{line}\n// variant {n}: same code, new note\n"
                 ">>>>>>> REPLACE\n")
     return "no idea"
