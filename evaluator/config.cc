@@ -14,6 +14,8 @@ void bind(YamlSection& s, EvaluatorConfig& c) {
   s.field("target_spread", c.target_spread);
   s.field("max_seconds_per_workload", c.max_seconds_per_workload);
   s.field("arch", c.arch);
+  s.field("kernel_timeout_s", c.kernel_timeout_s);
+  if (c.kernel_timeout_s <= 0) s.error("kernel_timeout_s", "must be positive");
   if (c.max_mean_rel_err <= 0) s.error("max_mean_rel_err", "must be positive");
   if (c.min_iterations < 1) s.error("min_iterations", "must be at least 1");
   if (c.max_iterations < c.min_iterations) s.error("max_iterations", "must be >= min_iterations");

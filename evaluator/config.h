@@ -26,6 +26,10 @@ struct EvaluatorConfig {
   int max_iterations = 200;
   double target_spread = 0.02;
   double max_seconds_per_workload = 0.5;
+  // A decode call (or the build phase) still running after this many seconds hangs: the
+  // result is `timeout` and the runner process must be replaced (a kernel cannot be stopped).
+  // The slowest honest candidate on the default suite takes milliseconds.
+  double kernel_timeout_s = 2.0;
   // GPU architecture to compile for; "auto" asks the device (sm_90a on Hopper).
   std::string arch = "auto";
 };

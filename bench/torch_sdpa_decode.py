@@ -1,0 +1,125 @@
+#!/usr/bin/env python3
+"""PyTorch scaled_dot_product_attention decode on the shapes of kevo's default suite.
+
+Compares torch's best decode path with kevo's dense baseline (seeds/dense_flashdecode.cu):
+GQA (Hq=32, Hkv=8, D=128), bf16, one query token, (B, N) = (1, 8K), (1, 32K), (1, 128K),
+(8, 32K). Each SDPA backend is timed alone with CUDA events, L2 flushed before every call,
+median of 50 calls. Bandwidth counts the K and V bytes read once (what a GQA-aware kernel
+must read). With --kevo-json (the output of `kevo eval seeds/dense_flashdecode.cu --json`),
+prints kevo's dense time beside torch's.
+
+Usage: python3 bench/torch_sdpa_decode.py [--kevo-json FILE] [--copy-gbps X] [--json OUT]
+"""
+import argparse
+import json
+import statistics
+
+import torch
+import torch.nn.functional as F
+
+SHAPES = [(1, 8192), (1, 32768), (1, 131072), (8, 32768)]
+HQ, HKV, D = 32, 8, 128
+
+
+def backends():
+    try:
+        from torch.nn.attention import SDPBackend, sdpa_kernel
+    except ImportError:  # old torch: let it choose
+        return [("default", None)]
+    out = [("default", None)]
+    for name in ("FLASH_ATTENTION", "EFFICIENT_ATTENTION", "CUDNN_ATTENTION", "MATH"):
+        if hasattr(SDPBackend, name):
+            out.append((name.lower(), lambda b=getattr(SDPBackend, name): sdpa_kernel([b])))
+    return out
+
+
+def time_call(fn, flush, iters=50, warmup=5):
+    start = torch.cuda.Event(enable_timing=True)
+    stop = torch.cuda.Event(enable_timing=True)
+    times = []
+    for i in range(warmup + iters):
+        flush.zero_()  # evict L2 (the buffer is larger than L2)
+        start.record()
+        fn()
+        stop.record()
+        stop.synchronize()
+        if i >= warmup:
+            times.append(start.elapsed_time(stop) * 1000.0)
+    return statistics.median(times)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--kevo-json", help="kevo eval --json output of the dense seed")
+    ap.add_argument("--copy-gbps", type=float, default=0.0, help="kevo doctor's copy bandwidth")
+    ap.add_argument("--json", help="write the results here")
+    args = ap.parse_args()
+    kevo = {}
+    if args.kevo_json:
+        with open(args.kevo_json) as f:
+            for w in json.load(f).get("workloads", []):
+                kevo[(w["B"], w["N"])] = w["dense_us"]
+    torch.manual_seed(0)
+    dev = torch.device("cuda")
+    flush = torch.empty(256 << 20, dtype=torch.uint8, device=dev)
+    print(f"torch {torch.__version__}, {torch.cuda.get_device_name()}")
+    rows = []
+    for B, N in SHAPES:
+        q = torch.randn(B, HQ, 1, D, device=dev, dtype=torch.bfloat16)
+        k = torch.randn(B, HKV, N, D, device=dev, dtype=torch.bfloat16)
+        v = torch.randn(B, HKV, N, D, device=dev, dtype=torch.bfloat16)
+        kv_bytes = 2 * k.numel() * k.element_size()
+        ref = None
+        results = {}
+        for name, ctx in backends():
+            def call():
+                if ctx is None:
+                    return F.scaled_dot_product_attention(q, k, v, enable_gqa=True)
+                with ctx():
+                    return F.scaled_dot_product_attention(q, k, v, enable_gqa=True)
+            try:
+                out = call()
+                torch.cuda.synchronize()
+            except Exception as e:  # backend does not support this case
+                results[name] = None
+                continue
+            if ref is None:
+                ref = out.float()
+            else:
+                err = ((out.float() - ref).norm() / ref.norm()).item()
+                if err > 0.01:
+                    print(f"  warning: {name} differs from default by {err:.3g}")
+            results[name] = time_call(call, flush)
+        valid = {n: t for n, t in results.items() if t is not None}
+        best = min(valid, key=valid.get)
+        row = {"B": B, "N": N, "kv_bytes": kv_bytes, "torch_us": results,
+               "torch_best": best, "torch_best_us": valid[best],
+               "torch_best_gbps": kv_bytes / valid[best] / 1e3}
+        if (B, N) in kevo:
+            row["kevo_dense_us"] = kevo[(B, N)]
+            row["kevo_dense_gbps"] = kv_bytes / kevo[(B, N)] / 1e3
+            row["kevo_vs_torch"] = valid[best] / kevo[(B, N)]
+        rows.append(row)
+    hdr = f"{'B':>2} {'N':>7} {'torch best':>22} {'GB/s':>6}"
+    if kevo:
+        hdr += f" {'kevo dense us':>13} {'GB/s':>6} {'kevo speedup':>12}"
+    if args.copy_gbps:
+        hdr += f" {'kevo/copy':>9}"
+    print(hdr)
+    for r in rows:
+        line = (f"{r['B']:>2} {r['N']:>7} {r['torch_best']:>12} {r['torch_best_us']:>7.1f}us "
+                f"{r['torch_best_gbps']:>6.0f}")
+        if "kevo_dense_us" in r:
+            line += f" {r['kevo_dense_us']:>13.1f} {r['kevo_dense_gbps']:>6.0f} {r['kevo_vs_torch']:>11.2f}x"
+            if args.copy_gbps:
+                line += f" {r['kevo_dense_gbps'] / args.copy_gbps:>9.2f}"
+        print(line)
+        print("     all backends (us): " + ", ".join(
+            f"{n}={t:.1f}" if t is not None else f"{n}=n/a" for n, t in r["torch_us"].items()))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(rows, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()

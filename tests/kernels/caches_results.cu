@@ -1,0 +1,58 @@
+// BAD: caches its answer across calls. The first call computes and stores the output in a
+// __device__ array; later calls copy it back without looking at the (fresh) query.
+// Expected: cheat_detected (a fresh query answered with an earlier query's output).
+#include "kevo/sparse_decode.cuh"
+
+// kevo:workspace B*Hq*N*4
+// kevo:decode attend grid(Hq, B) block(256)
+// kevo:decode count grid(1) block(1)
+
+__device__ int g_calls;
+__device__ __nv_bfloat16 g_cache[1 << 16];
+
+extern "C" __global__ void count(const kevo::Args a) { g_calls += 1; }
+
+extern "C" __global__ void attend(const kevo::Args a) {
+  const int hq = blockIdx.x, b = blockIdx.y, h = hq / (a.Hq / a.Hkv), t = threadIdx.x;
+  if (g_calls > 0) {
+    for (int d = t; d < a.D; d += blockDim.x) a.o[kevo::q_offset(a, b, hq) + d] = g_cache[kevo::q_offset(a, b, hq) + d];
+    return;
+  }
+  float* s = reinterpret_cast<float*>(a.workspace) + ((long long)b * a.Hq + hq) * a.N;
+  const __nv_bfloat16* q = a.q + kevo::q_offset(a, b, hq);
+  __shared__ float red[256];
+  float mx = -1e30f;
+  for (int n = t; n < a.N; n += blockDim.x) {
+    const __nv_bfloat16* k = a.k + kevo::kv_offset(a, b, h, n);
+    float d = 0;
+    for (int i = 0; i < a.D; ++i) d += __bfloat162float(q[i]) * __bfloat162float(k[i]);
+    s[n] = d * a.scale;
+    mx = fmaxf(mx, s[n]);
+  }
+  red[t] = mx;
+  __syncthreads();
+  for (int w = blockDim.x / 2; w > 0; w /= 2) {
+    if (t < w) red[t] = fmaxf(red[t], red[t + w]);
+    __syncthreads();
+  }
+  mx = red[0];
+  __syncthreads();
+  float sum = 0;
+  for (int n = t; n < a.N; n += blockDim.x) {
+    s[n] = expf(s[n] - mx);
+    sum += s[n];
+  }
+  red[t] = sum;
+  __syncthreads();
+  for (int w = blockDim.x / 2; w > 0; w /= 2) {
+    if (t < w) red[t] += red[t + w];
+    __syncthreads();
+  }
+  sum = red[0];
+  for (int d = t; d < a.D; d += blockDim.x) {
+    float acc = 0;
+    for (int n = 0; n < a.N; ++n) acc += s[n] * __bfloat162float(a.v[kevo::kv_offset(a, b, h, n) + d]);
+    a.o[kevo::q_offset(a, b, hq) + d] = __float2bfloat16(acc / sum);
+    g_cache[kevo::q_offset(a, b, hq) + d] = a.o[kevo::q_offset(a, b, hq) + d];
+  }
+}
