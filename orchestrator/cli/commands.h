@@ -25,5 +25,6 @@ int fail(int code, const std::string& message);
 
 void add_doctor_command(CLI::App& app, Cli& cli);
 void add_config_check_command(CLI::App& app, Cli& cli);
+void add_worker_command(CLI::App& app, Cli& cli);  // hidden: sandbox worker processes
 
 }  // namespace kevo::cli

@@ -36,6 +36,7 @@ int main(int argc, char** argv) {
 
   add_doctor_command(app, cli);
   add_config_check_command(app, cli);
+  add_worker_command(app, cli);
 
   try {
     app.parse(argc, argv);

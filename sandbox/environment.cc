@@ -1,0 +1,67 @@
+#include "sandbox/environment.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+
+namespace kevo::sandbox {
+namespace {
+
+// Passed through unchanged when set: the loader must find NVRTC and the driver where the user
+// installed them, and sanitizer builds read their options (suppressions) from these.
+constexpr const char* kPassed[] = {"LD_LIBRARY_PATH", "ASAN_OPTIONS", "LSAN_OPTIONS",
+                                   "UBSAN_OPTIONS", "TSAN_OPTIONS"};
+// GPU runners: which devices, in which order, and where the suites are.
+constexpr const char* kGpuPrefixes[] = {"CUDA_", "NVIDIA_", "__NV_"};
+constexpr const char* kGpuPassed[] = {"KEVO_HOME"};
+constexpr const char* kSecretWords[] = {"KEY",  "TOKEN",  "SECRET", "PASSW", "CREDENTIAL",
+                                        "AUTH", "PROXY",  "COOKIE", "SESSION", "PRIVATE"};
+
+std::string upper(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::toupper(c); });
+  return s;
+}
+
+}  // namespace
+
+bool looks_secret(const std::string& name) {
+  std::string n = upper(name);
+  return std::any_of(std::begin(kSecretWords), std::end(kSecretWords),
+                     [&](const char* w) { return n.find(w) != std::string::npos; });
+}
+
+Environment current_environment() {
+  Environment env;
+  for (char** e = environ; e && *e; ++e) {
+    std::string kv = *e;
+    auto eq = kv.find('=');
+    if (eq != std::string::npos) env[kv.substr(0, eq)] = kv.substr(eq + 1);
+  }
+  return env;
+}
+
+Environment scrubbed_environment(WorkerKind kind, const Environment& parent) {
+  Environment env = {{"PATH", "/usr/local/bin:/usr/bin:/bin"},
+                     {"HOME", "/nonexistent"},
+                     {"LANG", "C"},
+                     {"LC_ALL", "C"}};
+  auto pass = [&](const std::string& name) {
+    auto it = parent.find(name);
+    if (it != parent.end() && !looks_secret(name)) env[name] = it->second;
+  };
+  for (const char* name : kPassed) pass(name);
+  if (kind == WorkerKind::kGpu) {
+    for (const char* name : kGpuPassed) pass(name);
+    for (const auto& [name, value] : parent) {
+      for (const char* prefix : kGpuPrefixes) {
+        if (name.rfind(prefix, 0) == 0) pass(name);
+      }
+    }
+    // Candidates are CUBIN loaded directly; a JIT cache in a home folder serves nothing.
+    env.insert_or_assign("CUDA_CACHE_DISABLE", std::string("1"));
+  }
+  return env;
+}
+
+}  // namespace kevo::sandbox

@@ -1,0 +1,38 @@
+// The worker's end of the pipe protocol (private to sandbox/): one JSON object per line on
+// stdin, one per line back. Used by `kevo worker compile` and `kevo worker gpu`.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+namespace kevo::sandbox {
+
+class WorkerChannel {
+ public:
+  // Moves the reply stream to a private descriptor and points fd 1 at stderr, so stray prints
+  // (device printf, library messages) cannot corrupt the protocol; closes pipes and sockets
+  // inherited by accident above fd 2. Call once, first thing.
+  static WorkerChannel open();
+
+  // The next request line; nullopt at end of input (the parent is done or gone). A line over
+  // `max_bytes` sets `*error` and returns nullopt.
+  std::optional<std::string> read_line(size_t max_bytes, std::string* error);
+  // False when the parent is gone.
+  bool write(const nlohmann::json& message);
+
+ private:
+  int out_fd_ = 1;
+  std::string buf_;
+};
+
+// A thread that ends the process when its parent dies (the worker is reparented): a runner stuck
+// in a hung kernel must not outlive the orchestrator, whatever killed the orchestrator.
+void start_parent_watchdog();
+
+// Ends the process now, skipping static destructors and leak checks (a confined worker cannot
+// run LeakSanitizer's tracer, and a poisoned CUDA context must not be torn down).
+[[noreturn]] void quick_exit_worker(int code);
+
+}  // namespace kevo::sandbox
