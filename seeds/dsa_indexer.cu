@@ -51,7 +51,7 @@ struct Layout {
   float* mean;        // index [B][Hkv][D]
   float* vsum;        // index [B][Hkv][nch][D] V sums per chunk (residual estimate)
   u16* keys;        // workspace [B][Hkv][N]
-  u16* hist;        // workspace [B][Hkv][nch][NB]
+  u16* hist;        // workspace [B][Hkv][NB][nch] (bin-major)
   int2* sel;        // workspace [B][Hkv][nch]
   Partials part;
   int* counters;  // workspace [B][Hkv][cdiv(G, GT)]
@@ -76,71 +76,6 @@ struct Layout {
     ws_end = ws.end();
   }
 };
-
-// Randomised Hadamard rotation of one row held by lpt lanes (8 values each, li = lane in row):
-// random signs, then the orthonormal Walsh-Hadamard transform. The whole warp must call.
-__device__ __forceinline__ void rotate_row(float x[8], int li, int lpt, int D) {
-  const u32 signs = plane_word(kRotSeed, 0, li * 8 / 32) >> ((li * 8) & 31);
-#pragma unroll
-  for (int j = 0; j < 8; ++j)
-    if ((signs >> j) & 1u) x[j] = -x[j];
-#pragma unroll
-  for (int h = 1; h < 8; h <<= 1) {
-#pragma unroll
-    for (int j = 0; j < 8; ++j) {
-      if (!(j & h)) {
-        const float u = x[j], v = x[j + h];
-        x[j] = u + v;
-        x[j + h] = u - v;
-      }
-    }
-  }
-  for (int m = 1; m < lpt; m <<= 1) {
-#pragma unroll
-    for (int j = 0; j < 8; ++j) {
-      const float y = __shfl_xor_sync(0xffffffffu, x[j], m);
-      x[j] = (li & m) ? y - x[j] : x[j] + y;
-    }
-  }
-  const float f = rsqrtf((float)D);
-#pragma unroll
-  for (int j = 0; j < 8; ++j) x[j] *= f;
-}
-
-// Symmetric quantisation of the row's first DI coordinates with one scale (absmax / LEVELS);
-// lanes at or past DI/8 hold no kept coordinates. The whole warp must call. Returns the scale.
-template <int LEVELS>
-__device__ __forceinline__ float row_scale(const float x[8], int li, int lpt) {
-  float amax = 0.f;
-  if (li < DI / 8)
-    for (int j = 0; j < 8; ++j) amax = fmaxf(amax, fabsf(x[j]));
-  for (int off = lpt >> 1; off > 0; off >>= 1)
-    amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, off));
-  return amax > 0.f ? amax / LEVELS : 1.f;
-}
-// Key: 8 coordinates to int4 [-7, 7] in one word, byte b = coord 2b (low nibble), 2b+1 (high).
-__device__ __forceinline__ u32 pack_int4(const float x[8], float scale) {
-  u32 w = 0;
-  for (int j = 0; j < 8; ++j) w |= (u32)(__float2int_rn(x[j] / scale) & 0xf) << (4 * j);
-  return w;
-}
-// Query: 8 coordinates to int8, even coordinates in *even, odd ones in *odd (byte order as the
-// key's nibbles), so that dp4a(nibbles of k << 4, q) = 16 * sum q_d k_d.
-__device__ __forceinline__ void pack_int8_pairs(const float x[8], float scale, u32* even,
-                                                u32* odd) {
-  u32 e = 0, o = 0;
-  for (int b = 0; b < 4; ++b) {
-    e |= (u32)(__float2int_rn(x[2 * b] / scale) & 0xff) << (8 * b);
-    o |= (u32)(__float2int_rn(x[2 * b + 1] / scale) & 0xff) << (8 * b);
-  }
-  *even = e;
-  *odd = o;
-}
-// 16 * (q . k) over the 8 coordinates of one key word.
-__device__ __forceinline__ int dot_int4(u32 k, u32 q_even, u32 q_odd, int acc) {
-  acc = __dp4a((int)((k << 4) & 0xf0f0f0f0u), (int)q_even, acc);
-  return __dp4a((int)(k & 0xf0f0f0f0u), (int)q_odd, acc);
-}
 
 // ------------------------------------------------------------------------------- build phase
 
@@ -172,8 +107,8 @@ extern "C" __global__ void __launch_bounds__(256) index_keys(const Args a) {
       for (int j = 0; j < 8; ++j) x[j] = mu[j];
     }
     for (int j = 0; j < 8; ++j) x[j] -= mu[j];
-    rotate_row(x, li, rl.lpt, D);
-    const float scale = row_scale<7>(x, li, rl.lpt);
+    hadamard_rotate(x, li, rl.lpt, D, kRotSeed);
+    const float scale = row_scale<7>(x, li, rl.lpt, DI / 8);
     const u32 w = pack_int4(x, scale);
     if (n < a.N) {
       if (li < DI / 8) *reinterpret_cast<u32*>(Ly.kq + (bh * a.N + n) * ROWB + li * 4) = w;
@@ -213,8 +148,8 @@ extern "C" __global__ void __launch_bounds__(256) score(const Args a) {
     if (warp < G) {  // warp-uniform
       float x[8];
       bf16x8_to_float(ld_u4(a.q + q_offset(a, b, hkv * G + warp) + d0), x);
-      rotate_row(x, li, rl.lpt, D);
-      const float s = row_scale<127>(x, li, rl.lpt);
+      hadamard_rotate(x, li, rl.lpt, D, kRotSeed);
+      const float s = row_scale<127>(x, li, rl.lpt, DI / 8);
       u32 e, o;
       pack_int8_pairs(x, s, &e, &o);
       if (lane < rl.lpt && li < DI / 8) {
@@ -256,7 +191,7 @@ extern "C" __global__ void __launch_bounds__(256) score(const Args a) {
     keys[n] = (u16)key;
   }
   __syncthreads();
-  hist_store(s_hist, NB, Ly.hist + (bh * cdiv(N, CH) + c) * NB);
+  hist_store(s_hist, NB, Ly.hist + bh * cdiv(N, CH) * NB, c, cdiv(N, CH));
 }
 
 extern "C" __global__ void __launch_bounds__(1024) threshold(const Args a) {

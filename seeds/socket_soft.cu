@@ -18,7 +18,8 @@
 // before hashing (as MagicPIG does), and the bucket probabilities of the G query heads of a KV
 // head are summed, so the group shares one selection and reads each K/V row once.
 //
-// Index: L (padded to 16) code bytes + 2 bytes of ||v|| per token per KV head (66 B at L=60).
+// Index: L (padded to 16) code bytes + 2 bytes of ||v|| per token per KV head (66 B at L=60) +
+// the key mean + V sums per chunk.
 // Error target: mean relative error <= 0.1 on the llama3-8b suite at the defaults (measured
 // figures in seeds/README.md).
 #include "kevo/attention.cuh"
@@ -57,7 +58,7 @@ struct Layout {
   float* vsum;           // index [B][Hkv][nch][D] V sums per chunk (residual estimate)
   u16* probs;            // workspace [B][Hkv][TABLES][R] summed bucket probabilities (bf16 bits)
   u16* keys;             // workspace [B][Hkv][N]
-  u16* hist;             // workspace [B][Hkv][nch][NB]
+  u16* hist;             // workspace [B][Hkv][NB][nch] (bin-major)
   int2* sel;             // workspace [B][Hkv][nch]
   Partials part;
   int* counters;  // workspace [B][Hkv][cdiv(G, GT)]
@@ -228,7 +229,7 @@ extern "C" __global__ void __launch_bounds__(256) score(const Args a) {
     keys[n] = (u16)key;
   }
   __syncthreads();
-  hist_store(s_hist, NB, Ly.hist + (bh * cdiv(N, CH) + c) * NB);
+  hist_store(s_hist, NB, Ly.hist + bh * cdiv(N, CH) * NB, c, cdiv(N, CH));
 }
 
 extern "C" __global__ void __launch_bounds__(1024) threshold(const Args a) {

@@ -4,9 +4,11 @@
 // Method: vAttention (Desai, Agrawal, Yang, Cuadron, Schroeder, Zaharia, Gonzalez, Stoica.
 // "vAttention: Verified Sparse Attention", 2025, https://arxiv.org/abs/2510.05688;
 // sparse-attention-hub adaptive_sampling.py). The deterministic set is the SINK first and WIN
-// last tokens plus an approximate top-k (k = N / HEAVY_DIV; here by 32-bit sign-projection
-// signatures, as hash_topk; the hub uses an oracle or HashAttention). The n_s tokens outside sink
-// and window form the residual; per (batch, query head):
+// last tokens plus an approximate top-k (k = N / HEAVY_DIV; the hub uses an oracle or
+// HashAttention; here the int4 indexer keys of dsa_indexer.cu over DI rotated coordinates: the
+// sampling only corrects well when the top-k holds the heavy hitters, and 32-bit signatures miss
+// too many of them on this suite). The n_s tokens outside sink and window form the residual; per
+// (batch, query head):
 //   1. base sample of n_b = max(2, n_s / BASE_DIV) uniform draws (with replacement);
 //   2. sigma = std of e^(s - m) over it; D = sum_det e^(s - m) + (n_s / n_b) sum_base e^(s - m);
 //   3. budget b = clamp((z_(1-delta) sigma n_s / (epsilon D))^2, n_b, n_s);
@@ -17,38 +19,41 @@
 // Decode kernels: score, threshold (top-k), attend_det (exact part, and a bitmap of it),
 // base_stats (step 1-3), attend_sampled (step 4, then the LSE merge of everything).
 //
-// Index: 4 bytes per token per KV head (32-bit signatures) + the key mean.
+// Index: DI/2 + 4 bytes per token per KV head (36 B at DI=64) + the key mean.
 // Error target: mean relative error <= 0.1 on the llama3-8b suite at the defaults (measured
 // figures in seeds/README.md).
 #include "kevo/attention.cuh"
 
 // kevo:param HEAVY_DIV = 32 in {16, 32, 64, 128}
+// kevo:param DI = 64 in {32, 64, 128}
 // kevo:param BASE_DIV = 20 in {10, 20, 40, 80}
 // kevo:param EPS_MILLI = 50 in {25, 50, 100, 200, 400}
 // kevo:param DELTA_MILLI = 50 in {25, 50, 100, 200, 400}
 // kevo:param SINK = 64 in {16, 64, 128}
 // kevo:param WIN = 128 in {64, 128, 256}
 // kevo:param CH = 2048 in {1024, 2048}
-// kevo:index      B*Hkv*N*4 + B*Hkv*D*4 + 512
-// kevo:workspace  B*Hkv*N*2 + B*Hkv*cdiv(N,CH)*((G*32+1)*2 + 8) + B*Hkv*cdiv(N,32)*4 + B*Hq*(2*cdiv(N,CH)+1)*(D+1)*4 + B*Hkv*128*16*4 + B*Hq*4 + B*Hkv*4 + B*Hkv*(2*cdiv(G,4)+1)*4 + 4096
+// kevo:index      B*Hkv*N*(DI/2+4) + B*Hkv*D*4 + 768
+// kevo:workspace  B*Hkv*N*2 + B*Hkv*cdiv(N,CH)*(1024*2 + 8) + B*Hkv*cdiv(N,32)*4 + B*Hq*(2*cdiv(N,CH)+1)*(D+1)*4 + B*Hkv*128*16*4 + B*Hq*4 + B*Hkv*4 + B*Hkv*(2*cdiv(G,4)+1)*4 + 4096
 // kevo:build   key_mean        grid(Hkv, B) block(256)
-// kevo:build   hash_keys       grid(cdiv(N,64), Hkv, B) block(256)
+// kevo:build   index_keys      grid(cdiv(N,64), Hkv, B) block(256)
 // kevo:decode  score           grid(cdiv(N,CH), Hkv, B) block(256)
-// kevo:decode  threshold       grid(Hkv, B) block(512)
+// kevo:decode  threshold       grid(Hkv, B) block(1024)
 // kevo:decode  attend_det      grid(cdiv(N,CH), Hkv*cdiv(G,4), B) block(128)
 // kevo:decode  base_stats      grid(128, Hkv, B) block(128)
 // kevo:decode  attend_sampled  grid(cdiv(N,CH), Hkv*cdiv(G,4), B) block(128)
 
 using namespace kevo;
 
-constexpr int BITS = 32, GT = 4, MAXD = 256, MAXG = 8, NSB = 128;  // NSB: base_stats blocks
-constexpr u64 kPlaneSeed = 0x6b65766f48415348ull;
+constexpr int GT = 4, MAXD = 256, MAXG = 8, NSB = 128;  // NSB: base_stats blocks
+constexpr int NB = kMaxBins, ROWB = DI / 2;
+constexpr u64 kRotSeed = 0x6b65766f44534121ull;
 
 struct Layout {
-  u32* codes;      // index [B][Hkv][N]
-  float* mean;     // index [B][Hkv][D]
+  unsigned char* kq;  // index [B][Hkv][N][ROWB] int4 rotated centred keys (as dsa_indexer)
+  float* kscale;      // index [B][Hkv][N]
+  float* mean;        // index [B][Hkv][D]
   u16* keys;       // [B][Hkv][N]
-  u16* hist;       // [B][Hkv][nch][NB]
+  u16* hist;       // [B][Hkv][NB][nch] (bin-major)
   int2* sel;       // [B][Hkv][nch]
   u32* det_bits;   // [B][Hkv][cdiv(N, 32)] deterministic tokens
   Partials det;    // nch splits of the deterministic part
@@ -61,10 +66,11 @@ struct Layout {
   int* cnt_all;    // [B][Hkv][ngs]
   long long index_end, ws_end;
   __device__ explicit Layout(const Args& a) {
-    const int G = a.Hq / a.Hkv, nch = cdiv(a.N, CH), nb = G * BITS + 1, ngs = cdiv(G, GT);
+    const int G = a.Hq / a.Hkv, nch = cdiv(a.N, CH), nb = NB, ngs = cdiv(G, GT);
     const long long bh = (long long)a.B * a.Hkv, bq = (long long)a.B * a.Hq;
     Carve ix(a.index);
-    codes = ix.take<u32>(bh * a.N);
+    kq = ix.take<unsigned char>(bh * a.N * ROWB);
+    kscale = ix.take<float>(bh * a.N);
     mean = ix.take<float>(bh * a.D);
     index_end = ix.end();
     Carve ws(a.workspace);
@@ -110,17 +116,13 @@ extern "C" __global__ void __launch_bounds__(256) key_mean(const Args a) {
                  Ly.mean + ((long long)b * a.Hkv + hkv) * a.D);
 }
 
-extern "C" __global__ void __launch_bounds__(256) hash_keys(const Args a) {
-  const int hkv = blockIdx.y, b = blockIdx.z, D = a.D, WD = D / 32;
+extern "C" __global__ void __launch_bounds__(256) index_keys(const Args a) {
+  const int hkv = blockIdx.y, b = blockIdx.z, D = a.D;
   const long long bh = (long long)b * a.Hkv + hkv;
   Layout Ly(a);
-  __shared__ u32 s_planes[BITS * (MAXD / 32)];
-  for (int i = threadIdx.x; i < BITS * WD; i += blockDim.x)
-    s_planes[i] = plane_word(kPlaneSeed, i / WD, i % WD);
-  __syncthreads();
   const RowLanes rl = RowLanes::of(D);
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-  const int slot = lane / rl.lpt, d0 = (lane % rl.lpt) * 8;
+  const int slot = lane / rl.lpt, li = lane % rl.lpt, d0 = li * 8;
   float mu[8];
   for (int j = 0; j < 8; ++j) mu[j] = Ly.mean[bh * D + d0 + j];
   for (int r = warp * rl.slots; r < 64; r += 8 * rl.slots) {  // warp-uniform
@@ -132,49 +134,54 @@ extern "C" __global__ void __launch_bounds__(256) hash_keys(const Args a) {
       for (int j = 0; j < 8; ++j) x[j] = mu[j];
     }
     for (int j = 0; j < 8; ++j) x[j] -= mu[j];
-    u32 code = 0;
-    for (int p = 0; p < BITS; ++p) {
-      const float s = group_sum(signed_sum8(s_planes[p * WD + d0 / 32], d0, x), rl.lpt);
-      if (s >= 0.f) code |= 1u << p;
+    hadamard_rotate(x, li, rl.lpt, D, kRotSeed);
+    const float scale = row_scale<7>(x, li, rl.lpt, DI / 8);
+    const u32 w = pack_int4(x, scale);
+    if (n < a.N) {
+      if (li < DI / 8) *reinterpret_cast<u32*>(Ly.kq + (bh * a.N + n) * ROWB + li * 4) = w;
+      if (li == 0) Ly.kscale[bh * a.N + n] = scale;
     }
-    if (n < a.N && d0 == 0) Ly.codes[bh * a.N + n] = code;
   }
 }
 
 // ------------------------------------------------------------------------------ decode phase
 // EVOLVE-BLOCK-START
 
-// Signature similarity summed over the group (the approximate top-k of the deterministic set).
+// Approximate top-k scores (the int4 lightning-indexer score of dsa_indexer.cu).
 extern "C" __global__ void __launch_bounds__(256) score(const Args a) {
   const int c = blockIdx.x, hkv = blockIdx.y, b = blockIdx.z;
-  const int D = a.D, WD = D / 32, G = a.Hq / a.Hkv, NB = G * BITS + 1, N = a.N;
-  const int ngs = cdiv(G, GT);
+  const int D = a.D, G = a.Hq / a.Hkv, N = a.N;
   const long long bh = (long long)b * a.Hkv + hkv;
   Layout Ly(a);
-  KEVO_CHECK(Ly.ws_end <= a.workspace_bytes && G <= MAXG && NB <= kMaxBins);
+  KEVO_CHECK(Ly.ws_end <= a.workspace_bytes && G <= MAXG);
   KEVO_CHECK(RowLanes::supported(D) && D <= MAXD && D % 32 == 0);
-  __shared__ u32 s_planes[BITS * (MAXD / 32)];
-  __shared__ __align__(16) float s_q[MAXG * MAXD];
-  __shared__ u32 s_qsig[MAXG];
-  __shared__ u32 s_hist[kMaxBins];
+  __shared__ u32 s_q8[MAXG][DI / 8][2];  // rotated int8 queries: even / odd coordinates
+  __shared__ float s_qs[MAXG];            // their scales
+  __shared__ u32 s_hist[NB];
+  const int ngs = cdiv(G, GT);
   if (c == 0 && threadIdx.x < ngs) {
     Ly.cnt_det[bh * ngs + threadIdx.x] = 0;
     Ly.cnt_all[bh * ngs + threadIdx.x] = 0;
     if (threadIdx.x == 0) Ly.cnt_base[bh] = 0;
   }
-  for (int i = threadIdx.x; i < BITS * WD; i += blockDim.x)
-    s_planes[i] = plane_word(kPlaneSeed, i / WD, i % WD);
-  for (int i = threadIdx.x; i < G * D; i += blockDim.x)
-    s_q[i] = __bfloat162float(a.q[q_offset(a, b, hkv * G + i / D) + i % D]);
-  for (int i = threadIdx.x; i < G; i += blockDim.x) s_qsig[i] = 0;
   hist_clear(s_hist, NB);
-  __syncthreads();
-  for (int j = threadIdx.x; j < G * BITS; j += blockDim.x) {
-    const int g = j / BITS, p = j % BITS;
-    float acc = 0.f;
-    for (int d0 = 0; d0 < D; d0 += 8)
-      acc += signed_sum8(s_planes[p * WD + d0 / 32], d0, s_q + g * D + d0);
-    if (acc >= 0.f) atomicOr(&s_qsig[g], 1u << p);
+  {  // Index queries: warp g rotates and quantises head g (row slot 0 of the warp).
+    const RowLanes rl = RowLanes::of(D);
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    const int li = lane % rl.lpt, d0 = li * 8;
+    if (warp < G) {  // warp-uniform
+      float x[8];
+      bf16x8_to_float(ld_u4(a.q + q_offset(a, b, hkv * G + warp) + d0), x);
+      hadamard_rotate(x, li, rl.lpt, D, kRotSeed);
+      const float s = row_scale<127>(x, li, rl.lpt, DI / 8);
+      u32 e, o;
+      pack_int8_pairs(x, s, &e, &o);
+      if (lane < rl.lpt && li < DI / 8) {
+        s_q8[warp][li][0] = e;
+        s_q8[warp][li][1] = o;
+      }
+      if (lane == 0) s_qs[warp] = s;
+    }
   }
   __syncthreads();
   u16* keys = Ly.keys + bh * N;
@@ -183,23 +190,40 @@ extern "C" __global__ void __launch_bounds__(256) score(const Args a) {
     if (n < SINK || n >= N - WIN) {
       key = kKeyForced;
     } else {
-      const u32 code = Ly.codes[bh * N + n];
-      key = 0;
-      for (int g = 0; g < G; ++g) key += same_bits32(s_qsig[g], code);
+      const uint4* row = reinterpret_cast<const uint4*>(Ly.kq + (bh * N + n) * ROWB);
+      int dot[MAXG] = {0, 0, 0, 0, 0, 0, 0, 0};
+#pragma unroll
+      for (int w = 0; w < ROWB / 16; ++w) {
+        const uint4 u = row[w];
+        const u32 kw[4] = {u.x, u.y, u.z, u.w};
+#pragma unroll
+        for (int g = 0; g < MAXG; ++g) {
+          if (g < G) {
+#pragma unroll
+            for (int j = 0; j < 4; ++j)
+              dot[g] = dot_int4(kw[j], s_q8[g][w * 4 + j][0], s_q8[g][w * 4 + j][1], dot[g]);
+          }
+        }
+      }
+      float s = 0.f;  // I = sum_j w_j ReLU(q_j . k), w_j = 1 (the constant 16 does not matter)
+#pragma unroll
+      for (int g = 0; g < MAXG; ++g)
+        if (g < G) s += s_qs[g] * (float)max(dot[g], 0);
+      key = log_key(s * Ly.kscale[bh * N + n]);
       atomicAdd(&s_hist[key], 1u);
     }
     keys[n] = (u16)key;
   }
   __syncthreads();
-  hist_store(s_hist, NB, Ly.hist + (bh * cdiv(N, CH) + c) * NB);
+  hist_store(s_hist, NB, Ly.hist + bh * cdiv(N, CH) * NB, c, cdiv(N, CH));
 }
 
-extern "C" __global__ void __launch_bounds__(512) threshold(const Args a) {
-  const int hkv = blockIdx.x, b = blockIdx.y, G = a.Hq / a.Hkv, NB = G * BITS + 1;
+extern "C" __global__ void __launch_bounds__(1024) threshold(const Args a) {
+  const int hkv = blockIdx.x, b = blockIdx.y;
   const int nch = cdiv(a.N, CH);
   const long long bh = (long long)b * a.Hkv + hkv;
   Layout Ly(a);
-  __shared__ u32 s_total[kMaxBins];
+  __shared__ u32 s_total[NB];
   __shared__ int scratch[40];
   const int k = a.N / HEAVY_DIV > 0 ? a.N / HEAVY_DIV : 1;
   select_threshold(Ly.hist + bh * nch * NB, nch, NB, k, Ly.sel + bh * nch, s_total, scratch);

@@ -9,6 +9,7 @@
 //   kevo/sparse_attend.cuh  attention over a list of selected tokens shared by a KV head's query
 //                   group, split partials and the last-block merge, workspace carving
 //   kevo/residual.cuh  estimate of what a top-k leaves out (per-chunk V sums + sampled weight)
+//   kevo/quant.cuh  randomised Hadamard rotation, int4 keys / int8 queries, dp4a dot products
 //
 // Device code only; includes only the task header and allow-listed CUDA headers (NVRTC).
 // Logits are kept in base 2 (scale * log2(e) folded in), so the softmax uses exp2f.
@@ -251,3 +252,4 @@ struct LseMerge {
 #include "kevo/select.cuh"
 #include "kevo/sparse_attend.cuh"
 #include "kevo/residual.cuh"
+#include "kevo/quant.cuh"

@@ -37,9 +37,10 @@ __device__ __forceinline__ int log_key(float x) {
 __device__ __forceinline__ void hist_clear(u32* h, int nb) {
   for (int i = threadIdx.x; i < nb; i += blockDim.x) h[i] = 0;
 }
-// Writes the histogram of one chunk as u16 counts (chunks hold < 65536 items).
-__device__ __forceinline__ void hist_store(const u32* h, int nb, u16* out) {
-  for (int i = threadIdx.x; i < nb; i += blockDim.x) out[i] = (u16)h[i];
+// Writes the histogram of chunk c as u16 counts (chunks hold < 65536 items) into a bin-major
+// [nb][nch] array, so that the threshold block reads each bin's counts contiguously.
+__device__ __forceinline__ void hist_store(const u32* h, int nb, u16* hist, int c, int nch) {
+  for (int i = threadIdx.x; i < nb; i += blockDim.x) hist[(long long)i * nch + c] = (u16)h[i];
 }
 
 // The bin t (0 <= t < nb) where count(key >= t) >= k > count(key > t), over a shared-memory
@@ -83,14 +84,20 @@ __device__ __forceinline__ int kth_bin_from_top(const u32* hist, int nb, int k, 
 }
 
 // Threshold and per-chunk tie quotas for one list (one block per list, any blockDim multiple of
-// 32). hist: [nch][nb] u16 chunk histograms; out[c] = {t, quota_c}. s_total: nb u32 of shared
-// memory; scratch: >= 36 ints of shared memory.
+// 32). hist: [nb][nch] u16 chunk histograms (bin-major, see hist_store); out[c] = {t, quota_c}.
+// s_total: nb u32 of shared memory; scratch: >= 36 ints of shared memory.
 __device__ __forceinline__ void select_threshold(const u16* hist, int nch, int nb, int k,
                                                  int2* out, u32* s_total, int* scratch) {
   for (int bin = threadIdx.x; bin < nb; bin += blockDim.x) {
-    u32 s = 0;
-    for (int c = 0; c < nch; ++c) s += hist[(long long)c * nb + bin];
-    s_total[bin] = s;
+    const u16* row = hist + (long long)bin * nch;
+    u32 s[8] = {0, 0, 0, 0, 0, 0, 0, 0};  // 8 loads in flight
+    int c = 0;
+    for (; c + 8 <= nch; c += 8) {
+#pragma unroll
+      for (int j = 0; j < 8; ++j) s[j] += row[c + j];
+    }
+    for (; c < nch; ++c) s[0] += row[c];
+    s_total[bin] = s[0] + s[1] + s[2] + s[3] + s[4] + s[5] + s[6] + s[7];
   }
   __syncthreads();
   int above;
@@ -99,7 +106,7 @@ __device__ __forceinline__ void select_threshold(const u16* hist, int nch, int n
   int carry = 0;
   for (int base = 0; base < nch; base += blockDim.x) {
     const int c = base + threadIdx.x;
-    const int tie = (c < nch && t < nb) ? (int)hist[(long long)c * nb + t] : 0;
+    const int tie = (c < nch && t < nb) ? (int)hist[(long long)t * nch + c] : 0;
     int tile;
     const int before = carry + block_exclusive_scan(tie, scratch, &tile);
     if (c < nch) {
