@@ -6,11 +6,15 @@
 //   - the spread of the speedup between warm evaluations;
 //   - the dense kernel's bandwidth per workload (K and V bytes / time) as a share of the
 //     measured copy bandwidth, for the default params and, with --sweep, other param choices.
-// Usage: bench_eval_cost [--suite NAME] [--sweep] [--json FILE]
+// Usage: bench_eval_cost [--suite NAME] [--sweep [--sweep-file FILE]] [--json FILE] [--also F.cu...]
+//   --also: after the dense figures, evaluate these candidate files in the same warm session
+//   (status, speedup, errors, wall time per file).
+//   --sweep-file: one param set per line, "NAME=VALUE NAME=VALUE" (default: a built-in list).
 #include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -48,12 +52,17 @@ nlohmann::json bandwidth(const EvalResult& r, const Suite& suite, double copy_gb
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string suite_name = "llama3-8b", json_path;
+  std::string suite_name = "llama3-8b", json_path, sweep_file;
   bool sweep = false;
+  std::vector<std::string> also;
   for (int i = 1; i < argc; ++i) {
     if (!std::strcmp(argv[i], "--suite") && i + 1 < argc) suite_name = argv[++i];
     else if (!std::strcmp(argv[i], "--json") && i + 1 < argc) json_path = argv[++i];
     else if (!std::strcmp(argv[i], "--sweep")) sweep = true;
+    else if (!std::strcmp(argv[i], "--sweep-file") && i + 1 < argc) sweep_file = argv[++i];
+    else if (!std::strcmp(argv[i], "--also")) {
+      while (i + 1 < argc && argv[i + 1][0] != '-') also.push_back(argv[++i]);
+    }
     else {
       std::fprintf(stderr, "usage: bench_eval_cost [--suite NAME] [--sweep] [--json FILE]\n");
       return 2;
@@ -130,9 +139,23 @@ int main(int argc, char** argv) {
 
   if (sweep && last.ok()) {
     // Param choices of the dense seed, timed as candidates against the default baseline.
-    const std::vector<std::map<std::string, int64_t>> configs = {
+    std::vector<std::map<std::string, int64_t>> configs = {
         {{"UNROLL", 8}}, {{"UNROLL", 2}}, {{"WARPS", 8}}, {{"WARPS", 8}, {"UNROLL", 2}},
-        {{"CTAS", 4096}}, {{"CTAS", 1024}}, {{"MIN_SPLIT", 512}}, {{"GH", 8}}};
+        {{"CTAS", 4096}}, {{"CTAS", 1024}}, {{"MERGE_WARPS", 16}},
+        {{"CTAS", 1024}, {"MERGE_WARPS", 16}}, {{"MIN_SPLIT", 512}}, {{"GH", 8}}};
+    if (!sweep_file.empty()) {
+      configs.clear();
+      std::ifstream in(sweep_file);
+      for (std::string line; std::getline(in, line);) {
+        std::istringstream words(line);
+        std::map<std::string, int64_t> params;
+        for (std::string w; words >> w;) {
+          auto eq = w.find('=');
+          if (eq != std::string::npos) params[w.substr(0, eq)] = std::stoll(w.substr(eq + 1));
+        }
+        if (!params.empty()) configs.push_back(params);
+      }
+    }
     nlohmann::json rows = nlohmann::json::array();
     std::printf("\nparam sweep (candidate GB/s per workload; speedup vs default dense):\n");
     for (const auto& params : configs) {
@@ -155,6 +178,28 @@ int main(int argc, char** argv) {
       rows.push_back(row);
     }
     report["sweep"] = rows;
+  }
+  if (!also.empty()) {
+    std::printf("\nother candidates on %s:\n", suite_name.c_str());
+    nlohmann::json rows = nlohmann::json::array();
+    for (const std::string& file : also) {
+      std::string src;
+      if (!read_text_file(file, src).ok()) continue;
+      t = std::chrono::steady_clock::now();
+      EvalResult r = evaluate_in_process(**session, {file, src, {}}, opt, suite_name);
+      const double wall = seconds_since(t);
+      std::printf("%-28s %-15s speedup %6.3f  err mean %.4f p99 %.4f  index %5.1f B/tok  %.2f s\n",
+                  file.c_str(), eval_status_name(r.status), r.metrics["speedup"],
+                  r.metrics["mean_rel_err"], r.metrics["p99_rel_err"],
+                  r.metrics["index_bytes_per_token"], wall);
+      if (!r.ok()) std::printf("    %s\n", r.message.substr(0, 400).c_str());
+      else std::printf("%s", r.feedback.c_str());
+      nlohmann::json row = to_json(r);
+      row["file"] = file;
+      row["wall_s"] = wall;
+      rows.push_back(row);
+    }
+    report["also"] = rows;
   }
   if (!json_path.empty()) std::ofstream(json_path) << report.dump(1) << "\n";
   return last.ok() ? 0 : 1;

@@ -2,22 +2,28 @@
 //
 // partial: one CTA per (split of the tokens, KV head, batch row) and chunk of GH query heads;
 //   it streams its K/V tokens once for all GH heads of the group (16-byte loads, UNROLL token
-//   pairs per warp in flight), keeps an online softmax per head in registers, merges its warps
+//   pairs per warp in flight; with PREFETCH the next group's loads are issued before the
+//   current group is computed), keeps an online softmax per head in registers, merges its warps
 //   through shared memory and writes a normalised partial output and its log2-sum-exp per
 //   (query head, split) into the workspace.
+// MIN_CTAS_PER_SM caps registers (launch bounds) so more CTAs share an SM.
 // merge: one CTA per query head combines the splits' partials weighted by 2^(lse - max).
 //
 // The number of splits adapts to the shape: enough CTAs to fill the GPU (about CTAS), but never
 // fewer than MIN_SPLIT tokens per CTA. The plan expressions and num_splits() below must agree.
+// Defaults from a sweep on an H100 (bench/eval_cost --sweep): 86% of the measured copy
+// bandwidth at B=1, N=128K and 91% at B=8, N=32K.
 // Head dimension 128 (D != 128 leaves the output unwritten, which the evaluator reports).
 #include "kevo/sparse_decode.cuh"
 
-// kevo:param CTAS = 2048 in {1024, 2048, 4096}
+// kevo:param CTAS = 1536 in {1024, 1536, 2048, 3072, 4096}
 // kevo:param MIN_SPLIT = 256 in {128, 256, 512}
 // kevo:param GH = 4 in {2, 4, 8}
 // kevo:param WARPS = 4 in {2, 4, 8}
-// kevo:param UNROLL = 4 in {2, 4, 8}
-// kevo:param MERGE_WARPS = 8 in {4, 8, 16}
+// kevo:param UNROLL = 2 in {1, 2, 4, 8}
+// kevo:param PREFETCH = 1 in {0, 1}
+// kevo:param MIN_CTAS_PER_SM = 1 in {1, 4, 5, 6}
+// kevo:param MERGE_WARPS = 16 in {4, 8, 16, 32}
 // kevo:workspace B*Hq*min(cdiv(N,MIN_SPLIT),max(1,cdiv(CTAS,B*Hkv*cdiv(G,GH))))*(D+1)*4
 // kevo:decode partial grid(cdiv(G,GH)*min(cdiv(N,MIN_SPLIT),max(1,cdiv(CTAS,B*Hkv*cdiv(G,GH)))), Hkv, B) block(32*WARPS)
 // kevo:decode merge grid(Hq, B) block(32*MERGE_WARPS)
@@ -51,7 +57,24 @@ __device__ __forceinline__ void unpack8(const uint4& w, float f[8]) {
   }
 }
 
-extern "C" __global__ void __launch_bounds__(32 * WARPS) partial(const kevo::Args a) {
+// Loads the K and V rows of one group (UNROLL token rows per warp); rows past `end` read as 0.
+template <int U, int W, int R, int L>
+__device__ __forceinline__ void load_group(const uint4* kp, const uint4* vp, int t0, int end,
+                                           int warp, int row, uint4 (&kr)[U], uint4 (&vr)[U]) {
+#pragma unroll
+  for (int u = 0; u < U; ++u) {
+    const int t = t0 + (u * W + warp) * R + row;
+    if (t < end) {
+      kr[u] = load_stream(kp + (long long)t * L);
+      vr[u] = load_stream(vp + (long long)t * L);
+    } else {
+      kr[u] = make_uint4(0, 0, 0, 0);
+      vr[u] = make_uint4(0, 0, 0, 0);
+    }
+  }
+}
+
+extern "C" __global__ void __launch_bounds__(32 * WARPS, MIN_CTAS_PER_SM) partial(const kevo::Args a) {
   constexpr int LANES = HEAD_DIM / 8;  // lanes per token row (8 channels each)
   constexpr int ROWS = 32 / LANES;     // token rows per warp step
   const int G = a.Hq / a.Hkv, chunks = kevo::cdiv(G, GH), nsplit = num_splits(a);
@@ -89,21 +112,20 @@ extern "C" __global__ void __launch_bounds__(32 * WARPS) partial(const kevo::Arg
   const uint4* kp = reinterpret_cast<const uint4*>(a.k + kevo::kv_offset(a, b, h, 0)) + sub;
   const uint4* vp = reinterpret_cast<const uint4*>(a.v + kevo::kv_offset(a, b, h, 0)) + sub;
   constexpr int STEP = UNROLL * WARPS * ROWS;  // tokens per CTA per iteration
+  uint4 kr[UNROLL], vr[UNROLL];
+#if PREFETCH
+  load_group<UNROLL, WARPS, ROWS, LANES>(kp, vp, start, end, warp, row_in_step, kr, vr);
+#endif
   for (int t0 = start; t0 < end; t0 += STEP) {
-    uint4 kr[UNROLL], vr[UNROLL];
+#if PREFETCH
+    uint4 kn[UNROLL], vn[UNROLL];  // the next group, in flight while this one is computed
+    load_group<UNROLL, WARPS, ROWS, LANES>(kp, vp, t0 + STEP, end, warp, row_in_step, kn, vn);
+#else
+    load_group<UNROLL, WARPS, ROWS, LANES>(kp, vp, t0, end, warp, row_in_step, kr, vr);
+#endif
     bool valid[UNROLL];
 #pragma unroll
-    for (int u = 0; u < UNROLL; ++u) {
-      const int t = t0 + (u * WARPS + warp) * ROWS + row_in_step;
-      valid[u] = t < end;
-      if (valid[u]) {
-        kr[u] = load_stream(kp + (long long)t * LANES);
-        vr[u] = load_stream(vp + (long long)t * LANES);
-      } else {
-        kr[u] = make_uint4(0, 0, 0, 0);
-        vr[u] = make_uint4(0, 0, 0, 0);
-      }
-    }
+    for (int u = 0; u < UNROLL; ++u) valid[u] = t0 + (u * WARPS + warp) * ROWS + row_in_step < end;
     float s[UNROLL][GH];
 #pragma unroll
     for (int u = 0; u < UNROLL; ++u) {
@@ -153,6 +175,13 @@ extern "C" __global__ void __launch_bounds__(32 * WARPS) partial(const kevo::Arg
         for (int e = 0; e < 8; ++e) acc[g][e] = fmaf(p, vf[e], acc[g][e]);
       }
     }
+#if PREFETCH
+#pragma unroll
+    for (int u = 0; u < UNROLL; ++u) {
+      kr[u] = kn[u];
+      vr[u] = vn[u];
+    }
+#endif
   }
 
   // Merge the rows of a warp step (lanes sub, sub + LANES, ...), then the warps.
