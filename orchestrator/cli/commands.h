@@ -25,6 +25,12 @@ int fail(int code, const std::string& message);
 
 void add_doctor_command(CLI::App& app, Cli& cli);
 void add_config_check_command(CLI::App& app, Cli& cli);
+// Archive inspection (cmd_status.cc, cmd_top.cc, cmd_show.cc, cmd_diff.cc, cmd_lineage.cc).
+void add_status_command(CLI::App& app, Cli& cli);
+void add_top_command(CLI::App& app, Cli& cli);
+void add_show_command(CLI::App& app, Cli& cli);
+void add_diff_command(CLI::App& app, Cli& cli);
+void add_lineage_command(CLI::App& app, Cli& cli);
 void add_worker_command(CLI::App& app, Cli& cli);  // hidden: sandbox worker processes
 
 }  // namespace kevo::cli

@@ -36,6 +36,11 @@ int main(int argc, char** argv) {
 
   add_doctor_command(app, cli);
   add_config_check_command(app, cli);
+  add_status_command(app, cli);
+  add_top_command(app, cli);
+  add_show_command(app, cli);
+  add_diff_command(app, cli);
+  add_lineage_command(app, cli);
   add_worker_command(app, cli);
 
   try {
