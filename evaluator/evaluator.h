@@ -6,6 +6,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -29,6 +30,18 @@ struct CompileOptions {
   double timeout_s = 30;  // nvrtcSetFlowCallback cancels past this
 };
 
+// What ptxas reports for one kernel (-v), known at compile time without a GPU. The GPU session
+// reports the driver's figures in KernelTiming; these serve `kevo eval --compile-only` and
+// feedback for candidates that never reach a GPU.
+struct KernelResources {
+  std::string name;
+  int registers = 0;     // per thread
+  int smem_bytes = 0;    // static shared memory per block (dynamic smem comes from the plan)
+  int local_bytes = 0;   // stack frame per thread: local arrays and spills
+  int spill_stores = 0;  // bytes per thread
+  int spill_loads = 0;
+};
+
 struct CompileOutcome {
   EvalStatus status = EvalStatus::kOk;  // ok, rejected_source, compile_error or timeout
   std::string message;
@@ -37,6 +50,7 @@ struct CompileOutcome {
   double compile_ms = 0;
   bool cache_hit = false;
   std::map<std::string, int64_t> params;  // resolved (defaults + overrides)
+  std::vector<KernelResources> kernels;   // every entry function, in ptxas order; empty unless ok
 };
 
 // Checks the source (includes against the allow-list, directives), then compiles it with NVRTC,

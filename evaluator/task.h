@@ -51,6 +51,7 @@ struct TaskSpec {
   std::vector<ParamSpec> params;
   PlanExpr index_bytes;      // "0" when the file has no kevo:index
   PlanExpr workspace_bytes;  // "0" when the file has no kevo:workspace
+  int index_line = 0, workspace_line = 0;  // where they were declared (0 = absent)
   std::vector<KernelLaunchSpec> kernels;  // file order; build kernels first run once per KV cache
   bool has_evolve_block = false;          // EVOLVE-BLOCK-START/END present (and well-formed)
   int evolve_begin_line = 0, evolve_end_line = 0;

@@ -1,0 +1,247 @@
+// The task ABI on the host: kevo: directives, plan expressions and resolved launch plans.
+#include <gtest/gtest.h>
+
+#include "evaluator/task.h"
+
+namespace kevo {
+namespace {
+
+const char* kDesignExample = R"(#include "kevo/sparse_decode.cuh"
+
+// kevo:param  BITS = 32 in {16, 32, 64}
+// kevo:param  TOPK_DIV = 32 in {8, 16, 32, 64}
+// kevo:index      B*Hkv*N*(BITS/8)
+// kevo:workspace  B*Hq*N*4
+// kevo:build   hash_keys  grid(cdiv(N,128), Hkv, B) block(128)
+// kevo:decode  score      grid(cdiv(N,256), Hq, B) block(256)
+// kevo:decode  attend     grid(Hq, B) block(256) smem(48*1024)
+
+extern "C" __global__ void hash_keys(const kevo::Args a) {}
+// EVOLVE-BLOCK-START
+extern "C" __global__ void score(const kevo::Args a) {}
+// EVOLVE-BLOCK-END
+extern "C" __global__ void attend(const kevo::Args a) {}
+)";
+
+int64_t eval(const std::string& text, const std::map<std::string, int64_t>& vars = {}) {
+  auto e = PlanExpr::parse(text);
+  EXPECT_TRUE(e.ok()) << text << ": " << e.status().message();
+  if (!e.ok()) return -999;
+  auto v = e->eval(vars);
+  EXPECT_TRUE(v.ok()) << text << ": " << v.status().message();
+  return v.ok() ? *v : -999;
+}
+
+std::string eval_error(const std::string& text, const std::map<std::string, int64_t>& vars = {}) {
+  auto e = PlanExpr::parse(text);
+  if (!e.ok()) return "parse: " + e.status().message();
+  auto v = e->eval(vars);
+  return v.ok() ? "" : "eval: " + v.status().message();
+}
+
+std::string spec_error(const std::string& source) {
+  auto s = parse_task_spec(source);
+  return s.ok() ? "" : s.status().message();
+}
+
+const std::string kDecode = "// kevo:decode attend grid(Hq, B) block(128)\n";
+
+TEST(PlanExpr, ArithmeticPrecedenceAndFunctions) {
+  EXPECT_EQ(eval("2 + 3 * 4"), 14);
+  EXPECT_EQ(eval("(2 + 3) * 4"), 20);
+  EXPECT_EQ(eval("-(3 - 5)"), 2);
+  EXPECT_EQ(eval("--4"), 4);
+  EXPECT_EQ(eval("10 - 4 - 3"), 3);  // left associative
+  EXPECT_EQ(eval("7 / 2"), 3);
+  EXPECT_EQ(eval("-7 / 2"), -3);     // C++ truncation
+  EXPECT_EQ(eval("7 % 3"), 1);
+  EXPECT_EQ(eval("cdiv(7, 2)"), 4);
+  EXPECT_EQ(eval("cdiv(8, 2)"), 4);
+  EXPECT_EQ(eval("cdiv(0, 5)"), 0);
+  EXPECT_EQ(eval("min(3, 1, 2)"), 1);
+  EXPECT_EQ(eval("max(3, cdiv(N, 2), 2)", {{"N", 9}}), 5);
+  EXPECT_EQ(eval("B*Hkv*N*(BITS/8)", {{"B", 2}, {"Hkv", 8}, {"N", 131072}, {"BITS", 64}}),
+            2LL * 8 * 131072 * 8);
+  EXPECT_EQ(eval("4294967296 * 4"), 17179869184LL);  // 64-bit, not 32
+}
+
+TEST(PlanExpr, ReportsVariables) {
+  auto e = PlanExpr::parse("cdiv(N, BLOCK) * Hq + N");
+  ASSERT_TRUE(e.ok());
+  EXPECT_EQ(e->variables(), (std::vector<std::string>{"BLOCK", "Hq", "N"}));
+  EXPECT_EQ(e->text(), "cdiv(N, BLOCK) * Hq + N");
+}
+
+TEST(PlanExpr, ErrorsAreValuesNotUndefinedBehaviour) {
+  EXPECT_NE(eval_error("N / (BITS - 32)", {{"N", 8}, {"BITS", 32}}).find("division by zero"), std::string::npos);
+  EXPECT_NE(eval_error("5 % 0").find("division by zero"), std::string::npos);
+  EXPECT_NE(eval_error("cdiv(N, 0)", {{"N", 8}}).find("division by zero"), std::string::npos);
+  EXPECT_NE(eval_error("9223372036854775807 + 1").find("overflows"), std::string::npos);
+  EXPECT_NE(eval_error("4294967296 * 4294967296").find("overflows"), std::string::npos);
+  EXPECT_NE(eval_error("-9223372036854775807 - 2").find("overflows"), std::string::npos);
+  EXPECT_NE(eval_error("99999999999999999999").find("too large"), std::string::npos);
+  EXPECT_NE(eval_error("N + X", {{"N", 1}}).find("unknown variable 'X'"), std::string::npos);
+}
+
+TEST(PlanExpr, ParseErrorsSayWhere) {
+  EXPECT_NE(eval_error("2 +").find("ended"), std::string::npos);
+  EXPECT_NE(eval_error("(3").find("expected ')'"), std::string::npos);
+  EXPECT_NE(eval_error("foo(1)").find("unknown function 'foo'"), std::string::npos);
+  EXPECT_NE(eval_error("3x").find("plain decimal"), std::string::npos);
+  EXPECT_NE(eval_error("0x10").find("plain decimal"), std::string::npos);
+  EXPECT_NE(eval_error("min(1)").find("at least 2"), std::string::npos);
+  EXPECT_NE(eval_error("cdiv(1, 2, 3)").find("exactly 2"), std::string::npos);
+  EXPECT_NE(eval_error("2 $ 3").find("column 3"), std::string::npos);
+  EXPECT_NE(eval_error(std::string(200, '(') + "1" + std::string(200, ')')).find("nested too deeply"),
+            std::string::npos);
+  EXPECT_NE(eval_error("").find("ended"), std::string::npos);
+}
+
+TEST(TaskSpec, ParsesTheDesignExample) {
+  auto s = parse_task_spec(kDesignExample);
+  ASSERT_TRUE(s.ok()) << s.status().message();
+  ASSERT_EQ(s->params.size(), 2u);
+  EXPECT_EQ(s->params[0].name, "BITS");
+  EXPECT_EQ(s->params[0].value, 32);
+  EXPECT_EQ(s->params[0].choices, (std::vector<int64_t>{16, 32, 64}));
+  EXPECT_EQ(s->params[0].line, 3);
+  EXPECT_EQ(s->params[1].name, "TOPK_DIV");
+  EXPECT_EQ(s->index_bytes.text(), "B*Hkv*N*(BITS/8)");
+  EXPECT_EQ(s->index_line, 5);
+  EXPECT_EQ(s->workspace_bytes.text(), "B*Hq*N*4");
+  ASSERT_EQ(s->kernels.size(), 3u);
+  EXPECT_EQ(s->kernels[0].name, "hash_keys");
+  EXPECT_EQ(s->kernels[0].phase, Phase::kBuild);
+  EXPECT_EQ(s->kernels[0].grid[0].text(), "cdiv(N,128)");
+  EXPECT_EQ(s->kernels[0].block[1].text(), "1");  // missing dimensions are 1
+  EXPECT_EQ(s->kernels[0].smem.text(), "0");
+  EXPECT_EQ(s->kernels[1].name, "score");
+  EXPECT_EQ(s->kernels[1].phase, Phase::kDecode);
+  EXPECT_EQ(s->kernels[2].smem.text(), "48*1024");
+  EXPECT_EQ(s->kernels[2].line, 9);
+  EXPECT_TRUE(s->has_evolve_block);
+  EXPECT_EQ(s->evolve_begin_line, 12);
+  EXPECT_EQ(s->evolve_end_line, 14);
+}
+
+TEST(TaskSpec, MinimalFileDefaults) {
+  auto s = parse_task_spec("//kevo:decode k grid(1) block(32)\n");
+  ASSERT_TRUE(s.ok()) << s.status().message();
+  EXPECT_TRUE(s->params.empty());
+  EXPECT_EQ(s->index_bytes.text(), "0");
+  EXPECT_EQ(s->workspace_bytes.text(), "0");
+  EXPECT_FALSE(s->has_evolve_block);
+}
+
+TEST(TaskSpec, DirectiveErrorsNameTheLine) {
+  EXPECT_EQ(spec_error("\n\n// kevo:parm X = 1\n" + kDecode).substr(0, 8), "line 3: ");
+  EXPECT_NE(spec_error("\n\n// kevo:parm X = 1\n" + kDecode).find("unknown directive 'kevo:parm'"), std::string::npos);
+  std::string dup = spec_error("// kevo:param X = 1\n// kevo:param X = 2\n" + kDecode);
+  EXPECT_EQ(dup, "line 2: kevo:param X is already declared at line 1");
+  EXPECT_NE(spec_error("// kevo:param X = 3 in {1, 2}\n" + kDecode).find("line 1: kevo:param X: the value 3 is not one of its choices"), std::string::npos);
+  EXPECT_NE(spec_error("// kevo:param X = 1 in {1, 1}\n" + kDecode).find("listed twice"), std::string::npos);
+  EXPECT_NE(spec_error("// kevo:param X = abc\n" + kDecode).find("line 1: kevo:param X: value 'abc' is not an integer"), std::string::npos);
+  EXPECT_NE(spec_error("// kevo:param X 4\n" + kDecode).find("missing '='"), std::string::npos);
+  EXPECT_NE(spec_error("// kevo:param N = 4\n" + kDecode).find("reserved"), std::string::npos);
+  EXPECT_NE(spec_error("// kevo:param __X = 4\n" + kDecode).find("reserved for the compiler"), std::string::npos);
+  EXPECT_NE(spec_error("// kevo:index N*\n" + kDecode).find("line 1: kevo:index:"), std::string::npos);
+  EXPECT_NE(spec_error("// kevo:index N\n// kevo:index N\n" + kDecode).find("line 2: kevo:index is already given at line 1"), std::string::npos);
+  EXPECT_NE(spec_error("// kevo:workspace\n" + kDecode).find("needs a size expression"), std::string::npos);
+  EXPECT_NE(spec_error("\n// kevo:decode k grid(N, BLOCKS) block(32)\n").find("line 2: kevo:decode k grid reads 'BLOCKS'"), std::string::npos);
+  EXPECT_NE(spec_error("// kevo:index N*WIDTH\n" + kDecode).find("line 1: kevo:index reads 'WIDTH'"), std::string::npos);
+  EXPECT_NE(spec_error("// kevo:decode k block(32)\n").find("grid(...) and block(...) are both required"), std::string::npos);
+  EXPECT_NE(spec_error("// kevo:decode k grid(1) block(32) shared(4)\n").find("unknown clause 'shared'"), std::string::npos);
+  EXPECT_NE(spec_error("// kevo:decode k grid(1, 2, 3, 4) block(32)\n").find("grid takes at most 3 values"), std::string::npos);
+  EXPECT_NE(spec_error("// kevo:decode k grid(1) grid(2) block(32)\n").find("given twice"), std::string::npos);
+  EXPECT_NE(spec_error("// kevo:decode k grid(cdiv(N, 2) block(32)\n").find("unbalanced"), std::string::npos);
+  EXPECT_NE(spec_error("// kevo:decode k grid(1) block(32) extra\n").find("unknown clause 'extra'"), std::string::npos);
+  EXPECT_NE(spec_error("// kevo:decode k grid(1) block(32) ;\n").find("unexpected text ';'"), std::string::npos);
+  EXPECT_NE(spec_error("// kevo:decode grid(1) block(32)\n").find("line 1: kevo:decode needs a kernel name"), std::string::npos);
+  EXPECT_NE(spec_error(kDecode + kDecode).find("line 2: kernel 'attend' is already listed at line 1"), std::string::npos);
+  EXPECT_NE(spec_error("// kevo:build b grid(1) block(32)\n").find("no '// kevo:decode' directive"), std::string::npos);
+}
+
+TEST(TaskSpec, EvolveBlockMarkersMustPair) {
+  EXPECT_EQ(spec_error(kDecode + "// EVOLVE-BLOCK-END\n"), "line 2: EVOLVE-BLOCK-END without an EVOLVE-BLOCK-START before it");
+  EXPECT_EQ(spec_error(kDecode + "// EVOLVE-BLOCK-START\n"), "line 2: EVOLVE-BLOCK-START has no EVOLVE-BLOCK-END after it");
+  EXPECT_NE(spec_error(kDecode + "// EVOLVE-BLOCK-START\n// EVOLVE-BLOCK-START\n").find("line 3: a second EVOLVE-BLOCK-START"), std::string::npos);
+  EXPECT_NE(spec_error(kDecode + "// EVOLVE-BLOCK-START\n// EVOLVE-BLOCK-END\n// EVOLVE-BLOCK-END\n").find("line 4: a second EVOLVE-BLOCK-END"), std::string::npos);
+}
+
+TEST(TaskSpec, ResolveParamsChecksNamesAndChoices) {
+  auto s = parse_task_spec(kDesignExample);
+  ASSERT_TRUE(s.ok());
+  auto p = s->resolve_params({{"BITS", 64}});
+  ASSERT_TRUE(p.ok()) << p.status().message();
+  EXPECT_EQ(p->at("BITS"), 64);
+  EXPECT_EQ(p->at("TOPK_DIV"), 32);
+  auto bad = s->resolve_params({{"BITS", 12}});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().message(), "param BITS = 12 is not one of {16, 32, 64} (line 3)");
+  auto unknown = s->resolve_params({{"WIDTH", 1}});
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_EQ(unknown.status().message(), "unknown param 'WIDTH' (the file declares: BITS, TOPK_DIV)");
+  auto free = parse_task_spec("// kevo:param W = 3\n" + kDecode);
+  ASSERT_TRUE(free.ok());
+  EXPECT_EQ(free->resolve_params({{"W", 7}})->at("W"), 7);  // no choices: any value
+}
+
+TEST(ResolvePlan, ConcreteLaunchesForAShape) {
+  auto s = parse_task_spec(kDesignExample);
+  ASSERT_TRUE(s.ok());
+  auto params = s->resolve_params({});
+  Shape shape{1, 32, 8, 32768, 128};
+  auto plan = resolve_plan(*s, *params, shape);
+  ASSERT_TRUE(plan.ok()) << plan.status().message();
+  EXPECT_EQ(plan->index_bytes, 1LL * 8 * 32768 * 4);
+  EXPECT_EQ(plan->workspace_bytes, 1LL * 32 * 32768 * 4);
+  ASSERT_EQ(plan->launches.size(), 3u);
+  const auto& h = plan->launches[0];
+  EXPECT_EQ(h.name, "hash_keys");
+  EXPECT_EQ(h.phase, Phase::kBuild);
+  EXPECT_EQ(h.grid[0], 256u);
+  EXPECT_EQ(h.grid[1], 8u);
+  EXPECT_EQ(h.grid[2], 1u);
+  EXPECT_EQ(h.block[0], 128u);
+  EXPECT_EQ(h.block[1], 1u);
+  EXPECT_EQ(plan->launches[1].grid[0], 128u);
+  EXPECT_EQ(plan->launches[2].smem, 48u * 1024);
+}
+
+TEST(ResolvePlan, GroupSizeVariable) {
+  auto s = parse_task_spec("// kevo:decode k grid(Hkv * B) block(32 * G)\n");
+  ASSERT_TRUE(s.ok());
+  auto plan = resolve_plan(*s, {}, Shape{2, 32, 8, 1024, 128});
+  ASSERT_TRUE(plan.ok());
+  EXPECT_EQ(plan->launches[0].grid[0], 16u);
+  EXPECT_EQ(plan->launches[0].block[0], 128u);
+}
+
+std::string plan_error(const std::string& source, Shape shape = {}) {
+  auto s = parse_task_spec(source);
+  EXPECT_TRUE(s.ok()) << s.status().message();
+  if (!s.ok()) return "";
+  auto p = s->resolve_params({});
+  auto plan = resolve_plan(*s, *p, shape);
+  return plan.ok() ? "" : plan.status().message();
+}
+
+TEST(ResolvePlan, RejectsImpossibleLaunchesNamingKernelAndLine) {
+  std::string zero = plan_error("\n// kevo:decode score grid(N / 100000, Hq) block(256)\n");
+  EXPECT_EQ(zero.substr(0, 25), "line 2: kernel 'score' gr");
+  EXPECT_NE(zero.find("grid.x = 'N / 100000' = 0; it must be between 1 and"), std::string::npos) << zero;
+  EXPECT_NE(zero.find("N=8192"), std::string::npos);
+  EXPECT_NE(plan_error("// kevo:decode k grid(1, 70000) block(32)\n").find("grid.y"), std::string::npos);
+  EXPECT_NE(plan_error("// kevo:decode k grid(1) block(2048)\n").find("block.x = '2048' = 2048"), std::string::npos);
+  EXPECT_NE(plan_error("// kevo:decode k grid(1) block(32, 64)\n").find("2048 threads per block"), std::string::npos);
+  EXPECT_NE(plan_error("// kevo:decode k grid(1) block(0)\n").find("block.x"), std::string::npos);
+  EXPECT_NE(plan_error("// kevo:decode k grid(-1) block(1)\n").find("= -1"), std::string::npos);
+  EXPECT_NE(plan_error("// kevo:decode k grid(1) block(1) smem(300*1024)\n").find("227 KB"), std::string::npos);
+  EXPECT_NE(plan_error("// kevo:param W = 0\n// kevo:decode k grid(N / W) block(1)\n").find("line 2: kernel 'k' grid.x: division by zero"), std::string::npos);
+  EXPECT_NE(plan_error("// kevo:workspace N - 100000\n" + kDecode).find("line 1: kevo:workspace 'N - 100000' is -91808 bytes"), std::string::npos);
+  EXPECT_NE(plan_error("// kevo:index N * N * N * N * N\n" + kDecode).find("overflows"), std::string::npos);
+  EXPECT_NE(plan_error(kDecode, Shape{1, 32, 0, 8192, 128}).find("Hq must be a positive multiple of Hkv"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace kevo
