@@ -1,5 +1,6 @@
-// `kevo worker compile`: the confined compile worker. Loads everything NVRTC needs while it may
-// still read the filesystem, confines itself, and only then reads candidate text.
+// `kevo worker compile`: the confined compile worker. Confines itself, warms NVRTC up inside the
+// walls, limits its memory, and only then reads candidate text.
+#include <malloc.h>
 #include <nvrtc.h>
 #include <unistd.h>
 
@@ -20,9 +21,10 @@ namespace {
 // flow callback is only polled between phases, and a long optimizer pass overshoots.
 double cpu_margin_s(double timeout_s) { return 10 + 0.5 * timeout_s; }
 
-// NVRTC dlopens libnvrtc-builtins on its first compile: that must happen before Landlock, which
-// would refuse the library file afterwards. The task header goes through compile_candidate so
-// that its own lazy initialisation happens here too.
+// The first compile of a process costs a few hundred ms (NVRTC loads its builtins library and
+// sets itself up): pay it before the first candidate, and fail at start, with the reason, when
+// NVRTC cannot work inside the walls. The task header goes through compile_candidate so that its
+// own lazy initialisation happens here too.
 Status warm_up(const CompileWorkerArgs& args) {
   const char* src = "#include <cuda_bf16.h>\nextern \"C\" __global__ void k(float* p) { *p = 1; }\n";
   nvrtcProgram prog;
@@ -93,6 +95,8 @@ nlohmann::json handle(const nlohmann::json& req, const CompileWorkerArgs& args) 
 }  // namespace
 
 int run_compile_worker(const CompileWorkerArgs& args) {
+  // One malloc arena per thread reserves 64 MiB of address space each; a compiler needs two.
+  mallopt(M_ARENA_MAX, 2);
   auto channel = sandbox::WorkerChannel::open();
   // NVRTC resolves "quoted" includes against the current folder first: make that the folder the
   // worker may read anyway, never the user's project (or a planted symlink in it).
@@ -100,32 +104,42 @@ int run_compile_worker(const CompileWorkerArgs& args) {
     channel.write({{"ready", false}, {"error", "cannot enter " + args.cuda_include_dir}});
     return 1;
   }
-  auto start = std::chrono::steady_clock::now();
-  Status warm = warm_up(args);
-  if (!warm.ok()) {
-    channel.write({{"ready", false}, {"error", warm.message()}});
-    return 1;
-  }
-  double warm_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-
+  // Walls first, so that every thread NVRTC ever starts is inside them (Landlock covers the
+  // calling thread and its later children only); the builtins library NVRTC loads on its first
+  // compile is allowed by name.
   sandbox::ConfineSpec spec;
   spec.read_only_dirs = {args.cuda_include_dir};
+  spec.read_exec_files = sandbox::nvrtc_lazy_libraries();
   double per_job = args.timeout_s + cpu_margin_s(args.timeout_s);
   spec.cpu_hard_s = static_cast<long>(std::max(600.0, 20 * per_job));
-  spec.memory_mb = args.memory_mb;
   double cpu_budget_end = sandbox::cpu_seconds_used() + spec.cpu_hard_s;
   auto confined = sandbox::confine_this_process(spec);
   if (!confined.ok()) {
     channel.write({{"ready", false}, {"error", "confinement failed: " + confined.status().message()}});
     sandbox::quick_exit_worker(1);
   }
-  sandbox::start_parent_watchdog();  // after confinement: the thread inherits it
+  auto start = std::chrono::steady_clock::now();
+  Status warm = warm_up(args);
+  if (!warm.ok()) {
+    channel.write({{"ready", false}, {"error", warm.message()}});
+    sandbox::quick_exit_worker(1);
+  }
+  double warm_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  // The memory limit last: the warm-up may reserve a lot of address space it never touches.
+  auto limited = sandbox::limit_address_space(args.memory_mb);
+  if (!limited.ok()) {
+    channel.write({{"ready", false}, {"error", "confinement failed: " + limited.status().message()}});
+    sandbox::quick_exit_worker(1);
+  }
+  sandbox::start_parent_watchdog();  // inside the walls like every thread started from here
   channel.write({{"ready", true},
                  {"landlock_abi", confined->landlock_abi},
                  {"landlock", confined->landlock_applied},
                  {"seccomp", confined->seccomp_applied},
-                 {"memory_limited", confined->memory_limited},
+                 {"memory_limited", *limited},
                  {"threads_at_confinement", confined->threads},
+                 {"threads_after_warmup", sandbox::thread_count()},
+                 {"address_space_mb", *limited ? sandbox::address_space_limit_mb() : -1},
                  {"warmup_ms", warm_ms}});
 
   std::string error;

@@ -15,11 +15,14 @@ struct ConfineSpec {
   // Folders the process may still read (files and listings below them); nothing else of the
   // filesystem can be opened, and nothing at all can be written, created or removed.
   std::vector<std::string> read_only_dirs;
+  // Single files the process may read and map as code: libraries it loads lazily after
+  // confinement (NVRTC's builtins library, see nvrtc_lazy_libraries()).
+  std::vector<std::string> read_exec_files;
   // RLIMIT_CPU hard limit: the most CPU seconds this process may ever use. The compile worker
   // lowers the soft limit per job (see set_cpu_soft_limit); 0 = leave unlimited.
   long cpu_hard_s = 0;
-  // RLIMIT_AS in MiB; 0 = leave unlimited (forced to 0 under AddressSanitizer, whose shadow
-  // memory needs terabytes of address space).
+  // Address space the process may map beyond what it has mapped when confined, in MiB (see
+  // limit_address_space); 0 = no limit here.
   long memory_mb = 0;
   // RLIMIT_NOFILE: NVRTC keeps a few headers open at once while it walks an include chain.
   long max_open_files = 64;
@@ -32,7 +35,7 @@ struct ConfineReport {
   int landlock_abi = 0;         // 0 when the kernel has no Landlock (seccomp and rlimits still apply)
   bool landlock_applied = false;
   bool seccomp_applied = false;
-  bool memory_limited = false;  // false under AddressSanitizer
+  bool memory_limited = false;  // false under AddressSanitizer or with memory_mb = 0
   int threads = 1;              // threads alive when confined (Landlock covers only the caller)
 };
 
@@ -47,6 +50,18 @@ Result<ConfineReport> confine_this_process(const ConfineSpec& spec);
 // Lets the process use `seconds` more CPU time (soft RLIMIT_CPU = used + seconds, capped at the
 // hard limit): past it the kernel sends SIGXCPU, which ends the process.
 Status set_cpu_soft_limit(double seconds);
+
+// What NVRTC's first compile loads: libnvrtc-builtins.so.X.Y beside the loaded libnvrtc (or that
+// folder when the file cannot be named) and the dynamic loader's cache it is found through.
+std::vector<std::string> nvrtc_lazy_libraries();
 double cpu_seconds_used();  // user + system time of this process so far
+
+// RLIMIT_AS = what is mapped now + `memory_mb`. Apply after the process has loaded and warmed up
+// what it needs (that can reserve gigabytes of address space on a large host) and before it reads
+// untrusted input. False (and no limit) under AddressSanitizer, whose shadow memory needs
+// terabytes of address space.
+Result<bool> limit_address_space(long memory_mb);
+int thread_count();             // threads of this process now
+long address_space_limit_mb();  // RLIMIT_AS in MiB, -1 when unlimited
 
 }  // namespace kevo::sandbox

@@ -11,7 +11,9 @@ namespace kevo::sandbox {
 // Landlock at `abi` (> 0): read-only below `read_only_dirs`, nothing else of the filesystem; no
 // TCP bind/connect (ABI 4+); no signals or abstract unix sockets out of the domain (ABI 6+).
 // Sets PR_SET_NO_NEW_PRIVS. Applies to the calling thread and the threads it creates later.
-Status apply_landlock(const std::vector<std::string>& read_only_dirs, int abi);
+// `read_exec_files` (single files) may also be read and mapped executable.
+Status apply_landlock(const std::vector<std::string>& read_only_dirs,
+                      const std::vector<std::string>& read_exec_files, int abi);
 
 // The seccomp deny list (EPERM): new processes, sockets, ptrace and cross-process memory, signals
 // to other processes, namespaces, mounts, modules, keyrings, bpf, perf, io_uring, and every call

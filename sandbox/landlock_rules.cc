@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <linux/landlock.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -39,6 +40,7 @@ constexpr uint64_t kNetBindTcp = 1ULL << 0;   // v4
 constexpr uint64_t kNetConnectTcp = 1ULL << 1;
 constexpr uint64_t kScopeAbstractUnix = 1ULL << 0;  // v6
 constexpr uint64_t kScopeSignal = 1ULL << 1;
+constexpr uint64_t kExecute = 1ULL << 0;
 constexpr uint64_t kReadFile = 1ULL << 2;
 constexpr uint64_t kReadDir = 1ULL << 3;
 constexpr int kRulePathBeneath = 1;
@@ -47,7 +49,8 @@ std::string errno_text(const char* what) { return std::string(what) + ": " + std
 
 }  // namespace
 
-Status apply_landlock(const std::vector<std::string>& read_only_dirs, int abi) {
+Status apply_landlock(const std::vector<std::string>& read_only_dirs,
+                      const std::vector<std::string>& read_exec_files, int abi) {
   if (abi <= 0) return Status::Unavailable("Landlock is not available in this kernel");
   RulesetAttr attr{};
   attr.handled_access_fs = kFsV1;
@@ -66,20 +69,24 @@ Status apply_landlock(const std::vector<std::string>& read_only_dirs, int abi) {
   int ruleset = static_cast<int>(syscall(SYS_landlock_create_ruleset, &attr, size, 0));
   if (ruleset < 0) return Status::Internal(errno_text("landlock_create_ruleset"));
 
-  Status st;
-  for (const auto& dir : read_only_dirs) {
-    int fd = open(dir.c_str(), O_PATH | O_CLOEXEC | O_DIRECTORY);
-    if (fd < 0) {
-      st = Status::NotFound(errno_text(("open " + dir).c_str()));
-      break;
-    }
-    PathBeneathAttr rule{kReadFile | kReadDir, fd};
+  auto add_rule = [&](const std::string& path, uint64_t access, int flags) {
+    int fd = open(path.c_str(), O_PATH | O_CLOEXEC | flags);
+    if (fd < 0) return Status::NotFound(errno_text(("open " + path).c_str()));
+    PathBeneathAttr rule{access, fd};
     long rc = syscall(SYS_landlock_add_rule, ruleset, kRulePathBeneath, &rule, 0);
     close(fd);
-    if (rc != 0) {
-      st = Status::Internal(errno_text(("landlock_add_rule " + dir).c_str()));
-      break;
-    }
+    if (rc != 0) return Status::Internal(errno_text(("landlock_add_rule " + path).c_str()));
+    return Status::Ok();
+  };
+  Status st;
+  for (const auto& dir : read_only_dirs) {
+    if (st.ok()) st = add_rule(dir, kReadFile | kReadDir, O_DIRECTORY);
+  }
+  for (const auto& file : read_exec_files) {
+    // A folder named here (the fallback of nvrtc_lazy_libraries) gets its listing too.
+    struct stat sb {};
+    bool dir = stat(file.c_str(), &sb) == 0 && S_ISDIR(sb.st_mode);
+    if (st.ok()) st = add_rule(file, kReadFile | kExecute | (dir ? kReadDir : 0), 0);
   }
   if (st.ok() && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
     st = Status::Internal(errno_text("prctl(PR_SET_NO_NEW_PRIVS)"));
