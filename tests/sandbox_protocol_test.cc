@@ -1,0 +1,124 @@
+// The pieces of the sandbox that need no process: the scrubbed environment (an allow-list, with
+// secret-looking names dropped even when allowed) and the evaluator config crossing the pipe.
+#include <string>
+
+#include "sandbox/environment.h"
+#include "sandbox/protocol.h"
+#include "tests/test_support.h"
+
+namespace kevo {
+namespace {
+
+using sandbox::Environment;
+using sandbox::WorkerKind;
+
+Environment parent_env() {
+  return {{"PATH", "/home/me/bin:/usr/bin"},
+          {"HOME", "/home/me"},
+          {"USER", "me"},
+          {"OPENAI_API_KEY", "sk-secret"},
+          {"ANTHROPIC_API_KEY", "sk-ant-secret"},
+          {"FOO_API_KEY", "x"},
+          {"GITHUB_TOKEN", "ghp"},
+          {"AWS_SECRET_ACCESS_KEY", "aws"},
+          {"DB_PASSWORD", "pw"},
+          {"http_proxy", "http://proxy:3128"},
+          {"HTTPS_PROXY", "http://proxy:3128"},
+          {"SSH_AUTH_SOCK", "/tmp/ssh-agent"},
+          {"LD_LIBRARY_PATH", "/opt/cuda/lib64"},
+          {"LD_PRELOAD", "/tmp/evil.so"},
+          {"CUDA_VISIBLE_DEVICES", "1,3"},
+          {"CUDA_DEVICE_ORDER", "PCI_BUS_ID"},
+          {"CUDA_TOKEN", "looks-secret"},
+          {"NVIDIA_VISIBLE_DEVICES", "all"},
+          {"KEVO_HOME", "/srv/kevo"},
+          {"LSAN_OPTIONS", "suppressions=x"}};
+}
+
+TEST(SandboxEnvironment, CompileWorkersGetOnlyTheBasics) {
+  Environment env = sandbox::scrubbed_environment(WorkerKind::kCompile, parent_env());
+  Environment want = {{"PATH", "/usr/local/bin:/usr/bin:/bin"}, {"HOME", "/nonexistent"},
+                      {"LANG", "C"},  {"LC_ALL", "C"},
+                      {"LD_LIBRARY_PATH", "/opt/cuda/lib64"}, {"LSAN_OPTIONS", "suppressions=x"}};
+  EXPECT_EQ(env, want);
+}
+
+TEST(SandboxEnvironment, GpuRunnersAlsoGetDeviceSelectionAndKevoHome) {
+  Environment env = sandbox::scrubbed_environment(WorkerKind::kGpu, parent_env());
+  EXPECT_EQ(env["CUDA_VISIBLE_DEVICES"], "1,3");
+  EXPECT_EQ(env["CUDA_DEVICE_ORDER"], "PCI_BUS_ID");
+  EXPECT_EQ(env["NVIDIA_VISIBLE_DEVICES"], "all");
+  EXPECT_EQ(env["KEVO_HOME"], "/srv/kevo");
+  EXPECT_EQ(env["CUDA_CACHE_DISABLE"], "1");
+  EXPECT_EQ(env["HOME"], "/nonexistent");
+  for (const char* name : {"OPENAI_API_KEY", "ANTHROPIC_API_KEY", "FOO_API_KEY", "GITHUB_TOKEN",
+                           "AWS_SECRET_ACCESS_KEY", "DB_PASSWORD", "http_proxy", "HTTPS_PROXY",
+                           "SSH_AUTH_SOCK", "LD_PRELOAD", "USER", "CUDA_TOKEN"}) {
+    EXPECT_EQ(env.count(name), 0u) << name;
+  }
+}
+
+TEST(SandboxEnvironment, SecretLookingNames) {
+  for (const char* name : {"OPENAI_API_KEY", "my_api_key", "HF_TOKEN", "CLIENT_SECRET", "PGPASSWORD",
+                           "http_proxy", "NO_PROXY", "AWS_SESSION_TOKEN", "GOOGLE_CREDENTIALS"}) {
+    EXPECT_TRUE(sandbox::looks_secret(name)) << name;
+  }
+  for (const char* name : {"PATH", "CUDA_VISIBLE_DEVICES", "KEVO_HOME", "LD_LIBRARY_PATH"}) {
+    EXPECT_FALSE(sandbox::looks_secret(name)) << name;
+  }
+}
+
+TEST(SandboxProtocol, EvaluatorConfigCrossesThePipeWhole) {
+  EvaluatorConfig c;
+  c.quick_suite = "q2";
+  c.suite = "s2";
+  c.holdout_suite = "h2";
+  c.max_mean_rel_err = 0.07;
+  c.index_cap_bytes_per_token = 64;
+  c.warmup_iterations = 5;
+  c.min_iterations = 11;
+  c.max_iterations = 99;
+  c.target_spread = 0.03;
+  c.max_seconds_per_workload = 0.25;
+  c.kernel_timeout_s = 3.5;
+  c.arch = "sm_100a";
+  // Through text, as on the pipe.
+  auto j = sandbox::parse_message(sandbox::evaluator_config_to_json(c).dump());
+  ASSERT_TRUE(j.ok());
+  auto back = sandbox::evaluator_config_from_json(*j);
+  ASSERT_TRUE(back.ok()) << back.status().message();
+  EXPECT_EQ(back->quick_suite, "q2");
+  EXPECT_EQ(back->suite, "s2");
+  EXPECT_EQ(back->holdout_suite, "h2");
+  EXPECT_EQ(back->max_mean_rel_err, 0.07);
+  EXPECT_EQ(back->index_cap_bytes_per_token, 64);
+  EXPECT_EQ(back->warmup_iterations, 5);
+  EXPECT_EQ(back->min_iterations, 11);
+  EXPECT_EQ(back->max_iterations, 99);
+  EXPECT_EQ(back->target_spread, 0.03);
+  EXPECT_EQ(back->max_seconds_per_workload, 0.25);
+  EXPECT_EQ(back->kernel_timeout_s, 3.5);
+  EXPECT_EQ(back->arch, "sm_100a");
+}
+
+// A reminder, not a build break: when EvaluatorConfig grows, its new field must be listed in
+// KEVO_EVALUATOR_CONFIG_FIELDS (sandbox/protocol.cc) and checked above, or GPU runners would
+// silently use its default.
+TEST(SandboxProtocol, EvaluatorConfigHasNoUnlistedFields) {
+#if defined(__x86_64__) && defined(__GLIBCXX__)
+  EXPECT_EQ(sizeof(EvaluatorConfig), 176u)
+      << "EvaluatorConfig changed: list the new field in sandbox/protocol.cc and this test";
+#endif
+}
+
+TEST(SandboxProtocol, BadLinesAreErrorsNotExceptions) {
+  EXPECT_FALSE(sandbox::parse_message("not json").ok());
+  EXPECT_FALSE(sandbox::parse_message("[1, 2]").ok());
+  EXPECT_FALSE(sandbox::parse_message("{\"id\": 1").ok());
+  EXPECT_TRUE(sandbox::parse_message("{\"id\": 1}").ok());
+  auto bad = sandbox::evaluator_config_from_json(nlohmann::json{{"min_iterations", "many"}});
+  EXPECT_FALSE(bad.ok());
+}
+
+}  // namespace
+}  // namespace kevo
