@@ -23,6 +23,8 @@ struct Cli {
 // Prints "kevo: error: <message>" on stderr and returns `code` (for `return fail(...)`).
 int fail(int code, const std::string& message);
 
+void add_run_command(CLI::App& app, Cli& cli);
+void add_resume_command(CLI::App& app, Cli& cli);
 void add_doctor_command(CLI::App& app, Cli& cli);
 void add_config_check_command(CLI::App& app, Cli& cli);
 // Archive inspection (cmd_status.cc, cmd_top.cc, cmd_show.cc, cmd_diff.cc, cmd_lineage.cc).

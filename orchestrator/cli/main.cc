@@ -34,6 +34,8 @@ int main(int argc, char** argv) {
     if (!st.ok()) throw CLI::ValidationError("--log-level", st.message());
   });
 
+  add_run_command(app, cli);
+  add_resume_command(app, cli);
   add_doctor_command(app, cli);
   add_config_check_command(app, cli);
   add_status_command(app, cli);

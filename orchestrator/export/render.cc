@@ -4,12 +4,12 @@
 #include <set>
 
 #include "common/embedded.h"
+#include "evaluator/device_headers.h"
 #include "orchestrator/export/codegen.h"
 
 namespace kevo {
-// Compiled in by kevo_embed_files (orchestrator/CMakeLists.txt, evaluator/CMakeLists.txt).
+// Compiled in by kevo_embed_files (orchestrator/CMakeLists.txt): export/templates/**.in.
 const std::vector<EmbeddedFile>& embedded_export_templates();
-const std::vector<EmbeddedFile>& embedded_device_headers();
 }  // namespace kevo
 
 namespace kevo::export_detail {

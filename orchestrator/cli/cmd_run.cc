@@ -1,0 +1,278 @@
+// `kevo run [CONFIG]` and `kevo resume [NAME]`: the main job. Loads the config (flags override
+// keys), checks the GPU before touching the disk, opens the archive, starts the sandbox and the
+// LLM client, and runs the evolution loop with a live progress line until a budget or Ctrl-C.
+#include <unistd.h>
+
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+
+#include "common/log.h"
+#include "common/paths.h"
+#include "orchestrator/backend.h"
+#include "orchestrator/cli/commands.h"
+#include "orchestrator/cli/run_progress.h"
+#include "orchestrator/config.h"
+
+namespace kevo::cli {
+namespace fs = std::filesystem;
+namespace {
+
+std::atomic<bool> g_stop{false};
+std::atomic<int> g_interrupts{0};
+
+void on_sigint(int) {
+  // First Ctrl-C: stop cleanly (in-flight evaluations finish and are recorded). Second: quit now;
+  // the archive is still consistent, every write being one SQLite transaction.
+  if (g_interrupts.fetch_add(1) >= 1) _exit(130);
+  g_stop.store(true);
+  const char msg[] = "\nkevo: stopping after the evaluations in flight (Ctrl-C again to quit now)\n";
+  (void)!write(STDERR_FILENO, msg, sizeof(msg) - 1);
+}
+
+struct RunOptions {
+  std::string config;
+  std::string name;
+  std::string runs_dir;
+  int evaluations = 0;
+  int islands = 0;
+  int64_t seed = -1;
+  double wall_minutes = -1;
+  double max_cost = -1;
+  bool no_llm = false;
+  std::string llm_model, llm_url, llm_key_env, llm_provider;
+  std::string replay;
+  bool json = false;
+};
+
+// Applies the flags to the YAML tree, so the stored config text is exactly what ran.
+void apply_overrides(YAML::Node& root, const RunOptions& o) {
+  if (!o.name.empty()) root["run"]["name"] = o.name;
+  if (!o.runs_dir.empty()) root["run"]["runs_dir"] = o.runs_dir;
+  if (o.evaluations > 0) root["run"]["max_evaluations"] = o.evaluations;
+  if (o.seed >= 0) root["run"]["seed"] = o.seed;
+  if (o.wall_minutes >= 0) root["run"]["max_wall_minutes"] = o.wall_minutes;
+  if (o.max_cost >= 0) root["run"]["max_cost_usd"] = o.max_cost;
+  if (o.islands > 0) root["archive"]["islands"] = o.islands;
+  if (!o.replay.empty()) root["llm"]["replay_from"] = o.replay;
+  if (o.no_llm) root["llm"]["models"] = YAML::Node(YAML::NodeType::Sequence);
+  if (!o.llm_model.empty() || !o.llm_url.empty()) {
+    YAML::Node m;
+    m["provider"] = o.llm_provider.empty() ? "openai" : o.llm_provider;
+    m["model"] = o.llm_model.empty() ? "default" : o.llm_model;
+    if (!o.llm_url.empty()) m["base_url"] = o.llm_url;
+    if (!o.llm_key_env.empty()) m["api_key_env"] = o.llm_key_env;
+    YAML::Node models(YAML::NodeType::Sequence);
+    models.push_back(m);
+    root["llm"]["models"] = models;
+  }
+  // With no model configured, an OPENAI_API_KEY in the environment is taken as the wish to use
+  // OpenAI (the quickstart's promise); --no-llm keeps the tuner alone.
+  bool has_models = root["llm"] && root["llm"]["models"] && root["llm"]["models"].size() > 0;
+  const char* key = std::getenv("OPENAI_API_KEY");
+  if (!has_models && !o.no_llm && key && *key && o.replay.empty()) {
+    YAML::Node m;
+    m["provider"] = "openai";
+    m["model"] = "gpt-4.1-mini";
+    m["api_key_env"] = "OPENAI_API_KEY";
+    m["usd_per_mtok_in"] = 0.4;
+    m["usd_per_mtok_out"] = 1.6;
+    YAML::Node models(YAML::NodeType::Sequence);
+    models.push_back(m);
+    root["llm"]["models"] = models;
+    spdlog::info("OPENAI_API_KEY is set and the config names no model: using OpenAI gpt-4.1-mini");
+  }
+}
+
+Result<std::pair<KevoConfig, std::string>> load_effective_config(const std::string& text,
+                                                                 const std::string& file,
+                                                                 const RunOptions& o) {
+  YAML::Node root;
+  KEVO_RETURN_IF_ERROR(parse_yaml(text, file, root));
+  if (root.IsNull()) root = YAML::Node(YAML::NodeType::Map);
+  apply_overrides(root, o);
+  YAML::Emitter out;
+  out << root;
+  std::string effective = out.c_str();
+  effective += "\n";
+  KevoConfig config;
+  // Errors name the original file; overrides only add keys the binder knows.
+  KEVO_RETURN_IF_ERROR(load_yaml_config(effective, file, config));
+  return std::make_pair(std::move(config), std::move(effective));
+}
+
+int evolve(Archive& archive, const KevoConfig& config, const std::vector<GpuInfo>& gpus,
+           bool new_run, const RunOptions& opt) {
+  fs::path run_dir = fs::path(archive.path()).parent_path();
+  auto backend = SandboxBackend::start(config, gpus, (run_dir.parent_path() / ".cubin-cache").string());
+  if (!backend.ok()) return fail(kExitFailure, backend.status().message());
+
+  ArchiveCallRecorder recorder(archive);
+  std::unique_ptr<LlmClient> llm;
+  if (!config.llm.replay_from.empty()) {
+    auto records = load_recorded_calls(config.llm.replay_from);
+    if (!records.ok()) return fail(kExitFailure, records.status().message());
+    spdlog::info("replaying {} recorded LLM replies from {}", records->size(), config.llm.replay_from);
+    llm = make_replay_client(std::move(*records), &recorder);
+  } else if (!config.llm.models.empty()) {
+    auto client = make_llm_client(config.llm, &recorder, config.run.seed, &g_stop);
+    if (!client.ok()) return fail(kExitFailure, client.status().message());
+    llm = std::move(*client);
+  }
+
+  Evolution evo(config, archive, **backend, llm.get(), gpus);
+  evo.set_call_ids([&recorder](const std::string& tag) { return recorder.take_id(tag); });
+  if (new_run) {
+    Status st = evo.add_seeds();
+    if (!st.ok()) return fail(kExitFailure, st.message());
+  }
+  std::signal(SIGINT, on_sigint);
+  std::signal(SIGTERM, on_sigint);
+  ProgressPrinter printer(std::cout, isatty(STDOUT_FILENO) && !opt.json);
+  auto summary = evo.run(g_stop, [&](const Progress& p) { printer.show(p); });
+  std::signal(SIGINT, SIG_DFL);
+  std::signal(SIGTERM, SIG_DFL);
+  (void)archive.set_run_status(summary.ok() && summary->stop_reason != "interrupted" ? "finished"
+                                                                                     : "stopped");
+  if (!summary.ok()) return fail(kExitFailure, summary.status().message());
+  printer.finish(*summary, config.run.name, opt.json);
+  return kExitOk;
+}
+
+Result<std::vector<GpuInfo>> gpus_or_fail() {
+  auto gpus = query_gpus(/*measure_bandwidth=*/true);
+  if (!gpus.ok()) return gpus.status();
+  return gpus;
+}
+
+int run_command(const RunOptions& opt) {
+  std::string path = opt.config;
+  if (path.empty()) {
+    auto p = data_path("configs/quickstart.yaml");
+    if (!p.ok()) return fail(kExitFailure, p.status().message());
+    path = *p;
+  }
+  std::string text;
+  Status st = read_text_file(path, text);
+  if (!st.ok()) return fail(kExitFailure, st.message());
+  auto loaded = load_effective_config(text, path, opt);
+  if (!loaded.ok()) return fail(kExitFailure, loaded.status().message());
+  auto& [config, effective] = *loaded;
+
+  // The GPU first: on a machine without one, say so before creating anything on disk.
+  auto gpus = gpus_or_fail();
+  if (!gpus.ok()) return fail(kExitNoGpu, gpus.status().message());
+
+  fs::path run_dir = fs::path(config.run.runs_dir) / config.run.name;
+  fs::path db = run_dir / "kevo.db";
+  if (fs::exists(db)) {
+    return fail(kExitFailure, "run '" + config.run.name + "' already exists (" + db.string() +
+                                  "); continue it with 'kevo resume " + config.run.name +
+                                  "' or start another with --name");
+  }
+  std::error_code ec;
+  fs::create_directories(run_dir, ec);
+  if (ec) return fail(kExitFailure, "cannot create " + run_dir.string() + ": " + ec.message());
+  st = add_log_file((run_dir / "kevo.log").string());
+  if (!st.ok()) return fail(kExitFailure, st.message());
+
+  RunInfo info;
+  info.name = config.run.name;
+  info.config = effective;
+  info.seed = config.run.seed;
+  auto archive = Archive::create(db.string(), info, config.archive);
+  if (!archive.ok()) return fail(kExitFailure, archive.status().message());
+  const GpuInfo& g = gpus->front();
+  std::cout << "kevo run '" << config.run.name << "': " << config.run.seeds.size() << " seed(s), up to "
+            << config.run.max_evaluations << " evaluations on " << gpus->size() << " GPU(s) ("
+            << g.name << ", " << int(g.copy_gbps) << " GB/s), "
+            << (config.llm.models.empty() && config.llm.replay_from.empty()
+                    ? std::string("built-in tuner only (no LLM configured)")
+                    : "LLM: " + (config.llm.replay_from.empty() ? config.llm.models.front().model
+                                                                : std::string("replay")))
+            << "\n  archive " << db.string() << "\n";
+  return evolve(**archive, config, *gpus, /*new_run=*/true, opt);
+}
+
+int resume_command(const RunOptions& opt, const std::string& name_or_db) {
+  fs::path db = name_or_db;
+  if (!fs::exists(db) || fs::is_directory(db)) {
+    fs::path dir = fs::is_directory(db) ? db : fs::path(opt.runs_dir.empty() ? "kevo-runs" : opt.runs_dir) / name_or_db;
+    db = dir / "kevo.db";
+  }
+  if (!fs::exists(db)) return fail(kExitFailure, "no run at " + db.string() + " (give a run name or a kevo.db path)");
+  auto gpus = gpus_or_fail();
+  if (!gpus.ok()) return fail(kExitNoGpu, gpus.status().message());
+  auto archive = Archive::open(db.string());
+  if (!archive.ok()) return fail(kExitFailure, archive.status().message());
+  RunOptions o = opt;
+  o.name.clear();  // the stored run keeps its name and folder
+  o.runs_dir.clear();
+  auto loaded = load_effective_config((*archive)->run().config, db.string() + " (stored config)", o);
+  if (!loaded.ok()) return fail(kExitFailure, loaded.status().message());
+  auto& [config, effective] = *loaded;
+  auto totals = (*archive)->totals();
+  if (totals.ok() && totals->evaluations >= config.run.max_evaluations) {
+    return fail(kExitFailure, "run '" + config.run.name + "' already used its budget of " +
+                                  std::to_string(config.run.max_evaluations) +
+                                  " evaluations; pass --evaluations N to continue up to N");
+  }
+  Status st = add_log_file((db.parent_path() / "kevo.log").string());
+  if (!st.ok()) return fail(kExitFailure, st.message());
+  (void)(*archive)->add_event("resumed", {{"config", effective}});
+  (void)(*archive)->set_run_status("running");
+  std::cout << "kevo resume '" << config.run.name << "': " << (totals.ok() ? totals->evaluations : 0)
+            << " evaluations so far, " << (totals.ok() ? totals->pending : 0)
+            << " pending, budget " << config.run.max_evaluations << "\n";
+  return evolve(**archive, config, *gpus, /*new_run=*/false, o);
+}
+
+void add_budget_flags(CLI::App* cmd, RunOptions& o) {
+  cmd->add_option("--evaluations", o.evaluations, "stop after this many evaluations in all")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--wall-minutes", o.wall_minutes, "stop after this many minutes")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--max-cost", o.max_cost, "stop asking the LLM past this many US dollars")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_flag("--no-llm", o.no_llm, "use the built-in tuner only, even with an API key set");
+  cmd->add_option("--llm-model", o.llm_model, "LLM model name (replaces the config's models)");
+  cmd->add_option("--llm-url", o.llm_url,
+                  "base URL of an OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1");
+  cmd->add_option("--llm-key-env", o.llm_key_env, "environment variable holding the API key");
+  cmd->add_option("--llm-provider", o.llm_provider, "openai (any compatible server) or anthropic")
+      ->check(CLI::IsMember({"openai", "anthropic"}));
+  cmd->add_option("--replay", o.replay, "replay the LLM replies recorded in this kevo.db");
+  cmd->add_flag("--json", o.json, "print the final summary as JSON");
+}
+
+}  // namespace
+
+void add_run_command(CLI::App& app, Cli& cli) {
+  auto opt = std::make_shared<RunOptions>();
+  auto* cmd = app.add_subcommand(
+      "run", "Start an evolution run (default config: configs/quickstart.yaml). Without an LLM "
+             "the built-in tuner evolves the seeds' params. Ctrl-C stops cleanly.");
+  cmd->add_option("config", opt->config, "YAML run configuration")->check(CLI::ExistingFile);
+  cmd->add_option("--name", opt->name, "run name (folder under the runs directory)");
+  cmd->add_option("--runs-dir", opt->runs_dir, "where run folders go (default kevo-runs)");
+  cmd->add_option("--islands", opt->islands, "MAP-Elites islands")->check(CLI::PositiveNumber);
+  cmd->add_option("--seed", opt->seed, "random seed of selection, tuner and data")
+      ->check(CLI::NonNegativeNumber);
+  add_budget_flags(cmd, *opt);
+  cmd->callback([&cli, opt] { cli.exit_code = run_command(*opt); });
+}
+
+void add_resume_command(CLI::App& app, Cli& cli) {
+  auto opt = std::make_shared<RunOptions>();
+  auto name = std::make_shared<std::string>();
+  auto* cmd = app.add_subcommand(
+      "resume", "Continue a stopped or crashed run from its archive: pending evaluations first, "
+                "then the same selection sequence.");
+  cmd->add_option("run", *name, "run name (under --runs-dir) or path to its kevo.db")->required();
+  cmd->add_option("--runs-dir", opt->runs_dir, "where run folders are (default kevo-runs)");
+  add_budget_flags(cmd, *opt);
+  cmd->callback([&cli, opt, name] { cli.exit_code = resume_command(*opt, *name); });
+}
+
+}  // namespace kevo::cli

@@ -1,0 +1,381 @@
+// The coordinator: one thread that keeps every stage fed and records results, plus one thread
+// per GPU that evaluates compiled candidates. All archive writes happen on the coordinator.
+#include <cmath>
+#include <filesystem>
+
+#include "common/log.h"
+#include "common/paths.h"
+#include "common/yaml_config.h"
+#include "orchestrator/evolution_impl.h"
+
+namespace kevo {
+namespace {
+
+double seconds_since(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+}
+
+}  // namespace
+
+Evolution::Impl::Impl(const KevoConfig& c, Archive& a, EvaluationBackend& b, LlmClient* l,
+                      std::vector<GpuInfo> h)
+    : config(c), archive(a), backend(b), llm(l), hardware(std::move(h)) {
+  if (llm) llm_pool = std::make_unique<LlmPool>(*llm, config.llm.max_in_flight);
+}
+
+Evolution::Evolution(const KevoConfig& config, Archive& archive, EvaluationBackend& backend,
+                     LlmClient* llm, std::vector<GpuInfo> hardware)
+    : impl_(std::make_unique<Impl>(config, archive, backend, llm, std::move(hardware))) {}
+
+Evolution::~Evolution() = default;
+
+void Evolution::set_call_ids(std::function<std::optional<LlmCallId>(const std::string&)> lookup) {
+  impl_->call_ids = std::move(lookup);
+}
+
+Status Evolution::add_seeds() {
+  Impl& s = *impl_;
+  int island = 0;
+  for (const std::string& name : s.config.run.seeds) {
+    std::string file = name;
+    if (file.find('/') == std::string::npos) {
+      auto path = data_path("seeds/" + name + (name.ends_with(".cu") ? "" : ".cu"));
+      if (!path.ok()) return path.status();
+      file = *path;
+    }
+    std::string source;
+    KEVO_RETURN_IF_ERROR(read_text_file(file, source).with_context("seed '" + name + "'"));
+    NewProgram p;
+    p.source = source;
+    p.island = island++ % s.config.archive.islands;
+    p.origin = "seed";
+    auto begun = s.archive.begin_evaluation(p);
+    if (!begun.ok()) return begun.status();
+    // Seeds are evaluated by run(), which starts with every pending program.
+  }
+  return s.archive.add_event("seeds_added", {{"seeds", s.config.run.seeds}});
+}
+
+bool Evolution::Impl::start_program(const NewProgram& p) {
+  auto begun = archive.begin_evaluation(p);
+  if (!begun.ok()) {
+    spdlog::error("archive: {}", begun.status().message());
+    return false;
+  }
+  if (begun->duplicate) {
+    ++summary.duplicates;
+    spdlog::debug("child of #{} is program #{} again (status {}): not evaluated twice",
+                  p.parent.value_or(0), begun->id, begun->status);
+    return false;
+  }
+  Candidate c{"program " + std::to_string(begun->id), normalize_source(p.source), p.params};
+  start_job(begun->id, std::move(c), false);
+  return true;
+}
+
+void Evolution::Impl::start_job(ProgramId id, Candidate c, bool holdout) {
+  auto job = std::make_shared<Job>();
+  job->id = id;
+  job->holdout = holdout;
+  job->candidate = std::move(c);
+  job->compile = backend.compile(job->candidate);
+  compiling.push_back(std::move(job));
+}
+
+void Evolution::Impl::gpu_thread(int gpu) {
+  for (;;) {
+    std::shared_ptr<Job> job;
+    {
+      std::unique_lock lock(mu);
+      gpu_cv.wait(lock, [&] { return gpu_threads_exit || !ready.empty(); });
+      if (ready.empty()) return;  // exit requested and nothing left
+      job = ready.front();
+      ready.pop_front();
+      ++gpu_running;
+    }
+    auto t0 = std::chrono::steady_clock::now();
+    const std::string& suite = job->holdout ? config.evaluator.holdout_suite : config.evaluator.suite;
+    job->result = backend.evaluate(gpu, job->candidate, job->compiled, suite);
+    double busy = seconds_since(t0);
+    std::lock_guard lock(mu);
+    gpu_busy_s += busy;
+    --gpu_running;
+    done.push_back(std::move(job));
+  }
+}
+
+void Evolution::Impl::harvest_compiles() {
+  for (auto it = compiling.begin(); it != compiling.end();) {
+    auto& job = *it;
+    if (job->compile.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
+      ++it;
+      continue;
+    }
+    job->compiled = job->compile.get();
+    if (job->compiled.status == EvalStatus::kOk) {
+      std::lock_guard lock(mu);
+      ready.push_back(job);
+      gpu_cv.notify_one();
+    } else {
+      EvalResult r = EvalResult::failure(job->compiled.status, job->compiled.message);
+      r.compile_log = job->compiled.log;
+      r.metrics["compile_ms"] = job->compiled.compile_ms;
+      job->result = std::move(r);
+      std::lock_guard lock(mu);
+      done.push_back(job);
+    }
+    it = compiling.erase(it);
+  }
+}
+
+void Evolution::Impl::note(const std::string& text) {
+  last_note = text;
+  spdlog::info("{}", text);
+}
+
+void Evolution::Impl::harvest_results() {
+  std::deque<std::shared_ptr<Job>> batch;
+  {
+    std::lock_guard lock(mu);
+    batch.swap(done);
+  }
+  for (auto& job : batch) {
+    nlohmann::json j = to_json(job->result);
+    if (job->holdout) {
+      Status st = archive.record_holdout(job->id, j);
+      if (!st.ok()) spdlog::error("archive: {}", st.message());
+      continue;
+    }
+    auto outcome = archive.record_result(job->id, j);
+    if (!outcome.ok()) {
+      spdlog::error("archive: recording program #{}: {}", job->id, outcome.status().message());
+      continue;
+    }
+    const EvalResult& r = job->result;
+    if (!r.ok()) {
+      spdlog::debug("program #{}: {}: {}", job->id, eval_status_name(r.status), r.message);
+    }
+    if (outcome->new_global_best) {
+      char buf[160];
+      std::snprintf(buf, sizeof buf, "new best: program #%lld, fitness %.3f (%s)",
+                    static_cast<long long>(job->id), r.fitness, outcome->cell.c_str());
+      note(buf);
+      (void)archive.add_event("new_best", {{"program", job->id}, {"fitness", r.fitness}});
+    }
+    // Holdout runs on new elites only (DESIGN s.3), and its figures never reach a prompt.
+    if (outcome->new_elite && !config.evaluator.holdout_suite.empty()) {
+      auto job2 = std::make_shared<Job>();
+      job2->id = job->id;
+      job2->holdout = true;
+      job2->candidate = job->candidate;
+      job2->compiled = job->compiled;
+      std::lock_guard lock(mu);
+      ready.push_back(std::move(job2));
+      gpu_cv.notify_one();
+    }
+  }
+}
+
+bool Evolution::Impl::budget_reached(std::string& reason) {
+  auto totals = archive.totals();
+  if (!totals.ok()) return false;
+  if (totals->evaluations + totals->pending >= config.run.max_evaluations) {
+    reason = "max_evaluations";
+    return true;
+  }
+  if (config.run.max_wall_minutes > 0 && seconds_since(started) > config.run.max_wall_minutes * 60) {
+    reason = "max_wall_minutes";
+    return true;
+  }
+  return false;
+}
+
+void Evolution::Impl::produce() {
+  auto totals = archive.totals();
+  if (!totals.ok()) return;
+  if (totals->by_status["ok"] == 0) return;  // children need a parent: wait for the seeds
+  const int gpus = std::max(1, backend.gpu_count());
+  // Enough compiled work queued that a GPU finishing a candidate finds the next one waiting.
+  const size_t target_depth = size_t(gpus) * 2 + size_t(config.sandbox.compile_workers);
+  int64_t room = config.run.max_evaluations - totals->evaluations - totals->pending;
+  bool cost_left = config.run.max_cost_usd <= 0 || totals->cost_usd < config.run.max_cost_usd;
+
+  // LLM requests: keep the pool full, counting each request as a future child for the budget.
+  if (llm_pool && cost_left) {
+    double share = config.run.tuner_share;
+    while (llm_waiting < config.llm.max_in_flight && room - llm_waiting > 0) {
+      // The tuner's share of children is taken from the same slots.
+      if (std::uniform_real_distribution<double>(0, 1)(rng) < share) break;
+      auto sel = archive.select();
+      if (!sel.ok()) break;
+      if (!ask_llm(*sel)) break;
+    }
+  }
+  size_t depth;
+  {
+    std::lock_guard lock(mu);
+    depth = compiling.size() + ready.size();
+  }
+  // The tuner fills the pipeline: always without an LLM; with one, its share of children plus
+  // whatever keeps the GPU from waiting on slow replies.
+  int guard = 0;
+  while (depth < target_depth && room - (llm_pool ? llm_waiting : 0) > 0 && guard++ < 16) {
+    bool llm_starving = llm_pool && cost_left && depth > 0;
+    if (llm_starving && std::uniform_real_distribution<double>(0, 1)(rng) >= config.run.tuner_share) {
+      break;
+    }
+    auto sel = archive.select();
+    if (!sel.ok()) break;
+    auto child = make_tuner_child(*sel);
+    if (!child) continue;
+    if (start_program(*child)) {
+      ++summary.tuner_children;
+      ++depth;
+      --room;
+    }
+  }
+}
+
+void Evolution::Impl::harvest_llm() {
+  std::deque<LlmAnswer> answers;
+  {
+    std::lock_guard lock(mu);
+    answers.swap(llm_answers);
+  }
+  for (auto& a : answers) {
+    --llm_waiting;
+    auto child = child_from_answer(a);
+    if (!child) continue;
+    if (stopping) {
+      // The reply is paid for: keep the child as pending, and `kevo resume` evaluates it.
+      if (archive.begin_evaluation(*child).ok()) ++summary.llm_children;
+    } else if (start_program(*child)) {
+      ++summary.llm_children;
+    }
+  }
+}
+
+Progress Evolution::Impl::snapshot(bool final) {
+  Progress p;
+  p.final = final;
+  p.max_evaluations = config.run.max_evaluations;
+  p.elapsed_s = seconds_since(started);
+  auto t = archive.totals();
+  if (t.ok()) {
+    p.evaluations = t->evaluations;
+    p.ok = t->by_status.count("ok") ? t->by_status.at("ok") : 0;
+    p.failed = p.evaluations - p.ok;
+    p.tokens = t->tokens_in + t->tokens_out;
+    p.cost_usd = t->cost_usd;
+    if (t->best) {
+      p.best_fitness = t->best->fitness;
+      p.best_program = t->best->program;
+    }
+  }
+  double minutes = std::max(p.elapsed_s, 1e-3) / 60;
+  p.evals_per_minute = double(p.evaluations - evaluations_at_start) / minutes;
+  {
+    std::lock_guard lock(mu);
+    double gpus = std::max(1, backend.gpu_count());
+    p.gpu_busy = std::min(1.0, gpu_busy_s / (std::max(p.elapsed_s, 1e-3) * gpus));
+    p.llm_in_flight = llm_waiting;
+  }
+  p.note = last_note;
+  return p;
+}
+
+Result<RunSummary> Evolution::run(std::atomic<bool>& stop,
+                                  const std::function<void(const Progress&)>& progress) {
+  Impl& s = *impl_;
+  s.started = std::chrono::steady_clock::now();
+  KEVO_ASSIGN_OR_RETURN(Totals t0, s.archive.totals());
+  s.evaluations_at_start = t0.evaluations;
+  // Seeded by the run seed and the evaluations so far: a resumed run goes on deterministically.
+  s.rng.seed(s.config.run.seed * 0x9E3779B97F4A7C15ull + uint64_t(t0.evaluations));
+  s.tuner = ParamTuner(s.rng());
+  if (!s.llm) {
+    spdlog::info("no LLM configured: the built-in tuner evolves the seeds' kevo:param values");
+  }
+
+  // Programs a stopped or crashed run left pending (the seeds of a new run, too) come first.
+  KEVO_ASSIGN_OR_RETURN(std::vector<ProgramId> pending, s.archive.pending_evaluations());
+  for (ProgramId id : pending) {
+    KEVO_ASSIGN_OR_RETURN(Program p, s.archive.program(id));
+    s.start_job(id, Candidate{"program " + std::to_string(id), p.source, p.params}, false);
+  }
+  if (!pending.empty()) spdlog::info("evaluating {} pending program(s) first", pending.size());
+
+  for (int g = 0; g < std::max(1, s.backend.gpu_count()); ++g) {
+    s.gpu_threads.emplace_back([&s, g] { s.gpu_thread(g); });
+  }
+  auto last_progress = std::chrono::steady_clock::now() - std::chrono::seconds(10);
+  bool seeds_checked = false;
+  for (;;) {
+    if (!s.stopping) {
+      std::string reason;
+      if (stop.load()) {
+        s.stopping = true;
+        s.stop_reason = "interrupted";
+      } else if (s.budget_reached(reason)) {
+        s.stopping = true;
+        s.stop_reason = reason;
+      }
+      if (s.stopping) {
+        spdlog::info("stopping ({}): finishing the evaluations in flight", s.stop_reason);
+        stop.store(true);  // also cancels LLM transfers when the client shares the flag
+      }
+    }
+    s.harvest_llm();
+    s.harvest_compiles();
+    s.harvest_results();
+    if (!s.stopping) s.produce();
+
+    size_t in_flight;
+    {
+      std::lock_guard lock(s.mu);
+      in_flight = s.compiling.size() + s.ready.size() + size_t(s.gpu_running) + s.done.size();
+    }
+    if (!seeds_checked && in_flight == 0 && s.llm_waiting == 0) {
+      // Everything pending is evaluated: without one ok program there is nothing to evolve.
+      seeds_checked = true;
+      auto t = s.archive.totals();
+      if (t.ok() && (!t->by_status.count("ok") || t->by_status.at("ok") == 0)) {
+        s.stopping = true;
+        s.stop_reason = "no_ok_program";
+      }
+    }
+    if (seconds_since(last_progress) >= 1.0) {
+      progress(s.snapshot(false));
+      last_progress = std::chrono::steady_clock::now();
+    }
+    // Once stopping, compiles and GPU work already started finish (their deadlines bound the
+    // wait) and are recorded; LLM requests still out are cancelled through the shared flag.
+    if (s.stopping && in_flight == 0) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  {
+    std::lock_guard lock(s.mu);
+    s.gpu_threads_exit = true;
+  }
+  s.gpu_cv.notify_all();
+  for (auto& t : s.gpu_threads) t.join();
+  s.gpu_threads.clear();
+  s.harvest_results();
+  s.harvest_llm();     // answers that arrived meanwhile are kept as pending programs
+  s.llm_pool.reset();  // cancels what is still queued or running (the flag is set)
+
+  if (s.stop_reason == "no_ok_program") {
+    return Status::InvalidArgument(
+        "no seed evaluated ok, so there is nothing to evolve: see 'kevo top' and 'kevo show ID' "
+        "for each seed's status and message");
+  }
+  s.summary.progress = s.snapshot(true);
+  s.summary.stop_reason = s.stop_reason;
+  progress(s.summary.progress);
+  (void)s.archive.add_event("stopped", {{"reason", s.stop_reason},
+                                        {"tuner_children", s.summary.tuner_children},
+                                        {"llm_children", s.summary.llm_children}});
+  return s.summary;
+}
+
+}  // namespace kevo

@@ -1,0 +1,99 @@
+// The evolution loop (DESIGN.md section 6): selects parents from the archive, makes children with
+// the LLM and the built-in tuner, compiles them in the sandbox's pool, evaluates them on the GPU
+// runners and records every outcome. Asynchronous: many LLM requests in flight, a compile pool
+// and one GPU runner per GPU; when LLM replies are slow the tuner fills the pipeline so the GPU
+// never waits.
+//
+//   RealBackend backend = ...;            // CompilePool + GpuRunners (orchestrator/backend.h)
+//   Evolution evo(config, archive, backend, llm_client_or_null, hardware);
+//   Result<RunSummary> s = evo.run(stop_flag, progress);
+//
+// Stopping (budget reached, stop flag set by Ctrl-C): no new work starts, in-flight compiles and
+// GPU evaluations finish and are recorded; programs that were created but not evaluated stay
+// "pending" in the archive and `kevo resume` evaluates them first. Nothing recorded is lost.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <future>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "archive/archive.h"
+#include "common/status.h"
+#include "evaluator/evaluator.h"
+#include "evaluator/gpu_info.h"
+#include "orchestrator/config.h"
+#include "orchestrator/llm_client.h"
+
+namespace kevo {
+
+// Compiling and evaluating candidates: the sandbox in a real run, honest fakes in tests.
+// Thread-safe: compile() from the loop's thread, evaluate() from one thread per GPU.
+class EvaluationBackend {
+ public:
+  virtual ~EvaluationBackend() = default;
+  virtual std::future<CompileOutcome> compile(Candidate candidate) = 0;
+  // Blocks until the evaluation ends (the backend enforces deadlines). `gpu` < gpu_count().
+  virtual EvalResult evaluate(int gpu, const Candidate& candidate, const CompileOutcome& compiled,
+                              const std::string& suite) = 0;
+  virtual int gpu_count() const = 0;
+};
+
+// What the progress line shows; sent about once a second and at the end.
+struct Progress {
+  int64_t evaluations = 0;  // recorded this run (resumed runs include earlier ones)
+  int64_t max_evaluations = 0;
+  int64_t ok = 0;
+  int64_t failed = 0;
+  std::optional<double> best_fitness;
+  std::optional<ProgramId> best_program;
+  double evals_per_minute = 0;
+  int llm_in_flight = 0;
+  int64_t tokens = 0;
+  double cost_usd = 0;
+  double gpu_busy = 0;  // share of wall time the GPUs spent evaluating, 0..1
+  double elapsed_s = 0;
+  std::string note;     // latest notable event ("new best 5.1x (#17)")
+  bool final = false;
+};
+
+struct RunSummary {
+  Progress progress;
+  std::string stop_reason;  // "max_evaluations", "max_cost_usd", "max_wall_minutes", "interrupted"
+  int64_t tuner_children = 0;
+  int64_t llm_children = 0;
+  int64_t llm_edit_failures = 0;  // replies that could not be applied, after one retry
+  int64_t duplicates = 0;         // children already in the archive: not evaluated again
+};
+
+class Evolution {
+ public:
+  // `llm` may be null: then the built-in tuner makes every child. Nothing is owned.
+  Evolution(const KevoConfig& config, Archive& archive, EvaluationBackend& backend, LlmClient* llm,
+            std::vector<GpuInfo> hardware);
+  ~Evolution();
+
+  // How to find the archive row of the LLM call behind a request tag (the recorder knows it), so
+  // each child links to the call that made it. Optional.
+  void set_call_ids(std::function<std::optional<LlmCallId>(const std::string& tag)> lookup);
+
+  // Adds the configured seeds (seeds/<name>.cu, default params) as generation-0 programs,
+  // spread over the islands. Call once, for a new run.
+  Status add_seeds();
+
+  // Runs until a budget is reached or `stop` becomes true (Ctrl-C). When it stops for a budget
+  // it sets `stop` itself: share the flag with the LLM client (its `cancel`) so replies still
+  // out are abandoned at once. `progress` is called from this thread.
+  Result<RunSummary> run(std::atomic<bool>& stop,
+                         const std::function<void(const Progress&)>& progress);
+
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace kevo

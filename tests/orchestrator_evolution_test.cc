@@ -1,0 +1,213 @@
+// The evolution loop end to end on the CPU: a real archive (SQLite file), the real tuner, edits
+// and prompt assembly, with an honest fake backend (compile checks the directives; "GPU" time
+// is a known function of the params) and a scripted LLM client.
+#include "orchestrator/evolution.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <mutex>
+
+#include "tests/test_support.h"
+
+namespace kevo {
+namespace {
+
+constexpr const char* kSeed = R"(#include "kevo/sparse_decode.cuh"
+// kevo:param  TILE = 64 in {16, 32, 64, 128, 256}
+// kevo:param  UNROLL = 1 in {1, 2, 4, 8}
+// kevo:decode attend grid(Hq, B) block(TILE)
+// EVOLVE-BLOCK-START
+extern "C" __global__ void attend(const kevo::Args a) {
+  // body
+}
+// EVOLVE-BLOCK-END
+)";
+
+// Fitness peaks at TILE=256, UNROLL=4; a source containing "FAST" doubles it; "CRASH" crashes.
+class FakeBackend : public EvaluationBackend {
+ public:
+  std::future<CompileOutcome> compile(Candidate c) override {
+    std::promise<CompileOutcome> p;
+    CompileOutcome o;
+    auto spec = parse_task_spec(c.source);
+    if (!spec.ok()) {
+      o.status = EvalStatus::kRejectedSource;
+      o.message = spec.status().message();
+    } else {
+      auto params = spec->resolve_params(c.params);
+      if (!params.ok()) {
+        o.status = EvalStatus::kRejectedSource;
+        o.message = params.status().message();
+      } else {
+        o.params = *params;
+        o.cubin = "fake";
+      }
+    }
+    p.set_value(o);
+    std::lock_guard lock(mu);
+    ++compiles;
+    return p.get_future();
+  }
+  EvalResult evaluate(int, const Candidate& c, const CompileOutcome& o, const std::string& suite) override {
+    std::lock_guard lock(mu);
+    ++evaluations;
+    if (suite == "holdout") ++holdouts;
+    if (c.source.find("CRASH") != std::string::npos) {
+      return EvalResult::failure(EvalStatus::kCrash, "illegal address in attend");
+    }
+    double tile = double(o.params.at("TILE")), unroll = double(o.params.at("UNROLL"));
+    double speedup = 1 + std::log2(tile / 8) - std::abs(std::log2(unroll) - 2) * 0.5;
+    if (c.source.find("FAST") != std::string::npos) speedup *= 2;
+    EvalResult r;
+    r.fitness = speedup;
+    r.metrics = {{"speedup", speedup}, {"mean_rel_err", 0.01}, {"index_bytes_per_token", 4}};
+    return r;
+  }
+  int gpu_count() const override { return 1; }
+
+  std::mutex mu;
+  int compiles = 0, evaluations = 0, holdouts = 0;
+};
+
+// Replies in turn: a good edit, a block that does not match, garbage.
+class ScriptedLlm : public LlmClient {
+ public:
+  Result<LlmReply> complete(const LlmRequest& req) override {
+    std::lock_guard lock(mu);
+    prompts.push_back(req.user);
+    LlmReply r;
+    r.model = "scripted";
+    r.tokens_in = 100;
+    r.tokens_out = 50;
+    switch (calls++ % 3) {
+      case 0:
+        r.text = "<<<<<<< SEARCH\n  // body\n=======\n  // FAST body " + std::to_string(calls) +
+                 "\n>>>>>>> REPLACE\n";
+        break;
+      case 1:
+        r.text = "<<<<<<< SEARCH\n  this line is not in the parent\n=======\n  x\n>>>>>>> REPLACE\n";
+        break;
+      default:
+        r.text = "I am not sure what you want.";
+    }
+    return r;
+  }
+  std::mutex mu;
+  int calls = 0;
+  std::vector<std::string> prompts;
+};
+
+KevoConfig test_config(const testing::TempDir& tmp, int evaluations) {
+  KevoConfig c;
+  testing::write_file(tmp.file("seed.cu"), kSeed);
+  c.run.seeds = {tmp.file("seed.cu")};
+  c.run.max_evaluations = evaluations;
+  c.run.seed = 3;
+  c.archive.islands = 2;
+  c.sandbox.compile_workers = 2;
+  c.evaluator.holdout_suite = "holdout";
+  return c;
+}
+
+std::vector<GpuInfo> fake_gpus() {
+  GpuInfo g;
+  g.name = "Fake H100";
+  g.sm_count = 132;
+  g.l2_bytes = 50 << 20;
+  g.copy_gbps = 2900;
+  g.cc_major = 9;
+  return {g};
+}
+
+TEST(Evolution, TunerImprovesTheSeedAndNeverEvaluatesTwice) {
+  testing::TempDir tmp;
+  KevoConfig config = test_config(tmp, 40);
+  auto archive = Archive::create(tmp.file("kevo.db"), RunInfo{"t"}, config.archive);
+  ASSERT_TRUE(archive.ok()) << archive.status().to_string();
+  FakeBackend backend;
+  Evolution evo(config, **archive, backend, nullptr, fake_gpus());
+  ASSERT_TRUE(evo.add_seeds().ok());
+  std::atomic<bool> stop{false};
+  int progress_calls = 0;
+  auto summary = evo.run(stop, [&](const Progress&) { ++progress_calls; });
+  ASSERT_TRUE(summary.ok()) << summary.status().to_string();
+  EXPECT_EQ(summary->stop_reason, "max_evaluations");
+  EXPECT_EQ(summary->progress.evaluations, 40);
+  EXPECT_GT(progress_calls, 0);
+  // The seed (TILE=64, UNROLL=1) scores 3.0; the tuner must find better params.
+  ASSERT_TRUE(summary->progress.best_fitness.has_value());
+  EXPECT_GT(*summary->progress.best_fitness, 3.0);
+  EXPECT_GT(summary->tuner_children, 0);
+  // Every evaluation is of a distinct program (holdouts re-run elites on the other suite).
+  EXPECT_EQ(backend.evaluations - backend.holdouts, 40);
+  auto totals = (*archive)->totals();
+  ASSERT_TRUE(totals.ok());
+  EXPECT_EQ(totals->pending, 0);
+}
+
+TEST(Evolution, StopFlagEndsCleanlyAndResumeContinues) {
+  testing::TempDir tmp;
+  KevoConfig config = test_config(tmp, 30);
+  {
+    auto archive = Archive::create(tmp.file("kevo.db"), RunInfo{"t"}, config.archive);
+    ASSERT_TRUE(archive.ok());
+    FakeBackend backend;
+    Evolution evo(config, **archive, backend, nullptr, fake_gpus());
+    ASSERT_TRUE(evo.add_seeds().ok());
+    std::atomic<bool> stop{false};
+    auto summary = evo.run(stop, [&](const Progress& p) {
+      if (p.evaluations >= 5) stop.store(true);  // as Ctrl-C would
+    });
+    ASSERT_TRUE(summary.ok()) << summary.status().to_string();
+    EXPECT_EQ(summary->stop_reason, "interrupted");
+    EXPECT_LT(summary->progress.evaluations, 30);
+  }
+  auto archive = Archive::open(tmp.file("kevo.db"));
+  ASSERT_TRUE(archive.ok()) << archive.status().to_string();
+  auto before = (*archive)->totals();
+  ASSERT_TRUE(before.ok());
+  FakeBackend backend;
+  Evolution evo(config, **archive, backend, nullptr, fake_gpus());
+  std::atomic<bool> stop{false};
+  auto summary = evo.run(stop, [](const Progress&) {});
+  ASSERT_TRUE(summary.ok()) << summary.status().to_string();
+  EXPECT_EQ(summary->progress.evaluations, 30);
+  auto after = (*archive)->totals();
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after->pending, 0);
+  EXPECT_GE(after->evaluations, before->evaluations);
+}
+
+TEST(Evolution, LlmChildrenEditFailuresAndGarbageDoNotStopTheRun) {
+  testing::TempDir tmp;
+  KevoConfig config = test_config(tmp, 24);
+  config.run.tuner_share = 0.2;
+  config.llm.max_in_flight = 4;
+  auto archive = Archive::create(tmp.file("kevo.db"), RunInfo{"t"}, config.archive);
+  ASSERT_TRUE(archive.ok());
+  FakeBackend backend;
+  ScriptedLlm llm;
+  Evolution evo(config, **archive, backend, &llm, fake_gpus());
+  ASSERT_TRUE(evo.add_seeds().ok());
+  std::atomic<bool> stop{false};
+  auto summary = evo.run(stop, [](const Progress&) {});
+  ASSERT_TRUE(summary.ok()) << summary.status().to_string();
+  EXPECT_GT(summary->llm_children, 0);
+  EXPECT_GT(summary->llm_edit_failures, 0);
+  // A FAST child doubles the parent's fitness: the best must come from an LLM child.
+  ASSERT_TRUE(summary->progress.best_fitness.has_value());
+  auto best = (*archive)->program(*summary->progress.best_program);
+  ASSERT_TRUE(best.ok());
+  EXPECT_NE(best->source.find("FAST"), std::string::npos);
+  // Prompts carry the parent's source and the task; a failed edit is fed back on the retry.
+  std::lock_guard lock(llm.mu);
+  ASSERT_FALSE(llm.prompts.empty());
+  EXPECT_NE(llm.prompts.front().find("kevo:param"), std::string::npos);
+  bool saw_feedback = false;
+  for (const auto& p : llm.prompts) saw_feedback |= p.find("not in the parent") != std::string::npos;
+  EXPECT_TRUE(saw_feedback);
+}
+
+}  // namespace
+}  // namespace kevo
