@@ -11,7 +11,6 @@ Status error_status(sqlite3* db, int rc, std::string_view what) {
   if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED) {
     return Status::Unavailable(msg + " (another process holds the database)");
   }
-  if (primary == SQLITE_CANTOPEN || primary == SQLITE_NOTADB) return Status::IoError(msg);
   return Status::IoError(msg);
 }
 

@@ -217,6 +217,18 @@ int main(int argc, char** argv) {
               1e3 * t_llm / std::max<int64_t>(llm_calls, 1), 1e3 * t_begin / programs,
               1e3 * t_record / programs);
 
+  // What the evolution loop calls between evaluations (budgets, progress, parent choice).
+  auto t_api = Clock::now();
+  for (int i = 0; i < 20; ++i) {
+    if (!ar->totals().ok()) return 1;
+  }
+  double totals_ms = 1e3 * seconds_since(t_api) / 20;
+  t_api = Clock::now();
+  for (int i = 0; i < 20; ++i) (void)ar->select();
+  double select_ms = 1e3 * seconds_since(t_api) / 20;
+  std::printf("at %lld programs: Archive::totals %.2f ms, Archive::select %.2f ms\n",
+              static_cast<long long>(programs), totals_ms, select_ms);
+
   // The commands as a user runs them, while the writer still has the run open (the usual case:
   // `kevo status` beside a running `kevo run`), then after it closed.
   const std::vector<std::string> commands = {

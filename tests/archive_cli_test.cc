@@ -85,8 +85,11 @@ TEST_F(ArchiveCli, StatusSummarizesTheRun) {
   auto r = kevo_in(dir_.path(), "status");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("evaluations  4 done, 1 in flight"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("ok 3 (75%), compile_error 1 (25%)"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("speedup 2.5: program #4"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("ok 3 (75.0%), compile_error 1 (25.0%)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("speedup 2.5: program #4 (mean_rel_err<=0.02 index_bytes_per_token<=16; "
+                       "elite on island 0)"),
+            std::string::npos)
+      << r.out;
   EXPECT_NE(r.out.find("1 calls, 12,345 tokens in, 678 out, $0.25"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("island 1:"), std::string::npos) << r.out;
   // Heat map row "<=0.02" holds the grandchild (index 16 bytes: column "<=16") marked best.

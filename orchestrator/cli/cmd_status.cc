@@ -1,6 +1,7 @@
 // `kevo status`: where a run stands: evaluations, failures by status, the best program, LLM cost
 // and tokens, and a heat map of each island's MAP-Elites grid. Safe while the run is writing.
 #include <algorithm>
+#include <cstdio>
 #include <iostream>
 #include <map>
 
@@ -98,15 +99,22 @@ void print_text(const StatusReport& r, const ArchiveConfig& cfg, const std::stri
     std::cout << "  by status  ";
     for (size_t i = 0; i < sorted.size(); ++i) {
       double share = t.evaluations ? 100.0 * sorted[i].second / t.evaluations : 0;
+      char pct[32];
+      std::snprintf(pct, sizeof(pct), "%.1f%%", share);
       std::cout << (i ? ", " : "") << sorted[i].first << " " << fmt_int(sorted[i].second) << " ("
-                << fmt_num(share, 3) << "%)";
+                << pct << ")";
     }
     std::cout << "\n";
   }
   if (t.best) {
+    // Migration copies elites, so the best may hold a cell on several islands.
+    std::string islands;
+    for (const Elite& e : r.elites) {
+      if (e.program == t.best->program) islands += (islands.empty() ? "" : " ") + std::to_string(e.island);
+    }
     std::cout << "best         " << cfg.fitness << " " << fmt_num(t.best->fitness) << ": program #"
-              << t.best->program << " (island " << t.best->island << ", "
-              << cell_label(cfg, t.best->cell) << ")\n";
+              << t.best->program << " (" << cell_label(cfg, t.best->cell) << "; elite on island"
+              << (islands.find(' ') == std::string::npos ? " " : "s ") << islands << ")\n";
   } else {
     std::cout << "best         none yet (no program evaluated ok)\n";
   }
