@@ -50,7 +50,7 @@ struct CompileOutcome {
   double compile_ms = 0;
   bool cache_hit = false;
   std::map<std::string, int64_t> params;  // resolved (defaults + overrides)
-  std::vector<KernelResources> kernels;   // every entry function, in ptxas order; empty unless ok
+  std::vector<KernelResources> kernels;   // every entry function, in plan order; empty unless ok
 };
 
 // Checks the source (includes against the allow-list, directives), then compiles it with NVRTC,

@@ -245,6 +245,15 @@ CompileOutcome compile_candidate(const Candidate& c, const CompileOptions& opt) 
     out.kernels.clear();
     return done(out);
   }
+  // Plan order (the order they run in), then entries the plan does not launch.
+  auto plan_index = [&](const KernelResources& k) {
+    for (size_t i = 0; i < spec->kernels.size(); ++i) {
+      if (spec->kernels[i].name == k.name) return i;
+    }
+    return spec->kernels.size();
+  };
+  std::stable_sort(out.kernels.begin(), out.kernels.end(),
+                   [&](const auto& a, const auto& b) { return plan_index(a) < plan_index(b); });
   if (!key.empty()) {
     Status stored = cache_store(opt.cache_dir, key, out);
     if (!stored.ok()) spdlog::warn("compile cache: {}", stored.message());

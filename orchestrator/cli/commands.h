@@ -27,6 +27,7 @@ void add_run_command(CLI::App& app, Cli& cli);
 void add_resume_command(CLI::App& app, Cli& cli);
 void add_doctor_command(CLI::App& app, Cli& cli);
 void add_config_check_command(CLI::App& app, Cli& cli);
+void add_eval_command(CLI::App& app, Cli& cli);
 // Archive inspection (cmd_status.cc, cmd_top.cc, cmd_show.cc, cmd_diff.cc, cmd_lineage.cc).
 void add_status_command(CLI::App& app, Cli& cli);
 void add_top_command(CLI::App& app, Cli& cli);

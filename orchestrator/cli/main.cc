@@ -38,6 +38,7 @@ int main(int argc, char** argv) {
   add_resume_command(app, cli);
   add_doctor_command(app, cli);
   add_config_check_command(app, cli);
+  add_eval_command(app, cli);
   add_status_command(app, cli);
   add_top_command(app, cli);
   add_show_command(app, cli);

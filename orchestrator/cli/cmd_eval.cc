@@ -1,0 +1,168 @@
+// `kevo eval FILE.cu`: compile and evaluate one candidate in this process. --compile-only needs
+// no GPU: it checks, compiles, reports per-kernel resources from ptxas and the launch plan for
+// every workload shape of the suite.
+#include <cerrno>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "evaluator/evaluator.h"
+#include "evaluator/workloads.h"
+#include "orchestrator/cli/commands.h"
+#include "orchestrator/cli/eval_output.h"
+
+namespace kevo::cli {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct EvalOptions {
+  std::string file;
+  std::string suite = EvaluatorConfig{}.suite;
+  bool json = false;
+  bool compile_only = false;
+  bool no_cache = false;
+  std::vector<std::string> params;  // NAME=VALUE
+  std::string arch = "auto";
+  double compile_timeout_s = CompileOptions{}.timeout_s;
+};
+
+// $XDG_CACHE_HOME/kevo/cubin or ~/.cache/kevo/cubin; "" when neither is known.
+std::string default_cache_dir() {
+  if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg && *xdg) return std::string(xdg) + "/kevo/cubin";
+  if (const char* home = std::getenv("HOME"); home && *home) return std::string(home) + "/.cache/kevo/cubin";
+  return "";
+}
+
+Result<std::map<std::string, int64_t>> parse_params(const std::vector<std::string>& items) {
+  std::map<std::string, int64_t> out;
+  for (const auto& item : items) {
+    size_t eq = item.find('=');
+    std::string name = item.substr(0, eq);
+    if (eq == std::string::npos || name.empty()) {
+      return Status::InvalidArgument("--param " + item + ": expected NAME=VALUE");
+    }
+    std::string value = item.substr(eq + 1);
+    char* end = nullptr;
+    errno = 0;
+    long long v = std::strtoll(value.c_str(), &end, 10);
+    if (value.empty() || *end != '\0' || errno == ERANGE) {
+      return Status::InvalidArgument("--param " + item + ": the value must be an integer");
+    }
+    out[name] = v;
+  }
+  return out;
+}
+
+// The shapes of `suite` with the plan resolved for each. Errors only for an unreadable suite.
+Result<std::vector<PlannedWorkload>> plan_workloads(const Candidate& c, const CompileOutcome& compiled,
+                                                    const std::string& suite) {
+  std::vector<PlannedWorkload> out;
+  auto spec = parse_task_spec(c.source);
+  if (!spec.ok()) return out;  // the compile outcome already says why
+  KEVO_ASSIGN_OR_RETURN(Suite s, load_suite(suite));
+  for (const auto& w : s.workloads) {
+    PlannedWorkload p;
+    p.name = w.name;
+    p.shape = w.shape;
+    auto plan = resolve_plan(*spec, compiled.params, w.shape);
+    if (plan.ok()) {
+      p.plan = std::move(plan).value();
+    } else {
+      p.error = plan.status().message();
+    }
+    out.push_back(std::move(p));
+  }
+  return out;
+}
+
+int run_compile_only(const EvalOptions& opt, const Candidate& c, CompileOptions copt) {
+  copt.arch = opt.arch == "auto" ? "sm_90a" : opt.arch;
+  CompileReport report;
+  report.file = opt.file;
+  report.arch = copt.arch;
+  report.suite = opt.suite;
+  report.outcome = compile_candidate(c, copt);
+  if (report.outcome.status == EvalStatus::kOk) {
+    auto planned = plan_workloads(c, report.outcome, opt.suite);
+    if (!planned.ok()) return fail(kExitFailure, "suite " + opt.suite + ": " + planned.status().message());
+    report.workloads = std::move(planned).value();
+    for (const auto& w : report.workloads) {
+      if (w.error.empty()) continue;
+      report.outcome.status = EvalStatus::kInvalidPlan;
+      report.outcome.message = w.name + ": " + w.error;
+      break;
+    }
+  }
+  std::cout << (opt.json ? to_json(report).dump(2) + "\n" : render_text(report));
+  if (report.outcome.status != EvalStatus::kOk) {
+    return fail(kExitFailure, std::string(eval_status_name(report.outcome.status)) + ": " + report.outcome.message);
+  }
+  return kExitOk;
+}
+
+int run_eval(const EvalOptions& opt) {
+  std::string source;
+  {
+    std::error_code ec;
+    if (!fs::is_regular_file(opt.file, ec)) return fail(kExitFailure, "cannot read " + opt.file + ": no such file");
+    std::ifstream in(opt.file, std::ios::binary);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    if (!in) return fail(kExitFailure, "cannot read " + opt.file);
+    source = ss.str();
+  }
+  auto params = parse_params(opt.params);
+  if (!params.ok()) return fail(kExitUsage, params.status().message());
+  Candidate c{fs::path(opt.file).stem().string(), source, *params};
+
+  CompileOptions copt;
+  copt.timeout_s = opt.compile_timeout_s;
+  if (!opt.no_cache) copt.cache_dir = default_cache_dir();
+  if (opt.compile_only) return run_compile_only(opt, c, copt);
+
+  EvaluatorConfig config;
+  config.suite = opt.suite;
+  auto session = open_gpu_session(0, config);
+  if (!session.ok()) {
+    bool no_gpu = session.status().code() == StatusCode::kUnavailable;
+    return fail(no_gpu ? kExitNoGpu : kExitFailure,
+                session.status().message() + (no_gpu ? " (--compile-only works without a GPU)" : ""));
+  }
+  copt.arch = opt.arch == "auto" ? (*session)->arch() : opt.arch;
+  EvalResult r = evaluate_in_process(**session, c, copt, opt.suite);
+  std::cout << (opt.json ? to_json(r).dump(2) + "\n" : render_text(r, opt.file, opt.suite));
+  if (!r.ok()) return fail(kExitFailure, std::string(eval_status_name(r.status)) + ": " + r.message);
+  return kExitOk;
+}
+
+}  // namespace
+
+void add_eval_command(CLI::App& app, Cli& cli) {
+  auto opt = std::make_shared<EvalOptions>();
+  auto* cmd = app.add_subcommand(
+      "eval", "Compile and evaluate one candidate kernel file: accuracy against dense attention, "
+              "speedup, per-kernel times and resources. Exit 0 when the candidate is ok, 1 when it "
+              "fails (the status and message are printed), 3 without a GPU.");
+  cmd->add_option("file", opt->file, "candidate .cu file with its kevo: directives")->required();
+  cmd->add_option("--suite", opt->suite, "workload suite: a name under configs/suites or a YAML path")
+      ->capture_default_str();
+  cmd->add_flag("--json", opt->json,
+                "print the evaluation result as JSON (with --compile-only: status, kernels and "
+                "the plan per workload)");
+  cmd->add_flag("--compile-only", opt->compile_only,
+                "check and compile only (no GPU needed): status, compile time, registers, shared "
+                "and local memory per kernel, and the launch plan for each workload");
+  cmd->add_option("--param", opt->params, "override a kevo:param, NAME=VALUE (repeatable)");
+  cmd->add_option("--arch", opt->arch, "compile target, e.g. sm_90a; auto = the GPU's (sm_90a "
+                                       "with --compile-only)")
+      ->capture_default_str();
+  cmd->add_option("--compile-timeout", opt->compile_timeout_s, "seconds before a compile is cancelled")
+      ->capture_default_str();
+  cmd->add_flag("--no-cache", opt->no_cache, "always compile (skip the CUBIN cache in ~/.cache/kevo)");
+  cmd->callback([&cli, opt] { cli.exit_code = run_eval(*opt); });
+}
+
+}  // namespace kevo::cli

@@ -1,0 +1,139 @@
+// `kevo eval`: --compile-only works on a machine without a GPU (real NVRTC compiles, the plan
+// for every shape of the default suite), JSON and text output, one-line errors, exit codes.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cstdlib>
+
+#include "tests/test_support.h"
+
+namespace kevo {
+namespace {
+
+using testing::run_kevo;
+
+const char* kKernel = R"(#include "kevo/sparse_decode.cuh"
+// kevo:param  THREADS = 128 in {64, 128, 256}
+// kevo:workspace B*Hq*4
+// kevo:decode attend grid(Hq, B) block(THREADS) smem(THREADS*4)
+extern "C" __global__ void attend(const kevo::Args a) {
+  extern __shared__ float partial[];
+  partial[threadIdx.x] = a.scale;
+  __syncthreads();
+  if (threadIdx.x < a.D) a.o[kevo::q_offset(a, blockIdx.y, blockIdx.x) + threadIdx.x] = __float2bfloat16(partial[0]);
+}
+)";
+
+struct EvalCli : ::testing::Test {
+  testing::TempDir tmp;
+  std::string file(const std::string& name, const std::string& text) {
+    testing::write_file(tmp.file(name), text);
+    return tmp.file(name);
+  }
+  // The CUBIN cache of these runs lives in the test's folder, not in ~/.cache.
+  void SetUp() override { setenv("XDG_CACHE_HOME", tmp.file("cache").c_str(), 1); }
+  void TearDown() override { unsetenv("XDG_CACHE_HOME"); }
+};
+
+TEST_F(EvalCli, CompileOnlyPrintsKernelsAndThePlanPerWorkload) {
+  std::string f = file("k.cu", kKernel);
+  auto r = run_kevo("eval " + f + " --compile-only");
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("status    ok"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("attend"), std::string::npos);
+  EXPECT_NE(r.out.find("registers"), std::string::npos);
+  EXPECT_NE(r.out.find("THREADS=128"), std::string::npos);
+  for (const char* w : {"B1-N8192", "B1-N32768", "B1-N131072", "B8-N32768"}) {
+    EXPECT_NE(r.out.find(w), std::string::npos) << w << "\n" << r.out;
+  }
+  EXPECT_NE(r.out.find("grid(32,8,1) block(128,1,1) smem 512 B"), std::string::npos) << r.out;
+  EXPECT_TRUE(r.err.empty()) << r.err;
+}
+
+TEST_F(EvalCli, CompileOnlyJsonWithParamOverride) {
+  std::string f = file("k.cu", kKernel);
+  auto r = run_kevo("eval " + f + " --compile-only --json --param THREADS=256 --arch sm_90a");
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["status"], "ok");
+  EXPECT_EQ(j["arch"], "sm_90a");
+  EXPECT_EQ(j["params"]["THREADS"], 256);
+  EXPECT_GT(j["compile_ms"].get<double>(), 0);
+  ASSERT_EQ(j["kernels"].size(), 1u);
+  EXPECT_EQ(j["kernels"][0]["name"], "attend");
+  EXPECT_GT(j["kernels"][0]["registers"].get<int>(), 0);
+  ASSERT_EQ(j["workloads"].size(), 4u);
+  const auto& w = j["workloads"][3];
+  EXPECT_EQ(w["B"], 8);
+  EXPECT_EQ(w["N"], 32768);
+  EXPECT_EQ(w["workspace_bytes"], 8 * 32 * 4);
+  EXPECT_EQ(w["launches"][0]["grid"], nlohmann::json({32, 8, 1}));
+  EXPECT_EQ(w["launches"][0]["block"][0], 256);
+  EXPECT_EQ(w["launches"][0]["smem_bytes"], 1024);
+}
+
+TEST_F(EvalCli, CompileOnlySecondRunHitsTheCache) {
+  std::string f = file("k.cu", kKernel);
+  auto first = run_kevo("eval " + f + " --compile-only --json");
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  auto second = run_kevo("eval " + f + " --compile-only --json");
+  ASSERT_EQ(second.exit_code, 0) << second.err;
+  EXPECT_FALSE(nlohmann::json::parse(first.out)["cache_hit"].get<bool>());
+  EXPECT_TRUE(nlohmann::json::parse(second.out)["cache_hit"].get<bool>());
+  auto fresh = run_kevo("eval " + f + " --compile-only --json --no-cache");
+  EXPECT_FALSE(nlohmann::json::parse(fresh.out)["cache_hit"].get<bool>());
+}
+
+TEST_F(EvalCli, FailuresPrintTheResultAndOneErrorLine) {
+  std::string bad = file("bad.cu", std::string(kKernel) + "#include </etc/hostname>\n");
+  auto r = run_kevo("eval " + bad + " --compile-only");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.out.find("rejected_source"), std::string::npos) << r.out;
+  EXPECT_EQ(r.err.rfind("kevo: error: rejected_source: line 11: ", 0), 0u) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1);
+
+  std::string broken = file("broken.cu", std::string(kKernel) + "__device__ int f() { return nope; }\n");
+  auto c = run_kevo("eval " + broken + " --compile-only --json");
+  EXPECT_EQ(c.exit_code, 1);
+  auto j = nlohmann::json::parse(c.out);
+  EXPECT_EQ(j["status"], "compile_error");
+  EXPECT_NE(j["compile_log"].get<std::string>().find("candidate.cu(11)"), std::string::npos);
+
+  // A plan that does not resolve for one shape of the suite.
+  std::string plan = file("plan.cu", R"(#include "kevo/sparse_decode.cuh"
+// kevo:decode attend grid(N / 100000, B) block(128)
+extern "C" __global__ void attend(const kevo::Args a) {}
+)");
+  auto p = run_kevo("eval " + plan + " --compile-only");
+  EXPECT_EQ(p.exit_code, 1);
+  EXPECT_NE(p.err.find("invalid_plan: B1-N8192: line 2: kernel 'attend' grid.x"), std::string::npos) << p.err;
+}
+
+TEST_F(EvalCli, UsageErrors) {
+  std::string f = file("k.cu", kKernel);
+  EXPECT_EQ(run_kevo("eval " + f + " --compile-only --param THREADS").exit_code, 2);
+  EXPECT_EQ(run_kevo("eval " + f + " --compile-only --param THREADS=abc").exit_code, 2);
+  auto missing = run_kevo("eval " + tmp.file("nope.cu") + " --compile-only");
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_NE(missing.err.find("kevo: error: cannot read"), std::string::npos);
+  auto unknown = run_kevo("eval " + f + " --compile-only --param WIDTH=4");
+  EXPECT_EQ(unknown.exit_code, 1);
+  EXPECT_NE(unknown.err.find("unknown param 'WIDTH'"), std::string::npos);
+  auto suite = run_kevo("eval " + f + " --compile-only --suite no-such-suite");
+  EXPECT_EQ(suite.exit_code, 1);
+  EXPECT_NE(suite.err.find("no-such-suite"), std::string::npos) << suite.err;
+}
+
+TEST_F(EvalCli, WithoutAGpuAFullEvaluationExitsThree) {
+  if (testing::gpu_unavailable_reason().empty()) GTEST_SKIP() << "a GPU is present";
+  std::string f = file("k.cu", kKernel);
+  auto r = run_kevo("eval " + f);
+  EXPECT_EQ(r.exit_code, 3) << r.out << r.err;
+  EXPECT_EQ(r.err.rfind("kevo: error: ", 0), 0u);
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+}
+
+}  // namespace
+}  // namespace kevo
