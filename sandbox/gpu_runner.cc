@@ -71,17 +71,17 @@ class GpuRunner::Impl {
     if (!line.ok()) return failure(line.status());
     auto reply = sandbox::parse_message(*line);
     if (!reply.ok() || reply->value("id", uint64_t{0}) != id || !reply->contains("result")) {
-      proc_.reset();
+      drop_runner();
       return EvalResult::failure(EvalStatus::kCrash, "GPU runner sent a bad reply: " +
                                  (reply.ok() ? line->substr(0, 200) : reply.status().message()));
     }
-    free_bytes_ = reply->value("free_bytes", -1LL);
+    set_info([&](GpuRunnerInfo& i) { i.free_bytes = reply->value("free_bytes", -1LL); });
     auto result = eval_result_from_json(reply->at("result"));
     if (reply->value("poisoned", false)) {
       // The runner exits by itself after a sticky CUDA error; reap it now.
       spdlog::info("GPU runner {}: context poisoned by '{}'; a fresh runner takes the next candidate",
                    device_, c.name);
-      proc_.reset();
+      drop_runner();
     }
     if (!result.ok()) return EvalResult::failure(EvalStatus::kCrash, "GPU runner: " + result.status().message());
     return std::move(*result);
@@ -101,14 +101,10 @@ class GpuRunner::Impl {
     return fut;
   }
 
+  // Never waits for an evaluation in progress.
   GpuRunnerInfo info() const {
-    std::lock_guard lock(mu_);
-    GpuRunnerInfo i;
-    i.pid = proc_ ? proc_->pid() : -1;
-    i.starts = starts_;
-    i.arch = arch_;
-    i.free_bytes = free_bytes_;
-    return i;
+    std::lock_guard lock(info_mu_);
+    return info_;
   }
 
  private:
@@ -133,10 +129,22 @@ class GpuRunner::Impl {
     }
   }
 
+  template <typename F>
+  void set_info(F&& f) {
+    std::lock_guard lock(info_mu_);
+    f(info_);
+  }
+
+  // Caller holds mu_. Kills (if alive) and reaps the runner.
+  void drop_runner() {
+    proc_.reset();
+    set_info([](GpuRunnerInfo& i) { i.pid = -1; });
+  }
+
   // Caller holds mu_.
   Status ensure_runner() {
     if (proc_ && proc_->alive()) return Status::Ok();
-    proc_.reset();
+    drop_runner();
     auto spec = sandbox::worker_spawn_spec(launch_, sandbox::WorkerKind::kGpu,
                                            {"gpu", "--device", std::to_string(device_)},
                                            "GPU runner " + std::to_string(device_));
@@ -147,10 +155,13 @@ class GpuRunner::Impl {
     // Opening a session (context, suite data, reference outputs) is bounded like an evaluation.
     KEVO_ASSIGN_OR_RETURN(auto started,
                           sandbox::start_worker(spec, deadline_in(config_.evaluation_timeout_s), &init));
-    ++starts_;
-    arch_ = started.hello.value("arch", std::string());
-    free_bytes_ = started.hello.value("free_bytes", -1LL);
     proc_ = std::move(started.process);
+    set_info([&](GpuRunnerInfo& i) {
+      i.pid = proc_->pid();
+      ++i.starts;
+      i.arch = started.hello.value("arch", std::string());
+      i.free_bytes = started.hello.value("free_bytes", -1LL);
+    });
     spdlog::debug("GPU runner {} ready (pid {}): {}", device_, proc_->pid(), started.hello.dump());
     return Status::Ok();
   }
@@ -160,7 +171,7 @@ class GpuRunner::Impl {
     std::string tail = proc_ ? last_lines(proc_->stderr_tail()) : "";
     proc_->kill();
     std::string died = proc_->exit_description();
-    proc_.reset();
+    drop_runner();
     std::string seen = tail.empty() ? "" : "; runner output: " + tail;
     switch (st.code()) {
       case StatusCode::kTimeout: {
@@ -189,9 +200,8 @@ class GpuRunner::Impl {
   WorkerLaunch launch_;
   mutable std::mutex mu_;  // the runner process and its bookkeeping
   std::unique_ptr<ChildProcess> proc_;
-  int starts_ = 0;
-  std::string arch_;
-  long long free_bytes_ = -1;
+  mutable std::mutex info_mu_;  // info_ only: readable while an evaluation runs
+  GpuRunnerInfo info_;
   uint64_t next_id_ = 0;
   std::mutex queue_mu_;  // submit()'s queue and thread
   std::condition_variable queue_cv_;

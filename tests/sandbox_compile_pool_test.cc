@@ -183,11 +183,9 @@ TEST(SandboxCompilePool, AWorkerKilledMidJobIsReplaced) {
   int victim = pool->worker_pids()[0];
   auto busy = pool->submit(kernel("template-bomb", kTemplateBomb,
                                   "if (a.N < 0) a.o[0] = __float2bfloat16((float)Bomb<26, 0>::v);"));
-  // Wait (bounded) until the worker is working on it.
-  for (int i = 0; i < 100 && busy.wait_for(std::chrono::milliseconds(0)) != std::future_status::ready; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  // The bomb keeps the worker busy for its whole 30 s limit: kill it well inside that.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+  ASSERT_NE(busy.wait_for(std::chrono::milliseconds(0)), std::future_status::ready);
   ASSERT_EQ(kill(victim, SIGKILL), 0);
   CompileOutcome o = busy.get();
   EXPECT_EQ(o.status, EvalStatus::kCompileError);
