@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Export on the GPU machine (KEVO_BUNDLE=bundle-x scripts/gpu_export_check.sh): kevo eval of every seed, export of dense_flashdecode and the best
-# sparse seed in both formats, builds (nvcc; torch load for dense, setup.py for sparse), the
+# Export on the GPU machine (KEVO_BUNDLE=bundle-x scripts/gpu_export_check.sh): kevo eval of
+# every seed, export of dense_flashdecode and the best sparse seed in both formats, builds (nvcc; torch load for dense, setup.py for sparse), the
 # packages' own checks, and their decode times next to kevo's. Logs and JSON under $OUT.
 set -u
 cd "$(dirname "$0")/.."
