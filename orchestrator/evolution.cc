@@ -310,6 +310,7 @@ Result<RunSummary> Evolution::run(std::atomic<bool>& stop,
   }
   auto last_progress = std::chrono::steady_clock::now() - std::chrono::seconds(10);
   bool seeds_checked = false;
+  int idle_rounds = 0;
   for (;;) {
     if (!s.stopping) {
       std::string reason;
@@ -334,6 +335,17 @@ Result<RunSummary> Evolution::run(std::atomic<bool>& stop,
     {
       std::lock_guard lock(s.mu);
       in_flight = s.compiling.size() + s.ready.size() + size_t(s.gpu_running) + s.done.size();
+    }
+    // Nothing in flight and nothing new to try (the tuner has visited every param choice of
+    // every elite and no LLM is asking): stop rather than spin.
+    if (!s.stopping && in_flight == 0 && s.llm_waiting == 0 && seeds_checked) {
+      if (++idle_rounds > 400) {
+        s.stopping = true;
+        s.stop_reason = "search_exhausted";
+        spdlog::warn("the tuner has no untried params left and no LLM is configured: stopping");
+      }
+    } else {
+      idle_rounds = 0;
     }
     if (!seeds_checked && in_flight == 0 && s.llm_waiting == 0) {
       // Everything pending is evaluated: without one ok program there is nothing to evolve.

@@ -53,6 +53,7 @@ class FakeBackend : public EvaluationBackend {
     std::lock_guard lock(mu);
     ++evaluations;
     if (suite == "holdout") ++holdouts;
+    if (stop_flag && evaluations >= stop_at) stop_flag->store(true);  // Ctrl-C mid-run
     if (c.source.find("CRASH") != std::string::npos) {
       return EvalResult::failure(EvalStatus::kCrash, "illegal address in attend");
     }
@@ -68,6 +69,8 @@ class FakeBackend : public EvaluationBackend {
 
   std::mutex mu;
   int compiles = 0, evaluations = 0, holdouts = 0;
+  std::atomic<bool>* stop_flag = nullptr;
+  int stop_at = 0;
 };
 
 // Replies in turn: a good edit, a block that does not match, garbage.
@@ -122,7 +125,8 @@ std::vector<GpuInfo> fake_gpus() {
 
 TEST(Evolution, TunerImprovesTheSeedAndNeverEvaluatesTwice) {
   testing::TempDir tmp;
-  KevoConfig config = test_config(tmp, 40);
+  // 20 param combinations exist: 16 evaluations leave the tuner room to search.
+  KevoConfig config = test_config(tmp, 16);
   auto archive = Archive::create(tmp.file("kevo.db"), RunInfo{"t"}, config.archive);
   ASSERT_TRUE(archive.ok()) << archive.status().to_string();
   FakeBackend backend;
@@ -133,22 +137,37 @@ TEST(Evolution, TunerImprovesTheSeedAndNeverEvaluatesTwice) {
   auto summary = evo.run(stop, [&](const Progress&) { ++progress_calls; });
   ASSERT_TRUE(summary.ok()) << summary.status().to_string();
   EXPECT_EQ(summary->stop_reason, "max_evaluations");
-  EXPECT_EQ(summary->progress.evaluations, 40);
+  EXPECT_EQ(summary->progress.evaluations, 16);
   EXPECT_GT(progress_calls, 0);
   // The seed (TILE=64, UNROLL=1) scores 3.0; the tuner must find better params.
   ASSERT_TRUE(summary->progress.best_fitness.has_value());
   EXPECT_GT(*summary->progress.best_fitness, 3.0);
   EXPECT_GT(summary->tuner_children, 0);
   // Every evaluation is of a distinct program (holdouts re-run elites on the other suite).
-  EXPECT_EQ(backend.evaluations - backend.holdouts, 40);
+  EXPECT_EQ(backend.evaluations - backend.holdouts, 16);
   auto totals = (*archive)->totals();
   ASSERT_TRUE(totals.ok());
   EXPECT_EQ(totals->pending, 0);
 }
 
+TEST(Evolution, StopsWhenTheTunerHasNothingLeftToTry) {
+  testing::TempDir tmp;
+  KevoConfig config = test_config(tmp, 100);  // more than the 20 param combinations
+  auto archive = Archive::create(tmp.file("kevo.db"), RunInfo{"t"}, config.archive);
+  ASSERT_TRUE(archive.ok());
+  FakeBackend backend;
+  Evolution evo(config, **archive, backend, nullptr, fake_gpus());
+  ASSERT_TRUE(evo.add_seeds().ok());
+  std::atomic<bool> stop{false};
+  auto summary = evo.run(stop, [](const Progress&) {});
+  ASSERT_TRUE(summary.ok()) << summary.status().to_string();
+  EXPECT_EQ(summary->stop_reason, "search_exhausted");
+  EXPECT_EQ(summary->progress.evaluations, 20);
+}
+
 TEST(Evolution, StopFlagEndsCleanlyAndResumeContinues) {
   testing::TempDir tmp;
-  KevoConfig config = test_config(tmp, 30);
+  KevoConfig config = test_config(tmp, 14);
   {
     auto archive = Archive::create(tmp.file("kevo.db"), RunInfo{"t"}, config.archive);
     ASSERT_TRUE(archive.ok());
@@ -156,12 +175,12 @@ TEST(Evolution, StopFlagEndsCleanlyAndResumeContinues) {
     Evolution evo(config, **archive, backend, nullptr, fake_gpus());
     ASSERT_TRUE(evo.add_seeds().ok());
     std::atomic<bool> stop{false};
-    auto summary = evo.run(stop, [&](const Progress& p) {
-      if (p.evaluations >= 5) stop.store(true);  // as Ctrl-C would
-    });
+    backend.stop_flag = &stop;
+    backend.stop_at = 5;
+    auto summary = evo.run(stop, [](const Progress&) {});
     ASSERT_TRUE(summary.ok()) << summary.status().to_string();
     EXPECT_EQ(summary->stop_reason, "interrupted");
-    EXPECT_LT(summary->progress.evaluations, 30);
+    EXPECT_LT(summary->progress.evaluations, 14);
   }
   auto archive = Archive::open(tmp.file("kevo.db"));
   ASSERT_TRUE(archive.ok()) << archive.status().to_string();
@@ -172,7 +191,7 @@ TEST(Evolution, StopFlagEndsCleanlyAndResumeContinues) {
   std::atomic<bool> stop{false};
   auto summary = evo.run(stop, [](const Progress&) {});
   ASSERT_TRUE(summary.ok()) << summary.status().to_string();
-  EXPECT_EQ(summary->progress.evaluations, 30);
+  EXPECT_EQ(summary->progress.evaluations, 14);
   auto after = (*archive)->totals();
   ASSERT_TRUE(after.ok());
   EXPECT_EQ(after->pending, 0);
