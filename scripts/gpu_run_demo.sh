@@ -14,18 +14,21 @@ n="${1:-40}"
 nl="${2:-60}"
 runs="$(mktemp -d)"
 
+kill_after="${KILL_AFTER:-8}"
+if [ -z "${SKIP_TUNER:-}" ]; then
 echo "== quickstart, tuner only, $n evaluations"
 /usr/bin/time -f "wall %e s" "$kevo" run configs/quickstart.yaml --runs-dir "$runs" --name tuner \
   --evaluations "$n" --no-llm --json >"$out/tuner.json" 2>"$out/tuner.log"
 echo "rc=$?"; tail -1 "$out/tuner.log"; cat "$out/tuner.json"
 "$kevo" top --db "$runs/tuner/kevo.db" -n 8 | tee "$out/tuner_top.txt"
 "$kevo" status --db "$runs/tuner/kevo.db" | tee "$out/tuner_status.txt" | head -40
+fi
 
 echo "== kill -9 mid-run, then resume"
-"$kevo" run configs/quickstart.yaml --runs-dir "$runs" --name crash --evaluations "$n" --no-llm \
+"$kevo" run configs/quickstart.yaml --runs-dir "$runs" --name crash --evaluations 100 --no-llm \
   >"$out/crash.log" 2>&1 &
 pid=$!
-sleep 20
+sleep "$kill_after"
 kill -9 "$pid"; wait "$pid" 2>/dev/null
 sqlite_count() { python3 -c "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); print(c.execute(\"select count(*), sum(status!='pending') from programs\").fetchone(), c.execute('pragma integrity_check').fetchone()[0])" "$1"; }
 echo "after kill -9: (programs, evaluated) integrity: $(sqlite_count "$runs/crash/kevo.db")"
