@@ -87,6 +87,7 @@ Result<BeginResult> Archive::begin_evaluation(const NewProgram& p) {
                            .bind(9, dump_json(json(p.params))).bind(10, source).run());
   out.id = db.last_insert_rowid();
   out.status = kPending;
+  KEVO_RETURN_IF_ERROR(kv_add(db, count_key(kPending), 1).status());
   KEVO_RETURN_IF_ERROR(txn.commit());
   return out;
 }
@@ -138,6 +139,8 @@ Result<RecordOutcome> Archive::record_result(ProgramId id, const json& result) {
                            .bind(8, artifact(result, "compile_log"))
                            .bind(9, artifact(result, "feedback")).bind(10, now_unix()).run());
   KEVO_ASSIGN_OR_RETURN(int64_t evaluations, kv_add(db, kKeyEvaluations, 1));
+  KEVO_RETURN_IF_ERROR(kv_add(db, count_key(kPending), -1).status());
+  KEVO_RETURN_IF_ERROR(kv_add(db, count_key(status), 1).status());
 
   if (!out.cell.empty()) {
     KEVO_ASSIGN_OR_RETURN(auto island_best, best_fitness(db, island));
@@ -178,13 +181,15 @@ Status Archive::record_holdout(ProgramId id, const json& result) {
 Status Archive::cancel_evaluation(ProgramId id) {
   std::lock_guard lock(impl_->mu);
   sqlite::Db& db = impl_->db;
+  KEVO_ASSIGN_OR_RETURN(auto txn, Txn::begin(db, Txn::Kind::kWrite));
   KEVO_ASSIGN_OR_RETURN(auto st, db.prepare("DELETE FROM programs "
                                             "WHERE id = ?1 AND status = 'pending'"));
   KEVO_RETURN_IF_ERROR(st.bind(1, id).run());
   if (db.changes() == 0) {
     return Status::NotFound("archive: no pending program #" + std::to_string(id));
   }
-  return Status::Ok();
+  KEVO_RETURN_IF_ERROR(kv_add(db, count_key(kPending), -1).status());
+  return txn.commit();
 }
 
 Result<std::vector<ProgramId>> Archive::pending_evaluations() {

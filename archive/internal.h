@@ -47,6 +47,9 @@ inline constexpr const char* kKeyLlmFailed = "archive.llm_failed";
 inline constexpr const char* kKeyTokensIn = "archive.tokens_in";
 inline constexpr const char* kKeyTokensOut = "archive.tokens_out";
 inline constexpr const char* kKeyCost = "archive.cost_usd";
+// "archive.count.<status>": programs with that status ("pending" included).
+inline constexpr const char* kKeyCountPrefix = "archive.count.";
+inline std::string count_key(const std::string& status) { return kKeyCountPrefix + status; }
 
 Status insert_event(sqlite::Db& db, const std::string& kind, const nlohmann::json& message);
 

@@ -102,14 +102,19 @@ Result<std::vector<Elite>> read_elites(sqlite::Db& db, std::optional<int> island
 Result<Totals> read_totals(sqlite::Db& db) {
   Totals t;
   KEVO_ASSIGN_OR_RETURN(t.evaluations, kv_int(db, kKeyEvaluations));
-  KEVO_ASSIGN_OR_RETURN(auto st, db.prepare("SELECT status, count(*) FROM programs "
-                                            "GROUP BY status ORDER BY status"));
+  // Per-status counters (kept with every status change), a short range of the kv key index.
+  KEVO_ASSIGN_OR_RETURN(auto st, db.prepare("SELECT substr(key, ?1), value FROM kv "
+                                            "WHERE key > ?2 AND key < ?3 ORDER BY key"));
+  const std::string prefix = kKeyCountPrefix;
+  st.bind(1, static_cast<int64_t>(prefix.size() + 1))
+      .bind(2, prefix)
+      .bind(3, prefix.substr(0, prefix.size() - 1) + "/");  // '/' sorts right after '.'
   while (true) {
     KEVO_ASSIGN_OR_RETURN(bool row, st.step());
     if (!row) break;
     if (st.text(0) == kPending) {
       t.pending = st.int64(1);
-    } else {
+    } else if (st.int64(1) != 0) {
       t.by_status[st.text(0)] = st.int64(1);
     }
   }

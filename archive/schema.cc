@@ -87,6 +87,13 @@ CREATE INDEX programs_by_status_fitness ON programs(status, fitness DESC, id);
 CREATE INDEX programs_by_status_island ON programs(status, island, fitness DESC, id);
 CREATE INDEX events_by_kind ON events(kind, id);
 )sql",
+      // 3: programs per status kept as counters (updated with each status change), so the
+      // totals the evolution loop reads between evaluations cost O(1), not a scan.
+      R"sql(
+INSERT INTO kv (key, value)
+  SELECT 'archive.count.' || status, count(*) FROM programs WHERE true GROUP BY status
+  ON CONFLICT (key) DO UPDATE SET value = excluded.value;
+)sql",
   };
   return m;
 }

@@ -1,7 +1,8 @@
 // Archive benchmark: fills a run database with realistic programs (sources of a real kernel's
 // size, full result JSON with workloads and kernels, failures with compile logs, LLM calls with
 // prompt-sized text), then times `kevo status` and `kevo top` as a user runs them and reports the
-// file size. Usage: bench_archive [--programs N] [--dir DIR] [--llm-share F] [--keep]
+// file size. Usage: bench_archive [--programs N] [--dir DIR] [--llm-share F] [--keep] [--reuse]
+// (--reuse: time an archive a previous --keep run left in DIR instead of filling a new one)
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -122,14 +123,17 @@ int main(int argc, char** argv) {
   double llm_share = 0.7;
   std::string dir;
   bool keep = false;
+  bool reuse = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--programs" && i + 1 < argc) programs = std::atoll(argv[++i]);
     else if (a == "--dir" && i + 1 < argc) dir = argv[++i];
     else if (a == "--llm-share" && i + 1 < argc) llm_share = std::atof(argv[++i]);
     else if (a == "--keep") keep = true;
+    else if (a == "--reuse") reuse = keep = true;
     else {
-      std::fprintf(stderr, "usage: bench_archive [--programs N] [--dir DIR] [--llm-share F] [--keep]\n");
+      std::fprintf(stderr, "usage: bench_archive [--programs N] [--dir DIR] [--llm-share F] [--keep] "
+                           "[--reuse]\n");
       return 2;
     }
   }
@@ -144,7 +148,8 @@ int main(int argc, char** argv) {
   run.config = "run:\n  name: bench\n";
   run.seed = 1;
   kevo::ArchiveConfig cfg;  // defaults: 4 islands, 7 x 9 cells each
-  auto created = Archive::create(db, run, cfg);
+  const bool fill = !(reuse && std::filesystem::exists(db));
+  auto created = fill ? Archive::create(db, run, cfg) : Archive::open(db);
   if (!created.ok()) {
     std::fprintf(stderr, "%s\n", created.status().to_string().c_str());
     return 1;
@@ -154,7 +159,8 @@ int main(int argc, char** argv) {
   double t_select = 0, t_llm = 0, t_begin = 0, t_record = 0;
   int64_t selects = 0, llm_calls = 0;
   auto t_fill = Clock::now();
-  for (int64_t n = 0; n < programs; ++n) {
+  if (!fill) programs = ar->totals()->evaluations;
+  for (int64_t n = 0; fill && n < programs; ++n) {
     kevo::NewProgram p;
     p.source = make_source(rng, n);
     p.params = {{"BITS", 16 << rng.below(3)}, {"TOPK_DIV", 8 << rng.below(4)}};
@@ -209,9 +215,14 @@ int main(int argc, char** argv) {
   double fill_s = seconds_since(t_fill);
   uint64_t db_open = file_size(db), wal_open = file_size(db + "-wal");
 
-  std::printf("archive bench: %lld programs (%lld with an LLM call), %d islands\n",
-              static_cast<long long>(programs), static_cast<long long>(llm_calls), cfg.islands);
-  std::printf("fill: %.1f s, %.0f programs/s; per call: select %.3f ms, record_llm_call %.3f ms, "
+  if (fill) {
+    std::printf("archive bench: %lld programs (%lld with an LLM call), %d islands\n",
+                static_cast<long long>(programs), static_cast<long long>(llm_calls), cfg.islands);
+  } else {
+    std::printf("archive bench: reusing %s (%lld programs)\n", db.c_str(),
+                static_cast<long long>(programs));
+  }
+  if (fill) std::printf("fill: %.1f s, %.0f programs/s; per call: select %.3f ms, record_llm_call %.3f ms, "
               "begin_evaluation %.3f ms, record_result %.3f ms\n",
               fill_s, programs / fill_s, 1e3 * t_select / std::max<int64_t>(selects, 1),
               1e3 * t_llm / std::max<int64_t>(llm_calls, 1), 1e3 * t_begin / programs,

@@ -80,6 +80,16 @@ TEST(ArchiveCrash, KilledWriterLeavesAConsistentFileWithEveryCommittedProgram) {
       auto db = sqlite::Db::open(path, sqlite::Db::Mode::kReadWrite, 5000);
       ASSERT_TRUE(db.ok()) << db.status().to_string();
       EXPECT_EQ(*db->query_text("PRAGMA integrity_check"), "ok");
+      // The counters kept beside the rows agree with the rows.
+      int64_t rows_done = *db->query_int("SELECT count(*) FROM programs WHERE status <> 'pending'");
+      int64_t rows_pending = *db->query_int("SELECT count(*) FROM programs WHERE status = 'pending'");
+      EXPECT_EQ(*db->query_int("SELECT value FROM kv WHERE key = 'archive.evaluations'"), rows_done);
+      EXPECT_EQ(*db->query_int("SELECT coalesce(sum(value), 0) FROM kv WHERE key LIKE "
+                               "'archive.count.%' AND key <> 'archive.count.pending'"),
+                rows_done);
+      EXPECT_EQ(*db->query_int("SELECT coalesce(max(value), 0) FROM kv WHERE key = "
+                               "'archive.count.pending'"),
+                rows_pending);
       // No row from foreign_key_check: no dangling parent or LLM call reference.
       EXPECT_EQ(db->query_text("PRAGMA foreign_key_check").status().code(), StatusCode::kNotFound);
     }
