@@ -44,6 +44,7 @@ int main(int argc, char** argv) {
   add_show_command(app, cli);
   add_diff_command(app, cli);
   add_lineage_command(app, cli);
+  add_export_command(app, cli);
   add_worker_command(app, cli);
 
   try {
