@@ -223,6 +223,9 @@ CompileOutcome compile_candidate(const Candidate& c, const CompileOptions& opt) 
   if (r != NVRTC_SUCCESS) {
     out.status = EvalStatus::kCompileError;
     std::string first = first_error(out.log, kCandidateProgramName);
+    // Template-heavy errors run to kilobytes; the message is one readable line, the log has more.
+    constexpr size_t kMaxMessage = 600;
+    if (first.size() > kMaxMessage) first = first.substr(0, kMaxMessage) + " ... (see the compile log)";
     out.message = first.empty() ? std::string("NVRTC failed: ") + nvrtcGetErrorString(r) : first;
     return done(out);
   }
