@@ -18,25 +18,27 @@
 // last tokens, and (RSAMP > 0) the residual estimate of kevo/residual.cuh for the rest: without
 // it, any top-k at 1/32 of the tokens loses the mass of near-uniform heads (oracle error ~0.2).
 //
-// Index: DI/2 + 4 bytes per token per KV head (68 B at DI=128) + the key mean + V sums per chunk.
+// Index: DI/2 + 4 bytes per token per KV head (36 B at the default DI=64) + the key mean + V sums
+// per chunk.
 // Error target: mean relative error <= 0.05 on the llama3-8b suite at the defaults (measured
 // figures in seeds/README.md).
 #include "kevo/attention.cuh"
 
-// kevo:param DI = 128 in {32, 64, 96, 128}
+// kevo:param DI = 64 in {32, 64, 96, 128}
 // kevo:param TOPK_DIV = 32 in {8, 16, 32, 64}
 // kevo:param SINK = 64 in {0, 16, 64, 128}
 // kevo:param WIN = 128 in {32, 64, 128, 256}
 // kevo:param CH = 2048 in {1024, 2048, 4096}
 // kevo:param RSAMP = 32 in {0, 16, 32, 64}
+// kevo:param MINB = 4 in {2, 3, 4}
 // kevo:index      B*Hkv*N*(DI/2+4) + B*Hkv*D*4 + B*Hkv*cdiv(N,CH)*D*4 + 1024
-// kevo:workspace  B*Hkv*N*2 + B*Hkv*cdiv(N,CH)*(1024*2 + 8) + B*Hq*cdiv(N,CH)*(D+1)*4 + B*Hkv*cdiv(G,4)*4 + 2048
+// kevo:workspace  B*Hkv*N*2 + B*Hkv*cdiv(N,CH)*(1024*2 + 8) + B*Hq*cdiv(N,CH)*max(1,min(8,32/cdiv(N,CH)))*(D+1)*4 + B*Hkv*cdiv(G,4)*4 + 2048
 // kevo:build   key_mean    grid(Hkv, B) block(256)
 // kevo:build   index_keys  grid(cdiv(N,64), Hkv, B) block(256)
 // kevo:build   value_sums  grid(cdiv(N,CH), Hkv, B) block(256)
 // kevo:decode  score       grid(cdiv(N,CH), Hkv, B) block(256)
 // kevo:decode  threshold   grid(Hkv, B) block(1024)
-// kevo:decode  attend      grid(cdiv(N,CH), Hkv*cdiv(G,4), B) block(128)
+// kevo:decode  attend      grid(cdiv(N,CH)*max(1,min(8,32/cdiv(N,CH))), Hkv*cdiv(G,4), B) block(128)
 
 using namespace kevo;
 
@@ -51,7 +53,7 @@ struct Layout {
   float* mean;        // index [B][Hkv][D]
   float* vsum;        // index [B][Hkv][nch][D] V sums per chunk (residual estimate)
   u16* keys;        // workspace [B][Hkv][N]
-  u16* hist;        // workspace [B][Hkv][NB][nch] (bin-major)
+  u16* hist;        // workspace [B][Hkv][nch][NB]
   int2* sel;        // workspace [B][Hkv][nch]
   Partials part;
   int* counters;  // workspace [B][Hkv][cdiv(G, GT)]
@@ -69,9 +71,9 @@ struct Layout {
     keys = ws.take<u16>(bh * a.N);
     hist = ws.take<u16>(bh * nch * NB);
     sel = ws.take<int2>(bh * nch);
-    part.nsplit = nch;
-    part.o = ws.take<float>((long long)a.B * a.Hq * nch * a.D);
-    part.lse = ws.take<float>((long long)a.B * a.Hq * nch);
+    part.nsplit = nch * attend_parts(nch);
+    part.o = ws.take<float>((long long)a.B * a.Hq * part.nsplit * a.D);
+    part.lse = ws.take<float>((long long)a.B * a.Hq * part.nsplit);
     counters = ws.take<int>(bh * cdiv(G, GT));
     ws_end = ws.end();
   }
@@ -136,7 +138,7 @@ extern "C" __global__ void __launch_bounds__(256) score(const Args a) {
   Layout Ly(a);
   KEVO_CHECK(Ly.ws_end <= a.workspace_bytes && G <= MAXG);
   KEVO_CHECK(RowLanes::supported(D) && D <= MAXD && D % 32 == 0);
-  __shared__ u32 s_q8[MAXG][DI / 8][2];  // rotated int8 queries: even / odd coordinates
+  __shared__ __align__(16) u32 s_q8[MAXG][DI / 8][2];  // rotated int8 queries: even / odd
   __shared__ float s_qs[MAXG];            // their scales
   __shared__ u32 s_hist[NB];
   if (c == 0 && threadIdx.x < cdiv(G, GT)) Ly.counters[bh * cdiv(G, GT) + threadIdx.x] = 0;
@@ -160,38 +162,70 @@ extern "C" __global__ void __launch_bounds__(256) score(const Args a) {
     }
   }
   __syncthreads();
-  u16* keys = Ly.keys + bh * N;
-  for (int n = c * CH + threadIdx.x; n < min(N, (c + 1) * CH); n += blockDim.x) {
-    int key;
-    if (n < SINK || n >= N - WIN) {
-      key = kKeyForced;
-    } else {
-      const uint4* row = reinterpret_cast<const uint4*>(Ly.kq + (bh * N + n) * ROWB);
+  // Index rows of U tokens per thread are loaded together, then scored; keys go through shared
+  // memory so that no global store sits between the loads.
+  constexpr int U = 4;
+  __shared__ __align__(16) u16 s_keys[CH];
+  const int n0 = c * CH, n_items = min(CH, N - n0);
+  const unsigned char* kq = Ly.kq + (bh * N + n0) * ROWB;
+  const float* kscale = Ly.kscale + bh * N + n0;
+#pragma unroll 1
+  for (int r0 = 0; r0 < n_items; r0 += 256 * U) {
+    uint4 row[U][ROWB / 16];
+    float sc[U];
+#pragma unroll
+    for (int u = 0; u < U; ++u) {
+      const int i = r0 + u * 256 + threadIdx.x;
+      if (i < n_items) {
+#pragma unroll
+        for (int w = 0; w < ROWB / 16; ++w) row[u][w] = ld_stream(kq + (long long)i * ROWB + w * 16);
+        sc[u] = kscale[i];
+      }
+    }
+#pragma unroll
+    for (int u = 0; u < U; ++u) {
+      const int i = r0 + u * 256 + threadIdx.x, n = n0 + i;
+      if (i >= n_items) continue;
       int dot[MAXG] = {0, 0, 0, 0, 0, 0, 0, 0};
 #pragma unroll
       for (int w = 0; w < ROWB / 16; ++w) {
-        const uint4 u = row[w];
-        const u32 kw[4] = {u.x, u.y, u.z, u.w};
+        // The two nibble planes of 4 key words (8 coordinates each), as 16 * int8 bytes.
+        const u32 kw[4] = {row[u][w].x, row[u][w].y, row[u][w].z, row[u][w].w};
+        int klo[4], khi[4];
+#pragma unroll
+        for (int j = 0; j < 4; ++j) klo[j] = (int)((kw[j] << 4) & 0xf0f0f0f0u), khi[j] = (int)(kw[j] & 0xf0f0f0f0u);
 #pragma unroll
         for (int g = 0; g < MAXG; ++g) {
           if (g < G) {
-#pragma unroll
-            for (int j = 0; j < 4; ++j)
-              dot[g] = dot_int4(kw[j], s_q8[g][w * 4 + j][0], s_q8[g][w * 4 + j][1], dot[g]);
+            const uint4* qv = reinterpret_cast<const uint4*>(&s_q8[g][w * 4][0]);
+            const uint4 q0 = qv[0], q1 = qv[1];  // {even, odd} of words 0..1, then 2..3
+            dot[g] = __dp4a(klo[0], (int)q0.x, dot[g]);
+            dot[g] = __dp4a(khi[0], (int)q0.y, dot[g]);
+            dot[g] = __dp4a(klo[1], (int)q0.z, dot[g]);
+            dot[g] = __dp4a(khi[1], (int)q0.w, dot[g]);
+            dot[g] = __dp4a(klo[2], (int)q1.x, dot[g]);
+            dot[g] = __dp4a(khi[2], (int)q1.y, dot[g]);
+            dot[g] = __dp4a(klo[3], (int)q1.z, dot[g]);
+            dot[g] = __dp4a(khi[3], (int)q1.w, dot[g]);
           }
         }
       }
-      float s = 0.f;  // I = sum_j w_j ReLU(q_j . k), w_j = 1 (the constant 16 does not matter)
+      float sum = 0.f;  // I = sum_j w_j ReLU(q_j . k), w_j = 1 (the constant 16 does not matter)
 #pragma unroll
       for (int g = 0; g < MAXG; ++g)
-        if (g < G) s += s_qs[g] * (float)max(dot[g], 0);
-      key = log_key(s * Ly.kscale[bh * N + n]);
-      atomicAdd(&s_hist[key], 1u);
+        if (g < G) sum += s_qs[g] * (float)max(dot[g], 0);
+      s_keys[i] = (n < SINK || n >= N - WIN) ? kKeyForced : (u16)log_key(sum * sc[u]);
     }
-    keys[n] = (u16)key;
   }
   __syncthreads();
-  hist_store(s_hist, NB, Ly.hist + bh * cdiv(N, CH) * NB, c, cdiv(N, CH));
+  u16* keys = Ly.keys + bh * N + n0;
+  for (int i = threadIdx.x; i < n_items; i += blockDim.x) {
+    const u16 key = s_keys[i];
+    if (key < kKeySkip) atomicAdd(&s_hist[key], 1u);
+    keys[i] = key;
+  }
+  __syncthreads();
+  hist_store(s_hist, NB, Ly.hist + bh * cdiv(N, CH) * NB, c);
 }
 
 extern "C" __global__ void __launch_bounds__(1024) threshold(const Args a) {
@@ -204,44 +238,24 @@ extern "C" __global__ void __launch_bounds__(1024) threshold(const Args a) {
   select_threshold(Ly.hist + bh * nch * NB, nch, NB, k, Ly.sel + bh * nch, s_total, scratch);
 }
 
-extern "C" __global__ void __launch_bounds__(128) attend(const Args a) {
-  const int c = blockIdx.x, b = blockIdx.z, G = a.Hq / a.Hkv, ngs = cdiv(G, GT);
+// MINB: attend blocks resident per SM the compiler must allow (registers <= 65536 / (128 MINB)).
+extern "C" __global__ void __launch_bounds__(128, MINB) attend(const Args a) {
+  const int nch = cdiv(a.N, CH), parts = attend_parts(nch);
+  const int c = blockIdx.x / parts, part = blockIdx.x % parts;
+  const int b = blockIdx.z, ngs = cdiv(a.Hq / a.Hkv, GT);
   const int hkv = blockIdx.y / ngs, gs = blockIdx.y % ngs;
-  const int h0 = hkv * G + gs * GT, ng = min(GT, G - gs * GT), nch = cdiv(a.N, CH);
   const long long bh = (long long)b * a.Hkv + hkv;
   Layout Ly(a);
+  __shared__ __align__(16) u16 s_keys[CH];
   __shared__ int s_list[CH];
   __shared__ u32 s_bits[CH / 32];
-  __shared__ int s_samp[RSAMP > 0 ? RSAMP : 1];
-  __shared__ float s_red[attend_smem_floats(GT, 4, MAXD)];
-  __shared__ float s_m[GT], s_d[GT], s_o[GT * MAXD], s_vsum[MAXD], s_restl[GT];
-  __shared__ int scratch[40];
-  __shared__ int s_flag;
-
-  // This chunk's selected tokens (chunk-local positions), and RSAMP draws among the others.
-  const u16* keys = Ly.keys + bh * a.N + (long long)c * CH;
+  __shared__ TopkAttendSmem<GT, RSAMP> sm;
   const int n_items = min(CH, a.N - c * CH);
-  const int n = compact_chunk(n_items, [&](int i) { return keys[i]; }, Ly.sel[bh * nch + c],
-                              s_list, scratch);
-  int n_drawn = 0;
-  if (RSAMP > 0) {
-    mark_list(s_list, n, s_bits, CH / 32);
-    n_drawn = draw_rest(n_items, RSAMP, a.seed, bh, c, s_bits, c * CH, s_samp, scratch);
-  }
-  for (int i = threadIdx.x; i < n; i += blockDim.x) s_list[i] += c * CH;
-  __syncthreads();
-
-  const float sl = a.scale * kLog2e;
-  PlainLogits var{sl};
-  attend_list<GT, 2>(a, b, hkv, h0, ng, s_list, n, var, s_red, s_m, s_d, s_o,
-                     RSAMP > 0 ? s_vsum : nullptr);
-  if (RSAMP > 0) {
-    rest_logsum<GT>(a, b, hkv, h0, ng, s_samp, n_drawn, sl, s_red, s_restl);
-    add_residual(a, ng, s_m, s_d, s_o, s_restl, n_items - n, n_drawn,
-                 Ly.vsum + (bh * nch + c) * a.D, s_vsum);
-  }
-  write_partials(a, Ly.part, b, h0, ng, c, s_m, s_d, s_o);
-  if (arrive_last(Ly.counters + bh * ngs + gs, nch, &s_flag))
-    merge_partials_to_output(a, Ly.part, b, h0, ng);
+  load_keys(Ly.keys + bh * a.N + (long long)c * CH, n_items, s_keys);
+  const int n = compact_chunk(n_items, [&](int i) { return s_keys[i]; }, Ly.sel[bh * nch + c],
+                              s_list, sm.scratch);
+  PlainLogits var{a.scale * kLog2e};
+  attend_selected(a, b, hkv, gs, c, part, parts, c * CH, n_items, s_list, n, s_bits,
+                  Ly.vsum + (bh * nch + c) * a.D, Ly.part, Ly.counters + bh * ngs + gs, var, sm);
 }
 // EVOLVE-BLOCK-END

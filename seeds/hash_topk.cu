@@ -38,13 +38,13 @@
 // kevo:param CH = 2048 in {1024, 2048, 4096}
 // kevo:param RSAMP = 32 in {0, 16, 32, 64}
 // kevo:index      B*Hkv*N*(BITS/8) + B*Hkv*D*4 + B*Hkv*cdiv(N,CH)*D*4 + 768
-// kevo:workspace  B*Hkv*N*2 + B*Hkv*cdiv(N,CH)*((G*BITS+1)*2 + 8) + B*Hq*cdiv(N,CH)*(D+1)*4 + B*Hkv*cdiv(G,4)*4 + 2048
+// kevo:workspace  B*Hkv*N*2 + B*Hkv*cdiv(N,CH)*((G*BITS+1)*2 + 8) + B*Hq*cdiv(N,CH)*max(1,min(8,32/cdiv(N,CH)))*(D+1)*4 + B*Hkv*cdiv(G,4)*4 + 2048
 // kevo:build   key_mean   grid(Hkv, B) block(256)
 // kevo:build   hash_keys  grid(cdiv(N,64), Hkv, B) block(256)
 // kevo:build   value_sums grid(cdiv(N,CH), Hkv, B) block(256)
 // kevo:decode  score      grid(cdiv(N,CH), Hkv, B) block(256)
 // kevo:decode  threshold  grid(Hkv, B) block(512)
-// kevo:decode  attend     grid(cdiv(N,CH), Hkv*cdiv(G,4), B) block(128)
+// kevo:decode  attend     grid(cdiv(N,CH)*max(1,min(8,32/cdiv(N,CH))), Hkv*cdiv(G,4), B) block(128)
 
 using namespace kevo;
 
@@ -59,7 +59,7 @@ struct Layout {
   float* mean; // index: [B][Hkv][D]
   float* vsum; // index: [B][Hkv][nch][D] V sums per chunk (residual estimate)
   u16* keys;   // workspace: [B][Hkv][N] similarity keys
-  u16* hist;   // workspace: [B][Hkv][NB][nch] (bin-major)
+  u16* hist;   // workspace: [B][Hkv][NB][nch] 
   int2* sel;   // workspace: [B][Hkv][nch] threshold, tie quota
   Partials part;
   int* counters;  // workspace: [B][Hkv][cdiv(G, GT)]
@@ -77,9 +77,9 @@ struct Layout {
     keys = ws.take<u16>(bh * a.N);
     hist = ws.take<u16>(bh * nch * nb);
     sel = ws.take<int2>(bh * nch);
-    part.nsplit = nch;
-    part.o = ws.take<float>((long long)a.B * a.Hq * nch * a.D);
-    part.lse = ws.take<float>((long long)a.B * a.Hq * nch);
+    part.nsplit = nch * attend_parts(nch);
+    part.o = ws.take<float>((long long)a.B * a.Hq * part.nsplit * a.D);
+    part.lse = ws.take<float>((long long)a.B * a.Hq * part.nsplit);
     counters = ws.take<int>(bh * cdiv(G, GT));
     ws_end = ws.end();
   }
@@ -223,7 +223,7 @@ extern "C" __global__ void __launch_bounds__(256) score(const Args a) {
     keys[n] = (u16)key;
   }
   __syncthreads();
-  hist_store(s_hist, NB, L.hist + bh * cdiv(N, CH) * NB, c, cdiv(N, CH));
+  hist_store(s_hist, NB, L.hist + bh * cdiv(N, CH) * NB, c);
 }
 
 extern "C" __global__ void __launch_bounds__(512) threshold(const Args a) {
@@ -237,44 +237,23 @@ extern "C" __global__ void __launch_bounds__(512) threshold(const Args a) {
   select_threshold(L.hist + bh * nch * NB, nch, NB, k, L.sel + bh * nch, s_total, scratch);
 }
 
-extern "C" __global__ void __launch_bounds__(128) attend(const Args a) {
-  const int c = blockIdx.x, b = blockIdx.z, G = a.Hq / a.Hkv, ngs = cdiv(G, GT);
+extern "C" __global__ void __launch_bounds__(128, 3) attend(const Args a) {
+  const int nch = cdiv(a.N, CH), parts = attend_parts(nch);
+  const int c = blockIdx.x / parts, part = blockIdx.x % parts;
+  const int b = blockIdx.z, ngs = cdiv(a.Hq / a.Hkv, GT);
   const int hkv = blockIdx.y / ngs, gs = blockIdx.y % ngs;
-  const int h0 = hkv * G + gs * GT, ng = min(GT, G - gs * GT), nch = cdiv(a.N, CH);
   const long long bh = (long long)b * a.Hkv + hkv;
   Layout L(a);
+  __shared__ __align__(16) u16 s_keys[CH];
   __shared__ int s_list[CH];
   __shared__ u32 s_bits[CH / 32];
-  __shared__ int s_samp[RSAMP > 0 ? RSAMP : 1];
-  __shared__ float s_red[attend_smem_floats(GT, 4, MAXD)];
-  __shared__ float s_m[GT], s_d[GT], s_o[GT * MAXD], s_vsum[MAXD], s_restl[GT];
-  __shared__ int scratch[40];
-  __shared__ int s_flag;
-
-  // This chunk's selected tokens (chunk-local positions), and RSAMP draws among the others.
-  const u16* keys = L.keys + bh * a.N + (long long)c * CH;
+  __shared__ TopkAttendSmem<GT, RSAMP> sm;
   const int n_items = min(CH, a.N - c * CH);
-  const int n = compact_chunk(n_items, [&](int i) { return keys[i]; }, L.sel[bh * nch + c],
-                              s_list, scratch);
-  int n_drawn = 0;
-  if (RSAMP > 0) {
-    mark_list(s_list, n, s_bits, CH / 32);
-    n_drawn = draw_rest(n_items, RSAMP, a.seed, bh, c, s_bits, c * CH, s_samp, scratch);
-  }
-  for (int i = threadIdx.x; i < n; i += blockDim.x) s_list[i] += c * CH;
-  __syncthreads();
-
-  const float sl = a.scale * kLog2e;
-  PlainLogits var{sl};
-  attend_list<GT, 2>(a, b, hkv, h0, ng, s_list, n, var, s_red, s_m, s_d, s_o,
-                     RSAMP > 0 ? s_vsum : nullptr);
-  if (RSAMP > 0) {
-    rest_logsum<GT>(a, b, hkv, h0, ng, s_samp, n_drawn, sl, s_red, s_restl);
-    add_residual(a, ng, s_m, s_d, s_o, s_restl, n_items - n, n_drawn,
-                 L.vsum + (bh * nch + c) * a.D, s_vsum);
-  }
-  write_partials(a, L.part, b, h0, ng, c, s_m, s_d, s_o);
-  if (arrive_last(L.counters + bh * ngs + gs, nch, &s_flag))
-    merge_partials_to_output(a, L.part, b, h0, ng);
+  load_keys(L.keys + bh * a.N + (long long)c * CH, n_items, s_keys);
+  const int n = compact_chunk(n_items, [&](int i) { return s_keys[i]; }, L.sel[bh * nch + c],
+                              s_list, sm.scratch);
+  PlainLogits var{a.scale * kLog2e};
+  attend_selected(a, b, hkv, gs, c, part, parts, c * CH, n_items, s_list, n, s_bits,
+                  L.vsum + (bh * nch + c) * a.D, L.part, L.counters + bh * ngs + gs, var, sm);
 }
 // EVOLVE-BLOCK-END

@@ -32,11 +32,12 @@
 // kevo:param WIN = 64 in {64, 128, 256}
 // kevo:param CH = 2048 in {1024, 2048}
 // kevo:index      B*Hkv*N*TABLES + B*Hkv*D*4 + 512
-// kevo:workspace  B*Hkv*N*2 + B*Hq*cdiv(N,CH)*(D+1)*4 + B*Hkv*cdiv(G,4)*4 + 1280
+// kevo:workspace  B*Hkv*G*TABLES + B*Hkv*N*2 + B*Hq*cdiv(N,CH)*max(1,min(8,32/cdiv(N,CH)))*(D+1)*4 + B*Hkv*cdiv(G,4)*4 + 1536
 // kevo:build   key_mean   grid(Hkv, B) block(256)
 // kevo:build   hash_keys  grid(cdiv(N,64), Hkv, B) block(256)
+// kevo:decode  query_codes grid(TABLES, Hkv, B) block(64)
 // kevo:decode  score      grid(cdiv(N,CH), Hkv, B) block(256)
-// kevo:decode  attend     grid(cdiv(N,CH), Hkv*cdiv(G,4), B) block(128)
+// kevo:decode  attend     grid(cdiv(N,CH)*max(1,min(8,32/cdiv(N,CH))), Hkv*cdiv(G,4), B) block(128)
 
 using namespace kevo;
 
@@ -47,6 +48,7 @@ static_assert(TABLES % 16 == 0, "codes are read 16 tables at a time");
 struct Layout {
   unsigned char* codes;  // index [B][Hkv][N][TABLES]
   float* mean;           // index [B][Hkv][D]
+  unsigned char* qcodes; // workspace [B][Hkv][G][TABLES] the query heads' codes
   u16* keys;             // workspace [B][Hkv][N]: kKeyForced, or the mask of heads sampling it
   Partials part;
   int* counters;  // workspace [B][Hkv][cdiv(G, GT)]
@@ -59,10 +61,11 @@ struct Layout {
     mean = ix.take<float>(bh * a.D);
     index_end = ix.end();
     Carve ws(a.workspace);
+    qcodes = ws.take<unsigned char>(bh * G * TABLES);
     keys = ws.take<u16>(bh * a.N);
-    part.nsplit = nch;
-    part.o = ws.take<float>((long long)a.B * a.Hq * nch * a.D);
-    part.lse = ws.take<float>((long long)a.B * a.Hq * nch);
+    part.nsplit = nch * attend_parts(nch);
+    part.o = ws.take<float>((long long)a.B * a.Hq * part.nsplit * a.D);
+    part.lse = ws.take<float>((long long)a.B * a.Hq * part.nsplit);
     counters = ws.take<int>(bh * cdiv(G, GT));
     ws_end = ws.end();
   }
@@ -130,60 +133,86 @@ __device__ __forceinline__ float sample_prob(float cos_theta) {
   return fmaxf(1.f - below, 1e-6f);
 }
 
-// Query codes of the group's heads, then per token the mask of heads whose code collides in at
-// least MINCOL tables (sink and window tokens are forced in).
-extern "C" __global__ void __launch_bounds__(256) score(const Args a) {
-  const int c = blockIdx.x, hkv = blockIdx.y, b = blockIdx.z;
-  const int D = a.D, WD = D / 32, G = a.Hq / a.Hkv, N = a.N;
+// Code byte of table l for each query head of the group (one block per table).
+extern "C" __global__ void __launch_bounds__(64) query_codes(const Args a) {
+  const int l = blockIdx.x, hkv = blockIdx.y, b = blockIdx.z;
+  const int D = a.D, WD = D / 32, G = a.Hq / a.Hkv;
   const long long bh = (long long)b * a.Hkv + hkv;
   Layout Ly(a);
-  KEVO_CHECK(Ly.ws_end <= a.workspace_bytes && G <= MAXG);
+  KEVO_CHECK(Ly.ws_end <= a.workspace_bytes && G <= MAXG && G * KBITS <= 64);
   KEVO_CHECK(RowLanes::supported(D) && D <= MAXD && D % 32 == 0);
-  __shared__ u32 s_planes[TABLES * KBITS * (MAXD / 32)];
-  __shared__ __align__(16) float s_q[MAXG * MAXD];
-  __shared__ u32 s_qcode[MAXG * TABLES / 4];
-  if (c == 0 && threadIdx.x < cdiv(G, GT)) Ly.counters[bh * cdiv(G, GT) + threadIdx.x] = 0;
-  for (int i = threadIdx.x; i < TABLES * KBITS * WD; i += blockDim.x)
-    s_planes[i] = plane_word(kPlaneSeed, i / WD, i % WD);
-  for (int i = threadIdx.x; i < G * D; i += blockDim.x)
-    s_q[i] = __bfloat162float(a.q[q_offset(a, b, hkv * G + i / D) + i % D]);
-  for (int i = threadIdx.x; i < G * TABLES / 4; i += blockDim.x) s_qcode[i] = 0;
+  __shared__ u32 s_planes[KBITS * (MAXD / 32)];
+  __shared__ u32 s_code[MAXG];
+  if (l == 0 && threadIdx.x < cdiv(G, GT)) Ly.counters[bh * cdiv(G, GT) + threadIdx.x] = 0;
+  for (int i = threadIdx.x; i < KBITS * WD; i += blockDim.x)
+    s_planes[i] = plane_word(kPlaneSeed, l * KBITS + i / WD, i % WD);
+  if (threadIdx.x < MAXG) s_code[threadIdx.x] = 0;
   __syncthreads();
-  for (int j = threadIdx.x; j < G * TABLES * KBITS; j += blockDim.x) {
-    const int g = j / (TABLES * KBITS), l = (j / KBITS) % TABLES, p = j % KBITS;
+  if (threadIdx.x < G * KBITS) {
+    const int g = threadIdx.x / KBITS, p = threadIdx.x % KBITS;
+    const __nv_bfloat16* q = a.q + q_offset(a, b, hkv * G + g);
     float acc = 0.f;
-    for (int d0 = 0; d0 < D; d0 += 8)
-      acc += signed_sum8(s_planes[(l * KBITS + p) * WD + d0 / 32], d0, s_q + g * D + d0);
-    if (acc >= 0.f) atomicOr(&s_qcode[(g * TABLES + l) >> 2], 1u << (8 * (l & 3) + p));
+    for (int d0 = 0; d0 < D; d0 += 8) {
+      float x[8];
+      bf16x8_to_float(ld_u4(q + d0), x);
+      acc += signed_sum8(s_planes[p * WD + d0 / 32], d0, x);
+    }
+    if (acc >= 0.f) atomicOr(&s_code[g], 1u << p);
   }
   __syncthreads();
-  u16* keys = Ly.keys + bh * N;
-  for (int n = c * CH + threadIdx.x; n < min(N, (c + 1) * CH); n += blockDim.x) {
-    u32 key;
-    if (n < SINK || n >= N - WIN) {
-      key = kKeyForced;
-    } else {
-      const uint4* row = reinterpret_cast<const uint4*>(Ly.codes + (bh * N + n) * TABLES);
-      int cnt[MAXG] = {0, 0, 0, 0, 0, 0, 0, 0};
+  if (threadIdx.x < G) Ly.qcodes[(bh * G + threadIdx.x) * TABLES + l] = (unsigned char)s_code[threadIdx.x];
+}
+
+// Per token, the mask of query heads whose code collides in at least MINCOL tables (sink and
+// window tokens are forced in). U tokens per thread have their code rows loaded together.
+extern "C" __global__ void __launch_bounds__(256) score(const Args a) {
+  constexpr int U = 2;
+  const int c = blockIdx.x, hkv = blockIdx.y, b = blockIdx.z, G = a.Hq / a.Hkv, N = a.N;
+  const long long bh = (long long)b * a.Hkv + hkv;
+  Layout Ly(a);
+  __shared__ u32 s_qcode[MAXG * TABLES / 4];
+  __shared__ __align__(16) u16 s_keys[CH];
+  for (int i = threadIdx.x; i < G * TABLES / 4; i += blockDim.x)
+    s_qcode[i] = reinterpret_cast<const u32*>(Ly.qcodes + bh * G * TABLES)[i];
+  __syncthreads();
+  const int n0 = c * CH, n_items = min(CH, N - n0);
+  const unsigned char* codes = Ly.codes + (bh * N + n0) * TABLES;
+#pragma unroll 1
+  for (int r0 = 0; r0 < n_items; r0 += 256 * U) {
+    uint4 row[U][TABLES / 16];
 #pragma unroll
-      for (int w = 0; w < TABLES / 16; ++w) {
-        const uint4 u = row[w];
+    for (int u = 0; u < U; ++u) {
+      const int i = r0 + u * 256 + threadIdx.x;
+      if (i < n_items) {
 #pragma unroll
-        for (int g = 0; g < MAXG; ++g) {
-          if (g < G) {
+        for (int w = 0; w < TABLES / 16; ++w)
+          row[u][w] = ld_stream(codes + (long long)i * TABLES + w * 16);
+      }
+    }
+#pragma unroll
+    for (int u = 0; u < U; ++u) {
+      const int i = r0 + u * 256 + threadIdx.x, n = n0 + i;
+      if (i >= n_items) continue;
+      u32 key = 0;
+#pragma unroll
+      for (int g = 0; g < MAXG; ++g) {
+        if (g < G) {
+          int cnt = 0;
+#pragma unroll
+          for (int w = 0; w < TABLES / 16; ++w) {
             const u32* qc = s_qcode + g * TABLES / 4 + w * 4;
-            cnt[g] += equal_bytes(u.x, qc[0]) + equal_bytes(u.y, qc[1]) +
-                      equal_bytes(u.z, qc[2]) + equal_bytes(u.w, qc[3]);
+            cnt += equal_bytes(row[u][w].x, qc[0]) + equal_bytes(row[u][w].y, qc[1]) +
+                   equal_bytes(row[u][w].z, qc[2]) + equal_bytes(row[u][w].w, qc[3]);
           }
+          if (cnt >= MINCOL) key |= 1u << g;
         }
       }
-      key = 0;
-#pragma unroll
-      for (int g = 0; g < MAXG; ++g)
-        if (g < G && cnt[g] >= MINCOL) key |= 1u << g;
+      s_keys[i] = (n < SINK || n >= N - WIN) ? kKeyForced : (u16)key;
     }
-    keys[n] = (u16)key;
   }
+  __syncthreads();
+  u16* keys = Ly.keys + bh * N + n0;
+  for (int i = threadIdx.x; i < n_items; i += blockDim.x) keys[i] = s_keys[i];
 }
 
 // Logits of sampled tokens corrected by their sampling probability; lane li of a row computes
@@ -227,10 +256,12 @@ struct PigLogits {
   }
 };
 
-extern "C" __global__ void __launch_bounds__(128) attend(const Args a) {
-  const int c = blockIdx.x, b = blockIdx.z, G = a.Hq / a.Hkv, ngs = cdiv(G, GT);
+extern "C" __global__ void __launch_bounds__(128, 3) attend(const Args a) {
+  const int nch = cdiv(a.N, CH), parts = attend_parts(nch);
+  const int c = blockIdx.x / parts, part = blockIdx.x % parts;
+  const int b = blockIdx.z, G = a.Hq / a.Hkv, ngs = cdiv(G, GT);
   const int hkv = blockIdx.y / ngs, gs = blockIdx.y % ngs;
-  const int h0 = hkv * G + gs * GT, ng = min(GT, G - gs * GT), nch = cdiv(a.N, CH);
+  const int h0 = hkv * G + gs * GT, ng = min(GT, G - gs * GT);
   const int D = a.D;
   const long long bh = (long long)b * a.Hkv + hkv;
   Layout Ly(a);
@@ -259,29 +290,32 @@ extern "C" __global__ void __launch_bounds__(128) attend(const Args a) {
       if (lane == 0) s_qmu[warp] = qm, s_qn[warp] = sqrtf(qq);
     }
   }
-  // Sampled and forced tokens of the chunk, in order, with their keys.
-  const u16* keys = Ly.keys + bh * a.N;
+  // Sampled and forced tokens of the chunk, in order, with their keys; this part takes its share.
+  __shared__ __align__(16) u16 s_keys[CH];
+  const int n_items = min(CH, a.N - c * CH);
+  load_keys(Ly.keys + bh * a.N + (long long)c * CH, n_items, s_keys);
   int n = 0;
-  for (int base = c * CH; base < min(a.N, (c + 1) * CH); base += blockDim.x) {
-    const int t = base + threadIdx.x;
-    const u16 key = t < min(a.N, (c + 1) * CH) ? keys[t] : (u16)0;
+  for (int base = 0; base < n_items; base += blockDim.x) {
+    const int i = base + threadIdx.x;
+    const u16 key = i < n_items ? s_keys[i] : (u16)0;
     int tile;
     const int at = n + block_exclusive_scan(key != 0, scratch, &tile);
-    if (key != 0) s_list[at] = t, s_aux[at] = key;
+    if (key != 0) s_list[at] = c * CH + i, s_aux[at] = key;
     n += tile;
   }
   __syncthreads();
+  const int lo = (int)((long long)n * part / parts), hi = (int)((long long)n * (part + 1) / parts);
   PigLogits var;
   var.sl = a.scale * kLog2e;
   var.gbit = gs * GT;
   const int d0 = (threadIdx.x & 31) % (D / 8) * 8;
   for (int j = 0; j < 8; ++j) var.mu[j] = mean[d0 + j];
-  var.aux = s_aux;
+  var.aux = s_aux + lo;
   var.qmu = s_qmu;
   var.qnorm = s_qn;
-  attend_list<GT, 2>(a, b, hkv, h0, ng, s_list, n, var, s_red, s_m, s_d, s_o);
-  write_partials(a, Ly.part, b, h0, ng, c, s_m, s_d, s_o);
-  if (arrive_last(Ly.counters + bh * ngs + gs, nch, &s_flag))
+  attend_list<GT, 4>(a, b, hkv, h0, ng, s_list + lo, hi - lo, var, s_red, s_m, s_d, s_o);
+  write_partials(a, Ly.part, b, h0, ng, c * parts + part, s_m, s_d, s_o);
+  if (arrive_last(Ly.counters + bh * ngs + gs, gridDim.x, &s_flag))
     merge_partials_to_output(a, Ly.part, b, h0, ng);
 }
 // EVOLVE-BLOCK-END

@@ -29,12 +29,12 @@
 // kevo:param CHP = 128 in {64, 128}
 // kevo:param RSAMP = 32 in {0, 16, 32, 64}
 // kevo:index      B*Hkv*cdiv(N,PAGE)*D*4 + B*Hkv*cdiv(N,PAGE*CHP)*D*4 + 512
-// kevo:workspace  B*Hkv*cdiv(N,PAGE)*4 + B*Hkv*4 + B*Hq*cdiv(N,PAGE*CHP)*(D+1)*4 + B*Hkv*cdiv(G,4)*4 + 1536
+// kevo:workspace  B*Hkv*cdiv(N,PAGE)*4 + B*Hkv*4 + B*Hq*cdiv(N,PAGE*CHP)*max(1,min(8,32/cdiv(N,PAGE*CHP)))*(D+1)*4 + B*Hkv*cdiv(G,4)*4 + 1536
 // kevo:build   page_bounds  grid(cdiv(N,PAGE*8), Hkv, B) block(256)
 // kevo:build   value_sums   grid(cdiv(N,PAGE*CHP), Hkv, B) block(256)
 // kevo:decode  score        grid(cdiv(N,PAGE*64), Hkv, B) block(256)
 // kevo:decode  threshold    grid(Hkv, B) block(1024)
-// kevo:decode  attend       grid(cdiv(N,PAGE*CHP), Hkv*cdiv(G,4), B) block(128)
+// kevo:decode  attend       grid(cdiv(N,PAGE*CHP)*max(1,min(8,32/cdiv(N,PAGE*CHP))), Hkv*cdiv(G,4), B) block(128)
 
 using namespace kevo;
 
@@ -60,9 +60,9 @@ struct Layout {
     Carve ws(a.workspace);
     keys = ws.take<u32>(bh * np);
     thresh = ws.take<u32>(bh);
-    part.nsplit = nch;
-    part.o = ws.take<float>((long long)a.B * a.Hq * nch * a.D);
-    part.lse = ws.take<float>((long long)a.B * a.Hq * nch);
+    part.nsplit = nch * attend_parts(nch);
+    part.o = ws.take<float>((long long)a.B * a.Hq * part.nsplit * a.D);
+    part.lse = ws.take<float>((long long)a.B * a.Hq * part.nsplit);
     counters = ws.take<int>(bh * cdiv(G, GT));
     ws_end = ws.end();
   }
@@ -125,28 +125,38 @@ extern "C" __global__ void __launch_bounds__(256) score(const Args a) {
   for (int g = 0; g < MAXG; ++g) {
     if (g < G) bf16x8_to_float(ld_u4(a.q + q_offset(a, b, hkv * G + g) + d0), q[g]);
   }
-  for (int p0 = blockIdx.x * 64 + warp * rl.slots; p0 < min(np, blockIdx.x * 64 + 64);
-       p0 += 8 * rl.slots) {  // warp-uniform
-    const int page = p0 + slot;
-    const bool ok = page < min(np, blockIdx.x * 64 + 64);
-    float lo[8], hi[8];
-    if (ok) {
-      const __nv_bfloat16* bnd = Ly.bounds + (bh * np + page) * 2 * D + d0;
-      bf16x8_to_float(ld_stream(bnd), lo);
-      bf16x8_to_float(ld_stream(bnd + D), hi);
-    } else {
-      for (int j = 0; j < 8; ++j) lo[j] = hi[j] = 0.f;
-    }
-    float s = 0.f;
+  // U page rows per lane are loaded together, then scored.
+  constexpr int U = 4;
+  const int p_end = min(np, (int)blockIdx.x * 64 + 64), step = 8 * rl.slots;
+#pragma unroll 1
+  for (int p0 = blockIdx.x * 64 + warp * rl.slots; p0 < p_end; p0 += U * step) {  // warp-uniform
+    float lo[U][8], hi[U][8];
 #pragma unroll
-    for (int g = 0; g < MAXG; ++g) {
-      if (g < G) {
-#pragma unroll
-        for (int j = 0; j < 8; ++j) s += fmaxf(q[g][j] * lo[j], q[g][j] * hi[j]);
+    for (int u = 0; u < U; ++u) {
+      const int page = p0 + u * step + slot;
+      if (page < p_end) {
+        const __nv_bfloat16* bnd = Ly.bounds + (bh * np + page) * 2 * D + d0;
+        bf16x8_to_float(ld_stream(bnd), lo[u]);
+        bf16x8_to_float(ld_stream(bnd + D), hi[u]);
+      } else {
+        for (int j = 0; j < 8; ++j) lo[u][j] = hi[u][j] = 0.f;
       }
     }
-    s = group_sum(s, rl.lpt);
-    if (ok && d0 == 0) Ly.keys[bh * np + page] = forced_page(page, a.N) ? kForcedPage : float_key(s);
+#pragma unroll
+    for (int u = 0; u < U; ++u) {
+      const int page = p0 + u * step + slot;
+      float sum = 0.f;
+#pragma unroll
+      for (int g = 0; g < MAXG; ++g) {
+        if (g < G) {
+#pragma unroll
+          for (int j = 0; j < 8; ++j) sum += fmaxf(q[g][j] * lo[u][j], q[g][j] * hi[u][j]);
+        }
+      }
+      sum = group_sum(sum, rl.lpt);
+      if (page < p_end && d0 == 0)
+        Ly.keys[bh * np + page] = forced_page(page, a.N) ? kForcedPage : float_key(sum);
+    }
   }
 }
 
@@ -166,19 +176,15 @@ extern "C" __global__ void __launch_bounds__(1024) threshold(const Args a) {
 }
 
 extern "C" __global__ void __launch_bounds__(128, 3) attend(const Args a) {
-  const int c = blockIdx.x, b = blockIdx.z, G = a.Hq / a.Hkv, ngs = cdiv(G, GT);
+  const int np = cdiv(a.N, PAGE), nch = cdiv(np, CHP), parts = attend_parts(nch);
+  const int c = blockIdx.x / parts, part = blockIdx.x % parts;
+  const int b = blockIdx.z, ngs = cdiv(a.Hq / a.Hkv, GT);
   const int hkv = blockIdx.y / ngs, gs = blockIdx.y % ngs;
-  const int h0 = hkv * G + gs * GT, ng = min(GT, G - gs * GT);
-  const int np = cdiv(a.N, PAGE), nch = cdiv(np, CHP);
   const long long bh = (long long)b * a.Hkv + hkv;
   Layout Ly(a);
   __shared__ int s_list[CT];
   __shared__ u32 s_bits[CT / 32];
-  __shared__ int s_samp[RSAMP > 0 ? RSAMP : 1];
-  __shared__ float s_red[attend_smem_floats(GT, 4, MAXD)];
-  __shared__ float s_m[GT], s_d[GT], s_o[GT * MAXD], s_vsum[MAXD], s_restl[GT];
-  __shared__ int scratch[40];
-  __shared__ int s_flag;
+  __shared__ TopkAttendSmem<GT, RSAMP> sm;
 
   // Selected pages of this chunk, expanded to their tokens (chunk-local positions, in order).
   const u32 t = Ly.thresh[bh];
@@ -189,30 +195,14 @@ extern "C" __global__ void __launch_bounds__(128, 3) attend(const Args a) {
     const bool take = page < np && base + (int)threadIdx.x < CHP && Ly.keys[bh * np + page] >= t;
     const int len = take ? min(PAGE, a.N - page * PAGE) : 0;
     int tile;
-    const int at = n + block_exclusive_scan(len, scratch, &tile);
+    const int at = n + block_exclusive_scan(len, sm.scratch, &tile);
 #pragma unroll 1
     for (int j = 0; j < len; ++j) s_list[at + j] = (page - c * CHP) * PAGE + j;
     n += tile;
   }
   __syncthreads();
-  int n_drawn = 0;
-  if (RSAMP > 0) {
-    mark_list(s_list, n, s_bits, CT / 32);
-    n_drawn = draw_rest(n_items, RSAMP, a.seed, bh, c, s_bits, c * CT, s_samp, scratch);
-  }
-  for (int i = threadIdx.x; i < n; i += blockDim.x) s_list[i] += c * CT;
-  __syncthreads();
-  const float sl = a.scale * kLog2e;
-  PlainLogits var{sl};
-  attend_list<GT, 2>(a, b, hkv, h0, ng, s_list, n, var, s_red, s_m, s_d, s_o,
-                     RSAMP > 0 ? s_vsum : nullptr);
-  if (RSAMP > 0) {
-    rest_logsum<GT>(a, b, hkv, h0, ng, s_samp, n_drawn, sl, s_red, s_restl);
-    add_residual(a, ng, s_m, s_d, s_o, s_restl, n_items - n, n_drawn,
-                 Ly.vsum + (bh * nch + c) * a.D, s_vsum);
-  }
-  write_partials(a, Ly.part, b, h0, ng, c, s_m, s_d, s_o);
-  if (arrive_last(Ly.counters + bh * ngs + gs, nch, &s_flag))
-    merge_partials_to_output(a, Ly.part, b, h0, ng);
+  PlainLogits var{a.scale * kLog2e};
+  attend_selected(a, b, hkv, gs, c, part, parts, c * CT, n_items, s_list, n, s_bits,
+                  Ly.vsum + (bh * nch + c) * a.D, Ly.part, Ly.counters + bh * ngs + gs, var, sm);
 }
 // EVOLVE-BLOCK-END

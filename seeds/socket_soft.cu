@@ -30,17 +30,17 @@
 // kevo:param TOPK_DIV = 32 in {8, 16, 32, 64}
 // kevo:param SINK = 64 in {0, 16, 64, 128}
 // kevo:param WIN = 128 in {32, 64, 128, 256}
-// kevo:param CH = 4096 in {2048, 4096}
+// kevo:param CH = 2048 in {1024, 2048}
 // kevo:param RSAMP = 32 in {0, 16, 32, 64}
 // kevo:index      B*Hkv*N*(cdiv(TABLES,16)*16 + 2) + B*Hkv*D*4 + B*Hkv*cdiv(N,CH)*D*4 + 1024
-// kevo:workspace  B*Hkv*TABLES*512 + B*Hkv*N*2 + B*Hkv*cdiv(N,CH)*(1024*2 + 8) + B*Hq*cdiv(N,CH)*(D+1)*4 + B*Hkv*cdiv(G,4)*4 + 2048
+// kevo:workspace  B*Hkv*TABLES*512 + B*Hkv*N*2 + B*Hkv*cdiv(N,CH)*(1024*2 + 8) + B*Hq*cdiv(N,CH)*max(1,min(8,32/cdiv(N,CH)))*(D+1)*4 + B*Hkv*cdiv(G,4)*4 + 2048
 // kevo:build   key_mean     grid(Hkv, B) block(256)
 // kevo:build   hash_keys    grid(cdiv(N,64), Hkv, B) block(256)
 // kevo:build   value_sums   grid(cdiv(N,CH), Hkv, B) block(256)
 // kevo:decode  bucket_probs grid(TABLES, Hkv, B) block(256)
 // kevo:decode  score        grid(cdiv(N,CH), Hkv, B) block(256)
 // kevo:decode  threshold    grid(Hkv, B) block(1024)
-// kevo:decode  attend       grid(cdiv(N,CH), Hkv*cdiv(G,4), B) block(128)
+// kevo:decode  attend       grid(cdiv(N,CH)*max(1,min(8,32/cdiv(N,CH))), Hkv*cdiv(G,4), B) block(128)
 
 using namespace kevo;
 
@@ -49,7 +49,7 @@ constexpr int LP = (TABLES + 15) / 16 * 16;  // code bytes per token, padded for
 constexpr int R = 1 << PLANES;               // buckets per table
 constexpr int NB = kMaxBins;            // log_key bins
 constexpr u64 kPlaneSeed = 0x6b65766f534f434bull;
-static_assert(TABLES * R * 2 <= 40 * 1024, "the bucket table must fit in shared memory");
+static_assert(TABLES * R * 2 <= 38400, "the bucket table must fit in shared memory");
 
 struct Layout {
   unsigned char* codes;  // index [B][Hkv][N][LP]
@@ -58,7 +58,7 @@ struct Layout {
   float* vsum;           // index [B][Hkv][nch][D] V sums per chunk (residual estimate)
   u16* probs;            // workspace [B][Hkv][TABLES][R] summed bucket probabilities (bf16 bits)
   u16* keys;             // workspace [B][Hkv][N]
-  u16* hist;             // workspace [B][Hkv][NB][nch] (bin-major)
+  u16* hist;             // workspace [B][Hkv][NB][nch] 
   int2* sel;             // workspace [B][Hkv][nch]
   Partials part;
   int* counters;  // workspace [B][Hkv][cdiv(G, GT)]
@@ -77,9 +77,9 @@ struct Layout {
     keys = ws.take<u16>(bh * a.N);
     hist = ws.take<u16>(bh * nch * NB);
     sel = ws.take<int2>(bh * nch);
-    part.nsplit = nch;
-    part.o = ws.take<float>((long long)a.B * a.Hq * nch * a.D);
-    part.lse = ws.take<float>((long long)a.B * a.Hq * nch);
+    part.nsplit = nch * attend_parts(nch);
+    part.o = ws.take<float>((long long)a.B * a.Hq * part.nsplit * a.D);
+    part.lse = ws.take<float>((long long)a.B * a.Hq * part.nsplit);
     counters = ws.take<int>(bh * cdiv(G, GT));
     ws_end = ws.end();
   }
@@ -196,40 +196,64 @@ extern "C" __global__ void __launch_bounds__(256) bucket_probs(const Args a) {
 }
 
 extern "C" __global__ void __launch_bounds__(256) score(const Args a) {
+  constexpr int U = 4;  // tokens per thread whose code rows are loaded together
   const int c = blockIdx.x, hkv = blockIdx.y, b = blockIdx.z, N = a.N;
   const long long bh = (long long)b * a.Hkv + hkv;
   Layout Ly(a);
-  __shared__ u16 s_probs[TABLES * R];
+  __shared__ __align__(16) u16 s_probs[TABLES * R];
+  __shared__ __align__(16) u16 s_keys[CH];
   __shared__ u32 s_hist[NB];
-  for (int i = threadIdx.x; i < TABLES * R; i += blockDim.x) s_probs[i] = Ly.probs[bh * TABLES * R + i];
+  {
+    const uint4* src = reinterpret_cast<const uint4*>(Ly.probs + bh * TABLES * R);
+    uint4* dst = reinterpret_cast<uint4*>(s_probs);
+#pragma unroll 4
+    for (int i = threadIdx.x; i < TABLES * R / 8; i += blockDim.x) dst[i] = src[i];
+  }
   hist_clear(s_hist, NB);
   __syncthreads();
-  u16* keys = Ly.keys + bh * N;
-  for (int n = c * CH + threadIdx.x; n < min(N, (c + 1) * CH); n += blockDim.x) {
-    int key;
-    if (n < SINK || n >= N - WIN) {
-      key = kKeyForced;
-    } else {
-      const uint4* row = reinterpret_cast<const uint4*>(Ly.codes + (bh * N + n) * LP);
-      float s = 0.f;
+  const int n0 = c * CH, n_items = min(CH, N - n0);
+  const unsigned char* codes = Ly.codes + (bh * N + n0) * LP;
+  const u16* vnorm = Ly.vnorm + bh * N + n0;
+#pragma unroll 1
+  for (int r0 = 0; r0 < n_items; r0 += 256 * U) {
+    uint4 row[U][LP / 16];
+    float vn[U];
+#pragma unroll
+    for (int u = 0; u < U; ++u) {
+      const int i = r0 + u * 256 + threadIdx.x;
+      if (i < n_items) {
+#pragma unroll
+        for (int w = 0; w < LP / 16; ++w) row[u][w] = ld_stream(codes + (long long)i * LP + w * 16);
+        vn[u] = bf16_lo(vnorm[i]);
+      }
+    }
+#pragma unroll
+    for (int u = 0; u < U; ++u) {
+      const int i = r0 + u * 256 + threadIdx.x, n = n0 + i;
+      if (i >= n_items) continue;
+      float sum = 0.f;
 #pragma unroll
       for (int w = 0; w < LP / 16; ++w) {
-        const uint4 u = row[w];
-        const u32 words[4] = {u.x, u.y, u.z, u.w};
+        const u32 words[4] = {row[u][w].x, row[u][w].y, row[u][w].z, row[u][w].w};
 #pragma unroll
         for (int j = 0; j < 16; ++j) {
           const int l = w * 16 + j;
-          if (l < TABLES) s += bf16_lo(s_probs[l * R + ((words[j >> 2] >> (8 * (j & 3))) & (R - 1))]);
+          if (l < TABLES)
+            sum += bf16_lo(s_probs[l * R + ((words[j >> 2] >> (8 * (j & 3))) & (R - 1))]);
         }
       }
-      s *= bf16_lo(Ly.vnorm[bh * N + n]);
-      key = log_key(s);
-      atomicAdd(&s_hist[key], 1u);
+      s_keys[i] = (n < SINK || n >= N - WIN) ? kKeyForced : (u16)log_key(sum * vn[u]);
     }
-    keys[n] = (u16)key;
   }
   __syncthreads();
-  hist_store(s_hist, NB, Ly.hist + bh * cdiv(N, CH) * NB, c, cdiv(N, CH));
+  u16* keys = Ly.keys + bh * N + n0;
+  for (int i = threadIdx.x; i < n_items; i += blockDim.x) {
+    const u16 key = s_keys[i];
+    if (key < kKeySkip) atomicAdd(&s_hist[key], 1u);
+    keys[i] = key;
+  }
+  __syncthreads();
+  hist_store(s_hist, NB, Ly.hist + bh * cdiv(N, CH) * NB, c);
 }
 
 extern "C" __global__ void __launch_bounds__(1024) threshold(const Args a) {
@@ -242,44 +266,23 @@ extern "C" __global__ void __launch_bounds__(1024) threshold(const Args a) {
   select_threshold(Ly.hist + bh * nch * NB, nch, NB, k, Ly.sel + bh * nch, s_total, scratch);
 }
 
-extern "C" __global__ void __launch_bounds__(128) attend(const Args a) {
-  const int c = blockIdx.x, b = blockIdx.z, G = a.Hq / a.Hkv, ngs = cdiv(G, GT);
+extern "C" __global__ void __launch_bounds__(128, 3) attend(const Args a) {
+  const int nch = cdiv(a.N, CH), parts = attend_parts(nch);
+  const int c = blockIdx.x / parts, part = blockIdx.x % parts;
+  const int b = blockIdx.z, ngs = cdiv(a.Hq / a.Hkv, GT);
   const int hkv = blockIdx.y / ngs, gs = blockIdx.y % ngs;
-  const int h0 = hkv * G + gs * GT, ng = min(GT, G - gs * GT), nch = cdiv(a.N, CH);
   const long long bh = (long long)b * a.Hkv + hkv;
   Layout Ly(a);
+  __shared__ __align__(16) u16 s_keys[CH];
   __shared__ int s_list[CH];
   __shared__ u32 s_bits[CH / 32];
-  __shared__ int s_samp[RSAMP > 0 ? RSAMP : 1];
-  __shared__ float s_red[attend_smem_floats(GT, 4, MAXD)];
-  __shared__ float s_m[GT], s_d[GT], s_o[GT * MAXD], s_vsum[MAXD], s_restl[GT];
-  __shared__ int scratch[40];
-  __shared__ int s_flag;
-
-  // This chunk's selected tokens (chunk-local positions), and RSAMP draws among the others.
-  const u16* keys = Ly.keys + bh * a.N + (long long)c * CH;
+  __shared__ TopkAttendSmem<GT, RSAMP> sm;
   const int n_items = min(CH, a.N - c * CH);
-  const int n = compact_chunk(n_items, [&](int i) { return keys[i]; }, Ly.sel[bh * nch + c],
-                              s_list, scratch);
-  int n_drawn = 0;
-  if (RSAMP > 0) {
-    mark_list(s_list, n, s_bits, CH / 32);
-    n_drawn = draw_rest(n_items, RSAMP, a.seed, bh, c, s_bits, c * CH, s_samp, scratch);
-  }
-  for (int i = threadIdx.x; i < n; i += blockDim.x) s_list[i] += c * CH;
-  __syncthreads();
-
-  const float sl = a.scale * kLog2e;
-  PlainLogits var{sl};
-  attend_list<GT, 2>(a, b, hkv, h0, ng, s_list, n, var, s_red, s_m, s_d, s_o,
-                     RSAMP > 0 ? s_vsum : nullptr);
-  if (RSAMP > 0) {
-    rest_logsum<GT>(a, b, hkv, h0, ng, s_samp, n_drawn, sl, s_red, s_restl);
-    add_residual(a, ng, s_m, s_d, s_o, s_restl, n_items - n, n_drawn,
-                 Ly.vsum + (bh * nch + c) * a.D, s_vsum);
-  }
-  write_partials(a, Ly.part, b, h0, ng, c, s_m, s_d, s_o);
-  if (arrive_last(Ly.counters + bh * ngs + gs, nch, &s_flag))
-    merge_partials_to_output(a, Ly.part, b, h0, ng);
+  load_keys(Ly.keys + bh * a.N + (long long)c * CH, n_items, s_keys);
+  const int n = compact_chunk(n_items, [&](int i) { return s_keys[i]; }, Ly.sel[bh * nch + c],
+                              s_list, sm.scratch);
+  PlainLogits var{a.scale * kLog2e};
+  attend_selected(a, b, hkv, gs, c, part, parts, c * CH, n_items, s_list, n, s_bits,
+                  Ly.vsum + (bh * nch + c) * a.D, Ly.part, Ly.counters + bh * ngs + gs, var, sm);
 }
 // EVOLVE-BLOCK-END

@@ -33,14 +33,14 @@
 // kevo:param WIN = 128 in {64, 128, 256}
 // kevo:param CH = 2048 in {1024, 2048}
 // kevo:index      B*Hkv*N*(DI/2+4) + B*Hkv*D*4 + 768
-// kevo:workspace  B*Hkv*N*2 + B*Hkv*cdiv(N,CH)*(1024*2 + 8) + B*Hkv*cdiv(N,32)*4 + B*Hq*(2*cdiv(N,CH)+1)*(D+1)*4 + B*Hkv*128*16*4 + B*Hq*4 + B*Hkv*4 + B*Hkv*(2*cdiv(G,4)+1)*4 + 4096
+// kevo:workspace  B*Hkv*N*2 + B*Hkv*cdiv(N,CH)*(1024*2 + 8) + B*Hkv*cdiv(N,32)*4 + B*Hq*(cdiv(N,CH)+max(64,cdiv(N,CH))+1)*(D+1)*4 + B*Hkv*128*16*4 + B*Hq*4 + B*Hkv*4 + B*Hkv*(2*cdiv(G,4)+1)*4 + 4096
 // kevo:build   key_mean        grid(Hkv, B) block(256)
 // kevo:build   index_keys      grid(cdiv(N,64), Hkv, B) block(256)
 // kevo:decode  score           grid(cdiv(N,CH), Hkv, B) block(256)
 // kevo:decode  threshold       grid(Hkv, B) block(1024)
 // kevo:decode  attend_det      grid(cdiv(N,CH), Hkv*cdiv(G,4), B) block(128)
 // kevo:decode  base_stats      grid(128, Hkv, B) block(128)
-// kevo:decode  attend_sampled  grid(cdiv(N,CH), Hkv*cdiv(G,4), B) block(128)
+// kevo:decode  attend_sampled  grid(max(64,cdiv(N,CH)), Hkv*cdiv(G,4), B) block(128)
 
 using namespace kevo;
 
@@ -48,16 +48,20 @@ constexpr int GT = 4, MAXD = 256, MAXG = 8, NSB = 128;  // NSB: base_stats block
 constexpr int NB = kMaxBins, ROWB = DI / 2;
 constexpr u64 kRotSeed = 0x6b65766f44534121ull;
 
+// Blocks of attend_sampled (the plan's grid.x): at least 64, so a large budget is spread wide,
+// and at least nch, so no block takes more than CH draws (b_max <= n_s < nch * CH).
+__device__ __forceinline__ int sampled_splits(int nch) { return max(64, nch); }
+
 struct Layout {
   unsigned char* kq;  // index [B][Hkv][N][ROWB] int4 rotated centred keys (as dsa_indexer)
   float* kscale;      // index [B][Hkv][N]
   float* mean;        // index [B][Hkv][D]
   u16* keys;       // [B][Hkv][N]
-  u16* hist;       // [B][Hkv][NB][nch] (bin-major)
+  u16* hist;       // [B][Hkv][NB][nch] 
   int2* sel;       // [B][Hkv][nch]
   u32* det_bits;   // [B][Hkv][cdiv(N, 32)] deterministic tokens
   Partials det;    // nch splits of the deterministic part
-  Partials all;    // nch sampled splits + split nch = the merged deterministic part
+  Partials all;    // nsamp sampled splits + split nsamp = the merged deterministic part
   float* stats;    // [B][Hkv][NSB][MAXG][2] base-sample sums of x and x^2
   int* budget;     // [B][Hq]
   int* budget_max; // [B][Hkv]
@@ -81,9 +85,9 @@ struct Layout {
     det.nsplit = nch;
     det.o = ws.take<float>(bq * nch * a.D);
     det.lse = ws.take<float>(bq * nch);
-    all.nsplit = nch + 1;
-    all.o = ws.take<float>(bq * (nch + 1) * a.D);
-    all.lse = ws.take<float>(bq * (nch + 1));
+    all.nsplit = sampled_splits(nch) + 1;
+    all.o = ws.take<float>(bq * all.nsplit * a.D);
+    all.lse = ws.take<float>(bq * all.nsplit);
     stats = ws.take<float>(bh * NSB * MAXG * 2);
     budget = ws.take<int>(bq);
     budget_max = ws.take<int>(bh);
@@ -155,7 +159,7 @@ extern "C" __global__ void __launch_bounds__(256) score(const Args a) {
   Layout Ly(a);
   KEVO_CHECK(Ly.ws_end <= a.workspace_bytes && G <= MAXG);
   KEVO_CHECK(RowLanes::supported(D) && D <= MAXD && D % 32 == 0);
-  __shared__ u32 s_q8[MAXG][DI / 8][2];  // rotated int8 queries: even / odd coordinates
+  __shared__ __align__(16) u32 s_q8[MAXG][DI / 8][2];  // rotated int8 queries: even / odd
   __shared__ float s_qs[MAXG];            // their scales
   __shared__ u32 s_hist[NB];
   const int ngs = cdiv(G, GT);
@@ -184,38 +188,70 @@ extern "C" __global__ void __launch_bounds__(256) score(const Args a) {
     }
   }
   __syncthreads();
-  u16* keys = Ly.keys + bh * N;
-  for (int n = c * CH + threadIdx.x; n < min(N, (c + 1) * CH); n += blockDim.x) {
-    int key;
-    if (n < SINK || n >= N - WIN) {
-      key = kKeyForced;
-    } else {
-      const uint4* row = reinterpret_cast<const uint4*>(Ly.kq + (bh * N + n) * ROWB);
+  // Index rows of U tokens per thread are loaded together, then scored; keys go through shared
+  // memory so that no global store sits between the loads.
+  constexpr int U = 4;
+  __shared__ __align__(16) u16 s_keys[CH];
+  const int n0 = c * CH, n_items = min(CH, N - n0);
+  const unsigned char* kq = Ly.kq + (bh * N + n0) * ROWB;
+  const float* kscale = Ly.kscale + bh * N + n0;
+#pragma unroll 1
+  for (int r0 = 0; r0 < n_items; r0 += 256 * U) {
+    uint4 row[U][ROWB / 16];
+    float sc[U];
+#pragma unroll
+    for (int u = 0; u < U; ++u) {
+      const int i = r0 + u * 256 + threadIdx.x;
+      if (i < n_items) {
+#pragma unroll
+        for (int w = 0; w < ROWB / 16; ++w) row[u][w] = ld_stream(kq + (long long)i * ROWB + w * 16);
+        sc[u] = kscale[i];
+      }
+    }
+#pragma unroll
+    for (int u = 0; u < U; ++u) {
+      const int i = r0 + u * 256 + threadIdx.x, n = n0 + i;
+      if (i >= n_items) continue;
       int dot[MAXG] = {0, 0, 0, 0, 0, 0, 0, 0};
 #pragma unroll
       for (int w = 0; w < ROWB / 16; ++w) {
-        const uint4 u = row[w];
-        const u32 kw[4] = {u.x, u.y, u.z, u.w};
+        // The two nibble planes of 4 key words (8 coordinates each), as 16 * int8 bytes.
+        const u32 kw[4] = {row[u][w].x, row[u][w].y, row[u][w].z, row[u][w].w};
+        int klo[4], khi[4];
+#pragma unroll
+        for (int j = 0; j < 4; ++j) klo[j] = (int)((kw[j] << 4) & 0xf0f0f0f0u), khi[j] = (int)(kw[j] & 0xf0f0f0f0u);
 #pragma unroll
         for (int g = 0; g < MAXG; ++g) {
           if (g < G) {
-#pragma unroll
-            for (int j = 0; j < 4; ++j)
-              dot[g] = dot_int4(kw[j], s_q8[g][w * 4 + j][0], s_q8[g][w * 4 + j][1], dot[g]);
+            const uint4* qv = reinterpret_cast<const uint4*>(&s_q8[g][w * 4][0]);
+            const uint4 q0 = qv[0], q1 = qv[1];  // {even, odd} of words 0..1, then 2..3
+            dot[g] = __dp4a(klo[0], (int)q0.x, dot[g]);
+            dot[g] = __dp4a(khi[0], (int)q0.y, dot[g]);
+            dot[g] = __dp4a(klo[1], (int)q0.z, dot[g]);
+            dot[g] = __dp4a(khi[1], (int)q0.w, dot[g]);
+            dot[g] = __dp4a(klo[2], (int)q1.x, dot[g]);
+            dot[g] = __dp4a(khi[2], (int)q1.y, dot[g]);
+            dot[g] = __dp4a(klo[3], (int)q1.z, dot[g]);
+            dot[g] = __dp4a(khi[3], (int)q1.w, dot[g]);
           }
         }
       }
-      float s = 0.f;  // I = sum_j w_j ReLU(q_j . k), w_j = 1 (the constant 16 does not matter)
+      float sum = 0.f;  // I = sum_j w_j ReLU(q_j . k), w_j = 1 (the constant 16 does not matter)
 #pragma unroll
       for (int g = 0; g < MAXG; ++g)
-        if (g < G) s += s_qs[g] * (float)max(dot[g], 0);
-      key = log_key(s * Ly.kscale[bh * N + n]);
-      atomicAdd(&s_hist[key], 1u);
+        if (g < G) sum += s_qs[g] * (float)max(dot[g], 0);
+      s_keys[i] = (n < SINK || n >= N - WIN) ? kKeyForced : (u16)log_key(sum * sc[u]);
     }
-    keys[n] = (u16)key;
   }
   __syncthreads();
-  hist_store(s_hist, NB, Ly.hist + bh * cdiv(N, CH) * NB, c, cdiv(N, CH));
+  u16* keys = Ly.keys + bh * N + n0;
+  for (int i = threadIdx.x; i < n_items; i += blockDim.x) {
+    const u16 key = s_keys[i];
+    if (key < kKeySkip) atomicAdd(&s_hist[key], 1u);
+    keys[i] = key;
+  }
+  __syncthreads();
+  hist_store(s_hist, NB, Ly.hist + bh * cdiv(N, CH) * NB, c);
 }
 
 extern "C" __global__ void __launch_bounds__(1024) threshold(const Args a) {
@@ -243,10 +279,11 @@ extern "C" __global__ void __launch_bounds__(128) attend_det(const Args a) {
   __shared__ int scratch[40];
   __shared__ int s_flag;
 
-  const u16* keys = Ly.keys + bh * a.N + (long long)c * CH;
+  __shared__ __align__(16) u16 s_keys[CH];
   const int n_items = min(CH, a.N - c * CH);
+  load_keys(Ly.keys + bh * a.N + (long long)c * CH, n_items, s_keys);
   for (int w = threadIdx.x; w < CH / 32; w += blockDim.x) s_bits[w] = 0;
-  const int n = compact_chunk(n_items, [&](int i) { return keys[i]; }, Ly.sel[bh * nch + c],
+  const int n = compact_chunk(n_items, [&](int i) { return s_keys[i]; }, Ly.sel[bh * nch + c],
                               s_list, scratch);
   for (int i = threadIdx.x; i < n; i += blockDim.x) {
     atomicOr(&s_bits[s_list[i] >> 5], 1u << (s_list[i] & 31));
@@ -258,10 +295,10 @@ extern "C" __global__ void __launch_bounds__(128) attend_det(const Args a) {
       Ly.det_bits[bh * cdiv(a.N, 32) + c * (CH / 32) + w] = s_bits[w];
   }
   PlainLogits var{a.scale * kLog2e};
-  attend_list<GT, 2>(a, b, hkv, h0, ng, s_list, n, var, s_red, s_m, s_d, s_o);
+  attend_list<GT, 4>(a, b, hkv, h0, ng, s_list, n, var, s_red, s_m, s_d, s_o);
   write_partials(a, Ly.det, b, h0, ng, c, s_m, s_d, s_o);
   if (arrive_last(Ly.cnt_det + bh * ngs + gs, nch, &s_flag))
-    merge_partials_to_partial(a, Ly.det, b, h0, ng, Ly.all, nch);
+    merge_partials_to_partial(a, Ly.det, b, h0, ng, Ly.all, sampled_splits(nch));
 }
 
 // Base sample: sums of x = 2^(s - lse_det) and x^2 per head over this block's draws; the last
@@ -283,7 +320,7 @@ extern "C" __global__ void __launch_bounds__(128) base_stats(const Args a) {
     lse[g] = 0.f;
     if (g < G) {
       bf16x8_to_float(ld_u4(a.q + q_offset(a, b, hkv * G + g) + d0), q[g]);
-      lse[g] = Ly.all.lse[Ly.all.row(a, b, hkv * G + g, nch)];
+      lse[g] = Ly.all.lse[Ly.all.row(a, b, hkv * G + g, sampled_splits(nch))];
     }
   }
   const float sl = a.scale * kLog2e;
@@ -374,7 +411,7 @@ struct SampledLogits {
 extern "C" __global__ void __launch_bounds__(128) attend_sampled(const Args a) {
   const int c = blockIdx.x, b = blockIdx.z, G = a.Hq / a.Hkv, ngs = cdiv(G, GT);
   const int hkv = blockIdx.y / ngs, gs = blockIdx.y % ngs;
-  const int h0 = hkv * G + gs * GT, ng = min(GT, G - gs * GT), nch = cdiv(a.N, CH);
+  const int h0 = hkv * G + gs * GT, ng = min(GT, G - gs * GT);
   const long long bh = (long long)b * a.Hkv + hkv;
   const int ns = residual_size(a.N);
   Layout Ly(a);
@@ -390,8 +427,8 @@ extern "C" __global__ void __launch_bounds__(128) attend_sampled(const Args a) {
     s_budget[threadIdx.x] = bud;
     s_logw[threadIdx.x] = bud > 0 ? log2f((float)ns / bud) : 0.f;
   }
-  // This block's share of the group's draws (at most CH: b_max <= n_s < nch * CH).
-  const int bmax = Ly.budget_max[bh], per = cdiv(bmax, nch);
+  // This block's share of the group's draws (at most CH: see sampled_splits).
+  const int bmax = Ly.budget_max[bh], per = cdiv(bmax, (int)gridDim.x);
   const int j0 = c * per, j1 = min(bmax, j0 + per);
   const u32* bits = Ly.det_bits + bh * cdiv(a.N, 32);
   int n = 0;
@@ -410,9 +447,9 @@ extern "C" __global__ void __launch_bounds__(128) attend_sampled(const Args a) {
   }
   __syncthreads();
   SampledLogits var{a.scale * kLog2e, s_jdx, s_budget, s_logw};
-  attend_list<GT, 2>(a, b, hkv, h0, ng, s_list, n, var, s_red, s_m, s_d, s_o);
+  attend_list<GT, 4>(a, b, hkv, h0, ng, s_list, n, var, s_red, s_m, s_d, s_o);
   write_partials(a, Ly.all, b, h0, ng, c, s_m, s_d, s_o);
-  if (arrive_last(Ly.cnt_all + bh * ngs + gs, nch, &s_flag))
+  if (arrive_last(Ly.cnt_all + bh * ngs + gs, gridDim.x, &s_flag))
     merge_partials_to_output(a, Ly.all, b, h0, ng);
 }
 // EVOLVE-BLOCK-END

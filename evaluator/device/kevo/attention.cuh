@@ -10,6 +10,7 @@
 //                   group, split partials and the last-block merge, workspace carving
 //   kevo/residual.cuh  estimate of what a top-k leaves out (per-chunk V sums + sampled weight)
 //   kevo/quant.cuh  randomised Hadamard rotation, int4 keys / int8 queries, dp4a dot products
+//   kevo/topk_attend.cuh  the attend step of the top-k seeds (chunk parts, residual, merge)
 //
 // Device code only; includes only the task header and allow-listed CUDA headers (NVRTC).
 // Logits are kept in base 2 (scale * log2(e) folded in), so the softmax uses exp2f.
@@ -182,34 +183,34 @@ __device__ __forceinline__ int block_exclusive_scan(int x, int* scratch, int* to
 // ---------------------------------------------------------------------------------------------
 // Online softmax (Milakov & Gimelshein 2018), base 2: m = running max logit, d = sum of
 // 2^(s - m), o = sum of 2^(s - m) * v over the tokens seen. A logit of -inf is a masked token.
-template <int V>
+template <int kV>
 struct SoftmaxState {
   float m, d;
-  float o[V];
+  float o[kV];
 
   __device__ __forceinline__ void init() {
     m = neg_inf();
     d = 0.f;
 #pragma unroll
-    for (int i = 0; i < V; ++i) o[i] = 0.f;
+    for (int i = 0; i < kV; ++i) o[i] = 0.f;
   }
-  __device__ __forceinline__ void update(float s, const float v[V]) {
+  __device__ __forceinline__ void update(float s, const float v[kV]) {
     if (s == neg_inf()) return;
     const float mn = fmaxf(m, s);
     const float c = exp2f(m - mn);  // m = -inf gives 0
     const float p = exp2f(s - mn);
     d = fmaf(d, c, p);
 #pragma unroll
-    for (int i = 0; i < V; ++i) o[i] = fmaf(o[i], c, p * v[i]);
+    for (int i = 0; i < kV; ++i) o[i] = fmaf(o[i], c, p * v[i]);
     m = mn;
   }
-  __device__ __forceinline__ void merge(float m2, float d2, const float o2[V]) {
+  __device__ __forceinline__ void merge(float m2, float d2, const float o2[kV]) {
     if (m2 == neg_inf()) return;
     const float mn = fmaxf(m, m2);
     const float c1 = exp2f(m - mn), c2 = exp2f(m2 - mn);
     d = d * c1 + d2 * c2;
 #pragma unroll
-    for (int i = 0; i < V; ++i) o[i] = o[i] * c1 + o2[i] * c2;
+    for (int i = 0; i < kV; ++i) o[i] = o[i] * c1 + o2[i] * c2;
     m = mn;
   }
   __device__ __forceinline__ void merge(const SoftmaxState& x) { merge(x.m, x.d, x.o); }
@@ -217,9 +218,9 @@ struct SoftmaxState {
   __device__ __forceinline__ void merge_xor(int off) {
     float m2 = __shfl_xor_sync(0xffffffffu, m, off);
     float d2 = __shfl_xor_sync(0xffffffffu, d, off);
-    float o2[V];
+    float o2[kV];
 #pragma unroll
-    for (int i = 0; i < V; ++i) o2[i] = __shfl_xor_sync(0xffffffffu, o[i], off);
+    for (int i = 0; i < kV; ++i) o2[i] = __shfl_xor_sync(0xffffffffu, o[i], off);
     merge(m2, d2, o2);
   }
   // log2 of the softmax denominator: the "LSE" of a partial result (base 2).
@@ -253,3 +254,4 @@ struct LseMerge {
 #include "kevo/sparse_attend.cuh"
 #include "kevo/residual.cuh"
 #include "kevo/quant.cuh"
+#include "kevo/topk_attend.cuh"

@@ -42,14 +42,14 @@ __device__ __forceinline__ void hadamard_rotate(float x[8], int li, int lpt, int
 
 // Symmetric quantisation scale (absmax / LEVELS) over the lanes li < kept_lanes of a row; the
 // whole warp must call.
-template <int LEVELS>
+template <int kLevels>
 __device__ __forceinline__ float row_scale(const float x[8], int li, int lpt, int kept_lanes) {
   float amax = 0.f;
   if (li < kept_lanes)
     for (int j = 0; j < 8; ++j) amax = fmaxf(amax, fabsf(x[j]));
   for (int off = lpt >> 1; off > 0; off >>= 1)
     amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, off));
-  return amax > 0.f ? amax / LEVELS : 1.f;
+  return amax > 0.f ? amax / kLevels : 1.f;
 }
 
 // 8 coordinates to int4 [-7, 7] in one word (nibble j = coordinate j).

@@ -48,7 +48,7 @@ __device__ __forceinline__ int draw_rest(int n_items, int rs, u64 seed, u64 stre
 // log2 of sum_i 2^(scale_log2 * q_g . k_i) over the tokens list[0..n) for heads h0 .. h0+ng-1
 // (K rows only). out_l: GT floats of shared memory (-inf when n == 0). red: >= 2*GT*nwarps
 // floats of shared scratch. All threads must call.
-template <int GT>
+template <int kGT>
 __device__ __forceinline__ void rest_logsum(const Args& a, int b, int hkv, int h0, int ng,
                                             const int* list, int n, float scale_log2, float* red,
                                             float* out_l) {
@@ -56,9 +56,9 @@ __device__ __forceinline__ void rest_logsum(const Args& a, int b, int hkv, int h
   const RowLanes rl = RowLanes::of(D);
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nw = blockDim.x >> 5;
   const int slot = lane / rl.lpt, li = lane % rl.lpt, d0 = li * 8;
-  float q[GT][8], m[GT], s[GT];
+  float q[kGT][8], m[kGT], s[kGT];
 #pragma unroll
-  for (int g = 0; g < GT; ++g) {
+  for (int g = 0; g < kGT; ++g) {
     m[g] = neg_inf();
     s[g] = 0.f;
     if (g < ng) {
@@ -81,7 +81,7 @@ __device__ __forceinline__ void rest_logsum(const Args& a, int b, int hkv, int h
 #pragma unroll
     for (int u = 0; u < 2; ++u) {
 #pragma unroll
-      for (int g = 0; g < GT; ++g) {
+      for (int g = 0; g < kGT; ++g) {
         const float x = group_sum(dot8(q[g], kr[u]), rl.lpt) * scale_log2;
         if (idx[u] < n) {
           if (x > m[g]) {
@@ -95,7 +95,7 @@ __device__ __forceinline__ void rest_logsum(const Args& a, int b, int hkv, int h
     }
   }
 #pragma unroll
-  for (int g = 0; g < GT; ++g) {
+  for (int g = 0; g < kGT; ++g) {
     for (int off = rl.lpt; off < 32; off <<= 1) {
       const float m2 = __shfl_xor_sync(0xffffffffu, m[g], off);
       const float s2 = __shfl_xor_sync(0xffffffffu, s[g], off);
@@ -104,18 +104,18 @@ __device__ __forceinline__ void rest_logsum(const Args& a, int b, int hkv, int h
       m[g] = mn;
     }
     if (lane == 0) {
-      red[(warp * GT + g) * 2] = m[g];
-      red[(warp * GT + g) * 2 + 1] = s[g];
+      red[(warp * kGT + g) * 2] = m[g];
+      red[(warp * kGT + g) * 2 + 1] = s[g];
     }
   }
   __syncthreads();
-  if (threadIdx.x < GT) {
+  if (threadIdx.x < kGT) {
     const int g = threadIdx.x;
     float mm = neg_inf();
-    for (int w = 0; w < nw; ++w) mm = fmaxf(mm, red[(w * GT + g) * 2]);
+    for (int w = 0; w < nw; ++w) mm = fmaxf(mm, red[(w * kGT + g) * 2]);
     float ss = 0.f;
     if (mm != neg_inf())
-      for (int w = 0; w < nw; ++w) ss += red[(w * GT + g) * 2 + 1] * exp2f(red[(w * GT + g) * 2] - mm);
+      for (int w = 0; w < nw; ++w) ss += red[(w * kGT + g) * 2 + 1] * exp2f(red[(w * kGT + g) * 2] - mm);
     out_l[g] = ss > 0.f ? mm + log2f(ss) : neg_inf();
   }
   __syncthreads();
@@ -149,6 +149,27 @@ __device__ __forceinline__ void add_residual(const Args& a, int ng, float* st_m,
       st_d[g] = st_d[g] * exp2f(st_m[g] - mn) + exp2f(L - mn);
       st_m[g] = mn;
     }
+  }
+  __syncthreads();
+}
+
+// A block that attends only part of a chunk's selected tokens (the chunk's list split over
+// several blocks) adds its share of the residual linearly: the rest value sum is
+// chunk_vsum - sum over all parts of sel_vsum, so the first part adds the pseudo-token with its
+// own sel_vsum (add_residual) and every other part subtracts mean_weight * its sel_vsum from its
+// numerator. mean_weight = 2^(rest_l) / n_drawn. States with no tokens (m = -inf) are left as they
+// are (their sel_vsum is 0).
+__device__ __forceinline__ void add_residual_share(const Args& a, int ng, const float* st_m,
+                                                   float* st_o, const float* rest_l, int n_drawn,
+                                                   const float* sel_vsum) {
+  const int D = a.D;
+  if (n_drawn <= 0) return;
+  const float lw = -log2f((float)n_drawn);
+  for (int e = threadIdx.x; e < ng * D; e += blockDim.x) {
+    const int g = e / D, d = e - g * D;
+    const float L = rest_l[g] + lw;
+    if (st_m[g] == neg_inf() || L == neg_inf()) continue;
+    st_o[e] -= exp2f(fminf(L - st_m[g], 64.f)) * sel_vsum[d];
   }
   __syncthreads();
 }

@@ -37,10 +37,26 @@ __device__ __forceinline__ int log_key(float x) {
 __device__ __forceinline__ void hist_clear(u32* h, int nb) {
   for (int i = threadIdx.x; i < nb; i += blockDim.x) h[i] = 0;
 }
-// Writes the histogram of chunk c as u16 counts (chunks hold < 65536 items) into a bin-major
-// [nb][nch] array, so that the threshold block reads each bin's counts contiguously.
-__device__ __forceinline__ void hist_store(const u32* h, int nb, u16* hist, int c, int nch) {
-  for (int i = threadIdx.x; i < nb; i += blockDim.x) hist[(long long)i * nch + c] = (u16)h[i];
+// Writes the histogram of chunk c as u16 counts (chunks hold < 65536 items) into a chunk-major
+// [nch][nb] array (the threshold block reads it coalesced, one chunk row at a time).
+__device__ __forceinline__ void hist_store(const u32* h, int nb, u16* hist, int c) {
+  for (int i = threadIdx.x; i < nb; i += blockDim.x) hist[(long long)c * nb + i] = (u16)h[i];
+}
+
+// Copies n u16 keys from global to shared memory (s 16-byte aligned), 8 keys per 16-byte load
+// when g is aligned, so that a chunk's keys arrive in one or two round trips.
+__device__ __forceinline__ void load_keys(const u16* g, int n, u16* s) {
+  if ((reinterpret_cast<unsigned long long>(g) & 15) == 0) {
+    const int n8 = n >> 3;
+#pragma unroll 4
+    for (int i = threadIdx.x; i < n8; i += blockDim.x)
+      reinterpret_cast<uint4*>(s)[i] = __ldg(reinterpret_cast<const uint4*>(g) + i);
+    for (int i = (n8 << 3) + threadIdx.x; i < n; i += blockDim.x) s[i] = g[i];
+  } else {
+#pragma unroll 4
+    for (int i = threadIdx.x; i < n; i += blockDim.x) s[i] = g[i];
+  }
+  __syncthreads();
 }
 
 // The bin t (0 <= t < nb) where count(key >= t) >= k > count(key > t), over a shared-memory
@@ -84,19 +100,18 @@ __device__ __forceinline__ int kth_bin_from_top(const u32* hist, int nb, int k, 
 }
 
 // Threshold and per-chunk tie quotas for one list (one block per list, any blockDim multiple of
-// 32). hist: [nb][nch] u16 chunk histograms (bin-major, see hist_store); out[c] = {t, quota_c}.
+// 32). hist: [nch][nb] u16 chunk histograms (see hist_store); out[c] = {t, quota_c}.
 // s_total: nb u32 of shared memory; scratch: >= 36 ints of shared memory.
 __device__ __forceinline__ void select_threshold(const u16* hist, int nch, int nb, int k,
                                                  int2* out, u32* s_total, int* scratch) {
   for (int bin = threadIdx.x; bin < nb; bin += blockDim.x) {
-    const u16* row = hist + (long long)bin * nch;
-    u32 s[8] = {0, 0, 0, 0, 0, 0, 0, 0};  // 8 loads in flight
+    u32 s[8] = {0, 0, 0, 0, 0, 0, 0, 0};  // 8 coalesced loads in flight per thread
     int c = 0;
     for (; c + 8 <= nch; c += 8) {
 #pragma unroll
-      for (int j = 0; j < 8; ++j) s[j] += row[c + j];
+      for (int j = 0; j < 8; ++j) s[j] += hist[(long long)(c + j) * nb + bin];
     }
-    for (; c < nch; ++c) s[0] += row[c];
+    for (; c < nch; ++c) s[0] += hist[(long long)c * nb + bin];
     s_total[bin] = s[0] + s[1] + s[2] + s[3] + s[4] + s[5] + s[6] + s[7];
   }
   __syncthreads();
@@ -106,7 +121,7 @@ __device__ __forceinline__ void select_threshold(const u16* hist, int nch, int n
   int carry = 0;
   for (int base = 0; base < nch; base += blockDim.x) {
     const int c = base + threadIdx.x;
-    const int tie = (c < nch && t < nb) ? (int)hist[(long long)t * nch + c] : 0;
+    const int tie = (c < nch && t < nb) ? (int)hist[(long long)c * nb + t] : 0;
     int tile;
     const int before = carry + block_exclusive_scan(tie, scratch, &tile);
     if (c < nch) {
@@ -161,9 +176,18 @@ __device__ __forceinline__ u32 radix_select_kth(int n, int k, KeyFn key_of, u32*
     __syncthreads();
     hist_clear(s_hist, nb);
     __syncthreads();
-    for (int i = threadIdx.x; i < n; i += blockDim.x) {
-      const u32 key = key_of(i);
-      if ((key & mask) == prefix) atomicAdd(&s_hist[(key >> sh) & (nb - 1)], 1u);
+    for (int i0 = threadIdx.x; i0 < n; i0 += 4 * blockDim.x) {  // 4 loads in flight
+      u32 key[4];
+#pragma unroll
+      for (int j = 0; j < 4; ++j) {
+        const int i = i0 + j * (int)blockDim.x;
+        key[j] = i < n ? key_of(i) : 0u;
+      }
+#pragma unroll
+      for (int j = 0; j < 4; ++j) {
+        if (i0 + j * (int)blockDim.x < n && (key[j] & mask) == prefix)
+          atomicAdd(&s_hist[(key[j] >> sh) & (nb - 1)], 1u);
+      }
     }
     __syncthreads();
     int above;

@@ -42,17 +42,17 @@ struct PlainLogits {
   float scale_log2;
   static constexpr bool kTokenStat = false;
   __device__ __forceinline__ float token_partial(const uint4&, int) const { return 0.f; }
-  template <int GT>
-  __device__ __forceinline__ void logits(const float (&qk)[GT], float, int, bool, int,
-                                         float (&out)[GT]) const {
+  template <int kGT>
+  __device__ __forceinline__ void logits(const float (&qk)[kGT], float, int, bool, int,
+                                         float (&out)[kGT]) const {
 #pragma unroll
-    for (int g = 0; g < GT; ++g) out[g] = qk[g] * scale_log2;
+    for (int g = 0; g < kGT; ++g) out[g] = qk[g] * scale_log2;
   }
 };
 
 // Shared memory (floats) attend_list needs for its block merge.
-__host__ __device__ constexpr int attend_smem_floats(int GT, int nwarps, int D) {
-  return nwarps * GT * (D + 2);
+__host__ __device__ constexpr int attend_smem_floats(int kGT, int nwarps, int D) {
+  return nwarps * kGT * (D + 2);
 }
 
 // Attention of query heads h0 .. h0+ng-1 (ng <= GT, all reading KV head hkv of batch b) over the
@@ -61,7 +61,7 @@ __host__ __device__ constexpr int attend_smem_floats(int GT, int nwarps, int D) 
 // scratch of attend_smem_floats(GT, blockDim/32, D). If out_vsum is given, it also gets the
 // plain sum of the listed V rows (D floats, for the residual estimate of kevo/residual.cuh).
 // All threads must call.
-template <int GT, int UNROLL, class Variant>
+template <int kGT, int kUnroll, class Variant>
 __device__ __forceinline__ void attend_list(const Args& a, int b, int hkv, int h0, int ng,
                                             const int* list, int n, Variant& var, float* red,
                                             float* out_m, float* out_d, float* out_o,
@@ -71,9 +71,9 @@ __device__ __forceinline__ void attend_list(const Args& a, int b, int hkv, int h
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nw = blockDim.x >> 5;
   const int slot = lane / rl.lpt, li = lane % rl.lpt, d0 = li * 8;
 
-  float q[GT][8];
+  float q[kGT][8];
 #pragma unroll
-  for (int g = 0; g < GT; ++g) {
+  for (int g = 0; g < kGT; ++g) {
     if (g < ng) {
       bf16x8_to_float(ld_u4(a.q + q_offset(a, b, h0 + g) + d0), q[g]);
     } else {
@@ -81,19 +81,19 @@ __device__ __forceinline__ void attend_list(const Args& a, int b, int hkv, int h
       for (int j = 0; j < 8; ++j) q[g][j] = 0.f;
     }
   }
-  SoftmaxState<8> st[GT];
+  SoftmaxState<8> st[kGT];
 #pragma unroll
-  for (int g = 0; g < GT; ++g) st[g].init();
+  for (int g = 0; g < kGT; ++g) st[g].init();
   float vsum[8] = {0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f};
 
   const __nv_bfloat16* kb = a.k + kv_offset(a, b, hkv, 0) + d0;
   const __nv_bfloat16* vb = a.v + kv_offset(a, b, hkv, 0) + d0;
   const int step = nw * rl.slots;
-  for (int base = warp * rl.slots; base < n; base += step * UNROLL) {  // warp-uniform bound
-    uint4 kr[UNROLL], vr[UNROLL];
-    int idx[UNROLL];
+  for (int base = warp * rl.slots; base < n; base += step * kUnroll) {  // warp-uniform bound
+    uint4 kr[kUnroll], vr[kUnroll];
+    int idx[kUnroll];
 #pragma unroll
-    for (int u = 0; u < UNROLL; ++u) {
+    for (int u = 0; u < kUnroll; ++u) {
       idx[u] = base + u * step + slot;
       if (idx[u] < n) {
         const long long row = (long long)list[idx[u]] * D;
@@ -105,19 +105,19 @@ __device__ __forceinline__ void attend_list(const Args& a, int b, int hkv, int h
       }
     }
 #pragma unroll
-    for (int u = 0; u < UNROLL; ++u) {
-      float s[GT];
+    for (int u = 0; u < kUnroll; ++u) {
+      float s[kGT];
 #pragma unroll
-      for (int g = 0; g < GT; ++g) s[g] = group_sum(dot8(q[g], kr[u]), rl.lpt);
+      for (int g = 0; g < kGT; ++g) s[g] = group_sum(dot8(q[g], kr[u]), rl.lpt);
       float stat = 0.f;
       if (Variant::kTokenStat) stat = group_sum(var.token_partial(kr[u], d0), rl.lpt);
-      float lg[GT];
+      float lg[kGT];
       var.logits(s, stat, idx[u], idx[u] < n, li, lg);
       if (idx[u] < n) {
         float vf[8];
         bf16x8_to_float(vr[u], vf);
 #pragma unroll
-        for (int g = 0; g < GT; ++g)
+        for (int g = 0; g < kGT; ++g)
           if (g < ng) st[g].update(lg[g], vf);
         if (out_vsum) {
 #pragma unroll
@@ -129,12 +129,12 @@ __device__ __forceinline__ void attend_list(const Args& a, int b, int hkv, int h
   // Merge the row slots of the warp, then the warps of the block.
   for (int off = rl.lpt; off < 32; off <<= 1) {
 #pragma unroll
-    for (int g = 0; g < GT; ++g) st[g].merge_xor(off);
+    for (int g = 0; g < kGT; ++g) st[g].merge_xor(off);
   }
   if (slot == 0) {
 #pragma unroll
-    for (int g = 0; g < GT; ++g) {
-      float* r = red + (warp * GT + g) * (D + 2);
+    for (int g = 0; g < kGT; ++g) {
+      float* r = red + (warp * kGT + g) * (D + 2);
 #pragma unroll
       for (int j = 0; j < 8; ++j) r[d0 + j] = st[g].o[j];
       if (li == 0) {
@@ -144,14 +144,14 @@ __device__ __forceinline__ void attend_list(const Args& a, int b, int hkv, int h
     }
   }
   __syncthreads();
-  for (int e = threadIdx.x; e < GT * D; e += blockDim.x) {
+  for (int e = threadIdx.x; e < kGT * D; e += blockDim.x) {
     const int g = e / D, d = e - g * D;
     float m = neg_inf();
-    for (int w = 0; w < nw; ++w) m = fmaxf(m, red[(w * GT + g) * (D + 2) + D]);
+    for (int w = 0; w < nw; ++w) m = fmaxf(m, red[(w * kGT + g) * (D + 2) + D]);
     float den = 0.f, num = 0.f;
     if (m != neg_inf()) {
       for (int w = 0; w < nw; ++w) {
-        const float* r = red + (w * GT + g) * (D + 2);
+        const float* r = red + (w * kGT + g) * (D + 2);
         const float c = exp2f(r[D] - m);  // a warp with no tokens has m = -inf: c = 0
         den += r[D + 1] * c;
         num += r[d] * c;
@@ -224,27 +224,50 @@ __device__ __forceinline__ bool arrive_last(int* counter, int nblocks, int* s_fl
 template <class Out>
 __device__ __forceinline__ void merge_partials(const Args& a, const Partials& p, int b, int h0,
                                                int ng, Out out) {
-  const int D = a.D, D4 = D >> 2;
+  // Two passes with independent loads (16 in flight): the max lse, then the weighted sum. A
+  // single online pass would chain every load behind the previous split's weight.
+  constexpr int kF = 16;
+  const int D = a.D, D4 = D >> 2, ns = p.nsplit;
   for (int e = threadIdx.x; e < ng * D4; e += blockDim.x) {
     const int g = e / D4, d = (e - g * D4) * 4;
     const int h = h0 + g;
-    LseMerge mg;
-    float acc[4] = {0.f, 0.f, 0.f, 0.f};
-    for (int s = 0; s < p.nsplit; ++s) {
-      const long long r = p.row(a, b, h, s);
-      float w;
-      const float c = mg.add(__ldcg(p.lse + r), &w);
-      if (w == 0.f) continue;
-      const float4 x = __ldcg(reinterpret_cast<const float4*>(p.o + r * D + d));
-      acc[0] = acc[0] * c + w * x.x;
-      acc[1] = acc[1] * c + w * x.y;
-      acc[2] = acc[2] * c + w * x.z;
-      acc[3] = acc[3] * c + w * x.w;
+    const long long r0 = p.row(a, b, h, 0);
+    float m = neg_inf();
+    for (int s0 = 0; s0 < ns; s0 += kF) {
+#pragma unroll
+      for (int j = 0; j < kF; ++j)
+        if (s0 + j < ns) m = fmaxf(m, __ldcg(p.lse + r0 + s0 + j));
     }
-    const float inv = mg.inv_total();
+    float acc[4] = {0.f, 0.f, 0.f, 0.f}, wsum = 0.f;
+    if (m != neg_inf()) {
+      for (int s0 = 0; s0 < ns; s0 += kF) {
+        float l[kF];
+        float4 x[kF];
+#pragma unroll
+        for (int j = 0; j < kF; ++j) {
+          if (s0 + j < ns) {
+            l[j] = __ldcg(p.lse + r0 + s0 + j);
+            x[j] = __ldcg(reinterpret_cast<const float4*>(p.o + (r0 + s0 + j) * D + d));
+          } else {
+            l[j] = neg_inf();
+            x[j] = make_float4(0.f, 0.f, 0.f, 0.f);
+          }
+        }
+#pragma unroll
+        for (int j = 0; j < kF; ++j) {
+          const float w = exp2f(l[j] - m);  // an empty split has lse = -inf: w = 0
+          wsum += w;
+          acc[0] += w * x[j].x;
+          acc[1] += w * x[j].y;
+          acc[2] += w * x[j].z;
+          acc[3] += w * x[j].w;
+        }
+      }
+    }
+    const float inv = wsum > 0.f ? 1.f / wsum : 0.f;
 #pragma unroll
     for (int j = 0; j < 4; ++j) acc[j] *= inv;
-    out(h, d, acc, mg.any ? mg.m + log2f(mg.w) : neg_inf());
+    out(h, d, acc, wsum > 0.f ? m + log2f(wsum) : neg_inf());
   }
 }
 
