@@ -10,9 +10,10 @@
 // mean-centred key after a randomised Hadamard rotation (random signs, then the orthonormal
 // Walsh-Hadamard transform: the rotation DeepSeek's indexer also applies before quantising; it
 // spreads outlier channels over all coordinates), truncated to its first DI coordinates and
-// quantised to int4 with one scale per token (4-bit integers rather than FP8: at 128 B per token
-// per KV head, int4 over all 128 coordinates ranks tokens almost like exact logits, and the dot
-// products run on dp4a). The index heads are the KV head's G query heads (int8), rotated the
+// quantised to int4 with one scale per token (4-bit integers rather than FP8: under the 128 B
+// index cap int4 keeps twice the coordinates, the dot products run on dp4a, and on the default
+// suite DI=64 selects almost like exact logits: mean error 0.016 at 1/32 of the tokens, 0.007 at
+// DI=128, measured on the H100). The index heads are the KV head's G query heads (int8), rotated the
 // same way, with weights w_j = 1; the sum over heads makes the selection shared by the group,
 // so each selected K/V row is read once. Top k = N / TOPK_DIV tokens plus SINK first and WIN
 // last tokens, and (RSAMP > 0) the residual estimate of kevo/residual.cuh for the rest: without
