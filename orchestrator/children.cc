@@ -119,15 +119,20 @@ bool Evolution::Impl::ask_llm(const Selection& s) {
   ask.island = s.island;
   ask.parent_source = parent->source;
   ask.parent_params = parent->params;
-  ask.request = {prompt->system, prompt->user,
-                 "ask=" + std::to_string(++next_ask) + " parent=" + std::to_string(s.parent) +
-                     " template=" + prompt->template_name};
+  ask.request = {prompt->system, prompt->user, "template=" + prompt->template_name};
+  send(std::move(ask));
+  return true;
+}
+
+void Evolution::Impl::send(LlmAsk ask) {
+  // A unique tag lets the recorder's row be found again for the child (call_ids).
+  ask.request.tag = "ask=" + std::to_string(++next_ask) + " parent=" +
+                    std::to_string(ask.parent) + " " + ask.request.tag;
   ++llm_waiting;
   llm_pool->submit(ask.request, [this, ask](Result<LlmReply> reply) mutable {
     std::lock_guard lock(mu);
     llm_answers.push_back({std::move(ask), std::move(reply)});
   });
-  return true;
 }
 
 std::optional<NewProgram> Evolution::Impl::child_from_answer(LlmAnswer& a) {
@@ -146,13 +151,8 @@ std::optional<NewProgram> Evolution::Impl::child_from_answer(LlmAnswer& a) {
                            "\n\n## Your previous reply could not be applied\n" +
                            child.status().message() +
                            "\nReply again, following the edit format exactly.\n";
-      retry.request.tag = "ask=" + std::to_string(++next_ask) + " parent=" +
-                          std::to_string(a.ask.parent) + " retry";
-      ++llm_waiting;
-      llm_pool->submit(retry.request, [this, retry](Result<LlmReply> reply) mutable {
-        std::lock_guard lock(mu);
-        llm_answers.push_back({std::move(retry), std::move(reply)});
-      });
+      retry.request.tag = "retry";
+      send(std::move(retry));
       return std::nullopt;
     }
     ++summary.llm_edit_failures;

@@ -49,6 +49,8 @@ struct Evolution::Impl {
   std::optional<NewProgram> make_tuner_child(const Selection& s);
   // Builds the prompt for a selected parent and sends it; false when the prompt cannot be built.
   bool ask_llm(const Selection& s);
+  // Tags the request uniquely and submits it; the answer lands in llm_answers.
+  void send(LlmAsk ask);
   // Turns an LLM reply into a child (or a retry request); nullopt when nothing came of it.
   std::optional<NewProgram> child_from_answer(LlmAnswer& answer);
   // Params of `parent_params` that the child's directives still declare with a valid value.
