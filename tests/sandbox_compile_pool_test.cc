@@ -148,14 +148,13 @@ TEST(SandboxCompilePool, CompileBombsAreStoppedAndTheNextCompileSucceeds) {
   config.compile_memory_mb = 1024;
   auto pool = start_pool(config);
   ASSERT_TRUE(pool);
+  // No `#pragma unroll` bomb here: NVVM caps full unrolling of huge trip counts by itself, so such a
+  // loop compiles in 2-4 s depending on the machine and is not a reliable bomb (CI saw 3.3 s).
   std::vector<Candidate> bombs = {
       kernel("template-bomb", kTemplateBomb,
              "if (a.N < 0) a.o[0] = __float2bfloat16((float)Bomb<26, 0>::v);"),
       kernel("unroll-bomb", kUnrollBomb,
              "float s = a.scale;\nX16(X64K(s = __sinf(s * s + a.scale);))\na.o[0] = __float2bfloat16(s);"),
-      kernel("pragma-unroll-bomb", "",
-             "float s = a.scale;\n#pragma unroll\nfor (int i = 0; i < (1 << 24); ++i) s = __sinf(s * i);\n"
-             "a.o[0] = __float2bfloat16(s);"),
   };
   for (const auto& bomb : bombs) {
     CompileOutcome o = pool->compile(bomb);
