@@ -31,19 +31,18 @@
 // kevo:param WIN = 128 in {32, 64, 128, 256}
 // kevo:param CH = 2048 in {1024, 2048, 4096}
 // kevo:param RSAMP = 32 in {0, 16, 32, 64}
-// kevo:param MINB = 4 in {2, 3, 4}
+// kevo:param MINB = 2 in {1, 2, 3}
 // kevo:index      B*Hkv*N*(DI/2+4) + B*Hkv*D*4 + B*Hkv*cdiv(N,CH)*D*4 + 1024
-// kevo:workspace  B*Hkv*N*2 + B*Hkv*cdiv(N,CH)*(1024*2 + 8) + B*Hq*cdiv(N,CH)*max(1,min(8,32/cdiv(N,CH)))*(D+1)*4 + B*Hkv*cdiv(G,4)*4 + 2048
+// kevo:workspace  B*Hq*cdiv(N,CH)*(D+1)*4 + 1024
 // kevo:build   key_mean    grid(Hkv, B) block(256)
 // kevo:build   index_keys  grid(cdiv(N,64), Hkv, B) block(256)
 // kevo:build   value_sums  grid(cdiv(N,CH), Hkv, B) block(256)
-// kevo:decode  score       grid(cdiv(N,CH), Hkv, B) block(256)
-// kevo:decode  threshold   grid(Hkv, B) block(1024)
-// kevo:decode  attend      grid(cdiv(N,CH)*max(1,min(8,32/cdiv(N,CH))), Hkv*cdiv(G,4), B) block(128)
+// kevo:decode  attend      grid(cdiv(N,CH), Hkv*cdiv(G,4), B) block(256)
+// kevo:decode  merge       grid(Hq, B) block(256)
 
 using namespace kevo;
 
-constexpr int GT = 4, MAXD = 256, MAXG = 8, NB = kMaxBins;
+constexpr int GT = 4, MAXD = 256, MAXG = 8;
 constexpr u64 kRotSeed = 0x6b65766f44534121ull;
 static_assert(DI % 32 == 0, "index rows (DI/2 bytes) are read 16 bytes at a time");
 constexpr int ROWB = DI / 2;  // bytes per index row: two int4 coordinates per byte
@@ -53,14 +52,10 @@ struct Layout {
   float* kscale;      // index [B][Hkv][N]
   float* mean;        // index [B][Hkv][D]
   float* vsum;        // index [B][Hkv][nch][D] V sums per chunk (residual estimate)
-  u16* keys;        // workspace [B][Hkv][N]
-  u16* hist;        // workspace [B][Hkv][nch][NB]
-  int2* sel;        // workspace [B][Hkv][nch]
-  Partials part;
-  int* counters;  // workspace [B][Hkv][cdiv(G, GT)]
+  Partials part;  // workspace: one split per chunk
   long long index_end, ws_end;
   __device__ explicit Layout(const Args& a) {
-    const int G = a.Hq / a.Hkv, nch = cdiv(a.N, CH);
+    const int nch = cdiv(a.N, CH);
     const long long bh = (long long)a.B * a.Hkv;
     Carve ix(a.index);
     kq = ix.take<unsigned char>(bh * a.N * ROWB);
@@ -69,13 +64,9 @@ struct Layout {
     vsum = ix.take<float>(bh * nch * a.D);
     index_end = ix.end();
     Carve ws(a.workspace);
-    keys = ws.take<u16>(bh * a.N);
-    hist = ws.take<u16>(bh * nch * NB);
-    sel = ws.take<int2>(bh * nch);
-    part.nsplit = nch * attend_parts(nch);
-    part.o = ws.take<float>((long long)a.B * a.Hq * part.nsplit * a.D);
-    part.lse = ws.take<float>((long long)a.B * a.Hq * part.nsplit);
-    counters = ws.take<int>(bh * cdiv(G, GT));
+    part.nsplit = nch;
+    part.o = ws.take<float>((long long)a.B * a.Hq * nch * a.D);
+    part.lse = ws.take<float>((long long)a.B * a.Hq * nch);
     ws_end = ws.end();
   }
 };
@@ -132,21 +123,79 @@ extern "C" __global__ void __launch_bounds__(256) value_sums(const Args a) {
 // ------------------------------------------------------------------------------ decode phase
 // EVOLVE-BLOCK-START
 
-extern "C" __global__ void __launch_bounds__(256) score(const Args a) {
-  const int c = blockIdx.x, hkv = blockIdx.y, b = blockIdx.z;
-  const int D = a.D, G = a.Hq / a.Hkv, N = a.N;
+// One attend block per (chunk of CH tokens, KV head, slice of GT query heads): it scores the
+// chunk's index rows, keeps the chunk's top KC tokens (plus the sinks and the local window),
+// attends them with the residual estimate, and writes one split of the partials; `merge`
+// combines the splits. Everything between reading the index and writing the partial stays in
+// the block (no global keys, histograms or thresholds), so the decode is a handful of memory
+// round trips per block.
+constexpr int TPB = 256, NW = TPB / 32;       // attend block: 8 warps
+constexpr int PER = CH / TPB;                 // chunk tokens per thread
+constexpr int KC = CH / TOPK_DIV;             // top-k share of a full chunk
+constexpr int LIST = KC + SINK + WIN;         // the most tokens a chunk can select
+constexpr int NBIN = 256;                     // selection bins: 32 per octave below the chunk max
+constexpr int VEC = ROWB / 16;                // 16-byte words per index row
+constexpr int UB = (16 / VEC < PER) ? 16 / VEC : PER;  // rows per thread per load batch (16 loads)
+static_assert(CH % TPB == 0 && NBIN == TPB, "one bin per thread in the threshold scan");
+static_assert(PER <= 16, "per-thread counts are packed in 16 bits");
+
+template <int V>
+struct Int {  // a compile-time int as a value (picks a lambda's instantiation)
+  static constexpr int value = V;
+};
+
+// Bin of a score relative to the chunk's largest: 32 bins per octave, 8 octaves; smaller and
+// non-positive scores share bin 0.
+__device__ __forceinline__ int score_bin(float s, float inv_max) {
+  if (!(s > 0.f)) return 0;
+  const int bin = NBIN - 1 + (int)floorf(__log2f(s * inv_max) * 32.f);
+  return bin < 0 ? 0 : (bin > NBIN - 1 ? NBIN - 1 : bin);
+}
+
+// MINB: attend blocks resident per SM the compiler must allow (registers <= 65536 / (256 MINB)).
+extern "C" __global__ void __launch_bounds__(TPB, MINB) attend(const Args a) {
+  const int c = blockIdx.x, b = blockIdx.z, D = a.D, N = a.N;
+  const int G = a.Hq / a.Hkv, ngs = cdiv(G, GT);
+  const int hkv = blockIdx.y / ngs, gs = blockIdx.y % ngs;
   const long long bh = (long long)b * a.Hkv + hkv;
+  const int nch = cdiv(N, CH), n0 = c * CH, n_items = min(CH, N - n0);
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   Layout Ly(a);
   KEVO_CHECK(Ly.ws_end <= a.workspace_bytes && G <= MAXG);
   KEVO_CHECK(RowLanes::supported(D) && D <= MAXD && D % 32 == 0);
   __shared__ __align__(16) u32 s_q8[MAXG][DI / 8][2];  // rotated int8 queries: even / odd
-  __shared__ float s_qs[MAXG];            // their scales
-  __shared__ u32 s_hist[NB];
-  if (c == 0 && threadIdx.x < cdiv(G, GT)) Ly.counters[bh * cdiv(G, GT) + threadIdx.x] = 0;
-  hist_clear(s_hist, NB);
-  {  // Index queries: warp g rotates and quantises head g (row slot 0 of the warp).
+  __shared__ float s_qs[MAXG];                        // their scales
+  __shared__ float s_vsum[MAXD];                      // the chunk's V sum (residual estimate)
+  __shared__ u32 s_total[NBIN];
+  __shared__ int s_list[LIST];
+  __shared__ u32 s_bits[CH / 32];
+  __shared__ int s_scratch[40];
+  __shared__ float s_max[33];
+  __shared__ union {
+    u32 hist[NW][NBIN];                            // selection: one histogram per warp
+    TopkAttendSmem<GT, RSAMP, MAXD, NW> att;       // attention
+  } sm;
+
+  // The chunk's index rows, first batch: in flight while the queries are prepared.
+  const unsigned char* kq = Ly.kq + (bh * N + n0) * ROWB;
+  const float* kscale = Ly.kscale + bh * N + n0;
+  uint4 row[UB][VEC];
+  float sc[UB];
+  auto load_batch = [&](int r0) {
+#pragma unroll
+    for (int u = 0; u < UB; ++u) {
+      const int i = (r0 + u) * TPB + threadIdx.x;
+      if (r0 + u < PER && i < n_items) {
+#pragma unroll
+        for (int w = 0; w < VEC; ++w) row[u][w] = ld_stream(kq + (long long)i * ROWB + w * 16);
+        sc[u] = __ldg(kscale + i);
+      }
+    }
+  };
+  load_batch(0);
+  if (threadIdx.x < D) s_vsum[threadIdx.x] = __ldg(Ly.vsum + (bh * nch + c) * D + threadIdx.x);
+  {  // Index queries: warp g rotates and quantises head g of the KV head (row slot 0).
     const RowLanes rl = RowLanes::of(D);
-    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     const int li = lane % rl.lpt, d0 = li * 8;
     if (warp < G) {  // warp-uniform
       float x[8];
@@ -160,44 +209,42 @@ extern "C" __global__ void __launch_bounds__(256) score(const Args a) {
         s_q8[warp][li][1] = o;
       }
       if (lane == 0) s_qs[warp] = s;
+    } else if (warp < MAXG) {  // padding heads score 0, so the score loop needs no bound on G
+      if (lane < DI / 8) s_q8[warp][lane][0] = s_q8[warp][lane][1] = 0u;
+      if (lane == 0) s_qs[warp] = 0.f;
     }
   }
   __syncthreads();
-  // Index rows of U tokens per thread are loaded together, then scored; keys go through shared
-  // memory so that no global store sits between the loads.
-  constexpr int U = 4;
-  __shared__ __align__(16) u16 s_keys[CH];
-  const int n0 = c * CH, n_items = min(CH, N - n0);
-  const unsigned char* kq = Ly.kq + (bh * N + n0) * ROWB;
-  const float* kscale = Ly.kscale + bh * N + n0;
-#pragma unroll 1
-  for (int r0 = 0; r0 < n_items; r0 += 256 * U) {
-    uint4 row[U][ROWB / 16];
-    float sc[U];
+
+  // Scores I = sum_j ReLU(q_j . k) * scale over the G heads (GP >= G of them, the padding heads
+  // score 0: no branch on G in the loop); -1 marks the forced tokens (sinks, local window), -2
+  // the positions past the cache.
+  float score[PER];
+  auto score_rows = [&](auto gp) {
+    constexpr int GP = decltype(gp)::value;
 #pragma unroll
-    for (int u = 0; u < U; ++u) {
-      const int i = r0 + u * 256 + threadIdx.x;
-      if (i < n_items) {
+    for (int r0 = 0; r0 < PER; r0 += UB) {
+      if (r0 > 0) load_batch(r0);
 #pragma unroll
-        for (int w = 0; w < ROWB / 16; ++w) row[u][w] = ld_stream(kq + (long long)i * ROWB + w * 16);
-        sc[u] = kscale[i];
-      }
-    }
+      for (int u = 0; u < UB; ++u) {
+        const int r = r0 + u, i = r * TPB + threadIdx.x, n = n0 + i;
+        if (r >= PER) continue;
+        if (i >= n_items) {
+          score[r] = -2.f;
+          continue;
+        }
+        int dot[GP];
 #pragma unroll
-    for (int u = 0; u < U; ++u) {
-      const int i = r0 + u * 256 + threadIdx.x, n = n0 + i;
-      if (i >= n_items) continue;
-      int dot[MAXG] = {0, 0, 0, 0, 0, 0, 0, 0};
+        for (int g = 0; g < GP; ++g) dot[g] = 0;
 #pragma unroll
-      for (int w = 0; w < ROWB / 16; ++w) {
-        // The two nibble planes of 4 key words (8 coordinates each), as 16 * int8 bytes.
-        const u32 kw[4] = {row[u][w].x, row[u][w].y, row[u][w].z, row[u][w].w};
-        int klo[4], khi[4];
+        for (int w = 0; w < VEC; ++w) {
+          // The two nibble planes of 4 key words (8 coordinates each), as 16 * int8 bytes.
+          const u32 kw[4] = {row[u][w].x, row[u][w].y, row[u][w].z, row[u][w].w};
+          int klo[4], khi[4];
 #pragma unroll
-        for (int j = 0; j < 4; ++j) klo[j] = (int)((kw[j] << 4) & 0xf0f0f0f0u), khi[j] = (int)(kw[j] & 0xf0f0f0f0u);
+          for (int j = 0; j < 4; ++j) klo[j] = (int)((kw[j] << 4) & 0xf0f0f0f0u), khi[j] = (int)(kw[j] & 0xf0f0f0f0u);
 #pragma unroll
-        for (int g = 0; g < MAXG; ++g) {
-          if (g < G) {
+          for (int g = 0; g < GP; ++g) {
             const uint4* qv = reinterpret_cast<const uint4*>(&s_q8[g][w * 4][0]);
             const uint4 q0 = qv[0], q1 = qv[1];  // {even, odd} of words 0..1, then 2..3
             dot[g] = __dp4a(klo[0], (int)q0.x, dot[g]);
@@ -210,53 +257,85 @@ extern "C" __global__ void __launch_bounds__(256) score(const Args a) {
             dot[g] = __dp4a(khi[3], (int)q1.w, dot[g]);
           }
         }
-      }
-      float sum = 0.f;  // I = sum_j w_j ReLU(q_j . k), w_j = 1 (the constant 16 does not matter)
+        float sum = 0.f;  // w_j = 1 (the constant 16 of dot_int4 does not matter)
 #pragma unroll
-      for (int g = 0; g < MAXG; ++g)
-        if (g < G) sum += s_qs[g] * (float)max(dot[g], 0);
-      s_keys[i] = (n < SINK || n >= N - WIN) ? kKeyForced : (u16)log_key(sum * sc[u]);
+        for (int g = 0; g < GP; ++g) sum += s_qs[g] * (float)max(dot[g], 0);
+        score[r] = (n < SINK || n >= N - WIN) ? -1.f : fmaxf(sum * sc[u], 0.f);
+      }
+    }
+  };
+  if (G <= 4) {  // block-uniform; GQA groups of 4 or fewer (Llama-3, Mistral) take the short loop
+    score_rows(Int<4>{});
+  } else {
+    score_rows(Int<MAXG>{});
+  }
+
+  // Top KC of the chunk: bins relative to the chunk's best score, a histogram per warp (peers
+  // with the same bin add once), the threshold bin, then ties by quota in (thread, row) order.
+  float best = 0.f;
+#pragma unroll
+  for (int r = 0; r < PER; ++r) best = fmaxf(best, score[r]);
+  best = block_max(best, s_max);
+  const float inv_best = best > 0.f ? 1.f / best : 0.f;
+  for (int e = threadIdx.x; e < NW * NBIN; e += TPB) (&sm.hist[0][0])[e] = 0;
+  __syncthreads();
+  int bin[PER];
+#pragma unroll
+  for (int r = 0; r < PER; ++r) {
+    bin[r] = score[r] >= 0.f ? score_bin(score[r], inv_best) : (score[r] == -1.f ? NBIN : -1);
+    const bool counted = bin[r] >= 0 && bin[r] < NBIN;
+    const u32 active = __ballot_sync(0xffffffffu, counted);
+    if (counted) {
+      const u32 peers = __match_any_sync(active, bin[r]);
+      if (lane == __ffs(peers) - 1) atomicAdd(&sm.hist[warp][bin[r]], (u32)__popc(peers));
     }
   }
   __syncthreads();
-  u16* keys = Ly.keys + bh * N + n0;
-  for (int i = threadIdx.x; i < n_items; i += blockDim.x) {
-    const u16 key = s_keys[i];
-    if (key < kKeySkip) atomicAdd(&s_hist[key], 1u);
-    keys[i] = key;
+  {
+    u32 t = 0;
+#pragma unroll
+    for (int w = 0; w < NW; ++w) t += sm.hist[w][threadIdx.x];
+    s_total[threadIdx.x] = t;
   }
   __syncthreads();
-  hist_store(s_hist, NB, Ly.hist + bh * cdiv(N, CH) * NB, c);
-}
+  const int k = max(1, n_items / TOPK_DIV);
+  int above;
+  const int t = kth_bin_from_top(s_total, NBIN, k, &above, s_scratch);
+  const int quota = k - above;  // ties at bin t the chunk may take
+  int n_def = 0, n_tie = 0;
+#pragma unroll
+  for (int r = 0; r < PER; ++r) {
+    n_def += bin[r] > t;  // forced tokens have bin NBIN > t
+    n_tie += bin[r] == t;
+  }
+  int tile;
+  const int packed = block_exclusive_scan(n_def << 16 | n_tie, s_scratch, &tile);
+  const int def_total = tile >> 16;
+  int def_at = packed >> 16, tie_rank = packed & 0xffff;
+  const int n_sel = def_total + min(quota, tile & 0xffff);
+  KEVO_CHECK(n_sel <= LIST);
+#pragma unroll
+  for (int r = 0; r < PER; ++r) {
+    const int i = r * TPB + threadIdx.x;
+    if (bin[r] > t) {
+      s_list[def_at++] = i;
+    } else if (bin[r] == t) {
+      if (tie_rank < quota) s_list[def_total + tie_rank] = i;
+      ++tie_rank;
+    }
+  }
+  __syncthreads();
 
-extern "C" __global__ void __launch_bounds__(1024) threshold(const Args a) {
-  const int hkv = blockIdx.x, b = blockIdx.y, nch = cdiv(a.N, CH);
-  const long long bh = (long long)b * a.Hkv + hkv;
-  Layout Ly(a);
-  __shared__ u32 s_total[NB];
-  __shared__ int scratch[40];
-  const int k = a.N / TOPK_DIV > 0 ? a.N / TOPK_DIV : 1;
-  select_threshold(Ly.hist + bh * nch * NB, nch, NB, k, Ly.sel + bh * nch, s_total, scratch);
-}
-
-// MINB: attend blocks resident per SM the compiler must allow (registers <= 65536 / (128 MINB)).
-extern "C" __global__ void __launch_bounds__(128, MINB) attend(const Args a) {
-  const int nch = cdiv(a.N, CH), parts = attend_parts(nch);
-  const int c = blockIdx.x / parts, part = blockIdx.x % parts;
-  const int b = blockIdx.z, ngs = cdiv(a.Hq / a.Hkv, GT);
-  const int hkv = blockIdx.y / ngs, gs = blockIdx.y % ngs;
-  const long long bh = (long long)b * a.Hkv + hkv;
-  Layout Ly(a);
-  __shared__ __align__(16) u16 s_keys[CH];
-  __shared__ int s_list[CH];
-  __shared__ u32 s_bits[CH / 32];
-  __shared__ TopkAttendSmem<GT, RSAMP> sm;
-  const int n_items = min(CH, a.N - c * CH);
-  load_keys(Ly.keys + bh * a.N + (long long)c * CH, n_items, s_keys);
-  const int n = compact_chunk(n_items, [&](int i) { return s_keys[i]; }, Ly.sel[bh * nch + c],
-                              s_list, sm.scratch);
   PlainLogits var{a.scale * kLog2e};
-  attend_selected(a, b, hkv, gs, c, part, parts, c * CH, n_items, s_list, n, s_bits,
-                  Ly.vsum + (bh * nch + c) * a.D, Ly.part, Ly.counters + bh * ngs + gs, var, sm);
+  attend_selected_partial(a, b, hkv, gs, c, 0, 1, n0, n_items, s_list, n_sel, s_bits, s_vsum,
+                          Ly.part, var, sm.att);
+}
+
+// One block per query head: the splits of every chunk, merged by LSE into o.
+extern "C" __global__ void __launch_bounds__(256) merge(const Args a) {
+  const int h = blockIdx.x, b = blockIdx.y;
+  Layout Ly(a);
+  __shared__ float s_red[256 * 6];
+  merge_head_partials(a, Ly.part, b, h, s_red);
 }
 // EVOLVE-BLOCK-END

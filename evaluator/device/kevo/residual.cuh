@@ -78,20 +78,21 @@ __device__ __forceinline__ void rest_logsum(const Args& a, int b, int hkv, int h
       idx[u] = base + u * step + slot;
       kr[u] = idx[u] < n ? ld_stream(kb + (long long)list[idx[u]] * D) : make_uint4(0, 0, 0, 0);
     }
+    float x[2][kGT];
 #pragma unroll
     for (int u = 0; u < 2; ++u) {
 #pragma unroll
       for (int g = 0; g < kGT; ++g) {
-        const float x = group_sum(dot8(q[g], kr[u]), rl.lpt) * scale_log2;
-        if (idx[u] < n) {
-          if (x > m[g]) {
-            s[g] = s[g] * exp2f(m[g] - x) + 1.f;
-            m[g] = x;
-          } else {
-            s[g] += exp2f(x - m[g]);
-          }
-        }
+        x[u][g] = group_sum(dot8(q[g], kr[u]), rl.lpt) * scale_log2;
+        if (idx[u] >= n) x[u][g] = neg_inf();
       }
+    }
+#pragma unroll
+    for (int g = 0; g < kGT; ++g) {  // one rescale per pair of samples
+      const float mx = fmaxf(m[g], fmaxf(x[0][g], x[1][g]));
+      const float ref = mx == neg_inf() ? 0.f : mx;
+      s[g] = s[g] * exp2f(m[g] - ref) + exp2f(x[0][g] - ref) + exp2f(x[1][g] - ref);
+      m[g] = mx;
     }
   }
 #pragma unroll

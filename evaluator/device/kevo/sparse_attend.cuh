@@ -104,6 +104,9 @@ __device__ __forceinline__ void attend_list(const Args& a, int b, int hkv, int h
         vr[u] = kr[u];
       }
     }
+    // Logits of all kUnroll rows first, then one rescale per head and batch: the online
+    // softmax per row would pay two exponentials and a rescale of o for every row and head.
+    float lg[kUnroll][kGT];
 #pragma unroll
     for (int u = 0; u < kUnroll; ++u) {
       float s[kGT];
@@ -111,18 +114,43 @@ __device__ __forceinline__ void attend_list(const Args& a, int b, int hkv, int h
       for (int g = 0; g < kGT; ++g) s[g] = group_sum(dot8(q[g], kr[u]), rl.lpt);
       float stat = 0.f;
       if (Variant::kTokenStat) stat = group_sum(var.token_partial(kr[u], d0), rl.lpt);
-      float lg[kGT];
-      var.logits(s, stat, idx[u], idx[u] < n, li, lg);
-      if (idx[u] < n) {
-        float vf[8];
-        bf16x8_to_float(vr[u], vf);
+      var.logits(s, stat, idx[u], idx[u] < n, li, lg[u]);
+      if (idx[u] >= n) {
 #pragma unroll
-        for (int g = 0; g < kGT; ++g)
-          if (g < ng) st[g].update(lg[g], vf);
-        if (out_vsum) {
+        for (int g = 0; g < kGT; ++g) lg[u][g] = neg_inf();
+      }
+    }
 #pragma unroll
-          for (int j = 0; j < 8; ++j) vsum[j] += vf[j];
+    for (int g = 0; g < kGT; ++g) {
+      if (g >= ng) continue;  // block-uniform
+      float mx = st[g].m;
+#pragma unroll
+      for (int u = 0; u < kUnroll; ++u) mx = fmaxf(mx, lg[u][g]);
+      // With nothing seen yet (mx = -inf) every weight below is exp2(-inf) = 0.
+      const float ref = mx == neg_inf() ? 0.f : mx;
+      const float c = exp2f(st[g].m - ref);
+      st[g].d *= c;
+#pragma unroll
+      for (int j = 0; j < 8; ++j) st[g].o[j] *= c;
+      st[g].m = mx;
+#pragma unroll
+      for (int u = 0; u < kUnroll; ++u) lg[u][g] = exp2f(lg[u][g] - ref);  // now the weight p
+    }
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u) {
+      float vf[8];
+      bf16x8_to_float(vr[u], vf);  // rows past the end are zeros, with weight 0
+#pragma unroll
+      for (int g = 0; g < kGT; ++g) {
+        if (g < ng) {
+          st[g].d += lg[u][g];
+#pragma unroll
+          for (int j = 0; j < 8; ++j) st[g].o[j] = fmaf(lg[u][g], vf[j], st[g].o[j]);
         }
+      }
+      if (out_vsum) {
+#pragma unroll
+        for (int j = 0; j < 8; ++j) vsum[j] += vf[j];
       }
     }
   }
@@ -291,6 +319,80 @@ __device__ __forceinline__ void merge_partials_to_partial(const Args& a, const P
     for (int j = 0; j < 4; ++j) dst.o[r * a.D + d + j] = o[j];
     if (d == 0) dst.lse[r] = lse;
   });
+}
+
+// Merges all p.nsplit partials of query head h of batch b into o, with one block for the head:
+// threads over (D/4 columns) x (blockDim / (D/4) split lanes); each split lane takes every
+// lanes-th split with kPer loads in flight, so that 64 splits arrive in one round trip at
+// D = 128 and 256 threads (merge_partials spends a trip per 16 splits on a few threads). The
+// split lanes then merge through shared memory. s_red: 6 * blockDim.x floats of shared memory.
+// D % 4 == 0 and blockDim.x >= D / 4. All threads must call.
+template <int kPer = 8>
+__device__ __forceinline__ void merge_head_partials(const Args& a, const Partials& p, int b, int h,
+                                                    float* s_red) {
+  const int D4 = a.D >> 2, lanes = blockDim.x / D4, col = threadIdx.x % D4;
+  const int sl = threadIdx.x / D4, ns = p.nsplit;
+  const long long r0 = p.row(a, b, h, 0);
+  float m = neg_inf(), w = 0.f, acc[4] = {0.f, 0.f, 0.f, 0.f};
+  if (sl < lanes) {
+    for (int s0 = sl; s0 < ns; s0 += lanes * kPer) {
+      float l[kPer];
+      float4 x[kPer];
+#pragma unroll
+      for (int j = 0; j < kPer; ++j) {
+        const int s = s0 + j * lanes;
+        if (s < ns) {
+          l[j] = __ldcg(p.lse + r0 + s);
+          x[j] = __ldcg(reinterpret_cast<const float4*>(p.o + (r0 + s) * a.D) + col);
+        } else {
+          l[j] = neg_inf();
+          x[j] = make_float4(0.f, 0.f, 0.f, 0.f);
+        }
+      }
+      float mn = m;
+#pragma unroll
+      for (int j = 0; j < kPer; ++j) mn = fmaxf(mn, l[j]);
+      if (mn == neg_inf()) continue;
+      const float c = exp2f(m - mn);  // m = -inf gives 0
+      w *= c;
+#pragma unroll
+      for (int e = 0; e < 4; ++e) acc[e] *= c;
+#pragma unroll
+      for (int j = 0; j < kPer; ++j) {
+        const float wj = exp2f(l[j] - mn);  // an empty split has lse = -inf: weight 0
+        w += wj;
+        acc[0] += wj * x[j].x;
+        acc[1] += wj * x[j].y;
+        acc[2] += wj * x[j].z;
+        acc[3] += wj * x[j].w;
+      }
+      m = mn;
+    }
+    float* r = s_red + threadIdx.x * 6;
+    r[0] = m;
+    r[1] = w;
+#pragma unroll
+    for (int e = 0; e < 4; ++e) r[2 + e] = acc[e];
+  }
+  __syncthreads();
+  if (sl == 0) {
+    float mm = neg_inf();
+    for (int k = 0; k < lanes; ++k) mm = fmaxf(mm, s_red[(k * D4 + col) * 6]);
+    float wt = 0.f, o[4] = {0.f, 0.f, 0.f, 0.f};
+    if (mm != neg_inf()) {
+      for (int k = 0; k < lanes; ++k) {
+        const float* r = s_red + (k * D4 + col) * 6;
+        const float c = exp2f(r[0] - mm);
+        wt += r[1] * c;
+#pragma unroll
+        for (int e = 0; e < 4; ++e) o[e] += r[2 + e] * c;
+      }
+    }
+    const float inv = wt > 0.f ? 1.f / wt : 0.f;
+    __nv_bfloat16* dst = a.o + q_offset(a, b, h) + col * 4;
+#pragma unroll
+    for (int e = 0; e < 4; ++e) dst[e] = __float2bfloat16_rn(o[e] * inv);
+  }
 }
 
 // Final output from one block's states (no splits): o = o / d as bf16.
