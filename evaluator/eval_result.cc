@@ -64,12 +64,14 @@ nlohmann::json to_json(const EvalResult& r) {
   }
   json metrics = json::object();
   for (const auto& [k, v] : r.metrics) metrics[k] = v;
-  return {{"status", eval_status_name(r.status)},
-          {"message", r.message},
-          {"fitness", r.fitness},
-          {"metrics", metrics},
-          {"workloads", workloads},
-          {"artifacts", {{"compile_log", r.compile_log}, {"feedback", r.feedback}}}};
+  json out = {{"status", eval_status_name(r.status)},
+              {"message", r.message},
+              {"fitness", r.fitness},
+              {"metrics", metrics},
+              {"workloads", workloads},
+              {"artifacts", {{"compile_log", r.compile_log}, {"feedback", r.feedback}}}};
+  if (!r.gpu.empty()) out["gpu"] = r.gpu;  // provenance for exports (DESIGN s.8)
+  return out;
 }
 
 Result<EvalResult> eval_result_from_json(const nlohmann::json& j) {
@@ -80,6 +82,7 @@ Result<EvalResult> eval_result_from_json(const nlohmann::json& j) {
     r.status = *st;
     r.message = j.value("message", "");
     r.fitness = j.value("fitness", 0.0);
+    if (j.contains("gpu") && j["gpu"].is_string()) r.gpu = j["gpu"].get<std::string>();
     if (j.contains("metrics")) {
       for (auto it = j["metrics"].begin(); it != j["metrics"].end(); ++it) {
         r.metrics[it.key()] = it.value().get<double>();

@@ -59,6 +59,7 @@ struct EvalResult {
   std::vector<WorkloadResult> workloads;
   std::string compile_log;  // cut to the candidate's own lines and capped
   std::string feedback;     // short text for the LLM: per-kernel times, what failed
+  std::string gpu;          // where it was measured, "NVIDIA H100 80GB HBM3 (sm_90a)"; "" = no GPU
 
   bool ok() const { return status == EvalStatus::kOk; }
   static EvalResult failure(EvalStatus s, std::string message);

@@ -3,7 +3,18 @@
 #include <algorithm>
 #include <cmath>
 
+#include "common/embedded.h"
+
 namespace kevo {
+
+const std::vector<EmbeddedFile>& embedded_internal_kernels();
+
+std::string_view generator_header_text() {
+  for (const auto& f : embedded_internal_kernels()) {
+    if (f.path == "gen_math.h") return f.contents;
+  }
+  return {};
+}
 
 kevo_gen::GenParams make_gen_params(const WorkloadSpec& w) {
   const GeneratorParams& g = w.gen;

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string_view>
 #include <vector>
 
 #include "evaluator/internal_kernels/gen_math.h"
@@ -12,6 +13,10 @@
 namespace kevo {
 
 static_assert(sizeof(kevo_gen::GenParams) == 104, "GenParams layout must match the NVRTC side");
+
+// The text of internal_kernels/gen_math.h as embedded in this binary (exported packages ship it,
+// so their self-checks generate the suite's data without kevo).
+std::string_view generator_header_text();
 
 // The kernel parameter block for a generated workload.
 kevo_gen::GenParams make_gen_params(const WorkloadSpec& w);

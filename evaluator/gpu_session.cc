@@ -39,11 +39,16 @@ class Session final : public GpuSession {
       : ctx_(std::move(c)), cfg_(std::move(cfg)), empty_us_(empty_us) {}
   ~Session() override;
   EvalResult evaluate(const Candidate& c, const CompileOutcome& compiled,
-                      const std::string& suite) override;
+                      const std::string& suite) override {
+    EvalResult r = measure(c, compiled, suite);
+    r.gpu = ctx_->info().name + " (" + arch() + ")";  // every result says where it was measured
+    return r;
+  }
   bool poisoned() const override { return ctx_->poisoned(); }
   std::string arch() const override { return ctx_->info().arch(); }
 
  private:
+  EvalResult measure(const Candidate& c, const CompileOutcome& compiled, const std::string& suite);
   std::optional<Failure> load(const std::string& name, const std::string& source,
                               const CompileOutcome& compiled, LoadedModule& out);
   void unload(LoadedModule& m);
@@ -219,7 +224,7 @@ RunLimits Session::limits(const Shape& s, bool dense) const {
   return l;
 }
 
-EvalResult Session::evaluate(const Candidate& c, const CompileOutcome& compiled,
+EvalResult Session::measure(const Candidate& c, const CompileOutcome& compiled,
                              const std::string& suite_name) {
   auto failure = [&](EvalStatus s, const std::string& msg) {
     EvalResult r = EvalResult::failure(s, msg);

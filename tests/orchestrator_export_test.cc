@@ -138,11 +138,22 @@ TEST(Export, CudaPackageHasEveryFile) {
   ASSERT_TRUE(s.ok()) << s.status().to_string();
   for (const char* f : {"include/fixture.h", "src/fixture.cu", "src/fixture_plan.h",
                         "src/fixture_kernels.cuh", "src/kevo/sparse_decode.cuh", "example/check.cu",
-                        "CMakeLists.txt", "build.sh", "README.md", "metadata.json"}) {
+                        "example/kevo_gen_math.h", "CMakeLists.txt", "build.sh", "README.md",
+                        "metadata.json"}) {
     EXPECT_TRUE(fs::is_regular_file(tmp.file(f))) << f;
     EXPECT_NE(std::find(s->files.begin(), s->files.end(), f), s->files.end()) << f;
   }
-  EXPECT_EQ(s->files.size(), 10u);  // nothing unexpected (the fixture includes one kevo header)
+  EXPECT_EQ(s->files.size(), 11u);  // nothing unexpected (the fixture includes one kevo header)
+  // The check generates kevo's own data: the generator header, with the default suite's settings
+  // and the seed kevo gives its first workload (llama3-8b: seed 8001, workload 0).
+  EXPECT_NE(read_file(tmp.file("example/kevo_gen_math.h")).find("KEVO_GEN_FN void kv_pair"),
+            std::string::npos);
+  std::string check = read_file(tmp.file("example/check.cu"));
+  EXPECT_NE(check.find("p.rope_base = 500000.0f;"), std::string::npos);
+  EXPECT_NE(check.find("{1, 32, 8, 8192, 128, 8001024003ull}"), std::string::npos);
+  for (const char* placeholder : {"@GEN_FIELDS@", "@GEN_SEEDS@", "@SUITE@"}) {
+    EXPECT_EQ(check.find(placeholder), std::string::npos) << placeholder;
+  }
   std::string kernels = read_file(tmp.file("src/fixture_kernels.cuh"));
   EXPECT_NE(kernels.find("#define BITS 32"), std::string::npos);
   EXPECT_NE(kernels.find("#undef THREADS"), std::string::npos);

@@ -2,6 +2,7 @@
 // secret-looking names dropped even when allowed) and the evaluator config crossing the pipe.
 #include <string>
 
+#include "evaluator/eval_result.h"
 #include "sandbox/environment.h"
 #include "sandbox/protocol.h"
 #include "tests/test_support.h"
@@ -118,6 +119,24 @@ TEST(SandboxProtocol, BadLinesAreErrorsNotExceptions) {
   EXPECT_TRUE(sandbox::parse_message("{\"id\": 1}").ok());
   auto bad = sandbox::evaluator_config_from_json(nlohmann::json{{"min_iterations", "many"}});
   EXPECT_FALSE(bad.ok());
+}
+
+// A result crosses the runner's pipe as JSON: where it was measured must survive (exports name
+// the GPU), and a result without a GPU (compile failures) must not invent one.
+TEST(SandboxProtocol, EvalResultKeepsItsGpuAcrossThePipe) {
+  EvalResult r;
+  r.fitness = 2.5;
+  r.metrics["speedup"] = 2.5;
+  r.gpu = "NVIDIA H100 80GB HBM3 (sm_90a)";
+  auto back = eval_result_from_json(nlohmann::json::parse(to_json(r).dump()));
+  ASSERT_TRUE(back.ok()) << back.status().message();
+  EXPECT_EQ(back->gpu, r.gpu);
+  EXPECT_DOUBLE_EQ(back->fitness, 2.5);
+  EvalResult failed = EvalResult::failure(EvalStatus::kCompileError, "line 3: error");
+  EXPECT_FALSE(to_json(failed).contains("gpu"));
+  auto back2 = eval_result_from_json(to_json(failed));
+  ASSERT_TRUE(back2.ok());
+  EXPECT_TRUE(back2->gpu.empty());
 }
 
 }  // namespace

@@ -18,12 +18,15 @@
 // sinks (high..low) follow r, so some heads are retrieval-like and some nearly uniform.
 #pragma once
 
-#if defined(__CUDACC_RTC__)
+// NVRTC (the evaluator), nvcc (exported packages' self-checks) and plain C++ (host tests).
+#if defined(__CUDACC__) || defined(__CUDACC_RTC__)
 #define KEVO_GEN_FN __host__ __device__ inline
 #else
+#define KEVO_GEN_FN inline
+#endif
+#if !defined(__CUDACC_RTC__)
 #include <math.h>
 #include <string.h>
-#define KEVO_GEN_FN inline
 #endif
 
 namespace kevo_gen {
@@ -82,7 +85,7 @@ KEVO_GEN_FN void normal2(u64 h, float& z0, float& z1) {
 
 // float -> bf16 bits, round to nearest even (what __float2bfloat16_rn does).
 KEVO_GEN_FN u16 f32_to_bf16(float f) {
-#if defined(__CUDACC_RTC__)
+#if defined(__CUDA_ARCH__)
   u32 x = __float_as_uint(f);
 #else
   u32 x;
@@ -94,7 +97,7 @@ KEVO_GEN_FN u16 f32_to_bf16(float f) {
 }
 KEVO_GEN_FN float bf16_to_f32(u16 h) {
   u32 x = (u32)h << 16;
-#if defined(__CUDACC_RTC__)
+#if defined(__CUDA_ARCH__)
   return __uint_as_float(x);
 #else
   float f;

@@ -34,6 +34,7 @@ struct ExportCliOptions {
   std::string result;
   std::string arch = "sm_90a";
   double tolerance = 0;
+  std::string suite = "llama3-8b";
   bool force = false;
 };
 
@@ -171,6 +172,7 @@ int run_export(const ExportCliOptions& o) {
   opt.arch = o.arch;
   opt.kevo_version = KEVO_VERSION;
   opt.tolerance = o.tolerance;
+  opt.suite = o.suite;
   auto s = export_package(*in, opt);
   if (!s.ok()) return fail(kExitFailure, s.status().message());
 
@@ -216,6 +218,10 @@ void add_export_command(CLI::App& app, Cli& cli) {
   cmd->add_option("--tolerance", o->tolerance,
                   "mean relative error the package's check accepts (default: from the result, "
                   "else 0.2)");
+  cmd->add_option("--suite", o->suite,
+                  "suite whose data the cuda package's check generates (its generator settings "
+                  "and seeds), so the check's timing compares with kevo's on that suite")
+      ->capture_default_str();
   cmd->add_flag("--force", o->force, "write into a non-empty folder, replacing our files");
   cmd->callback([&cli, o] { cli.exit_code = run_export(*o); });
 }

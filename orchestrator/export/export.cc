@@ -8,6 +8,8 @@
 #include <fstream>
 
 #include "common/hash.h"
+#include "evaluator/generator_host.h"
+#include "evaluator/workloads.h"
 #include "orchestrator/export/codegen.h"
 
 namespace kevo {
@@ -117,6 +119,58 @@ Status write_sources(Writer& w, const Package& p, const std::map<std::string, st
   return Status::Ok();
 }
 
+// The check's generator settings: the suite's (first workload's generator, every workload's
+// seed), or the generator defaults when the suite cannot be read (named in the check).
+void add_generator_vars(const std::string& suite_name, std::map<std::string, std::string>& vars) {
+  GeneratorParams g;
+  std::string seeds, label = suite_name;
+  uint64_t base_seed = 1;
+  auto suite = load_suite(suite_name);
+  if (suite.ok() && !suite->workloads.empty() && !suite->workloads[0].tensors) {
+    g = suite->workloads[0].gen;
+    base_seed = suite->workloads[0].seed;
+    for (const auto& w : suite->workloads) {
+      if (w.tensors) continue;
+      const Shape& sh = w.shape;
+      seeds += (seeds.empty() ? "" : ", ") + std::string("{") + std::to_string(sh.B) + ", " +
+               std::to_string(sh.Hq) + ", " + std::to_string(sh.Hkv) + ", " + std::to_string(sh.N) +
+               ", " + std::to_string(sh.D) + ", " + std::to_string(w.seed) + "ull}";
+    }
+  } else {
+    label = suite_name + "' not readable at export time: generator defaults, '" +
+            (suite.ok() ? std::string("no generated workloads") : suite.status().message());
+  }
+  if (seeds.empty()) seeds = "{0, 0, 0, 0, 0, 0ull}";
+  auto f = [](double x) { return export_detail::number_text(x) + "f"; };
+  std::string fields;
+  auto line = [&](const std::string& name, const std::string& value) {
+    fields += "  p." + name + " = " + value + ";\n";
+  };
+  line("sinks", std::to_string(g.sinks));
+  line("outlier_channels", std::to_string(g.outlier_channels));
+  line("key_mean", f(g.key_mean));
+  line("outlier_scale", f(g.outlier_scale));
+  line("rope_base", f(g.rope_base));
+  line("qk_align", f(g.qk_align));
+  line("temp_min", f(g.temp_min));
+  line("temp_max", f(g.temp_max));
+  line("heavy_fraction", f(g.heavy_fraction));
+  line("heavy_mass_min", f(g.heavy_mass_min));
+  line("heavy_mass_max", f(g.heavy_mass_max));
+  line("sink_mass_min", f(g.sink_mass_min));
+  line("sink_mass_max", f(g.sink_mass_max));
+  line("recent_logit", f(g.recent_logit));
+  line("recent_window", f(g.recent_window));
+  line("value_mean", f(g.value_mean));
+  line("value_outlier_frac", f(g.value_outlier_frac));
+  line("query_noise", f(g.query_noise));
+  fields.pop_back();  // the template supplies the line end
+  vars["SUITE"] = label;
+  vars["GEN_FIELDS"] = fields;
+  vars["GEN_SEEDS"] = seeds;
+  vars["GEN_BASE_SEED"] = std::to_string(base_seed);
+}
+
 }  // namespace
 
 Result<ExportSummary> export_package(const ExportInput& in, const ExportOptions& opt) {
@@ -142,12 +196,14 @@ Result<ExportSummary> export_package(const ExportInput& in, const ExportOptions&
   p.arch = opt.arch;
   p.tolerance = opt.tolerance > 0 ? opt.tolerance : auto_tolerance(in.result);
   p.kevo_version = opt.kevo_version.empty() ? "unknown" : opt.kevo_version;
-  const auto vars = export_detail::common_vars(p);
+  auto vars = export_detail::common_vars(p);
+  if (opt.format == ExportFormat::kCuda) add_generator_vars(opt.suite, vars);
 
   Writer w(opt.out_dir);
   if (opt.format == ExportFormat::kCuda) {
     KEVO_RETURN_IF_ERROR(write_sources(w, p, vars, *headers, "src", "include"));
     KEVO_RETURN_IF_ERROR(w.render("example/check.cu", "cuda/check.cu.in", vars));
+    KEVO_RETURN_IF_ERROR(w.write("example/kevo_gen_math.h", std::string(generator_header_text())));
     KEVO_RETURN_IF_ERROR(w.render("CMakeLists.txt", "cuda/CMakeLists.txt.in", vars));
     KEVO_RETURN_IF_ERROR(w.render("build.sh", "cuda/build.sh.in", vars, /*executable=*/true));
   } else {
