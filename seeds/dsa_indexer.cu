@@ -15,9 +15,13 @@
 // suite DI=64 selects almost like exact logits: mean error 0.016 at 1/32 of the tokens, 0.007 at
 // DI=128, measured on the H100). The index heads are the KV head's G query heads (int8), rotated the
 // same way, with weights w_j = 1; the sum over heads makes the selection shared by the group,
-// so each selected K/V row is read once. Top k = N / TOPK_DIV tokens plus SINK first and WIN
-// last tokens, and (RSAMP > 0) the residual estimate of kevo/residual.cuh for the rest: without
-// it, any top-k at 1/32 of the tokens loses the mass of near-uniform heads (oracle error ~0.2).
+// so each selected K/V row is read once. Top k = N / TOPK_DIV tokens, taken per chunk of CH
+// tokens (CH / TOPK_DIV each, so one kernel scores, selects and attends a chunk without a global
+// threshold pass; docs/decisions.md), plus SINK first and WIN last tokens, and (RSAMP > 0) the
+// residual estimate of kevo/residual.cuh for the rest: without it, any top-k at 1/32 of the
+// tokens loses the mass of near-uniform heads (oracle error ~0.2).
+// Decode: `attend` (chunk x KV head: score, chunk top-k, attention, one split of partials) and
+// `merge` (per query head, the splits by LSE).
 //
 // Index: DI/2 + 4 bytes per token per KV head (36 B at the default DI=64) + the key mean + V sums
 // per chunk.
