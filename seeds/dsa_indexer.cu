@@ -35,7 +35,7 @@
 // kevo:param WIN = 128 in {32, 64, 128, 256}
 // kevo:param CH = 2048 in {1024, 2048, 4096}
 // kevo:param RSAMP = 32 in {0, 16, 32, 64}
-// kevo:param MINB = 2 in {1, 2, 3}
+// kevo:param MINB = 2 in {1, 2}
 // kevo:index      B*Hkv*N*(DI/2+4) + B*Hkv*D*4 + B*Hkv*cdiv(N,CH)*D*4 + 1024
 // kevo:workspace  B*Hq*cdiv(N,CH)*(D+1)*4 + 1024
 // kevo:build   key_mean    grid(Hkv, B) block(256)
@@ -139,7 +139,7 @@ constexpr int KC = CH / TOPK_DIV;             // top-k share of a full chunk
 constexpr int LIST = KC + SINK + WIN;         // the most tokens a chunk can select
 constexpr int NBIN = 256;                     // selection bins: 32 per octave below the chunk max
 constexpr int VEC = ROWB / 16;                // 16-byte words per index row
-constexpr int UB = (16 / VEC < PER) ? 16 / VEC : PER;  // rows per thread per load batch (16 loads)
+constexpr int UB = (12 / VEC < PER) ? 12 / VEC : PER;  // rows per thread per load batch (<= 12 loads)
 static_assert(CH % TPB == 0 && NBIN == TPB, "one bin per thread in the threshold scan");
 static_assert(PER <= 16, "per-thread counts are packed in 16 bits");
 

@@ -117,8 +117,10 @@ TEST(Seeds, CompileWithNvrtcAtDefaultsAndExtremes) {
         const bool timed = std::any_of(spec->kernels.begin(), spec->kernels.end(), [&](auto& l) {
           return l.name == k.name && l.phase == Phase::kDecode;
         });
-        // A few spilled words can pay for occupancy (dsa_indexer's MINB=4); more is a bug.
-        if (timed) EXPECT_LE(k.spill_stores, 64) << k.name << " (decode) spills registers";
+        // A few spilled words can pay for occupancy: dsa_indexer's attend at 128 registers (two
+        // blocks per SM) spills 68 B and was its fastest setting on the H100 (163 registers, no
+        // spill, was slower). Hundreds of bytes (its MINB=3 spilled 1240 B) are a bug.
+        if (timed) EXPECT_LE(k.spill_stores, 160) << k.name << " (decode) spills registers";
       }
     }
   }
