@@ -98,7 +98,7 @@ bool Runner::launch_kernels(const std::vector<PlanKernel>& ks, CUevent* evs, uin
                                                 std::to_string(k.registers) + " registers, " +
                                                 std::to_string(k.static_smem) + " B static smem)");
     }
-    if (evs) {
+    if (evs && (inner_events_ || i + 1 == ks.size())) {
       Status st = c_.check(drv_.cuEventRecord(evs[i + 1], c_.stream()), "cuEventRecord");
       if (!st.ok()) return driver_failed(st, "timing");
     }

@@ -39,7 +39,8 @@ def main():
         except (OSError, ValueError) as e:
             print(f"skipping {f}: {e}", file=sys.stderr)
     seeds = [s for s in ORDER if s in results]
-    names = [w["name"] for w in results[seeds[0]]["workloads"]] if seeds else []
+    names = next(([w["name"] for w in results[s]["workloads"]] for s in seeds
+                  if results[s].get("workloads")), [])
     gpu = next((r.get("gpu") for r in results.values() if r.get("gpu")), "unknown GPU")
     print(f"Measured on {gpu}.\n")
     print("| seed | status | mean err | p99 err | index B/token | "
