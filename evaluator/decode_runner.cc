@@ -73,7 +73,8 @@ bool Runner::setup() {
   return true;
 }
 
-bool Runner::launch_kernels(const std::vector<PlanKernel>& ks, CUevent* evs, uint64_t seed) {
+bool Runner::launch_kernels(const std::vector<PlanKernel>& ks, CUevent* evs, uint64_t seed,
+                            bool every_kernel) {
   args_.seed = seed;
   void* params[] = {&args_};
   for (size_t i = 0; i < ks.size(); ++i) {
@@ -98,7 +99,7 @@ bool Runner::launch_kernels(const std::vector<PlanKernel>& ks, CUevent* evs, uin
                                                 std::to_string(k.registers) + " registers, " +
                                                 std::to_string(k.static_smem) + " B static smem)");
     }
-    if (evs && (inner_events_ || i + 1 == ks.size())) {
+    if (evs && (every_kernel || i + 1 == ks.size())) {
       Status st = c_.check(drv_.cuEventRecord(evs[i + 1], c_.stream()), "cuEventRecord");
       if (!st.ok()) return driver_failed(st, "timing");
     }
@@ -107,7 +108,7 @@ bool Runner::launch_kernels(const std::vector<PlanKernel>& ks, CUevent* evs, uin
 }
 
 bool Runner::enqueue_call(int slot, uint64_t q_seed, uint64_t arg_seed, bool flush, int ref_cur,
-                          int ref_prev) {
+                          int ref_prev, bool every_kernel) {
   const size_t ref_bytes = size_t(rows_) * s_.D * 4;
   auto ref = [&](int i) { return refs_.data + i * ref_bytes; };
   const CUdeviceptr qsum = res_.data + lay_.qsum + size_t(slot) * 16;
@@ -122,7 +123,8 @@ bool Runner::enqueue_call(int slot, uint64_t q_seed, uint64_t arg_seed, bool flu
   if (st.ok() && flush) st = c_.flush_l2();
   if (st.ok()) st = c_.check(drv_.cuEventRecord(event(slot, 0), c_.stream()), "cuEventRecord");
   if (!st.ok()) return driver_failed(st, "a decode call's preparation");
-  if (!launch_kernels(plan_.decode, &ev_[size_t(slot) * (plan_.decode.size() + 1)], arg_seed)) {
+  if (!launch_kernels(plan_.decode, &ev_[size_t(slot) * (plan_.decode.size() + 1)], arg_seed,
+                      every_kernel)) {
     return false;
   }
   st = c_.checksum(q_.data, q_.bytes, qsum + 8);

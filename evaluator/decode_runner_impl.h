@@ -50,13 +50,13 @@ class Runner {
   }
   std::string crash_text(const std::string& err, const std::string& during) const;
   bool setup();
-  bool launch_kernels(const std::vector<PlanKernel>& ks, CUevent* evs, uint64_t seed);
-  // Whether launch_kernels records an event after every kernel (per-kernel times) or only after
-  // the last (the decode time: an event between kernels adds ~1 us per boundary on the H100,
-  // which a caller's stream does not pay).
-  bool inner_events_ = true;
+  // every_kernel: record evs[i + 1] after every kernel (per-kernel times), else only after the
+  // last (the decode time: an event between kernels adds ~1 us per boundary on the H100, which a
+  // caller's stream does not pay).
+  bool launch_kernels(const std::vector<PlanKernel>& ks, CUevent* evs, uint64_t seed,
+                      bool every_kernel = true);
   bool enqueue_call(int slot, uint64_t q_seed, uint64_t arg_seed, bool flush, int ref_cur,
-                    int ref_prev);
+                    int ref_prev, bool every_kernel = true);
   bool enqueue_integrity_checks(bool kv, bool index);
   bool wait_for(double timeout_s, const std::string& what, int slots);
   bool read_results();

@@ -80,12 +80,12 @@ bool Runner::timing_phase() {
   while (true) {
     // Even slots time each kernel (events between kernels), odd slots the decode as a whole
     // (events only around it), so the decode time carries no event overhead.
+    auto per_kernel_slot = [](int j) { return j % 2 == 0; };
     for (int j = 0; j < batch; ++j) {
       const int cur = last_ref_ == 0 ? 1 : 0;
-      inner_events_ = j % 2 == 0;
-      const bool ok = enqueue_call(j, rng_(), rng_(), /*flush=*/true, cur, last_ref_);
-      inner_events_ = true;
-      if (!ok) return false;
+      if (!enqueue_call(j, rng_(), rng_(), /*flush=*/true, cur, last_ref_, per_kernel_slot(j))) {
+        return false;
+      }
       last_ref_ = cur;
     }
     if (!enqueue_integrity_checks(false, false)) return false;
@@ -105,11 +105,11 @@ bool Runner::timing_phase() {
       if (calls + j < lim_.warmup_iterations) continue;
       float ms = 0;
       Status st = Status::Ok();
-      if (j % 2 == 1 || nk == 1) {  // one kernel: no event between kernels in any slot
+      if (!per_kernel_slot(j) || nk == 1) {  // one kernel: no event between kernels in any slot
         st = c_.check(drv_.cuEventElapsedTime(&ms, event(j, 0), event(j, int(nk))), "cuEventElapsedTime");
         decode.push_back(double(ms) * 1000.0);
       }
-      for (size_t i = 0; i < nk && st.ok() && j % 2 == 0; ++i) {
+      for (size_t i = 0; i < nk && st.ok() && per_kernel_slot(j); ++i) {
         st = c_.check(drv_.cuEventElapsedTime(&ms, event(j, int(i)), event(j, int(i) + 1)), "cuEventElapsedTime");
         per_kernel[i].push_back(double(ms) * 1000.0);
       }

@@ -9,9 +9,9 @@ namespace kevo {
 
 const std::vector<EmbeddedFile>& embedded_internal_kernels();
 
-std::string_view generator_header_text() {
+std::string_view internal_kernel_file(std::string_view path) {
   for (const auto& f : embedded_internal_kernels()) {
-    if (f.path == "gen_math.h") return f.contents;
+    if (f.path == path) return f.contents;
   }
   return {};
 }

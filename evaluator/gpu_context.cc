@@ -8,11 +8,9 @@
 #include <mutex>
 #include <thread>
 
-#include "common/embedded.h"
+#include "evaluator/generator_host.h"
 
 namespace kevo {
-
-const std::vector<EmbeddedFile>& embedded_internal_kernels();
 
 namespace {
 
@@ -20,13 +18,6 @@ constexpr int kMaxGuardRanges = 64;
 struct GuardRangeHost {
   uint64_t ptr, bytes, seed;
 };
-
-std::string_view embedded(const std::string& path) {
-  for (const auto& f : embedded_internal_kernels()) {
-    if (f.path == path) return f.contents;
-  }
-  return {};
-}
 
 unsigned grid_for(uint64_t items, unsigned block, unsigned cap = 65535) {
   uint64_t g = (items + block - 1) / block;
@@ -42,7 +33,7 @@ Result<std::string> compile_internal_kernels(const std::string& arch) {
   static std::map<std::string, std::string> cache;
   std::lock_guard<std::mutex> lock(mu);
   if (auto it = cache.find(arch); it != cache.end()) return it->second;
-  std::string src(embedded("internal.cu")), hdr(embedded("gen_math.h"));
+  std::string src(internal_kernel_file("internal.cu")), hdr(internal_kernel_file("gen_math.h"));
   const char* hdrs[] = {hdr.c_str()};
   const char* names[] = {"gen_math.h"};
   nvrtcProgram prog;

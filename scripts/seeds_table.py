@@ -44,7 +44,7 @@ def main():
     gpu = next((r.get("gpu") for r in results.values() if r.get("gpu")), "unknown GPU")
     print(f"Measured on {gpu}.\n")
     print("| seed | status | mean err | p99 err | index B/token | "
-          + " | ".join(n.replace("B1-N", "B1-N") for n in names) + " | geomean |")
+          + " | ".join(names) + " | geomean |")
     print("|---" * (len(names) + 6) + "|")
     for s in seeds:
         r = results[s]

@@ -203,7 +203,7 @@ Result<ExportSummary> export_package(const ExportInput& in, const ExportOptions&
   if (opt.format == ExportFormat::kCuda) {
     KEVO_RETURN_IF_ERROR(write_sources(w, p, vars, *headers, "src", "include"));
     KEVO_RETURN_IF_ERROR(w.render("example/check.cu", "cuda/check.cu.in", vars));
-    KEVO_RETURN_IF_ERROR(w.write("example/kevo_gen_math.h", std::string(generator_header_text())));
+    KEVO_RETURN_IF_ERROR(w.write("example/kevo_gen_math.h", std::string(internal_kernel_file("gen_math.h"))));
     KEVO_RETURN_IF_ERROR(w.render("CMakeLists.txt", "cuda/CMakeLists.txt.in", vars));
     KEVO_RETURN_IF_ERROR(w.render("build.sh", "cuda/build.sh.in", vars, /*executable=*/true));
   } else {

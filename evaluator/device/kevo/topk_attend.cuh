@@ -49,8 +49,7 @@ __device__ __forceinline__ void attend_selected_partial(
   attend_list<kGT, 4>(a, b, hkv, h0, ng, list + lo, hi - lo, var, sm.red, sm.m, sm.d, sm.o,
                      kRsamp > 0 ? sm.vsum : nullptr);
   if (kRsamp > 0) {
-    rest_logsum<kGT>(a, b, hkv, h0, ng, sm.samp, n_drawn, a.scale * kLog2e,
-                     sm.red, sm.restl);
+    rest_logsum<kGT>(a, b, hkv, h0, ng, sm.samp, n_drawn, a.scale * kLog2e, sm.red, sm.restl);
     if (part == 0) {
       add_residual(a, ng, sm.m, sm.d, sm.o, sm.restl, n_items - n, n_drawn, chunk_vsum, sm.vsum);
     } else {
