@@ -9,6 +9,7 @@
 #include <atomic>
 #include <filesystem>
 #include <chrono>
+#include <cstdlib>
 #include <regex>
 #include <sstream>
 
@@ -23,6 +24,17 @@ namespace kevo {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+// NVRTC 13 keeps a compile cache of its own when a CUDA driver is present (it reads
+// CUDA_CACHE_DISABLE; without a driver it is off). A hit returns the CUBIN without ptxas's
+// report, so a kernel's registers and spills went missing: on the H100 (NVRTC 13.0.88) the second
+// identical compile in a process came back in milliseconds with an empty log. kevo caches CUBINs
+// together with their reports (compile_cache.h), so NVRTC's cache is turned off here, before any
+// thread runs. kevo loads CUBINs only, so the driver's PTX JIT cache (same variable) is unused.
+[[maybe_unused]] const bool kNvrtcCacheOff = [] {
+  setenv("CUDA_CACHE_DISABLE", "1", 1);
+  return true;
+}();
 
 double ms_since(Clock::time_point t0) {
   return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
