@@ -20,8 +20,11 @@
 // threshold pass; docs/decisions.md), plus SINK first and WIN last tokens, and (RSAMP > 0) the
 // residual estimate of kevo/residual.cuh for the rest: without it, any top-k at 1/32 of the
 // tokens loses the mass of near-uniform heads (oracle error ~0.2).
-// Decode: `attend` (chunk x KV head: score, chunk top-k, attention, one split of partials) and
-// `merge` (per query head, the splits by LSE).
+// Decode: `attend` (chunk x KV head: score, chunk top-k, attention with the residual draws in
+// the same loop (kevo/residual.cuh attend_list_residual), one split of partials) and `merge`
+// (per query head, the splits by LSE). Defaults (H100, seeds/README.md): 1/64 of each chunk plus
+// 16 sinks and a 64-token window, 32 residual draws per chunk; 1/32 costs ~4 us more at B1-N128K
+// for a lower error (TOPK_DIV=32: mean 0.016 instead of 0.022).
 //
 // Index: DI/2 + 4 bytes per token per KV head (36 B at the default DI=64) + the key mean + V sums
 // per chunk.
@@ -30,12 +33,14 @@
 #include "kevo/attention.cuh"
 
 // kevo:param DI = 64 in {32, 64, 96, 128}
-// kevo:param TOPK_DIV = 32 in {8, 16, 32, 64}
-// kevo:param SINK = 64 in {0, 16, 64, 128}
-// kevo:param WIN = 128 in {32, 64, 128, 256}
+// kevo:param TOPK_DIV = 64 in {8, 16, 32, 64}
+// kevo:param SINK = 16 in {0, 16, 64, 128}
+// kevo:param WIN = 64 in {32, 64, 128, 256}
 // kevo:param CH = 2048 in {1024, 2048, 4096}
 // kevo:param RSAMP = 32 in {0, 16, 32, 64}
 // kevo:param MINB = 2 in {1, 2}
+// kevo:param LOADS = 8 in {4, 8}
+// kevo:param UNROLL = 1 in {1, 2, 3}
 // kevo:index      B*Hkv*N*(DI/2+4) + B*Hkv*D*4 + B*Hkv*cdiv(N,CH)*D*4 + 1024
 // kevo:workspace  B*Hq*cdiv(N,CH)*(D+1)*4 + 1024
 // kevo:build   key_mean    grid(Hkv, B) block(256)
@@ -139,7 +144,7 @@ constexpr int KC = CH / TOPK_DIV;             // top-k share of a full chunk
 constexpr int LIST = KC + SINK + WIN;         // the most tokens a chunk can select
 constexpr int NBIN = 256;                     // selection bins: 32 per octave below the chunk max
 constexpr int VEC = ROWB / 16;                // 16-byte words per index row
-constexpr int UB = (12 / VEC < PER) ? 12 / VEC : PER;  // rows per thread per load batch (<= 12 loads)
+constexpr int UB = (LOADS / VEC < PER) ? LOADS / VEC : PER;  // rows per thread per load batch
 static_assert(CH % TPB == 0 && NBIN == TPB, "one bin per thread in the threshold scan");
 static_assert(PER <= 16, "per-thread counts are packed in 16 bits");
 
@@ -170,14 +175,17 @@ extern "C" __global__ void __launch_bounds__(TPB, MINB) attend(const Args a) {
   __shared__ __align__(16) u32 s_q8[MAXG][DI / 8][2];  // rotated int8 queries: even / odd
   __shared__ float s_qs[MAXG];                        // their scales
   __shared__ float s_vsum[MAXD];                      // the chunk's V sum (residual estimate)
-  __shared__ u32 s_total[NBIN];
   __shared__ int s_list[LIST];
   __shared__ u32 s_bits[CH / 32];
+  __shared__ int s_samp[RSAMP > 0 ? RSAMP : 1];
   __shared__ int s_scratch[40];
   __shared__ float s_max[33];
   __shared__ union {
-    u32 hist[NW][NBIN];                            // selection: one histogram per warp
-    TopkAttendSmem<GT, RSAMP, MAXD, NW> att;       // attention
+    struct {
+      u32 hist[NW][NBIN];  // one histogram per warp
+      u32 total[NBIN];     // their sum
+    } sel;                                         // selection
+    float att_red[attend_residual_smem_floats(GT, NW, MAXD)];  // attention
   } sm;
 
   // The chunk's index rows, first batch: in flight while the queries are prepared.
@@ -281,7 +289,7 @@ extern "C" __global__ void __launch_bounds__(TPB, MINB) attend(const Args a) {
   for (int r = 0; r < PER; ++r) best = fmaxf(best, score[r]);
   best = block_max(best, s_max);
   const float inv_best = best > 0.f ? 1.f / best : 0.f;
-  for (int e = threadIdx.x; e < NW * NBIN; e += TPB) (&sm.hist[0][0])[e] = 0;
+  for (int e = threadIdx.x; e < NW * NBIN; e += TPB) (&sm.sel.hist[0][0])[e] = 0;
   __syncthreads();
   int bin[PER];
 #pragma unroll
@@ -291,20 +299,20 @@ extern "C" __global__ void __launch_bounds__(TPB, MINB) attend(const Args a) {
     const u32 active = __ballot_sync(0xffffffffu, counted);
     if (counted) {
       const u32 peers = __match_any_sync(active, bin[r]);
-      if (lane == __ffs(peers) - 1) atomicAdd(&sm.hist[warp][bin[r]], (u32)__popc(peers));
+      if (lane == __ffs(peers) - 1) atomicAdd(&sm.sel.hist[warp][bin[r]], (u32)__popc(peers));
     }
   }
   __syncthreads();
   {
     u32 t = 0;
 #pragma unroll
-    for (int w = 0; w < NW; ++w) t += sm.hist[w][threadIdx.x];
-    s_total[threadIdx.x] = t;
+    for (int w = 0; w < NW; ++w) t += sm.sel.hist[w][threadIdx.x];
+    sm.sel.total[threadIdx.x] = t;
   }
   __syncthreads();
   const int k = max(1, n_items / TOPK_DIV);
   int above;
-  const int t = kth_bin_from_top(s_total, NBIN, k, &above, s_scratch);
+  const int t = kth_bin_from_top(sm.sel.total, NBIN, k, &above, s_scratch);
   const int quota = k - above;  // ties at bin t the chunk may take
   int n_def = 0, n_tie = 0;
 #pragma unroll
@@ -318,21 +326,63 @@ extern "C" __global__ void __launch_bounds__(TPB, MINB) attend(const Args a) {
   int def_at = packed >> 16, tie_rank = packed & 0xffff;
   const int n_sel = def_total + min(quota, tile & 0xffff);
   KEVO_CHECK(n_sel <= LIST);
+  // The list, and (RSAMP > 0) a bitmap of it: warp w's tokens of row r are one 32-bit word.
 #pragma unroll
   for (int r = 0; r < PER; ++r) {
     const int i = r * TPB + threadIdx.x;
+    bool selected = false;
     if (bin[r] > t) {
       s_list[def_at++] = i;
+      selected = true;
     } else if (bin[r] == t) {
-      if (tie_rank < quota) s_list[def_total + tie_rank] = i;
+      if (tie_rank < quota) {
+        s_list[def_total + tie_rank] = i;
+        selected = true;
+      }
       ++tie_rank;
+    }
+    if (RSAMP > 0) {
+      const u32 word = __ballot_sync(0xffffffffu, selected);
+      if (lane == 0) s_bits[r * NW + warp] = word;
     }
   }
   __syncthreads();
 
+  // Residual draws (kevo/residual.cuh): RSAMP uniform positions of the chunk, those that hit a
+  // selected token dropped (the rest stay uniform over the unselected ones), compacted in draw
+  // order by warp 0.
+  int n_samp = 0;
+  if (RSAMP > 0) {
+    if (warp == 0) {
+      int count = 0;
+      for (int s0 = 0; s0 < RSAMP; s0 += 32) {
+        const int s = s0 + lane;
+        int pos = 0;
+        bool ok = false;
+        if (s < RSAMP && n_items > 0) {
+          pos = uniform_below((u32)hash3(a.seed, (u64)bh, (u64)c * 4096 + s), n_items);
+          ok = !((s_bits[pos >> 5] >> (pos & 31)) & 1u);
+        }
+        const u32 hits = __ballot_sync(0xffffffffu, ok);
+        if (ok) s_samp[count + __popc(hits & ((1u << lane) - 1u))] = pos;
+        count += __popc(hits);
+      }
+      if (lane == 0) s_scratch[0] = count;
+    }
+    __syncthreads();
+    n_samp = s_scratch[0];
+  }
+
+  const int h0 = hkv * G + gs * GT, ng = min(GT, G - gs * GT);
   PlainLogits var{a.scale * kLog2e};
-  attend_selected_partial(a, b, hkv, gs, c, 0, 1, n0, n_items, s_list, n_sel, s_bits, s_vsum,
-                          Ly.part, var, sm.att);
+  const Partials& p = Ly.part;
+  attend_list_residual<GT, UNROLL, NW>(
+      a, b, hkv, h0, ng, n0, s_list, n_sel, s_samp, n_samp, n_items - n_sel, s_vsum, var,
+      sm.att_red, [&](int g, int d, float o, float m, float den) {  // split c of head h0 + g
+        const long long r = p.row(a, b, h0 + g, c);
+        p.o[r * D + d] = den > 0.f ? o / den : 0.f;
+        if (d == 0) p.lse[r] = den > 0.f ? m + log2f(den) : neg_inf();
+      });
 }
 
 // One block per query head: the splits of every chunk, merged by LSE into o.

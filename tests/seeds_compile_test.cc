@@ -118,8 +118,9 @@ TEST(Seeds, CompileWithNvrtcAtDefaultsAndExtremes) {
           return l.name == k.name && l.phase == Phase::kDecode;
         });
         // A few spilled words can pay for occupancy: dsa_indexer's attend at 128 registers (two
-        // blocks per SM) spills 68 B and was its fastest setting on the H100 (163 registers, no
-        // spill, was slower). Hundreds of bytes (its MINB=3 spilled 1240 B) are a bug.
+        // blocks per SM) spills up to ~150 B at its largest params and was fastest that way on
+        // the H100 (167 registers, no spill, one block per SM, was slower). Hundreds of bytes
+        // (its MINB=3 spilled 1240 B) are a bug.
         if (timed) {
           EXPECT_LE(k.spill_stores, 160) << k.name << " (decode) spills registers";
         }

@@ -175,4 +175,197 @@ __device__ __forceinline__ void add_residual_share(const Args& a, int ng, const 
   __syncthreads();
 }
 
+// s[g] = sum of s[g] over the lpt lanes of a row, for all kGT heads. For 4 heads (lpt >= 4) the
+// sums are transposed across the lanes (each halving step exchanges only the half of the values
+// the partner keeps), then broadcast: 9 shuffles and 5 adds instead of 16 and 16.
+template <int kGT>
+__device__ __forceinline__ void group_sum_heads(float (&s)[kGT], int li, int lpt) {
+  if constexpr (kGT == 4) {
+    const int h1 = lpt >> 1, h2 = lpt >> 2;
+    const bool hi1 = li & h1, hi2 = li & h2;
+    const float a0 = (hi1 ? s[2] : s[0]) + __shfl_xor_sync(0xffffffffu, hi1 ? s[0] : s[2], h1);
+    const float a1 = (hi1 ? s[3] : s[1]) + __shfl_xor_sync(0xffffffffu, hi1 ? s[1] : s[3], h1);
+    float x = (hi2 ? a1 : a0) + __shfl_xor_sync(0xffffffffu, hi2 ? a0 : a1, h2);
+    for (int off = h2 >> 1; off > 0; off >>= 1) x += __shfl_xor_sync(0xffffffffu, x, off);
+    // Lane li now holds head 2 * hi1 + hi2; row base lane = lane - li.
+    const int row0 = (threadIdx.x & 31) - li;
+#pragma unroll
+    for (int g = 0; g < 4; ++g) s[g] = __shfl_sync(0xffffffffu, x, row0 + (g >> 1) * h1 + (g & 1) * h2);
+  } else {
+#pragma unroll
+    for (int g = 0; g < kGT; ++g) s[g] = group_sum(s[g], lpt);
+  }
+}
+
+// Shared memory (floats) attend_list_residual needs for its block merge.
+__host__ __device__ constexpr int attend_residual_smem_floats(int kGT, int nwarps, int D) {
+  return nwarps * kGT * (D + 3) + nwarps * D;
+}
+
+// attend_list and the residual estimate in one pass: attention of heads h0 .. h0+ng-1 over the
+// chunk's selected tokens base + list[0..n), plus the rest of the chunk estimated from the K rows
+// of n_samp uniform draws base + samp[j] among the n_rest unselected tokens. Each draw enters the
+// online softmax as a pseudo-token of base-2 logit l_j + log2(n_rest / n_samp) whose value is the
+// mean rest value (chunk_vsum - selected V sum) / n_rest; since that value is the same for all
+// draws, the loop only sums their weights (r) and never reads their V rows, and the selected V
+// sum rides along in the loop. The result is the estimate of add_residual, with one block merge
+// instead of three (attend_list, its V sum, rest_logsum and add_residual each end in barriers),
+// handed to out(g, d, o, m, den) for each head g < ng and dim d: o the unnormalised numerator,
+// m and den the base-2 max and denominator of head g (one call per (g, d), any thread).
+// red: attend_residual_smem_floats(GT, nwarps, D) floats.
+// chunk_vsum: the chunk's V sum (D floats). blockDim.x must be 32 * kWarps. All threads must
+// call. Heads past ng are computed too (their q is 0) and not written: a branch per head in the
+// loop costs more than the arithmetic, and GQA groups usually fill kGT.
+template <int kGT, int kUnroll, int kWarps, class Variant, class Out>
+__device__ __forceinline__ void attend_list_residual(const Args& a, int b, int hkv, int h0, int ng,
+                                                     int base, const int* list, int n,
+                                                     const int* samp, int n_samp, int n_rest,
+                                                     const float* chunk_vsum, Variant& var,
+                                                     float* red, Out out) {
+  const int D = a.D;
+  const RowLanes rl = RowLanes::of(D);
+  constexpr int nw = kWarps;
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  const int slot = lane / rl.lpt, li = lane % rl.lpt, d0 = li * 8;
+  if (n_rest <= 0) n_samp = 0;  // nothing left out: nothing to estimate
+  const float samp_log2w = n_samp > 0 ? log2f((float)n_rest / (float)n_samp) : 0.f;
+  const int total = n + n_samp;
+
+  float q[kGT][8];
+#pragma unroll
+  for (int g = 0; g < kGT; ++g) {
+    if (g < ng) {
+      bf16x8_to_float(ld_u4(a.q + q_offset(a, b, h0 + g) + d0), q[g]);
+    } else {
+#pragma unroll
+      for (int j = 0; j < 8; ++j) q[g][j] = 0.f;
+    }
+  }
+  SoftmaxState<8> st[kGT];
+  float rw[kGT];  // the draws' share of st.d (rescaled with it)
+#pragma unroll
+  for (int g = 0; g < kGT; ++g) st[g].init(), rw[g] = 0.f;
+  float vsum[8] = {0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f};
+
+  const __nv_bfloat16* kb = a.k + kv_offset(a, b, hkv, base) + d0;
+  const __nv_bfloat16* vb = a.v + kv_offset(a, b, hkv, base) + d0;
+  const int step = nw * rl.slots;
+  for (int first = warp * rl.slots; first < total; first += step * kUnroll) {  // warp-uniform
+    uint4 kr[kUnroll], vr[kUnroll];
+    int idx[kUnroll];
+    bool drawn[kUnroll];
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u) {
+      idx[u] = first + u * step + slot;
+      drawn[u] = idx[u] >= n && idx[u] < total;
+      kr[u] = vr[u] = make_uint4(0, 0, 0, 0);
+      if (idx[u] < n) {
+        const long long row = (long long)list[idx[u]] * D;
+        kr[u] = ld_stream(kb + row);
+        vr[u] = ld_stream(vb + row);
+      } else if (drawn[u]) {
+        kr[u] = ld_stream(kb + (long long)samp[idx[u] - n] * D);
+      }
+    }
+    float lg[kUnroll][kGT];
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u) {
+      float s[kGT];
+#pragma unroll
+      for (int g = 0; g < kGT; ++g) s[g] = dot8(q[g], kr[u]);
+      group_sum_heads(s, li, rl.lpt);
+      float stat = 0.f;
+      if (Variant::kTokenStat) stat = group_sum(var.token_partial(kr[u], d0), rl.lpt);
+      var.logits(s, stat, idx[u], idx[u] < total, li, lg[u]);
+#pragma unroll
+      for (int g = 0; g < kGT; ++g) {
+        if (idx[u] >= total) lg[u][g] = neg_inf();
+        else if (drawn[u]) lg[u][g] += samp_log2w;
+      }
+    }
+#pragma unroll
+    for (int g = 0; g < kGT; ++g) {
+      float mx = st[g].m;
+#pragma unroll
+      for (int u = 0; u < kUnroll; ++u) mx = fmaxf(mx, lg[u][g]);
+      const float ref = mx == neg_inf() ? 0.f : mx;
+      const float c = exp2f(st[g].m - ref);
+      st[g].d *= c;
+      rw[g] *= c;
+#pragma unroll
+      for (int j = 0; j < 8; ++j) st[g].o[j] *= c;
+      st[g].m = mx;
+#pragma unroll
+      for (int u = 0; u < kUnroll; ++u) lg[u][g] = exp2f(lg[u][g] - ref);
+    }
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u) {
+      float vf[8];
+      bf16x8_to_float(vr[u], vf);  // zeros for draws and rows past the end
+#pragma unroll
+      for (int g = 0; g < kGT; ++g) {
+        st[g].d += lg[u][g];
+        rw[g] += drawn[u] ? lg[u][g] : 0.f;
+#pragma unroll
+        for (int j = 0; j < 8; ++j) st[g].o[j] = fmaf(lg[u][g], vf[j], st[g].o[j]);
+      }
+#pragma unroll
+      for (int j = 0; j < 8; ++j) vsum[j] += vf[j];
+    }
+  }
+  // Merge the row slots of the warp, then the warps of the block (one barrier).
+  for (int off = rl.lpt; off < 32; off <<= 1) {
+#pragma unroll
+    for (int g = 0; g < kGT; ++g) {
+      const float m2 = __shfl_xor_sync(0xffffffffu, st[g].m, off);
+      const float r2 = __shfl_xor_sync(0xffffffffu, rw[g], off);
+      const float mn = fmaxf(st[g].m, m2);
+      const float c1 = exp2f(st[g].m - (mn == neg_inf() ? 0.f : mn));
+      const float c2 = exp2f(m2 - (mn == neg_inf() ? 0.f : mn));
+      rw[g] = rw[g] * c1 + r2 * c2;
+      st[g].merge_xor(off);
+    }
+#pragma unroll
+    for (int j = 0; j < 8; ++j) vsum[j] += __shfl_xor_sync(0xffffffffu, vsum[j], off);
+  }
+  float* red_v = red + nw * kGT * (D + 3);
+  if (slot == 0) {
+#pragma unroll
+    for (int g = 0; g < kGT; ++g) {
+      float* r = red + (warp * kGT + g) * (D + 3);
+#pragma unroll
+      for (int j = 0; j < 8; ++j) r[d0 + j] = st[g].o[j];
+      if (li == 0) {
+        r[D] = st[g].m;
+        r[D + 1] = st[g].d;
+        r[D + 2] = rw[g];
+      }
+    }
+#pragma unroll
+    for (int j = 0; j < 8; ++j) red_v[warp * D + d0 + j] = vsum[j];
+  }
+  __syncthreads();
+  const float inv_rest = n_samp > 0 ? 1.f / (float)n_rest : 0.f;
+  for (int e = threadIdx.x; e < ng * D; e += blockDim.x) {
+    const int g = e / D, d = e - g * D;
+    float m = neg_inf();
+#pragma unroll
+    for (int w = 0; w < nw; ++w) m = fmaxf(m, red[(w * kGT + g) * (D + 3) + D]);
+    float den = 0.f, num = 0.f, rest = 0.f, sel_v = 0.f;
+#pragma unroll
+    for (int w = 0; w < nw; ++w) sel_v += red_v[w * D + d];
+    if (m != neg_inf()) {
+#pragma unroll
+      for (int w = 0; w < nw; ++w) {
+        const float* r = red + (w * kGT + g) * (D + 3);
+        const float c = exp2f(r[D] - m);  // a warp with no tokens has m = -inf: c = 0
+        den += r[D + 1] * c;
+        num += r[d] * c;
+        rest += r[D + 2] * c;
+      }
+    }
+    out(g, d, num + rest * (chunk_vsum[d] - sel_v) * inv_rest, m, den);
+  }
+}
+
 }  // namespace kevo
