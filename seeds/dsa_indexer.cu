@@ -375,13 +375,10 @@ extern "C" __global__ void __launch_bounds__(TPB, MINB) attend(const Args a) {
 
   const int h0 = hkv * G + gs * GT, ng = min(GT, G - gs * GT);
   PlainLogits var{a.scale * kLog2e};
-  const Partials& p = Ly.part;
   attend_list_residual<GT, UNROLL, NW>(
       a, b, hkv, h0, ng, n0, s_list, n_sel, s_samp, n_samp, n_items - n_sel, s_vsum, var,
       sm.att_red, [&](int g, int d, float o, float m, float den) {  // split c of head h0 + g
-        const long long r = p.row(a, b, h0 + g, c);
-        p.o[r * D + d] = den > 0.f ? o / den : 0.f;
-        if (d == 0) p.lse[r] = den > 0.f ? m + log2f(den) : neg_inf();
+        Ly.part.store(a, b, h0 + g, c, d, o, m, den);
       });
 }
 

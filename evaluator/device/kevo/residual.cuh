@@ -316,14 +316,20 @@ __device__ __forceinline__ void attend_list_residual(const Args& a, int b, int h
   // Merge the row slots of the warp, then the warps of the block (one barrier).
   for (int off = rl.lpt; off < 32; off <<= 1) {
 #pragma unroll
-    for (int g = 0; g < kGT; ++g) {
+    for (int g = 0; g < kGT; ++g) {  // SoftmaxState::merge_xor, with rw scaled alike
       const float m2 = __shfl_xor_sync(0xffffffffu, st[g].m, off);
+      const float d2 = __shfl_xor_sync(0xffffffffu, st[g].d, off);
       const float r2 = __shfl_xor_sync(0xffffffffu, rw[g], off);
-      const float mn = fmaxf(st[g].m, m2);
-      const float c1 = exp2f(st[g].m - (mn == neg_inf() ? 0.f : mn));
-      const float c2 = exp2f(m2 - (mn == neg_inf() ? 0.f : mn));
+      float o2[8];
+#pragma unroll
+      for (int j = 0; j < 8; ++j) o2[j] = __shfl_xor_sync(0xffffffffu, st[g].o[j], off);
+      const float mn = fmaxf(st[g].m, m2), ref = mn == neg_inf() ? 0.f : mn;
+      const float c1 = exp2f(st[g].m - ref), c2 = exp2f(m2 - ref);  // -inf gives 0
+      st[g].d = st[g].d * c1 + d2 * c2;
       rw[g] = rw[g] * c1 + r2 * c2;
-      st[g].merge_xor(off);
+#pragma unroll
+      for (int j = 0; j < 8; ++j) st[g].o[j] = st[g].o[j] * c1 + o2[j] * c2;
+      st[g].m = mn;
     }
 #pragma unroll
     for (int j = 0; j < 8; ++j) vsum[j] += __shfl_xor_sync(0xffffffffu, vsum[j], off);

@@ -218,6 +218,14 @@ struct Partials {
   __device__ __forceinline__ long long row(const Args& a, int b, int h, int s) const {
     return ((long long)b * a.Hq + h) * nsplit + s;
   }
+  // Dim d of split s of head h from an online-softmax state (numerator num, base-2 max m,
+  // denominator den); the thread with d == 0 also writes the split's lse.
+  __device__ __forceinline__ void store(const Args& a, int b, int h, int s, int d, float num,
+                                        float m, float den) const {
+    const long long r = row(a, b, h, s);
+    o[r * a.D + d] = den > 0.f ? num / den : 0.f;
+    if (d == 0) lse[r] = den > 0.f ? m + log2f(den) : neg_inf();
+  }
 };
 
 // Writes the block's per-head states (from attend_list, possibly merged with more) as split s.
@@ -227,9 +235,7 @@ __device__ __forceinline__ void write_partials(const Args& a, const Partials& p,
   const int D = a.D;
   for (int e = threadIdx.x; e < ng * D; e += blockDim.x) {
     const int g = e / D, d = e - g * D;
-    const long long r = p.row(a, b, h0 + g, s);
-    p.o[r * D + d] = den[g] > 0.f ? o[g * D + d] / den[g] : 0.f;
-    if (d == 0) p.lse[r] = den[g] > 0.f ? m[g] + log2f(den[g]) : neg_inf();
+    p.store(a, b, h0 + g, s, d, o[e], m[g], den[g]);
   }
 }
 
