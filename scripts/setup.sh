@@ -6,7 +6,7 @@ set -euo pipefail
 
 packages=(cmake ninja-build g++ pkg-config libcurl4-openssl-dev nlohmann-json3-dev libboost-dev
           libboost-filesystem-dev libsqlite3-dev libspdlog-dev libgtest-dev libgmock-dev
-          libcli11-dev libyaml-cpp-dev libseccomp-dev patchelf python3)
+          libcli11-dev libyaml-cpp-dev libseccomp-dev patchelf python3 ccache)
 
 missing=()
 for p in "${packages[@]}"; do
