@@ -10,6 +10,8 @@
 
 #include "evaluator/task.h"
 
+#include "evaluator/evolve_block.h"
+
 namespace kevo {
 namespace {
 
@@ -203,22 +205,16 @@ Result<TaskSpec> parse_task_spec(const std::string& source) {
   TaskSpec spec;
   spec.index_bytes = PlanExpr::parse("0").value();
   spec.workspace_bytes = PlanExpr::parse("0").value();
-  int evolve_starts = 0, evolve_ends = 0;
+  KEVO_ASSIGN_OR_RETURN(EvolveBlock block, find_evolve_block(source));
+  spec.has_evolve_block = block.present;
+  spec.evolve_begin_line = block.start_line;
+  spec.evolve_end_line = block.end_line;
 
   std::istringstream in(source);
   std::string raw;
   int line = 0;
   while (std::getline(in, raw)) {
     ++line;
-    if (raw.find("EVOLVE-BLOCK-START") != std::string::npos) {
-      if (++evolve_starts > 1) return line_error(line, "a second EVOLVE-BLOCK-START; only one block is allowed");
-      spec.evolve_begin_line = line;
-    }
-    if (raw.find("EVOLVE-BLOCK-END") != std::string::npos) {
-      if (evolve_starts == 0) return line_error(line, "EVOLVE-BLOCK-END without an EVOLVE-BLOCK-START before it");
-      if (++evolve_ends > 1) return line_error(line, "a second EVOLVE-BLOCK-END; only one block is allowed");
-      spec.evolve_end_line = line;
-    }
     std::string t = trim(raw);
     if (t.rfind("//", 0) != 0) continue;
     std::string body = trim(t.substr(2));
@@ -253,10 +249,6 @@ Result<TaskSpec> parse_task_spec(const std::string& source) {
       return line_error(line, "unknown directive 'kevo:" + name + "' (known: param, index, workspace, build, decode)");
     }
   }
-  if (evolve_starts != evolve_ends) {
-    return line_error(spec.evolve_begin_line, "EVOLVE-BLOCK-START has no EVOLVE-BLOCK-END after it");
-  }
-  spec.has_evolve_block = evolve_starts == 1;
 
   // Every name an expression reads must be a shape variable or a declared param.
   std::set<std::string> known = kShapeVariables;

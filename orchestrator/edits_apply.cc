@@ -3,74 +3,13 @@
 
 #include "orchestrator/edits.h"
 
+#include "evaluator/evolve_block.h"
+
 namespace kevo {
 namespace {
 
-constexpr const char* kStart = "EVOLVE-BLOCK-START";
-constexpr const char* kEnd = "EVOLVE-BLOCK-END";
-
-struct Span {
-  size_t begin, end;  // byte offsets, [begin, end)
-};
-
-struct Markers {
-  std::vector<Span> editable;  // between a START line and its END line
-  std::vector<Span> fixed;     // everything else, marker lines included
-};
-
 int line_of(const std::string& text, size_t pos) {
   return 1 + static_cast<int>(std::count(text.begin(), text.begin() + std::min(pos, text.size()), '\n'));
-}
-
-// Finds the EVOLVE-BLOCK regions. No markers: everything is editable and `fixed` is empty.
-Result<Markers> find_markers(const std::string& text, const char* what) {
-  Markers m;
-  size_t fixed_from = 0;
-  bool open = false;
-  size_t open_at = 0;
-  bool any = false;
-  for (size_t pos = 0; pos < text.size();) {
-    size_t nl = text.find('\n', pos);
-    size_t line_end = nl == std::string::npos ? text.size() : nl;
-    size_t next = nl == std::string::npos ? text.size() : nl + 1;
-    std::string_view line(text.data() + pos, line_end - pos);
-    bool start = line.find(kStart) != std::string_view::npos;
-    bool end = line.find(kEnd) != std::string_view::npos;
-    if (start || end) any = true;
-    if (start && end) {
-      return Status::InvalidArgument(std::string(what) + " line " + std::to_string(line_of(text, pos)) +
-                                     " holds both EVOLVE-BLOCK markers");
-    }
-    if (start) {
-      if (open) {
-        return Status::InvalidArgument(std::string(what) + " line " +
-                                       std::to_string(line_of(text, pos)) +
-                                       ": EVOLVE-BLOCK-START inside an open EVOLVE-BLOCK");
-      }
-      open = true;
-      open_at = next;
-      m.fixed.push_back({fixed_from, next});
-    } else if (end) {
-      if (!open) {
-        return Status::InvalidArgument(std::string(what) + " line " +
-                                       std::to_string(line_of(text, pos)) +
-                                       ": EVOLVE-BLOCK-END without a START before it");
-      }
-      open = false;
-      m.editable.push_back({open_at, pos});
-      fixed_from = pos;
-    }
-    pos = next;
-  }
-  if (open) {
-    return Status::InvalidArgument(std::string(what) + " has an EVOLVE-BLOCK-START without an END");
-  }
-  if (!any) {
-    m.editable.push_back({0, text.size()});
-    return m;
-  }
-  m.fixed.push_back({fixed_from, text.size()});
-  return m;
 }
 
 bool at_line_start(const std::string& t, size_t pos) { return pos == 0 || t[pos - 1] == '\n'; }
@@ -103,7 +42,7 @@ std::string describe(int index, const SearchReplaceBlock& b) {
 }
 
 bool mentions_marker(const std::string& s) {
-  return s.find(kStart) != std::string::npos || s.find(kEnd) != std::string::npos;
+  return s.find(kEvolveStart) != std::string::npos || s.find(kEvolveEnd) != std::string::npos;
 }
 
 // Applies one block to `text`; an error message for the LLM otherwise.
@@ -132,10 +71,8 @@ Result<std::string> apply_block(const std::string& text, int index, const Search
                                    "so it matches exactly one");
   }
   size_t pos = matches[0], end = pos + b.search.size();
-  KEVO_ASSIGN_OR_RETURN(Markers m, find_markers(text, "the program"));
-  bool inside = std::any_of(m.editable.begin(), m.editable.end(),
-                            [&](const Span& s) { return s.begin <= pos && end <= s.end; });
-  if (!inside) {
+  KEVO_ASSIGN_OR_RETURN(EvolveBlock block, find_evolve_block(text));
+  if (!inside_evolve_block(block, pos, end - pos)) {
     return Status::InvalidArgument(name + " changes lines " + std::to_string(line_of(text, pos)) +
                                    "-" + std::to_string(line_of(text, end)) +
                                    ", outside the EVOLVE-BLOCK; only code between "
@@ -147,46 +84,17 @@ Result<std::string> apply_block(const std::string& text, int index, const Search
   return out + text.substr(rest);
 }
 
-Status check_whole_file(const std::string& parent, const std::string& child) {
-  KEVO_ASSIGN_OR_RETURN(Markers pm, find_markers(parent, "the parent"));
-  if (pm.fixed.empty()) return Status::Ok();  // no EVOLVE-BLOCK: anything may change
-  auto cm = find_markers(child, "the new file");
-  if (!cm.ok()) {
-    return Status::InvalidArgument(cm.status().message() +
-                                   "; keep the EVOLVE-BLOCK-START/END lines exactly as they were");
-  }
-  if (cm->fixed.size() != pm.fixed.size()) {
-    size_t child_blocks = cm->fixed.empty() ? 0 : cm->editable.size();
-    return Status::InvalidArgument("the new file has " + std::to_string(child_blocks) +
-                                   " EVOLVE-BLOCKs, the program has " +
-                                   std::to_string(pm.editable.size()) +
-                                   "; keep the markers exactly as they were");
-  }
-  for (size_t i = 0; i < pm.fixed.size(); ++i) {
-    std::string_view a(parent.data() + pm.fixed[i].begin, pm.fixed[i].end - pm.fixed[i].begin);
-    std::string_view b(child.data() + cm->fixed[i].begin, cm->fixed[i].end - cm->fixed[i].begin);
-    if (a != b) {
-      size_t d = 0;
-      while (d < a.size() && d < b.size() && a[d] == b[d]) ++d;
-      return Status::InvalidArgument(
-          "the new file changes line " + std::to_string(line_of(parent, pm.fixed[i].begin + d)) +
-          " of the program, outside the EVOLVE-BLOCK; only code between EVOLVE-BLOCK-START and "
-          "EVOLVE-BLOCK-END may change");
-    }
-  }
-  return Status::Ok();
-}
-
 }  // namespace
 
 Result<std::string> apply_edit(const std::string& parent, const ParsedEdit& edit) {
   std::string text;
   if (edit.format == EditFormat::kWholeFile) {
-    KEVO_RETURN_IF_ERROR(check_whole_file(parent, edit.file));
+    KEVO_RETURN_IF_ERROR(check_edit_scope(parent, edit.file));
     text = edit.file;
   } else {
     if (edit.blocks.empty()) return Status::InvalidArgument("the reply has no SEARCH/REPLACE blocks");
-    KEVO_RETURN_IF_ERROR(find_markers(parent, "the parent").status());
+    auto block = find_evolve_block(parent);
+    if (!block.ok()) return Status::InvalidArgument("the program: " + block.status().message());
     text = parent;
     std::vector<std::string> errors;
     for (size_t i = 0; i < edit.blocks.size(); ++i) {

@@ -16,6 +16,8 @@
 // Head dimension 128 (D != 128 leaves the output unwritten, which the evaluator reports).
 #include "kevo/sparse_decode.cuh"
 
+// EVOLVE-BLOCK-START
+
 // kevo:param CTAS = 1536 in {1024, 1536, 2048, 3072, 4096}
 // kevo:param MIN_SPLIT = 256 in {128, 256, 512}
 // kevo:param GH = 4 in {2, 4, 8}
@@ -28,7 +30,6 @@
 // kevo:decode partial grid(cdiv(G,GH)*min(cdiv(N,MIN_SPLIT),max(1,cdiv(CTAS,B*Hkv*cdiv(G,GH)))), Hkv, B) block(32*WARPS)
 // kevo:decode merge grid(Hq, B) block(32*MERGE_WARPS)
 
-// EVOLVE-BLOCK-START
 #define HEAD_DIM 128
 #define LOG2E 1.4426950408889634f
 #define NEG_INF __int_as_float(0xff800000)

@@ -32,6 +32,8 @@
 // figures in seeds/README.md).
 #include "kevo/attention.cuh"
 
+// EVOLVE-BLOCK-START
+
 // kevo:param DI = 64 in {32, 64, 96, 128}
 // kevo:param TOPK_DIV = 64 in {8, 16, 32, 64}
 // kevo:param SINK = 16 in {0, 16, 64, 128}
@@ -130,7 +132,6 @@ extern "C" __global__ void __launch_bounds__(256) value_sums(const Args a) {
 }
 
 // ------------------------------------------------------------------------------ decode phase
-// EVOLVE-BLOCK-START
 
 // One attend block per (chunk of CH tokens, KV head, slice of GT query heads): it scores the
 // chunk's index rows, keeps the chunk's top KC tokens (plus the sinks and the local window),

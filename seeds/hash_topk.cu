@@ -31,6 +31,8 @@
 // figures in seeds/README.md).
 #include "kevo/attention.cuh"
 
+// EVOLVE-BLOCK-START
+
 // kevo:param BITS = 64 in {16, 32, 64}
 // kevo:param TOPK_DIV = 8 in {4, 8, 16, 32, 64}
 // kevo:param SINK = 64 in {0, 16, 64, 128}
@@ -159,7 +161,6 @@ extern "C" __global__ void __launch_bounds__(256) value_sums(const Args a) {
 }
 
 // ------------------------------------------------------------------------------ decode phase
-// EVOLVE-BLOCK-START
 
 // Similarity of a key signature to the group's query signatures: summed equal bits, an exact
 // small integer in [0, G*BITS], used directly as the selection key.

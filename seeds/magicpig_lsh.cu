@@ -25,6 +25,8 @@
 // figures in seeds/README.md).
 #include "kevo/attention.cuh"
 
+// EVOLVE-BLOCK-START
+
 // kevo:param KBITS = 7 in {6, 7, 8}
 // kevo:param TABLES = 96 in {32, 64, 96, 112}
 // kevo:param MINCOL = 2 in {1, 2, 3}
@@ -120,7 +122,6 @@ extern "C" __global__ void __launch_bounds__(256) hash_keys(const Args a) {
 }
 
 // ------------------------------------------------------------------------------ decode phase
-// EVOLVE-BLOCK-START
 
 // Probability that a token at angle theta to the query collides in >= MINCOL of TABLES tables.
 __device__ __forceinline__ float sample_prob(float cos_theta) {

@@ -22,6 +22,8 @@
 // figures in seeds/README.md).
 #include "kevo/attention.cuh"
 
+// EVOLVE-BLOCK-START
+
 // kevo:param PAGE = 8 in {8, 16, 32}
 // kevo:param TOPK_DIV = 8 in {4, 8, 16, 32}
 // kevo:param SINK = 16 in {0, 16, 64}
@@ -102,7 +104,6 @@ extern "C" __global__ void __launch_bounds__(256) value_sums(const Args a) {
 }
 
 // ------------------------------------------------------------------------------ decode phase
-// EVOLVE-BLOCK-START
 
 __device__ __forceinline__ bool forced_page(int page, int N) {
   return page * PAGE < SINK || (page + 1) * PAGE > N - WIN;

@@ -24,6 +24,8 @@
 // figures in seeds/README.md).
 #include "kevo/attention.cuh"
 
+// EVOLVE-BLOCK-START
+
 // kevo:param TABLES = 60 in {16, 30, 45, 60, 75}
 // kevo:param PLANES = 8 in {6, 7, 8}
 // kevo:param TAU_X10 = 3 in {3, 5, 10}
@@ -153,7 +155,6 @@ extern "C" __global__ void __launch_bounds__(256) value_sums(const Args a) {
 }
 
 // ------------------------------------------------------------------------------ decode phase
-// EVOLVE-BLOCK-START
 
 // Table l of the KV head's group: probs[l][r] = sum_g prod_p sigmoid(2 h_glp c_r[p] / tau).
 extern "C" __global__ void __launch_bounds__(256) bucket_probs(const Args a) {

@@ -24,6 +24,8 @@
 // figures in seeds/README.md).
 #include "kevo/attention.cuh"
 
+// EVOLVE-BLOCK-START
+
 // kevo:param HEAVY_DIV = 32 in {16, 32, 64, 128}
 // kevo:param DI = 64 in {32, 64, 128}
 // kevo:param BASE_DIV = 20 in {10, 20, 40, 80}
@@ -149,7 +151,6 @@ extern "C" __global__ void __launch_bounds__(256) index_keys(const Args a) {
 }
 
 // ------------------------------------------------------------------------------ decode phase
-// EVOLVE-BLOCK-START
 
 // Approximate top-k scores (the int4 lightning-indexer score of dsa_indexer.cu).
 extern "C" __global__ void __launch_bounds__(256) score(const Args a) {

@@ -221,7 +221,7 @@ TEST(EditsEvolveBlock, UnbalancedParentMarkersAreAnError) {
   std::string parent = std::string(kParent) + "// EVOLVE-BLOCK-START\n";
   auto child = apply_edit_reply(parent, block("  float m = -1e30f;", "  float m = 0;"));
   ASSERT_FALSE(child.ok());
-  EXPECT_NE(child.status().message().find("without an END"), std::string::npos);
+  EXPECT_NE(child.status().message().find("has no EVOLVE-BLOCK-END"), std::string::npos);
 }
 
 }  // namespace

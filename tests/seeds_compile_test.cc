@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <map>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -76,6 +77,37 @@ TEST(Seeds, ParseWithParamChoicesAndAnEvolveBlock) {
       EXPECT_GE(p.choices.size(), 2u) << p.name << " has no range for the tuner";
       EXPECT_NE(std::find(p.choices.begin(), p.choices.end(), p.value), p.choices.end())
           << p.name << "'s default is not among its choices";
+    }
+  }
+}
+
+// The plan is part of what evolves: every directive and kernel of a seed sits inside its
+// EVOLVE-BLOCK, so an edit may change grids, sizes and params together with the code; only the
+// header comment and the #include stay outside.
+TEST(Seeds, EverythingButTheIncludeIsInsideTheEvolveBlock) {
+  for (const auto& file : seed_files()) {
+    SCOPED_TRACE(file);
+    std::string text = read_file(file);
+    auto spec = parse_task_spec(text);
+    ASSERT_TRUE(spec.ok()) << spec.status().message();
+    ASSERT_TRUE(spec->has_evolve_block);
+    for (const ParamSpec& p : spec->params) {
+      EXPECT_GT(p.line, spec->evolve_begin_line) << "kevo:param " << p.name << " is outside";
+    }
+    for (const KernelLaunchSpec& k : spec->kernels) {
+      EXPECT_GT(k.line, spec->evolve_begin_line) << "kernel " << k.name << "'s directive is outside";
+    }
+    if (spec->index_line) EXPECT_GT(spec->index_line, spec->evolve_begin_line);
+    if (spec->workspace_line) EXPECT_GT(spec->workspace_line, spec->evolve_begin_line);
+    // Outside the block: comments, blank lines and #include lines only.
+    int line = 0;
+    std::istringstream in(text);
+    for (std::string raw; std::getline(in, raw);) {
+      ++line;
+      if (line >= spec->evolve_begin_line && line <= spec->evolve_end_line) continue;
+      std::string t = raw.substr(std::min(raw.size(), raw.find_first_not_of(" \t")));
+      bool allowed = t.empty() || t.rfind("//", 0) == 0 || t.rfind("#include", 0) == 0;
+      EXPECT_TRUE(allowed) << "line " << line << " is code outside the EVOLVE-BLOCK: " << raw;
     }
   }
 }
