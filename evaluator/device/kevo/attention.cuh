@@ -22,13 +22,16 @@
 
 namespace kevo {
 
+// Short names for the unsigned types the helpers use.
 using u16 = unsigned short;
 using u32 = unsigned int;
 using u64 = unsigned long long;
 
+// log2(e) and ln(2): logits are kept in base 2 (scale * kLog2e folded in), so softmax uses exp2f.
 constexpr float kLog2e = 1.4426950408889634f;
 constexpr float kLn2 = 0.6931471805599453f;
 
+// -infinity as a float (the initial running max of an online softmax).
 __device__ __forceinline__ float neg_inf() { return __int_as_float(0xff800000u); }
 
 // A bug in a seed (a layout that outgrows the planned workspace, an unsupported shape) traps:
@@ -50,6 +53,7 @@ __device__ __forceinline__ uint4 ld_stream(const void* p) {
                : "l"(p));
   return r;
 }
+// Read-only 16-byte load through the texture path (cached): for data read more than once.
 __device__ __forceinline__ uint4 ld_u4(const void* p) {
   return __ldg(reinterpret_cast<const uint4*>(p));
 }
@@ -58,6 +62,7 @@ __device__ __forceinline__ uint4 ld_u4(const void* p) {
 __device__ __forceinline__ float bf16_lo(u32 x) { return __uint_as_float(x << 16); }
 __device__ __forceinline__ float bf16_hi(u32 x) { return __uint_as_float(x & 0xffff0000u); }
 
+// The 8 bf16 of a 16-byte load as 8 floats.
 __device__ __forceinline__ void bf16x8_to_float(const uint4& u, float f[8]) {
   f[0] = bf16_lo(u.x); f[1] = bf16_hi(u.x);
   f[2] = bf16_lo(u.y); f[3] = bf16_hi(u.y);
@@ -104,16 +109,19 @@ __device__ __forceinline__ float group_sum(float x, int width) {
   for (int off = width >> 1; off > 0; off >>= 1) x += __shfl_xor_sync(0xffffffffu, x, off);
   return x;
 }
+// Sum over the warp; every lane gets the total.
 __device__ __forceinline__ float warp_sum(float x) {
 #pragma unroll
   for (int off = 16; off > 0; off >>= 1) x += __shfl_xor_sync(0xffffffffu, x, off);
   return x;
 }
+// Maximum over the warp; every lane gets it.
 __device__ __forceinline__ float warp_max(float x) {
 #pragma unroll
   for (int off = 16; off > 0; off >>= 1) x = fmaxf(x, __shfl_xor_sync(0xffffffffu, x, off));
   return x;
 }
+// Integer sum over the warp; every lane gets the total.
 __device__ __forceinline__ int warp_sum_int(int x) {
 #pragma unroll
   for (int off = 16; off > 0; off >>= 1) x += __shfl_xor_sync(0xffffffffu, x, off);
@@ -146,6 +154,7 @@ __device__ __forceinline__ float block_sum(float x, float* scratch) {
   __syncthreads();
   return scratch[32];
 }
+// Block-wide maximum; `scratch` holds at least 33 floats of shared memory; every thread gets it.
 __device__ __forceinline__ float block_max(float x, float* scratch) {
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nw = blockDim.x >> 5;
   x = warp_max(x);

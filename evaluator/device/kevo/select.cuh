@@ -16,6 +16,8 @@
 
 namespace kevo {
 
+// Histogram bins of the threshold selection, and the u16 keys that force a token in (kKeyForced)
+// or keep it out (kKeySkip) whatever its score.
 constexpr int kMaxBins = 1024;
 constexpr u16 kKeyForced = 0xffff;
 constexpr u16 kKeySkip = 0xfffe;

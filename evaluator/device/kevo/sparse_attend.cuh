@@ -438,6 +438,7 @@ __device__ __forceinline__ void block_row_sum(const __nv_bfloat16* rows, int n, 
   }
   __syncthreads();
 }
+// block_row_sum with mean = true: the mean of the n rows.
 __device__ __forceinline__ void block_row_mean(const __nv_bfloat16* rows, int n, int D,
                                                float* s_acc, float* out) {
   block_row_sum(rows, n, D, s_acc, out, true);

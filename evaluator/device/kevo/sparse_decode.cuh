@@ -14,6 +14,7 @@
 
 namespace kevo {
 
+// What every kernel of a candidate receives (by value): tensors, buffers, shape, scale, seed.
 struct Args {
   const __nv_bfloat16* q;
   const __nv_bfloat16* k;
@@ -28,12 +29,14 @@ struct Args {
   long long workspace_bytes;
 };
 
+// Ceiling division of positive integers (also usable in host-side plan arithmetic).
 __host__ __device__ constexpr int cdiv(int a, int b) { return (a + b - 1) / b; }
 
-// Element offsets into the tensors.
+// Element offset of query (and output) head h of batch b: q + q_offset(a, b, h) is its row.
 __device__ __forceinline__ long long q_offset(const Args& a, int b, int h) {
   return ((long long)b * a.Hq + h) * a.D;
 }
+// Element offset of token n of KV head hkv of batch b in k and v.
 __device__ __forceinline__ long long kv_offset(const Args& a, int b, int hkv, int n) {
   return (((long long)b * a.Hkv + hkv) * a.N + n) * a.D;
 }
