@@ -31,10 +31,18 @@ class AnthropicWire : public WireFormat {
   }
 
   std::string body(const LlmModelConfig& model, const LlmRequest& request) const override {
-    json b = {{"model", model.model},
-              {"max_tokens", model.max_tokens},
-              {"messages", json::array({{{"role", "user"}, {"content", request.user}}})}};
-    if (!request.system.empty()) b["system"] = request.system;
+    json messages = json::array();
+    for (const ChatMessage& m : request.messages) {
+      messages.push_back({{"role", m.role}, {"content", m.content}});
+    }
+    json b = {{"model", model.model}, {"max_tokens", model.max_tokens}, {"messages", messages}};
+    // The system message (task, GPU, device API) is the same for every request of a run: marked
+    // for Anthropic's prompt cache, it is billed at the cache rate after the first request.
+    if (!request.system.empty()) {
+      b["system"] = json::array({{{"type", "text"},
+                                  {"text", request.system},
+                                  {"cache_control", {{"type", "ephemeral"}}}}});
+    }
     if (!model.reasoning_model) b["temperature"] = model.temperature;
     return b.dump(-1, ' ', false, json::error_handler_t::replace);
   }

@@ -5,6 +5,7 @@
 #include <random>
 
 #include "orchestrator/anthropic_client.h"
+#include "orchestrator/command_client.h"
 #include "orchestrator/openai_client.h"
 
 namespace kevo {
@@ -94,7 +95,9 @@ class ReplayClient : public LlmClient {
     c.model = rec ? rec->model : "";
     c.tag = request.tag;
     c.system = request.system;
-    c.prompt = request.user;
+    c.messages = request.messages;
+    c.parent = request.parent;
+    c.attempt = request.attempt;
     if (r.ok()) {
       c.response = r->text;
       c.tokens_in = r->tokens_in;
@@ -118,6 +121,22 @@ class ReplayClient : public LlmClient {
 
 }  // namespace
 
+LlmRequest LlmRequest::single(std::string system, std::string user, std::string tag) {
+  LlmRequest r;
+  r.system = std::move(system);
+  r.messages.push_back({"user", std::move(user)});
+  r.tag = std::move(tag);
+  return r;
+}
+
+const std::string& LlmRequest::last_user() const {
+  static const std::string kNone;
+  for (auto it = messages.rbegin(); it != messages.rend(); ++it) {
+    if (it->role == "user") return it->content;
+  }
+  return kNone;
+}
+
 LlmClientOptions client_options_from_config(const LlmConfig& config) {
   LlmClientOptions o;
   o.connect_timeout_s = config.connect_timeout_s;
@@ -132,8 +151,9 @@ Result<std::unique_ptr<LlmClient>> make_model_client(const LlmModelConfig& model
                                                      const LlmClientOptions& options) {
   if (model.provider == "openai") return make_openai_client(model, options);
   if (model.provider == "anthropic") return make_anthropic_client(model, options);
+  if (model.provider == "command") return make_command_client(model, options);
   return Status::InvalidArgument("model '" + model.model + "': unknown provider '" +
-                                 model.provider + "' (expected 'openai' or 'anthropic')");
+                                 model.provider + "' (expected openai, anthropic or command)");
 }
 
 std::unique_ptr<LlmClient> make_ensemble_client(
@@ -141,9 +161,9 @@ std::unique_ptr<LlmClient> make_ensemble_client(
   return std::make_unique<EnsembleClient>(std::move(members), seed);
 }
 
-Result<std::unique_ptr<LlmClient>> make_llm_client(const LlmConfig& config, CallRecorder* recorder,
-                                                   uint64_t seed,
-                                                   const std::atomic<bool>* cancel) {
+Result<std::vector<std::unique_ptr<LlmClient>>> make_model_clients(
+    const LlmConfig& config, CallRecorder* recorder, uint64_t seed,
+    const std::atomic<bool>* cancel) {
   if (config.models.empty()) {
     return Status::InvalidArgument("no LLM model is configured (llm.models is empty)");
   }
@@ -151,13 +171,24 @@ Result<std::unique_ptr<LlmClient>> make_llm_client(const LlmConfig& config, Call
   options.recorder = recorder;
   options.cancel = cancel;
   options.jitter_seed = seed;
-  std::vector<std::pair<std::unique_ptr<LlmClient>, double>> members;
+  std::vector<std::unique_ptr<LlmClient>> out;
   for (const auto& m : config.models) {
     if (m.weight <= 0) {
       return Status::InvalidArgument("model '" + m.model + "': weight must be positive");
     }
     KEVO_ASSIGN_OR_RETURN(auto client, make_model_client(m, options));
-    members.emplace_back(std::move(client), m.weight);
+    out.push_back(std::move(client));
+  }
+  return out;
+}
+
+Result<std::unique_ptr<LlmClient>> make_llm_client(const LlmConfig& config, CallRecorder* recorder,
+                                                   uint64_t seed,
+                                                   const std::atomic<bool>* cancel) {
+  KEVO_ASSIGN_OR_RETURN(auto clients, make_model_clients(config, recorder, seed, cancel));
+  std::vector<std::pair<std::unique_ptr<LlmClient>, double>> members;
+  for (size_t i = 0; i < clients.size(); ++i) {
+    members.emplace_back(std::move(clients[i]), config.models[i].weight);
   }
   return make_ensemble_client(std::move(members), seed);
 }

@@ -24,11 +24,24 @@
 
 namespace kevo {
 
-// One single-turn request: the evolution loop sends a system prompt and one user prompt.
+// One turn of a conversation. The loop sends system + user; a retry sends system + user +
+// assistant (the failed reply, as the model wrote it) + user (what failed).
+struct ChatMessage {
+  std::string role;  // "user" or "assistant"
+  std::string content;
+};
+
 struct LlmRequest {
   std::string system;
-  std::string user;
-  std::string tag;  // opaque label copied into the call record (e.g. "parent=41 kind=diff")
+  std::vector<ChatMessage> messages;  // alternating, starting and ending with "user"
+  std::string tag;  // opaque label copied into the call record (e.g. "ask=7 parent=41 diff")
+  int64_t parent = 0;  // the program the request is about (0: none), for the call record
+  int attempt = 1;     // 2 for the retry that shows the model its failed reply
+
+  // A single-turn request.
+  static LlmRequest single(std::string system, std::string user, std::string tag = "");
+  // The last user message ("" when there is none).
+  const std::string& last_user() const;
 };
 
 struct LlmReply {
@@ -49,8 +62,10 @@ struct LlmCallRecord {
   std::string model;
   std::string tag;
   std::string system;
-  std::string prompt;    // the user prompt
-  std::string response;  // reply text; empty on failure
+  std::vector<ChatMessage> messages;  // the whole conversation sent
+  int64_t parent = 0;                 // LlmRequest::parent
+  int attempt = 1;                    // LlmRequest::attempt
+  std::string response;  // reply text (valid UTF-8: invalid bytes replaced); empty on failure
   int64_t tokens_in = 0, tokens_out = 0;
   double cost_usd = 0;
   double latency_s = 0;
@@ -115,6 +130,12 @@ Result<std::unique_ptr<LlmClient>> make_llm_client(const LlmConfig& config, Call
                                                    uint64_t seed,
                                                    const std::atomic<bool>* cancel = nullptr);
 
+// One client per configured model, in config order (the evolution loop picks among them itself,
+// so that it can pause a model that stops paying off). InvalidArgument as make_llm_client.
+Result<std::vector<std::unique_ptr<LlmClient>>> make_model_clients(
+    const LlmConfig& config, CallRecorder* recorder, uint64_t seed,
+    const std::atomic<bool>* cancel = nullptr);
+
 // Replays recorded calls in order, one per complete(): an ok record gives its reply (text, model,
 // tokens, cost), a failed one gives the same error code and message. After the last record,
 // complete() returns NotFound. Calls are recorded to `recorder` (may be null) as provider
@@ -127,14 +148,15 @@ std::unique_ptr<LlmClient> make_replay_client(std::vector<LlmCallRecord> records
 // for (set the clients' cancel flag first to cut them short).
 class LlmPool {
  public:
-  LlmPool(LlmClient& client, int max_in_flight);  // client not owned; must outlive the pool
+  explicit LlmPool(int max_in_flight);
   ~LlmPool();
   LlmPool(const LlmPool&) = delete;
   LlmPool& operator=(const LlmPool&) = delete;
 
-  std::future<Result<LlmReply>> submit(LlmRequest request);
+  // `client` is not owned and must outlive the pool.
+  std::future<Result<LlmReply>> submit(LlmClient& client, LlmRequest request);
   // `done` runs on a worker thread when the request ends (also with Cancelled at shutdown).
-  void submit(LlmRequest request, std::function<void(Result<LlmReply>)> done);
+  void submit(LlmClient& client, LlmRequest request, std::function<void(Result<LlmReply>)> done);
 
   int in_flight() const;  // running now
   int queued() const;     // waiting for a worker

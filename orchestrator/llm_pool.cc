@@ -12,11 +12,11 @@ namespace kevo {
 
 struct LlmPool::Impl {
   struct Job {
+    LlmClient* client = nullptr;
     LlmRequest request;
     std::function<void(Result<LlmReply>)> done;
   };
 
-  LlmClient& client;
   mutable std::mutex mu;
   std::condition_variable cv;
   std::deque<Job> queue;
@@ -24,7 +24,6 @@ struct LlmPool::Impl {
   bool stopping = false;
   std::vector<std::thread> workers;
 
-  explicit Impl(LlmClient& c) : client(c) {}
 
   void work() {
     for (;;) {
@@ -37,7 +36,7 @@ struct LlmPool::Impl {
         queue.pop_front();
         ++running;
       }
-      Result<LlmReply> r = client.complete(job.request);
+      Result<LlmReply> r = job.client->complete(job.request);
       {
         std::lock_guard<std::mutex> lock(mu);
         --running;
@@ -47,7 +46,7 @@ struct LlmPool::Impl {
   }
 };
 
-LlmPool::LlmPool(LlmClient& client, int max_in_flight) : impl_(std::make_unique<Impl>(client)) {
+LlmPool::LlmPool(int max_in_flight) : impl_(std::make_unique<Impl>()) {
   assert(max_in_flight >= 1);
   for (int i = 0; i < max_in_flight; ++i) impl_->workers.emplace_back([this] { impl_->work(); });
 }
@@ -64,11 +63,12 @@ LlmPool::~LlmPool() {
   for (auto& job : left) job.done(Status::Cancelled("the LLM pool shut down before this request ran"));
 }
 
-void LlmPool::submit(LlmRequest request, std::function<void(Result<LlmReply>)> done) {
+void LlmPool::submit(LlmClient& client, LlmRequest request,
+                     std::function<void(Result<LlmReply>)> done) {
   {
     std::lock_guard<std::mutex> lock(impl_->mu);
     if (!impl_->stopping) {
-      impl_->queue.push_back({std::move(request), std::move(done)});
+      impl_->queue.push_back({&client, std::move(request), std::move(done)});
       impl_->cv.notify_one();
       return;
     }
@@ -76,10 +76,10 @@ void LlmPool::submit(LlmRequest request, std::function<void(Result<LlmReply>)> d
   done(Status::Cancelled("the LLM pool is shutting down"));
 }
 
-std::future<Result<LlmReply>> LlmPool::submit(LlmRequest request) {
+std::future<Result<LlmReply>> LlmPool::submit(LlmClient& client, LlmRequest request) {
   auto promise = std::make_shared<std::promise<Result<LlmReply>>>();
   auto future = promise->get_future();
-  submit(std::move(request), [promise](Result<LlmReply> r) { promise->set_value(std::move(r)); });
+  submit(client, std::move(request), [promise](Result<LlmReply> r) { promise->set_value(std::move(r)); });
   return future;
 }
 

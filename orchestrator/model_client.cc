@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/log.h"
+#include "common/utf8.h"
 
 namespace kevo {
 namespace {
@@ -226,7 +227,7 @@ Result<LlmReply> HttpModelClient::complete(const LlmRequest& request) {
   Result<LlmReply> result = Status::Internal("unset");
   if (a.reply.ok()) {
     LlmReply r;
-    r.text = std::move(a.reply->text);
+    r.text = valid_utf8(a.reply->text);
     r.model = model_.model;
     r.finish_reason = a.reply->finish_reason;
     r.tokens_in = a.reply->tokens_in;
@@ -256,7 +257,9 @@ void HttpModelClient::record(const LlmRequest& request, const Result<LlmReply>& 
   c.model = model_.model;
   c.tag = request.tag;
   c.system = request.system;
-  c.prompt = request.user;
+  c.messages = request.messages;
+  c.parent = request.parent;
+  c.attempt = request.attempt;
   c.http_status = http_status;
   c.attempts = attempts;
   c.latency_s = latency_s;

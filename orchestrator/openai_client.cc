@@ -24,7 +24,9 @@ class OpenAiWire : public WireFormat {
   std::string body(const LlmModelConfig& model, const LlmRequest& request) const override {
     json messages = json::array();
     if (!request.system.empty()) messages.push_back({{"role", "system"}, {"content", request.system}});
-    messages.push_back({{"role", "user"}, {"content", request.user}});
+    for (const ChatMessage& m : request.messages) {
+      messages.push_back({{"role", m.role}, {"content", m.content}});
+    }
     json b = {{"model", model.model}, {"messages", messages}};
     if (model.reasoning_model) {
       // o-series / gpt-5 reject max_tokens and any temperature but the default.

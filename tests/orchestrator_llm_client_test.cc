@@ -9,6 +9,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "orchestrator/backend.h"
+#include "orchestrator/config.h"
 #include "orchestrator/http_client.h"
 #include "orchestrator/llm_client.h"
 #include "tests/loopback_http_server.h"
@@ -84,7 +86,9 @@ class LlmClientTest : public ::testing::Test {
     return std::move(c).value();
   }
 
-  LlmRequest request() { return {"You write CUDA.", "Make it faster.", "parent=41 kind=diff"}; }
+  LlmRequest request() {
+    return LlmRequest::single("You write CUDA.", "Make it faster.", "parent=41 kind=diff");
+  }
 
   LoopbackHttpServer server_;
   LlmModelConfig model_;
@@ -128,7 +132,7 @@ TEST_F(LlmClientTest, GoodReplyGivesTextTokensCostAndRecord) {
   EXPECT_EQ(calls[0].model, "test-model");
   EXPECT_EQ(calls[0].tag, "parent=41 kind=diff");
   EXPECT_EQ(calls[0].system, "You write CUDA.");
-  EXPECT_EQ(calls[0].prompt, "Make it faster.");
+  EXPECT_EQ(calls[0].messages.back().content, "Make it faster.");
   EXPECT_EQ(calls[0].response, r->text);
   EXPECT_EQ(calls[0].code, StatusCode::kOk);
   EXPECT_EQ(calls[0].tokens_in, 1000);
@@ -222,7 +226,7 @@ TEST_F(LlmClientTest, PersistentServerErrorsEndAfterMaxRetries) {
   EXPECT_EQ(calls[0].http_status, 503);
   EXPECT_EQ(calls[0].attempts, 3);
   EXPECT_EQ(calls[0].response, "");
-  EXPECT_EQ(calls[0].prompt, "Make it faster.");  // failures keep the prompt for the audit
+  EXPECT_EQ(calls[0].messages.back().content, "Make it faster.");  // failures keep the prompt for the audit
 }
 
 TEST_F(LlmClientTest, BadRequestIsNotRetried) {
@@ -370,7 +374,7 @@ TEST_F(LlmClientTest, AnthropicMessagesFormat) {
   EXPECT_EQ(req.headers.count("authorization"), 0u);
   json body = json::parse(req.body);
   EXPECT_EQ(body["model"], "claude-test");
-  EXPECT_EQ(body["system"], "You write CUDA.");
+  EXPECT_EQ(body["system"][0]["text"], "You write CUDA.");
   EXPECT_EQ(body["max_tokens"], 4096);
   ASSERT_EQ(body["messages"].size(), 1u);
   EXPECT_EQ(body["messages"][0]["role"], "user");
@@ -417,8 +421,9 @@ TEST_F(LlmClientTest, KeyIsSentButNeverRecordedOrLogged) {
   ASSERT_FALSE(logged.empty());  // the retry was logged
   for (const auto& line : logged) EXPECT_EQ(line.find(kKey), std::string::npos) << line;
   for (const auto& c : recorder_.calls()) {
-    for (const std::string* field : {&c.provider, &c.model, &c.tag, &c.system, &c.prompt,
-                                     &c.response, &c.error, &c.finish_reason}) {
+    for (const std::string* field : {&c.provider, &c.model, &c.tag, &c.system,
+                                     &c.messages.back().content, &c.response, &c.error,
+                                     &c.finish_reason}) {
       EXPECT_EQ(field->find(kKey), std::string::npos) << *field;
     }
   }
@@ -487,12 +492,12 @@ TEST_F(LlmClientTest, PoolKeepsSixteenRequestsInFlight) {
     return ScriptedReply{200, {}, openai_reply("reply to " + json::parse(req.body)["messages"][1]["content"].get<std::string>())};
   });
   auto c = client();
-  LlmPool pool(*c, kN);
+  LlmPool pool(kN);
   std::vector<std::future<Result<LlmReply>>> futures;
   for (int i = 0; i < kN; ++i) {
     LlmRequest req = request();
-    req.user = "request " + std::to_string(i);
-    futures.push_back(pool.submit(req));
+    req.messages.back().content = "request " + std::to_string(i);
+    futures.push_back(pool.submit(*c, req));
   }
   for (int i = 0; i < kN; ++i) {
     auto r = futures[i].get();
@@ -514,7 +519,7 @@ class GateClient : public LlmClient {
     cv_.notify_all();
     cv_.wait_for(lock, std::chrono::seconds(20), [&] { return open_; });
     LlmReply r;
-    r.text = request.user;
+    r.text = request.last_user();
     return r;
   }
   void wait_started(int n) {
@@ -538,8 +543,10 @@ TEST(LlmPool, BoundsInFlightAndCancelsQueuedOnShutdown) {
   GateClient gate;
   std::vector<std::future<Result<LlmReply>>> futures;
   {
-    LlmPool pool(gate, 2);
-    for (int i = 0; i < 5; ++i) futures.push_back(pool.submit({"", std::to_string(i), ""}));
+    LlmPool pool(2);
+    for (int i = 0; i < 5; ++i) {
+      futures.push_back(pool.submit(gate, LlmRequest::single("", std::to_string(i))));
+    }
     gate.wait_started(2);
     EXPECT_EQ(pool.in_flight(), 2);
     EXPECT_EQ(pool.queued(), 3);
@@ -580,7 +587,7 @@ std::vector<std::string> picks(uint64_t seed, int n) {
   members.emplace_back(std::make_unique<NamedClient>("small"), 1.0);
   auto e = make_ensemble_client(std::move(members), seed);
   std::vector<std::string> out;
-  for (int i = 0; i < n; ++i) out.push_back(e->complete({})->model);
+  for (int i = 0; i < n; ++i) out.push_back(e->complete(LlmRequest{})->model);
   return out;
 }
 
@@ -625,20 +632,20 @@ TEST(LlmReplay, ReturnsRecordedRepliesAndFailuresInOrder) {
   MemoryRecorder rec;
   auto replay = make_replay_client({a, failed, b}, &rec);
 
-  auto r1 = replay->complete({"sys", "u1", "t1"});
+  auto r1 = replay->complete(LlmRequest::single("sys", "u1", "t1"));
   ASSERT_TRUE(r1.ok());
   EXPECT_EQ(r1->text, "first");
   EXPECT_EQ(r1->model, "m1");
   EXPECT_EQ(r1->tokens_in, 10);
   EXPECT_DOUBLE_EQ(r1->cost_usd, 0.5);
-  auto r2 = replay->complete({"sys", "u2", "t2"});
+  auto r2 = replay->complete(LlmRequest::single("sys", "u2", "t2"));
   ASSERT_FALSE(r2.ok());
   EXPECT_EQ(r2.status().code(), StatusCode::kTimeout);
   EXPECT_EQ(r2.status().message(), failed.error);
-  auto r3 = replay->complete({"sys", "u3", "t3"});
+  auto r3 = replay->complete(LlmRequest::single("sys", "u3", "t3"));
   ASSERT_TRUE(r3.ok());
   EXPECT_EQ(r3->text, "second");
-  auto r4 = replay->complete({"sys", "u4", "t4"});
+  auto r4 = replay->complete(LlmRequest::single("sys", "u4", "t4"));
   ASSERT_FALSE(r4.ok());
   EXPECT_EQ(r4.status().code(), StatusCode::kNotFound);
   EXPECT_NE(r4.status().message().find("replay exhausted"), std::string::npos);
@@ -646,7 +653,7 @@ TEST(LlmReplay, ReturnsRecordedRepliesAndFailuresInOrder) {
   auto calls = rec.calls();
   ASSERT_EQ(calls.size(), 4u);
   EXPECT_EQ(calls[0].provider, "replay");
-  EXPECT_EQ(calls[0].prompt, "u1");
+  EXPECT_EQ(calls[0].messages.back().content, "u1");
   EXPECT_EQ(calls[0].response, "first");
   EXPECT_EQ(calls[1].code, StatusCode::kTimeout);
   EXPECT_EQ(calls[3].code, StatusCode::kNotFound);
@@ -662,6 +669,8 @@ llm:
       model: o4-mini
       reasoning_model: true
       reasoning_effort: high
+      usd_per_mtok_in: 1.1
+      usd_per_mtok_out: 4.4
 )");
   auto c = load_config(dir.file("c.yaml"));
   ASSERT_TRUE(c.ok()) << c.status().to_string();
@@ -671,6 +680,130 @@ llm:
   auto o = client_options_from_config(c->llm);
   EXPECT_EQ(o.connect_timeout_s, 3);
   EXPECT_EQ(o.max_retries, c->llm.max_retries);
+}
+
+}  // namespace
+}  // namespace kevo
+
+namespace kevo {
+namespace {
+
+Result<KevoConfig> config_from(const std::string& yaml) {
+  testing::TempDir dir;
+  testing::write_file(dir.file("c.yaml"), yaml);
+  return load_config(dir.file("c.yaml"));
+}
+
+TEST(LlmConfig, AModelWithoutPricesUnderACostBudgetIsAConfigError) {
+  auto c = config_from("run:\n  max_cost_usd: 5\nllm:\n  models:\n    - model: gpt-x\n");
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("model 'gpt-x' has no prices"), std::string::npos)
+      << c.status().message();
+  EXPECT_NE(c.status().message().find("run.max_cost_usd is 5"), std::string::npos);
+  // Prices written as 0 (a local server), or no budget: fine.
+  EXPECT_TRUE(config_from("run:\n  max_cost_usd: 5\nllm:\n  models:\n    - model: q\n"
+                          "      usd_per_mtok_in: 0\n      usd_per_mtok_out: 0\n")
+                  .ok());
+  auto no_budget = config_from("run:\n  max_cost_usd: 0\nllm:\n  models:\n    - model: q\n");
+  ASSERT_TRUE(no_budget.ok()) << no_budget.status().message();
+  EXPECT_FALSE(no_budget->llm.models[0].prices_known);
+  auto negative = config_from("llm:\n  models:\n    - model: q\n      usd_per_mtok_in: -1\n");
+  ASSERT_FALSE(negative.ok());
+  EXPECT_NE(negative.status().message().find("must be >= 0"), std::string::npos);
+}
+
+TEST(LlmConfig, CommandProviderNeedsACommandAndKnowsNoPrices) {
+  auto missing = config_from("llm:\n  models:\n    - provider: command\n");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.status().message().find("command"), std::string::npos);
+  auto ok = config_from("llm:\n  models:\n    - provider: command\n      command: [my-agent, -p]\n");
+  ASSERT_TRUE(ok.ok()) << ok.status().message();
+  EXPECT_EQ(ok->llm.models[0].model, "my-agent");  // labelled by its program
+  EXPECT_EQ(ok->llm.models[0].command, (std::vector<std::string>{"my-agent", "-p"}));
+  auto bad_input = config_from(
+      "llm:\n  models:\n    - provider: command\n      command: [a]\n      command_input: xml\n");
+  ASSERT_FALSE(bad_input.ok());
+}
+
+TEST(LlmConfig, SpendingKeysAndCompileWorkersAuto) {
+  auto c = config_from(
+      "run:\n  max_evaluations: 50\nllm:\n  max_requests: 0\n  breaker_window: 5\n"
+      "sandbox:\n  compile_workers: auto\n");
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(effective_max_requests(c->llm, c->run.max_evaluations), 150);
+  EXPECT_EQ(c->llm.breaker_window, 5);
+  EXPECT_EQ(c->sandbox.compile_workers, 0);
+  EXPECT_GE(resolved_compile_workers(c->sandbox), 1);
+  auto three = config_from("sandbox:\n  compile_workers: 3\n");
+  ASSERT_TRUE(three.ok());
+  EXPECT_EQ(resolved_compile_workers(three->sandbox), 3);
+  EXPECT_FALSE(config_from("sandbox:\n  compile_workers: many\n").ok());
+  EXPECT_FALSE(config_from("llm:\n  max_requests: -3\n").ok());
+}
+
+TEST_F(LlmClientTest, BothProvidersSendARetryAsAConversation) {
+  LlmRequest r = request();
+  r.messages.push_back({"assistant", "<<<<<<< SEARCH\nmy earlier edit"});
+  r.messages.push_back({"user", "It failed: the block is not closed."});
+  server_.push(ok_reply("fixed"));
+  ASSERT_TRUE(client()->complete(r).ok());
+  json openai = json::parse(server_.requests().back().body);
+  ASSERT_EQ(openai["messages"].size(), 4u);
+  EXPECT_EQ(openai["messages"][0]["role"], "system");
+  EXPECT_EQ(openai["messages"][2]["role"], "assistant");
+  EXPECT_EQ(openai["messages"][2]["content"], "<<<<<<< SEARCH\nmy earlier edit");
+  EXPECT_EQ(openai["messages"][3]["content"], "It failed: the block is not closed.");
+
+  model_.provider = "anthropic";
+  model_.base_url = server_.url();
+  server_.push({200, {}, json{{"content", {{{"type", "text"}, {"text", "fixed"}}}},
+                              {"stop_reason", "end_turn"},
+                              {"usage", {{"input_tokens", 10}, {"output_tokens", 5}}}}
+                             .dump()});
+  ASSERT_TRUE(client()->complete(r).ok());
+  json anthropic = json::parse(server_.requests().back().body);
+  ASSERT_EQ(anthropic["messages"].size(), 3u);  // the system prompt is apart
+  EXPECT_EQ(anthropic["messages"][1]["role"], "assistant");
+  EXPECT_EQ(anthropic["messages"][1]["content"], "<<<<<<< SEARCH\nmy earlier edit");
+  EXPECT_EQ(anthropic["system"][0]["text"], "You write CUDA.");
+  // The system message is marked cacheable: it is the same for every request of a run.
+  EXPECT_EQ(anthropic["system"][0]["cache_control"]["type"], "ephemeral");
+}
+
+TEST_F(LlmClientTest, AnthropicReplyWithOnlyThinkingIsAFailureWithItsReason) {
+  model_.provider = "anthropic";
+  model_.base_url = server_.url();
+  server_.push({200, {}, json{{"content", {{{"type", "thinking"}, {"thinking", "hmm..."}}}},
+                              {"stop_reason", "max_tokens"},
+                              {"usage", {{"input_tokens", 10}, {"output_tokens", 5}}}}
+                             .dump()});
+  auto r = client()->complete(request());
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("no text block (stop_reason 'max_tokens')"),
+            std::string::npos)
+      << r.status().message();
+  ASSERT_EQ(recorder_.calls().size(), 1u);
+  EXPECT_NE(recorder_.calls()[0].error.find("no text block"), std::string::npos);
+}
+
+TEST_F(LlmClientTest, NonUtf8RepliesAreRecordedNotThrown) {
+  // Raw bytes that are not UTF-8 inside the JSON string: a malformed reply, recorded.
+  server_.push({200, {}, std::string("{\"choices\":[{\"message\":{\"content\":\"a\xff\xfe b\"}}]}")});
+  auto r = client()->complete(request());
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("malformed reply"), std::string::npos) << r.status().message();
+  testing::TempDir dir;
+  auto archive = Archive::create(dir.file("a.db"), RunInfo{"t"}, ArchiveConfig{});
+  ASSERT_TRUE(archive.ok());
+  ArchiveCallRecorder rec(**archive);
+  LlmCallRecord call;
+  call.model = "m";
+  call.messages = {{"user", std::string("bad \xff bytes")}};
+  call.response = "also \xfe bad";
+  rec.record(call);  // must not throw on the JSON of the request
+  auto stored = (*archive)->llm_call(1);
+  ASSERT_TRUE(stored.ok());
+  EXPECT_NE(stored->prompt.find("bad"), std::string::npos);
 }
 
 }  // namespace
