@@ -157,12 +157,16 @@ Result<LlmCallId> Archive::record_llm_call(const LlmCall& c) {
   KEVO_ASSIGN_OR_RETURN(auto txn, Txn::begin(db, Txn::Kind::kWrite));
   KEVO_ASSIGN_OR_RETURN(
       auto st, db.prepare("INSERT INTO llm_calls (created_at, model, provider, tokens_in, "
-                          "tokens_out, cost_usd, latency_s, status, error, prompt, response) "
-                          "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"));
+                          "tokens_out, cost_usd, latency_s, status, error, prompt, response, "
+                          "tag, parent_id, attempt, outcome, child_id) "
+                          "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, "
+                          "?15, ?16)"));
   KEVO_RETURN_IF_ERROR(st.bind(1, now_unix()).bind(2, c.model).bind(3, c.provider)
                            .bind(4, c.tokens_in).bind(5, c.tokens_out).bind(6, c.cost_usd)
                            .bind(7, c.latency_s).bind(8, c.status).bind(9, c.error)
-                           .bind(10, c.prompt).bind(11, c.response).run());
+                           .bind(10, c.prompt).bind(11, c.response).bind(12, c.tag)
+                           .bind(13, c.parent).bind(14, c.attempt).bind(15, c.outcome)
+                           .bind(16, c.child).run());
   LlmCallId id = db.last_insert_rowid();
   // Running totals, so budgets and `kevo status` never sum the (large) call table.
   KEVO_RETURN_IF_ERROR(kv_add(db, kKeyLlmCalls, 1).status());
@@ -178,6 +182,23 @@ Result<LlmCallId> Archive::record_llm_call(const LlmCall& c) {
 Result<LlmCall> Archive::llm_call(LlmCallId id) {
   std::lock_guard lock(impl_->mu);
   return read_llm_call(impl_->db, id);
+}
+
+Status Archive::set_llm_outcome(LlmCallId id, const std::string& outcome,
+                               std::optional<ProgramId> child) {
+  std::lock_guard lock(impl_->mu);
+  KEVO_ASSIGN_OR_RETURN(auto st, impl_->db.prepare("UPDATE llm_calls SET outcome = ?1, "
+                                                   "child_id = ?2 WHERE id = ?3"));
+  KEVO_RETURN_IF_ERROR(st.bind(1, outcome).bind(2, child).bind(3, id).run());
+  if (impl_->db.changes() == 0) {
+    return Status::NotFound("no LLM call #" + std::to_string(id) + " in the archive");
+  }
+  return Status::Ok();
+}
+
+Result<std::vector<LlmOutcomeCount>> Archive::llm_outcomes() {
+  std::lock_guard lock(impl_->mu);
+  return read_llm_outcomes(impl_->db);
 }
 
 Status Archive::add_event(const std::string& kind, const json& message) {

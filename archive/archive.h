@@ -152,7 +152,15 @@ struct LlmCall {
   LlmCallId id = 0;  // set by the archive
   std::string model;
   std::string provider;
-  std::string prompt;  // the whole request (JSON of the messages), for audit and replay
+  std::string tag;                   // the request's tag ("ask=7 parent=41 template=diff")
+  std::optional<ProgramId> parent;   // the program the request was about
+  int attempt = 1;                   // 2: a retry showing the model its failed reply
+  // What came of the reply, set by the loop with set_llm_outcome(): "child" (a program was
+  // made), or why not ("no_edit", "no_match", "outside_block", "bad_edit", "duplicate",
+  // "compile_error", "request_failed", "cancelled"...). "" until then.
+  std::string outcome;
+  std::optional<ProgramId> child;
+  std::string prompt;  // the whole request (JSON: system, messages, tag), for audit and replay
   std::string response;
   int64_t tokens_in = 0;
   int64_t tokens_out = 0;
@@ -161,6 +169,23 @@ struct LlmCall {
   std::string status = "ok";  // "ok" or what went wrong: "http_error", "timeout", ...
   std::string error;
   double created_at = 0;  // set by the archive
+};
+
+// LLM calls grouped by model and outcome: `kevo status` and the run summary.
+struct LlmOutcomeCount {
+  std::string model;
+  std::string outcome;  // "" for calls the loop has not judged (in flight, or a crash)
+  int64_t calls = 0;
+  int64_t tokens_in = 0, tokens_out = 0;
+  double cost_usd = 0;
+};
+
+// A listing of LLM calls (`kevo calls`): newest first, without the large prompt and reply.
+struct LlmCallQuery {
+  int limit = 50;
+  std::optional<ProgramId> parent;
+  std::string outcome;  // "" = any
+  std::string model;    // "" = any
 };
 
 struct Event {
@@ -252,6 +277,10 @@ class Archive {
   // ---- LLM calls, events, counters ----
   Result<LlmCallId> record_llm_call(const LlmCall& call);  // also adds to the cost totals
   Result<LlmCall> llm_call(LlmCallId id);
+  // Sets what came of a call's reply (and the child it made, if any). NotFound for an unknown id.
+  Status set_llm_outcome(LlmCallId id, const std::string& outcome,
+                         std::optional<ProgramId> child = std::nullopt);
+  Result<std::vector<LlmOutcomeCount>> llm_outcomes();
   Status add_event(const std::string& kind, const nlohmann::json& message);
   // Named integer counters kept by the caller (generation, tuner children...); start at 0.
   Result<int64_t> add_counter(const std::string& name, int64_t delta);
@@ -282,7 +311,11 @@ class ArchiveReader {
   Result<StatusReport> status_report();
   Result<std::vector<ProgramSummary>> top(const TopQuery& query);
   Result<Program> program(ProgramId id);  // NotFound naming the id
+  // The latest children of `parent`, newest first.
+  Result<std::vector<ProgramSummary>> children(ProgramId parent, int limit);
   Result<LlmCall> llm_call(LlmCallId id);
+  Result<std::vector<LlmCall>> llm_calls(const LlmCallQuery& query);  // prompt/response empty
+  Result<std::vector<LlmOutcomeCount>> llm_outcomes();
   // `id` first, then its parent, back to the seed.
   Result<std::vector<ProgramSummary>> lineage(ProgramId id);
   // The latest `limit` events of `kind` ("" = every kind), oldest first.

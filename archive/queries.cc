@@ -133,28 +133,78 @@ Result<Totals> read_totals(sqlite::Db& db) {
   return t;
 }
 
-Result<LlmCall> read_llm_call(sqlite::Db& db, LlmCallId id) {
-  KEVO_ASSIGN_OR_RETURN(
-      auto st, db.prepare("SELECT id, model, provider, prompt, response, tokens_in, tokens_out, "
-                          "cost_usd, latency_s, status, error, created_at FROM llm_calls "
-                          "WHERE id = ?1"));
-  st.bind(1, id);
-  KEVO_ASSIGN_OR_RETURN(bool row, st.step());
-  if (!row) return Status::NotFound("no LLM call #" + std::to_string(id) + " in the archive");
+namespace {
+
+constexpr const char* kCallCols =
+    "id, model, provider, tokens_in, tokens_out, cost_usd, latency_s, status, error, created_at, "
+    "tag, parent_id, attempt, outcome, child_id";
+
+LlmCall call_from_row(sqlite::Stmt& st) {
   LlmCall c;
   c.id = st.int64(0);
   c.model = st.text(1);
   c.provider = st.text(2);
-  c.prompt = st.text(3);
-  c.response = st.text(4);
-  c.tokens_in = st.int64(5);
-  c.tokens_out = st.int64(6);
-  c.cost_usd = st.real(7);
-  c.latency_s = st.real(8);
-  c.status = st.text(9);
-  c.error = st.text(10);
-  c.created_at = st.real(11);
+  c.tokens_in = st.int64(3);
+  c.tokens_out = st.int64(4);
+  c.cost_usd = st.real(5);
+  c.latency_s = st.real(6);
+  c.status = st.text(7);
+  c.error = st.text(8);
+  c.created_at = st.real(9);
+  c.tag = st.text(10);
+  c.parent = st.opt_int64(11);
+  c.attempt = static_cast<int>(st.int64(12));
+  c.outcome = st.text(13);
+  c.child = st.opt_int64(14);
   return c;
+}
+
+}  // namespace
+
+Result<LlmCall> read_llm_call(sqlite::Db& db, LlmCallId id) {
+  KEVO_ASSIGN_OR_RETURN(auto st, db.prepare(std::string("SELECT ") + kCallCols +
+                                            ", prompt, response FROM llm_calls WHERE id = ?1"));
+  st.bind(1, id);
+  KEVO_ASSIGN_OR_RETURN(bool row, st.step());
+  if (!row) return Status::NotFound("no LLM call #" + std::to_string(id) + " in the archive");
+  LlmCall c = call_from_row(st);
+  c.prompt = st.text(15);
+  c.response = st.text(16);
+  return c;
+}
+
+Result<std::vector<LlmCall>> read_llm_calls(sqlite::Db& db, const LlmCallQuery& q) {
+  std::string sql = std::string("SELECT ") + kCallCols + " FROM llm_calls WHERE true";
+  if (q.parent) sql += " AND parent_id = ?1";
+  if (!q.outcome.empty()) sql += " AND outcome = ?2";
+  if (!q.model.empty()) sql += " AND model = ?3";
+  sql += " ORDER BY id DESC LIMIT ?4";
+  KEVO_ASSIGN_OR_RETURN(auto st, db.prepare(sql));
+  if (q.parent) st.bind(1, *q.parent);
+  if (!q.outcome.empty()) st.bind(2, q.outcome);
+  if (!q.model.empty()) st.bind(3, q.model);
+  st.bind(4, static_cast<int64_t>(std::max(0, q.limit)));
+  std::vector<LlmCall> out;
+  while (true) {
+    KEVO_ASSIGN_OR_RETURN(bool row, st.step());
+    if (!row) break;
+    out.push_back(call_from_row(st));
+  }
+  return out;
+}
+
+Result<std::vector<LlmOutcomeCount>> read_llm_outcomes(sqlite::Db& db) {
+  // Reads only the (model, outcome, tokens, cost) index: fast on a large call table.
+  KEVO_ASSIGN_OR_RETURN(auto st, db.prepare("SELECT model, outcome, count(*), sum(tokens_in), "
+                                            "sum(tokens_out), sum(cost_usd) FROM llm_calls "
+                                            "GROUP BY model, outcome ORDER BY model, outcome"));
+  std::vector<LlmOutcomeCount> out;
+  while (true) {
+    KEVO_ASSIGN_OR_RETURN(bool row, st.step());
+    if (!row) break;
+    out.push_back({st.text(0), st.text(1), st.int64(2), st.int64(3), st.int64(4), st.real(5)});
+  }
+  return out;
 }
 
 Result<std::vector<ProgramSummary>> read_top(sqlite::Db& db, const TopQuery& q) {

@@ -59,6 +59,18 @@ Result<Program> ArchiveReader::program(ProgramId id) {
 
 Result<LlmCall> ArchiveReader::llm_call(LlmCallId id) { return read_llm_call(impl_->db, id); }
 
+Result<std::vector<ProgramSummary>> ArchiveReader::children(ProgramId parent, int limit) {
+  return read_children(impl_->db, parent, limit);
+}
+
+Result<std::vector<LlmCall>> ArchiveReader::llm_calls(const LlmCallQuery& query) {
+  return read_llm_calls(impl_->db, query);
+}
+
+Result<std::vector<LlmOutcomeCount>> ArchiveReader::llm_outcomes() {
+  return read_llm_outcomes(impl_->db);
+}
+
 Result<std::vector<ProgramSummary>> ArchiveReader::lineage(ProgramId id) {
   KEVO_ASSIGN_OR_RETURN(auto txn, Txn::begin(impl_->db, Txn::Kind::kRead));
   return read_lineage(impl_->db, id);

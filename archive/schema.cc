@@ -94,6 +94,18 @@ INSERT INTO kv (key, value)
   SELECT 'archive.count.' || status, count(*) FROM programs WHERE true GROUP BY status
   ON CONFLICT (key) DO UPDATE SET value = excluded.value;
 )sql",
+      // 4: what each LLM call was for and what came of it (`kevo calls`, the LLM part of `kevo
+      // status`): the request's tag, parent and attempt, and the outcome the loop set once the
+      // reply was handled ("child", "no_edit", "no_match", "compile_error", ...) with the child.
+      R"sql(
+ALTER TABLE llm_calls ADD COLUMN tag TEXT NOT NULL DEFAULT '';
+ALTER TABLE llm_calls ADD COLUMN parent_id INTEGER;
+ALTER TABLE llm_calls ADD COLUMN attempt INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE llm_calls ADD COLUMN outcome TEXT NOT NULL DEFAULT '';
+ALTER TABLE llm_calls ADD COLUMN child_id INTEGER;
+CREATE INDEX llm_calls_by_model_outcome ON llm_calls(model, outcome, tokens_in, tokens_out, cost_usd);
+CREATE INDEX llm_calls_by_parent ON llm_calls(parent_id, id);
+)sql",
   };
   return m;
 }

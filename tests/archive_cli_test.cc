@@ -90,7 +90,11 @@ TEST_F(ArchiveCli, StatusSummarizesTheRun) {
                        "elite on island 0)"),
             std::string::npos)
       << r.out;
-  EXPECT_NE(r.out.find("1 calls, 12,345 tokens in, 678 out, $0.25"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("llm          1 requests: 0 gave a child, 0 rejected"), std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("gpt-test"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("12,345"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("$0.25"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("island 1:"), std::string::npos) << r.out;
   // Heat map row "<=0.02" holds the grandchild (index 16 bytes: column "<=16") marked best.
   size_t row = r.out.find("\n    <=0.02 ");
@@ -104,8 +108,10 @@ TEST_F(ArchiveCli, StatusSummarizesTheRun) {
   EXPECT_EQ(j["by_status"]["ok"], 3);
   EXPECT_EQ(j["by_status"]["compile_error"], 1);
   EXPECT_EQ(j["best"]["program"], 4);
-  EXPECT_EQ(j["llm"]["tokens_in"], 12345);
-  EXPECT_DOUBLE_EQ(j["llm"]["cost_usd"].get<double>(), 0.25);
+  EXPECT_EQ(j["llm"]["requests"], 1);
+  EXPECT_EQ(j["llm"]["models"][0]["model"], "gpt-test");
+  EXPECT_EQ(j["llm"]["models"][0]["tokens_in"], 12345);
+  EXPECT_DOUBLE_EQ(j["llm"]["models"][0]["cost_usd"].get<double>(), 0.25);
   ASSERT_EQ(j["islands"].size(), 2u);
   EXPECT_EQ(j["islands"][0]["elites"], 3);
   EXPECT_EQ(j["features"][0]["metric"], "mean_rel_err");

@@ -269,6 +269,12 @@ TEST(ArchiveSchema, OlderFilesAreMigratedNewerOnesRefused) {
     auto db = raw();
     ASSERT_TRUE(db.exec("DROP INDEX programs_by_status_fitness; DROP INDEX programs_by_status_island; "
                         "DROP INDEX events_by_kind; DELETE FROM kv WHERE key LIKE 'archive.count.%'; "
+                        "DROP INDEX llm_calls_by_model_outcome; DROP INDEX llm_calls_by_parent; "
+                        "ALTER TABLE llm_calls DROP COLUMN tag; "
+                        "ALTER TABLE llm_calls DROP COLUMN parent_id; "
+                        "ALTER TABLE llm_calls DROP COLUMN attempt; "
+                        "ALTER TABLE llm_calls DROP COLUMN outcome; "
+                        "ALTER TABLE llm_calls DROP COLUMN child_id; "
                         "UPDATE schema_version SET version = 1")
                     .ok());
   }
@@ -287,6 +293,17 @@ TEST(ArchiveSchema, OlderFilesAreMigratedNewerOnesRefused) {
     EXPECT_EQ(report->totals.by_status, (std::map<std::string, int64_t>{{"ok", 1}}));  // v3 counts
   }
   EXPECT_EQ(count_indexes(), 2);
+  {
+    // v4: the LLM call columns are back, and a call can carry its outcome.
+    auto ar = Archive::open(path);
+    ASSERT_TRUE(ar.ok()) << ar.status().to_string();
+    LlmCall call;
+    call.model = "m";
+    call.outcome = "no_edit";
+    auto id = (*ar)->record_llm_call(call);
+    ASSERT_TRUE(id.ok()) << id.status().to_string();
+    EXPECT_EQ((*ar)->llm_call(*id)->outcome, "no_edit");
+  }
   {
     auto db = raw();
     EXPECT_EQ(*archive_schema::version(db), archive_schema::latest_version());
