@@ -30,13 +30,20 @@ def parent_source(prompt):
     return max(blocks, key=len) if blocks else ""
 
 
-def make_reply(prompt, rng):
+def make_reply(prompt, rng, garbage_share):
     global counter
     with lock:
         counter += 1
         n = counter
     src = parent_source(prompt)
     roll = rng.random()
+    if garbage_share is not None:
+        # A bad model: this share of replies is prose or a block that matches nothing.
+        if roll < garbage_share / 2 or not src:
+            return "I think the kernel is already optimal."
+        if roll < garbage_share:
+            return "<<<<<<< SEARCH\n    this line is not in the parent\n=======\n    x\n>>>>>>> REPLACE\n"
+        roll = 0.16 + (roll - garbage_share) / (1 - garbage_share) * 0.84
     if roll < 0.08 or not src:
         return "I think the kernel is already optimal."
     if roll < 0.16:
@@ -44,6 +51,16 @@ def make_reply(prompt, rng):
     lines = src.splitlines()
     start = next((i for i, l in enumerate(lines) if "EVOLVE-BLOCK-START" in l), None)
     end = next((i for i, l in enumerate(lines) if "EVOLVE-BLOCK-END" in l), None)
+    # kevo:param lines inside the block (or anywhere without one) may change: move a default.
+    block_text = "\n".join(lines[start + 1:end]) if start is not None and end is not None else src
+    params = [m for m in PARAM_RE.finditer(block_text)]
+    if params and roll < 0.7:
+        m = rng.choice(params)
+        choices = [c.strip() for c in m.group(5).split(",") if c.strip()]
+        others = [c for c in choices if c != m.group(3)]
+        if others:
+            new = m.group(1) + rng.choice(others) + m.group(4)
+            return f"<<<<<<< SEARCH\n{m.group(0)}\n=======\n{new}\n>>>>>>> REPLACE\n"
     if start is None or end is None:
         # No EVOLVE-BLOCK: the whole file is editable, kevo:param defaults included.
         params = [m for m in PARAM_RE.finditer(src)]
@@ -78,7 +95,10 @@ class Handler(BaseHTTPRequestHandler):
                            if isinstance(m.get("content"), str))
         rng = random.Random()
         time.sleep(rng.uniform(self.server.min_delay, self.server.max_delay))
-        text = make_reply(prompt, rng)
+        # The first user message holds the program; a retry's later turns are about the reply.
+        first_user = next((m.get("content", "") for m in body.get("messages", [])
+                           if m.get("role") == "user" and isinstance(m.get("content"), str)), prompt)
+        text = make_reply(first_user, rng, self.server.garbage_share)
         reply = {
             "id": "scripted", "object": "chat.completion", "model": body.get("model", "scripted"),
             "choices": [{"index": 0, "finish_reason": "stop",
@@ -99,10 +119,13 @@ def main():
     ap.add_argument("--min-delay", type=float, default=2.0)
     ap.add_argument("--max-delay", type=float, default=10.0)
     ap.add_argument("--seconds", type=float, default=900, help="exit after this long")
+    ap.add_argument("--garbage-share", type=float, default=None,
+                    help="share of replies that are prose or a block matching nothing (a bad model)")
     a = ap.parse_args()
     server = ThreadingHTTPServer(("127.0.0.1", a.port), Handler)
     server.daemon_threads = True
     server.min_delay, server.max_delay = a.min_delay, a.max_delay
+    server.garbage_share = a.garbage_share
     threading.Timer(a.seconds, server.shutdown).start()
     server.serve_forever()
 

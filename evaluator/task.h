@@ -67,6 +67,13 @@ struct TaskSpec {
 // unbalanced EVOLVE-BLOCK markers...).
 Result<TaskSpec> parse_task_spec(const std::string& source);
 
+// `source` with each overridden param's value written into its `// kevo:param NAME = VALUE` line
+// (the choices stay), so the text alone compiles to the kernel the params describe: what `kevo
+// show --source` saves, what a prompt shows and what an LLM edits. InvalidArgument for a param
+// the file does not declare or a value outside its choices (as resolve_params).
+Result<std::string> write_params_into_source(const std::string& source,
+                                             const std::map<std::string, int64_t>& params);
+
 // Concrete launch numbers for one workload shape.
 struct Shape {
   int B = 1, Hq = 32, Hkv = 8, N = 8192, D = 128;

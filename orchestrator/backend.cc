@@ -34,7 +34,17 @@ void ArchiveCallRecorder::record(const LlmCallRecord& c) {
   LlmCall call;
   call.model = c.model;
   call.provider = c.provider;
-  call.prompt = nlohmann::json{{"system", c.system}, {"user", c.prompt}, {"tag", c.tag}}.dump();
+  nlohmann::json messages = nlohmann::json::array();
+  for (const ChatMessage& m : c.messages) messages.push_back({{"role", m.role}, {"content", m.content}});
+  // Replace, never throw: a prompt may carry bytes of a compile log that are not UTF-8.
+  call.prompt = nlohmann::json{{"system", c.system}, {"messages", messages}, {"tag", c.tag}}.dump(
+      -1, ' ', false, nlohmann::json::error_handler_t::replace);
+  call.tag = c.tag;
+  if (c.parent > 0) call.parent = c.parent;
+  call.attempt = c.attempt;
+  if (c.code != StatusCode::kOk) {
+    call.outcome = c.code == StatusCode::kCancelled ? "cancelled" : "request_failed";
+  }
   call.response = c.response;
   call.tokens_in = c.tokens_in;
   call.tokens_out = c.tokens_out;
@@ -73,9 +83,17 @@ Result<std::vector<LlmCallRecord>> load_recorded_calls(const std::string& db_pat
     auto prompt = nlohmann::json::parse(call->prompt, nullptr, false);
     if (prompt.is_object()) {
       r.system = prompt.value("system", "");
-      r.prompt = prompt.value("user", "");
       r.tag = prompt.value("tag", "");
+      if (prompt.contains("messages") && prompt["messages"].is_array()) {
+        for (const auto& m : prompt["messages"]) {
+          if (m.is_object()) r.messages.push_back({m.value("role", ""), m.value("content", "")});
+        }
+      } else if (prompt.contains("user")) {  // archives of schema 3 and before
+        r.messages.push_back({"user", prompt.value("user", "")});
+      }
     }
+    r.parent = call->parent.value_or(0);
+    r.attempt = call->attempt;
     r.response = call->response;
     r.tokens_in = call->tokens_in;
     r.tokens_out = call->tokens_out;

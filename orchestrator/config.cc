@@ -1,6 +1,19 @@
 #include "orchestrator/config.h"
 
+#include <cmath>
+#include <cstdio>
+#include <limits>
+
 namespace kevo {
+namespace {
+
+std::string dollars(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", v);
+  return buf;
+}
+
+}  // namespace
 
 void bind(YamlSection& s, LlmModelConfig& c) {
   s.field("provider", c.provider);
@@ -12,13 +25,41 @@ void bind(YamlSection& s, LlmModelConfig& c) {
   s.field("max_tokens", c.max_tokens);
   s.field("reasoning_effort", c.reasoning_effort);
   s.field("reasoning_model", c.reasoning_model);
-  s.field("usd_per_mtok_in", c.usd_per_mtok_in);
-  s.field("usd_per_mtok_out", c.usd_per_mtok_out);
-  if (c.provider != "openai" && c.provider != "anthropic") {
-    s.error("provider", "must be 'openai' (any OpenAI-compatible server) or 'anthropic'");
+  // Read into "absent" sentinels, so that a written 0 (a local server) is told from no price.
+  const double absent = std::numeric_limits<double>::quiet_NaN();
+  double in = absent, out = absent;
+  s.field("usd_per_mtok_in", in);
+  s.field("usd_per_mtok_out", out);
+  if (!std::isnan(in) || !std::isnan(out)) {
+    c.prices_known = true;
+    c.usd_per_mtok_in = std::isnan(in) ? 0 : in;
+    c.usd_per_mtok_out = std::isnan(out) ? 0 : out;
+    if (in < 0) s.error("usd_per_mtok_in", "must be >= 0");
+    if (out < 0) s.error("usd_per_mtok_out", "must be >= 0");
+  }
+  s.field("command", c.command);
+  s.field("command_input", c.command_input);
+  s.field("max_in_flight", c.max_in_flight);
+  if (c.provider != "openai" && c.provider != "anthropic" && c.provider != "command") {
+    s.error("provider", "must be 'openai' (any OpenAI-compatible server), 'anthropic' or 'command'");
+  }
+  if (c.provider == "command") {
+    if (c.command.empty() || c.command[0].empty()) {
+      s.error("command", "is required for provider 'command': the program and its arguments, "
+                         "e.g. [\"my-agent\", \"--print\"]");
+    }
+    if (c.model.empty() && !c.command.empty()) c.model = c.command[0];
+  } else if (!c.command.empty()) {
+    s.error("command", "is only read for provider 'command'");
+  }
+  if (c.command_input != "text" && c.command_input != "json") {
+    s.error("command_input", "must be 'text' or 'json'");
   }
   if (c.model.empty()) s.error("model", "is required");
-  if (c.weight <= 0) s.error("weight", "must be positive");
+  if (c.weight <= 0) s.error("weight", "must be > 0");
+  if (c.temperature < 0 || c.temperature > 2) s.error("temperature", "must be between 0 and 2");
+  if (c.max_tokens < 1) s.error("max_tokens", "must be >= 1");
+  if (c.max_in_flight < 0) s.error("max_in_flight", "must be >= 0 (0: only llm.max_in_flight)");
 }
 
 void bind(YamlSection& s, LlmConfig& c) {
@@ -30,9 +71,32 @@ void bind(YamlSection& s, LlmConfig& c) {
   s.field("backoff_initial_s", c.backoff_initial_s);
   s.field("backoff_max_s", c.backoff_max_s);
   s.field("replay_from", c.replay_from);
-  if (c.max_in_flight < 1) s.error("max_in_flight", "must be at least 1");
-  if (c.timeout_s <= 0) s.error("timeout_s", "must be positive");
-  if (c.connect_timeout_s <= 0) s.error("connect_timeout_s", "must be positive");
+  s.field("max_requests", c.max_requests);
+  s.field("breaker_window", c.breaker_window);
+  s.field("breaker_pause_s", c.breaker_pause_s);
+  s.field("breaker_max_pause_s", c.breaker_max_pause_s);
+  s.field("parent_max_failures", c.parent_max_failures);
+  s.field("parent_rest_s", c.parent_rest_s);
+  s.field("whole_file_share", c.whole_file_share);
+  if (c.max_in_flight < 1) s.error("max_in_flight", "must be >= 1");
+  if (c.timeout_s <= 0) s.error("timeout_s", "must be > 0");
+  if (c.connect_timeout_s <= 0) s.error("connect_timeout_s", "must be > 0");
+  if (c.max_retries < 0) s.error("max_retries", "must be >= 0");
+  if (c.max_requests < 0) s.error("max_requests", "must be >= 0 (0: 3 x run.max_evaluations)");
+  if (c.breaker_window < 1) s.error("breaker_window", "must be >= 1");
+  if (c.breaker_pause_s <= 0) s.error("breaker_pause_s", "must be > 0");
+  if (c.breaker_max_pause_s < c.breaker_pause_s) {
+    s.error("breaker_max_pause_s", "must be >= breaker_pause_s");
+  }
+  if (c.parent_max_failures < 1) s.error("parent_max_failures", "must be >= 1");
+  if (c.parent_rest_s < 0) s.error("parent_rest_s", "must be >= 0");
+  if (c.whole_file_share < 0 || c.whole_file_share > 1) {
+    s.error("whole_file_share", "must be between 0 and 1");
+  }
+}
+
+int effective_max_requests(const LlmConfig& llm, int max_evaluations) {
+  return llm.max_requests > 0 ? llm.max_requests : 3 * max_evaluations;
 }
 
 void bind(YamlSection& s, RunConfig& c) {
@@ -47,7 +111,9 @@ void bind(YamlSection& s, RunConfig& c) {
   if (c.name.empty() || c.name.find('/') != std::string::npos) {
     s.error("name", "must be a non-empty name without '/'");
   }
-  if (c.max_evaluations < 1) s.error("max_evaluations", "must be at least 1");
+  if (c.max_evaluations < 1) s.error("max_evaluations", "must be >= 1");
+  if (c.max_cost_usd < 0) s.error("max_cost_usd", "must be >= 0 (0: no cost budget)");
+  if (c.max_wall_minutes < 0) s.error("max_wall_minutes", "must be >= 0 (0: no time limit)");
   if (c.tuner_share < 0 || c.tuner_share > 1) s.error("tuner_share", "must be between 0 and 1");
 }
 
@@ -57,6 +123,16 @@ void bind(YamlSection& s, KevoConfig& c) {
   s.section("evaluator", c.evaluator);
   s.section("sandbox", c.sandbox);
   s.section("archive", c.archive);
+  // A budget kevo cannot measure is no budget: every priced provider must say its prices.
+  if (c.run.max_cost_usd > 0) {
+    for (const LlmModelConfig& m : c.llm.models) {
+      if (m.provider == "command" || m.prices_known) continue;
+      s.error("llm", "model '" + m.model + "' has no prices (usd_per_mtok_in, usd_per_mtok_out) "
+                     "while run.max_cost_usd is " + dollars(c.run.max_cost_usd) +
+                     ": write its prices per million tokens (0 for a local server), or set "
+                     "run.max_cost_usd: 0 for no cost budget");
+    }
+  }
 }
 
 Result<KevoConfig> load_config(const std::string& path) {

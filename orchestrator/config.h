@@ -13,9 +13,11 @@
 namespace kevo {
 
 struct LlmModelConfig {
-  std::string provider = "openai";  // "openai" (any OpenAI-compatible server) or "anthropic"
+  // "openai" (any OpenAI-compatible server), "anthropic", or "command" (a program that reads the
+  // prompt on stdin and writes the reply on stdout: a coding-agent CLI, a local script).
+  std::string provider = "openai";
   std::string base_url = "https://api.openai.com/v1";
-  std::string model;
+  std::string model;  // the model's name; for a command, the label its calls are recorded under
   std::string api_key_env = "OPENAI_API_KEY";  // the variable's name; the key never enters a file
   double weight = 1.0;                         // share of requests in a weighted ensemble
   double temperature = 0.8;                    // diversity matters more than the single best reply
@@ -24,8 +26,20 @@ struct LlmModelConfig {
   // Reasoning models (OpenAI o-series, gpt-5...) refuse `temperature` and `max_tokens`: when true,
   // the request sends `max_completion_tokens` and no temperature (Anthropic: no temperature).
   bool reasoning_model = false;
-  double usd_per_mtok_in = 0;                  // price table for cost accounting
+  // Prices per million tokens, for cost accounting and the max_cost_usd budget. A model whose
+  // prices are not written cannot be held to a budget: that is a config error while
+  // run.max_cost_usd is set (write 0 for a local server).
+  double usd_per_mtok_in = 0;
   double usd_per_mtok_out = 0;
+  bool prices_known = false;  // set when the config writes either price
+  // provider: command. argv of the program (no shell), run in an empty temporary folder with
+  // kevo's environment; llm.timeout_s bounds each call. `command_input: json` sends
+  // {"system": ..., "messages": [{"role", "content"}...]} instead of plain text.
+  std::vector<std::string> command;
+  std::string command_input = "text";
+  // Requests of this model in flight at once, under llm.max_in_flight (0: no cap of its own). A
+  // coding agent on this machine is a process with its own appetite: 2 keeps it civil.
+  int max_in_flight = 0;
 };
 
 void bind(YamlSection& s, LlmModelConfig& c);
@@ -40,7 +54,28 @@ struct LlmConfig {
   double backoff_initial_s = 2;
   double backoff_max_s = 60;
   std::string replay_from;  // path to a kevo.db whose recorded replies are replayed instead
+
+  // ---- Spending: every request counts, answered or not ----
+  // Requests the run may send in all (retries included; a resumed run counts its earlier ones).
+  // 0: 3 x run.max_evaluations, room for a retry per child and replies that give nothing.
+  int max_requests = 0;
+  // A model whose last `breaker_window` replies gave no child (no usable edit, no match, a
+  // compile error, a failed request) pauses for breaker_pause_s, doubling up to
+  // breaker_max_pause_s each time it trips again without a child in between.
+  int breaker_window = 12;
+  double breaker_pause_s = 60;
+  double breaker_max_pause_s = 1800;
+  // A parent whose last `parent_max_failures` asks all failed rests for parent_rest_s (doubling
+  // each time), and selection takes another elite: 71% of one run's requests went to one parent.
+  int parent_max_failures = 4;
+  double parent_rest_s = 300;
+  // Share of requests that ask for the whole file rewritten rather than SEARCH/REPLACE blocks:
+  // larger moves (new kernels, another plan) at a higher price per reply.
+  double whole_file_share = 0.2;
 };
+
+// The request bound in effect: max_requests, or 3 x max_evaluations when it is 0.
+int effective_max_requests(const LlmConfig& llm, int max_evaluations);
 
 void bind(YamlSection& s, LlmConfig& c);
 

@@ -195,11 +195,40 @@ const char* edit_format_name(EditFormat f) {
   return f == EditFormat::kDiff ? "diff" : "whole_file";
 }
 
-Result<ParsedEdit> parse_edit_reply(const std::string& reply) {
+const char* edit_error_name(EditError e) {
+  switch (e) {
+    case EditError::kNoEdit: return "no_edit";
+    case EditError::kBadEdit: return "bad_edit";
+    case EditError::kNoMatch: return "no_match";
+    case EditError::kAmbiguous: return "ambiguous";
+    case EditError::kOutsideBlock: return "outside_block";
+    case EditError::kNoChange: return "no_change";
+  }
+  return "bad_edit";
+}
+
+const char* edit_error_words(EditError e) {
+  switch (e) {
+    case EditError::kNoEdit: return "no SEARCH/REPLACE blocks";
+    case EditError::kBadEdit: return "malformed edit";
+    case EditError::kNoMatch: return "SEARCH does not match";
+    case EditError::kAmbiguous: return "SEARCH matches several places";
+    case EditError::kOutsideBlock: return "edit outside the EVOLVE-BLOCK";
+    case EditError::kNoChange: return "edit changes nothing";
+  }
+  return "malformed edit";
+}
+
+Result<ParsedEdit> parse_edit_reply(const std::string& reply, EditError* error) {
   std::vector<std::string> lines = split_lines(reply);
   bool has_blocks = std::any_of(lines.begin(), lines.end(), is_search);
-  if (has_blocks) return parse_blocks(lines);
-  return parse_whole_file(lines);
+  Result<ParsedEdit> parsed = has_blocks ? parse_blocks(lines) : parse_whole_file(lines);
+  if (!parsed.ok() && error) {
+    bool prose = !has_blocks && std::none_of(lines.begin(), lines.end(),
+                                             [](const std::string& l) { return fence_ticks(l) > 0; });
+    *error = prose ? EditError::kNoEdit : EditError::kBadEdit;
+  }
+  return parsed;
 }
 
 }  // namespace kevo

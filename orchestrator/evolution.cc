@@ -17,15 +17,25 @@ double seconds_since(std::chrono::steady_clock::time_point t) {
 
 }  // namespace
 
-Evolution::Impl::Impl(const KevoConfig& c, Archive& a, EvaluationBackend& b, LlmClient* l,
-                      std::vector<GpuInfo> h)
-    : config(c), archive(a), backend(b), llm(l), hardware(std::move(h)) {
-  if (llm) llm_pool = std::make_unique<LlmPool>(*llm, config.llm.max_in_flight);
+Evolution::Impl::Impl(const KevoConfig& c, Archive& a, EvaluationBackend& b,
+                      std::vector<LlmModelHandle> models, std::vector<GpuInfo> h)
+    : config(c), archive(a), backend(b), hardware(std::move(h)) {
+  if (models.empty()) return;
+  std::vector<RosterModel> roster_models;
+  for (const auto& m : models) {
+    assert(m.client && "every LLM model handle needs a client");
+    roster_models.push_back({m.name, m.client, m.weight, m.max_in_flight, m.price_known});
+  }
+  roster = std::make_unique<LlmRoster>(std::move(roster_models), config.llm, config.run.seed);
+  llm_pool = std::make_unique<LlmPool>(config.llm.max_in_flight);
+  parent_rest = ParentRest(config.llm.parent_max_failures, config.llm.parent_rest_s);
+  max_requests = effective_max_requests(config.llm, config.run.max_evaluations);
 }
 
 Evolution::Evolution(const KevoConfig& config, Archive& archive, EvaluationBackend& backend,
-                     LlmClient* llm, std::vector<GpuInfo> hardware)
-    : impl_(std::make_unique<Impl>(config, archive, backend, llm, std::move(hardware))) {}
+                     std::vector<LlmModelHandle> models, std::vector<GpuInfo> hardware)
+    : impl_(std::make_unique<Impl>(config, archive, backend, std::move(models),
+                                   std::move(hardware))) {}
 
 Evolution::~Evolution() = default;
 
@@ -56,27 +66,33 @@ Status Evolution::add_seeds() {
   return s.archive.add_event("seeds_added", {{"seeds", s.config.run.seeds}});
 }
 
-bool Evolution::Impl::start_program(const NewProgram& p) {
+std::optional<ProgramId> Evolution::Impl::start_program(const NewProgram& p,
+                                                      std::shared_ptr<LlmOrigin> llm,
+                                                      ProgramId* duplicate_of) {
+  if (duplicate_of) *duplicate_of = 0;
   auto begun = archive.begin_evaluation(p);
   if (!begun.ok()) {
     spdlog::error("archive: {}", begun.status().message());
-    return false;
+    return std::nullopt;
   }
   if (begun->duplicate) {
     ++summary.duplicates;
+    if (duplicate_of) *duplicate_of = begun->id;
     spdlog::debug("child of #{} is program #{} again (status {}): not evaluated twice",
                   p.parent.value_or(0), begun->id, begun->status);
-    return false;
+    return std::nullopt;
   }
   Candidate c{"program " + std::to_string(begun->id), normalize_source(p.source), p.params};
-  start_job(begun->id, std::move(c), false);
-  return true;
+  start_job(begun->id, std::move(c), false, std::move(llm));
+  return begun->id;
 }
 
-void Evolution::Impl::start_job(ProgramId id, Candidate c, bool holdout) {
+void Evolution::Impl::start_job(ProgramId id, Candidate c, bool holdout,
+                                std::shared_ptr<LlmOrigin> llm) {
   auto job = std::make_shared<Job>();
   job->id = id;
   job->holdout = holdout;
+  job->llm = std::move(llm);
   job->candidate = std::move(c);
   job->compile = backend.compile(job->candidate);
   compiling.push_back(std::move(job));
@@ -101,6 +117,7 @@ void Evolution::Impl::gpu_thread(int gpu) {
     gpu_busy_s += busy;
     --gpu_running;
     done.push_back(std::move(job));
+    wake.notify_one();
   }
 }
 
@@ -112,6 +129,7 @@ void Evolution::Impl::harvest_compiles() {
       continue;
     }
     job->compiled = job->compile.get();
+    if (job->llm) judge_compiled(*job);
     if (job->compiled.status == EvalStatus::kOk) {
       std::lock_guard lock(mu);
       ready.push_back(job);
@@ -196,61 +214,49 @@ void Evolution::Impl::produce() {
   if (totals->by_status["ok"] == 0) return;  // children need a parent: wait for the seeds
   const int gpus = std::max(1, backend.gpu_count());
   // Enough compiled work queued that a GPU finishing a candidate finds the next one waiting.
-  const size_t target_depth = size_t(gpus) * 2 + size_t(config.sandbox.compile_workers);
+  const size_t target_depth =
+      size_t(gpus) * 2 + size_t(resolved_compile_workers(config.sandbox));
   int64_t room = config.run.max_evaluations - totals->evaluations - totals->pending;
-  bool cost_left = config.run.max_cost_usd <= 0 || totals->cost_usd < config.run.max_cost_usd;
+  const double now = now_s();
 
   // LLM requests: keep the pool full, counting each request as a future child for the budget.
-  if (llm_pool && cost_left) {
-    double share = config.run.tuner_share;
+  // Every request counts against llm.max_requests and the cost budget; paused models are skipped.
+  bool llm_usable = roster && llm_stopped.empty() && !roster->all_paused(now);
+  if (llm_usable) {
     while (llm_waiting < config.llm.max_in_flight && room - llm_waiting > 0) {
       // The tuner's share of children is taken from the same slots.
-      if (std::uniform_real_distribution<double>(0, 1)(rng) < share) break;
-      auto sel = archive.select();
-      if (!sel.ok()) break;
-      if (!ask_llm(*sel)) break;
+      if (std::uniform_real_distribution<double>(0, 1)(rng) < config.run.tuner_share) break;
+      if (!may_request()) break;
+      auto model = roster->pick(now);
+      if (!model) break;
+      if (!ask_llm(*model)) break;
     }
+    llm_usable = llm_stopped.empty();
   }
+  // The tuner fills the pipeline: always without an LLM, never with one at tuner_share 0; in
+  // between, its share of children plus whatever keeps the GPU from waiting on slow replies, and
+  // everything while the LLM cannot be asked.
+  if (roster && config.run.tuner_share <= 0) return;
   size_t depth;
   {
     std::lock_guard lock(mu);
     depth = compiling.size() + ready.size();
   }
-  // The tuner fills the pipeline: always without an LLM; with one, its share of children plus
-  // whatever keeps the GPU from waiting on slow replies.
   int guard = 0;
-  while (depth < target_depth && room - (llm_pool ? llm_waiting : 0) > 0 && guard++ < 16) {
-    bool llm_starving = llm_pool && cost_left && depth > 0;
-    if (llm_starving && std::uniform_real_distribution<double>(0, 1)(rng) >= config.run.tuner_share) {
+  while (depth < target_depth && room - llm_waiting > 0 && guard++ < 16) {
+    bool llm_starving = llm_usable && depth > 0;
+    if (llm_starving &&
+        std::uniform_real_distribution<double>(0, 1)(rng) >= config.run.tuner_share) {
       break;
     }
     auto sel = archive.select();
     if (!sel.ok()) break;
     auto child = make_tuner_child(*sel);
     if (!child) continue;
-    if (start_program(*child)) {
+    if (start_program(*child, nullptr)) {
       ++summary.tuner_children;
       ++depth;
       --room;
-    }
-  }
-}
-
-void Evolution::Impl::harvest_llm() {
-  std::deque<LlmAnswer> answers;
-  {
-    std::lock_guard lock(mu);
-    answers.swap(llm_answers);
-  }
-  for (auto& a : answers) {
-    --llm_waiting;
-    auto child = child_from_answer(a);
-    if (!child) continue;
-    if (stopping) {
-      // The reply is paid for: keep the child as pending, and `kevo resume` evaluates it.
-      if (archive.begin_evaluation(*child).ok()) ++summary.llm_children;
-    } else if (start_program(*child)) {
-      ++summary.llm_children;
     }
   }
 }
@@ -280,9 +286,12 @@ Progress Evolution::Impl::snapshot(bool final) {
     p.gpu_busy = std::min(1.0, gpu_busy_s / (std::max(p.elapsed_s, 1e-3) * gpus));
     p.llm_in_flight = llm_waiting;
   }
+  if (roster) p.llm = llm_progress();
   p.note = last_note;
   return p;
 }
+
+double Evolution::Impl::now_s() const { return seconds_since(started); }
 
 Result<RunSummary> Evolution::run(std::atomic<bool>& stop,
                                   const std::function<void(const Progress&)>& progress) {
@@ -293,8 +302,15 @@ Result<RunSummary> Evolution::run(std::atomic<bool>& stop,
   // Seeded by the run seed and the evaluations so far: a resumed run goes on deterministically.
   s.rng.seed(s.config.run.seed * 0x9E3779B97F4A7C15ull + uint64_t(t0.evaluations));
   s.tuner = ParamTuner(s.rng());
-  if (!s.llm) {
+  if (!s.roster) {
     spdlog::info("no LLM configured: the built-in tuner evolves the seeds' kevo:param values");
+  } else {
+    KEVO_ASSIGN_OR_RETURN(PromptTemplates templates, PromptTemplates::load_default());
+    s.templates = std::move(templates);
+    KEVO_ASSIGN_OR_RETURN(s.requests_sent, s.archive.counter("llm_requests"));
+    if (s.requests_sent > 0) {
+      spdlog::info("{} LLM requests sent before, of {} allowed", s.requests_sent, s.max_requests);
+    }
   }
 
   // Programs a stopped or crashed run left pending (the seeds of a new run, too) come first.
@@ -310,7 +326,7 @@ Result<RunSummary> Evolution::run(std::atomic<bool>& stop,
   }
   auto last_progress = std::chrono::steady_clock::now() - std::chrono::seconds(10);
   bool seeds_checked = false;
-  int idle_rounds = 0;
+  std::optional<std::chrono::steady_clock::time_point> idle_since;
   for (;;) {
     if (!s.stopping) {
       std::string reason;
@@ -326,7 +342,7 @@ Result<RunSummary> Evolution::run(std::atomic<bool>& stop,
         stop.store(true);  // also cancels LLM transfers when the client shares the flag
       }
     }
-    s.harvest_llm();
+    if (s.roster) s.harvest_llm();
     s.harvest_compiles();
     s.harvest_results();
     if (!s.stopping) s.produce();
@@ -336,16 +352,35 @@ Result<RunSummary> Evolution::run(std::atomic<bool>& stop,
       std::lock_guard lock(s.mu);
       in_flight = s.compiling.size() + s.ready.size() + size_t(s.gpu_running) + s.done.size();
     }
+    // With the tuner off (tuner_share 0), an LLM that may not or cannot be asked ends the run,
+    // saying why, once its answers are in.
+    if (!s.stopping && s.roster && s.config.run.tuner_share <= 0 && s.llm_waiting == 0 &&
+        seeds_checked) {
+      if (!s.llm_stopped.empty()) {
+        s.stopping = true;
+        s.stop_reason = s.llm_stop_reason;
+        s.stop_detail = s.llm_stopped;
+      } else if (s.roster->all_paused(s.now_s())) {
+        s.stopping = true;
+        s.stop_reason = "llm_paused";
+        s.stop_detail = "every LLM model is paused by its breaker (see the log) and tuner_share "
+                        "is 0, so nothing is left to make children";
+      }
+      if (s.stopping) spdlog::warn("stopping: {}", s.stop_detail);
+    }
     // Nothing in flight and nothing new to try (the tuner has visited every param choice of
-    // every elite and no LLM is asking): stop rather than spin.
-    if (!s.stopping && in_flight == 0 && s.llm_waiting == 0 && seeds_checked) {
-      if (++idle_rounds > 400) {
+    // every elite, and no LLM is asking or will again): stop rather than spin.
+    bool llm_may_return = s.roster && s.llm_stopped.empty();
+    if (!s.stopping && in_flight == 0 && s.llm_waiting == 0 && seeds_checked && !llm_may_return) {
+      if (!idle_since) idle_since = std::chrono::steady_clock::now();
+      if (seconds_since(*idle_since) > 2.0) {
         s.stopping = true;
         s.stop_reason = "search_exhausted";
-        spdlog::warn("the tuner has no untried params left and no LLM is configured: stopping");
+        s.stop_detail = "the tuner has no untried params left and no LLM can be asked";
+        spdlog::warn("{}: stopping", s.stop_detail);
       }
     } else {
-      idle_rounds = 0;
+      idle_since.reset();
     }
     if (!seeds_checked && in_flight == 0 && s.llm_waiting == 0) {
       // Everything pending is evaluated: without one ok program there is nothing to evolve.
@@ -363,7 +398,12 @@ Result<RunSummary> Evolution::run(std::atomic<bool>& stop,
     // Once stopping, compiles and GPU work already started finish (their deadlines bound the
     // wait) and are recorded; LLM requests still out are cancelled through the shared flag.
     if (s.stopping && in_flight == 0) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    // Woken by a GPU result or an LLM answer; compiles are futures, so they are looked at often
+    // while any is running.
+    std::unique_lock lock(s.mu);
+    bool compiles = !s.compiling.empty();
+    s.wake.wait_for(lock, std::chrono::milliseconds(compiles ? 5 : 50),
+                    [&] { return !s.done.empty() || !s.llm_answers.empty(); });
   }
   {
     std::lock_guard lock(s.mu);
@@ -373,7 +413,7 @@ Result<RunSummary> Evolution::run(std::atomic<bool>& stop,
   for (auto& t : s.gpu_threads) t.join();
   s.gpu_threads.clear();
   s.harvest_results();
-  s.harvest_llm();     // answers that arrived meanwhile are kept as pending programs
+  if (s.roster) s.harvest_llm();  // answers that arrived meanwhile are kept as pending programs
   s.llm_pool.reset();  // cancels what is still queued or running (the flag is set)
 
   if (s.stop_reason == "no_ok_program") {
@@ -383,8 +423,10 @@ Result<RunSummary> Evolution::run(std::atomic<bool>& stop,
   }
   s.summary.progress = s.snapshot(true);
   s.summary.stop_reason = s.stop_reason;
+  s.summary.stop_detail = s.stop_detail;
   progress(s.summary.progress);
   (void)s.archive.add_event("stopped", {{"reason", s.stop_reason},
+                                        {"detail", s.stop_detail},
                                         {"tuner_children", s.summary.tuner_children},
                                         {"llm_children", s.summary.llm_children}});
   return s.summary;

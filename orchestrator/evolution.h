@@ -5,7 +5,7 @@
 // never waits.
 //
 //   RealBackend backend = ...;            // CompilePool + GpuRunners (orchestrator/backend.h)
-//   Evolution evo(config, archive, backend, llm_client_or_null, hardware);
+//   Evolution evo(config, archive, backend, models /* empty: tuner only */, hardware);
 //   Result<RunSummary> s = evo.run(stop_flag, progress);
 //
 // Stopping (budget reached, stop flag set by Ctrl-C): no new work starts, in-flight compiles and
@@ -16,6 +16,7 @@
 #include <atomic>
 #include <functional>
 #include <future>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -42,6 +43,33 @@ class EvaluationBackend {
   virtual int gpu_count() const = 0;
 };
 
+// A model the loop may ask (one per configured model; the replay client counts as one).
+struct LlmModelHandle {
+  std::string name;
+  LlmClient* client = nullptr;  // not owned; must outlive the Evolution
+  double weight = 1;
+  int max_in_flight = 0;  // this model's own cap under llm.max_in_flight (0: none)
+  bool price_known = true;  // false: its cost cannot be counted ("price unknown")
+};
+
+// The LLM's side of the progress: what was asked, what came of it, and what it cost.
+struct LlmProgress {
+  int64_t requests = 0;      // sent in all (a resumed run counts the earlier ones)
+  int64_t max_requests = 0;  // the bound in effect
+  int64_t children = 0;      // replies whose child compiled (this run)
+  int64_t rejected = 0;      // replies that gave none (this run)
+  std::map<std::string, int64_t> rejections;  // by reason, in words
+  struct Model {
+    std::string name;
+    int64_t requests = 0, children = 0, rejected = 0;
+    double accept_rate = 0;
+    double paused_for_s = 0;  // > 0 while its breaker holds it
+  };
+  std::vector<Model> models;
+  bool price_unknown = false;  // some model's cost cannot be counted
+  std::string stopped;         // why no more requests go out ("" while they do)
+};
+
 // What the progress line shows; sent about once a second and at the end.
 struct Progress {
   int64_t evaluations = 0;  // recorded this run (resumed runs include earlier ones)
@@ -57,12 +85,16 @@ struct Progress {
   double gpu_busy = 0;  // share of wall time the GPUs spent evaluating, 0..1
   double elapsed_s = 0;
   std::string note;     // latest notable event ("new best 5.1x (#17)")
+  std::optional<LlmProgress> llm;  // present when an LLM is configured
   bool final = false;
 };
 
 struct RunSummary {
   Progress progress;
-  std::string stop_reason;  // "max_evaluations", "max_cost_usd", "max_wall_minutes", "interrupted"
+  // "max_evaluations", "max_wall_minutes", "interrupted", "search_exhausted", and with an LLM
+  // and tuner_share 0: "max_cost_usd", "llm_max_requests", "llm_paused" (every model's breaker)
+  std::string stop_reason;
+  std::string stop_detail;  // the reason in a sentence, for the summary
   int64_t tuner_children = 0;
   int64_t llm_children = 0;
   int64_t llm_edit_failures = 0;  // replies that could not be applied, after one retry
@@ -71,9 +103,9 @@ struct RunSummary {
 
 class Evolution {
  public:
-  // `llm` may be null: then the built-in tuner makes every child. Nothing is owned.
-  Evolution(const KevoConfig& config, Archive& archive, EvaluationBackend& backend, LlmClient* llm,
-            std::vector<GpuInfo> hardware);
+  // With no models the built-in tuner makes every child. Nothing is owned.
+  Evolution(const KevoConfig& config, Archive& archive, EvaluationBackend& backend,
+            std::vector<LlmModelHandle> models, std::vector<GpuInfo> hardware);
   ~Evolution();
 
   // How to find the archive row of the LLM call behind a request tag (the recorder knows it), so

@@ -1,5 +1,6 @@
 // Private to the evolution loop: the state shared by evolution.cc (the coordinator and the GPU
-// threads) and children.cc (making children with the tuner and the LLM).
+// threads), children.cc (making children with the tuner) and llm_asks.cc (asking the LLM and
+// judging its replies).
 #pragma once
 
 #include <chrono>
@@ -8,12 +9,41 @@
 #include <map>
 #include <mutex>
 #include <random>
+#include <set>
 #include <thread>
 
 #include "orchestrator/evolution.h"
+#include "orchestrator/llm_roster.h"
+#include "orchestrator/prompt.h"
 #include "orchestrator/tuner.h"
 
 namespace kevo {
+
+// An LLM request in flight and what its reply is for.
+struct LlmAsk {
+  int model = 0;              // index in the roster
+  ProgramId parent = 0;       // the program the edit applies to (parent of the child)
+  ProgramId rest_parent = 0;  // the elite the ask was for (a retry after a compile error edits
+                              // the failed child, but success or failure counts for the elite)
+  int island = 0;
+  std::string base_source;    // what the edit applies to, as the model saw it (params written in)
+  EditFormat format = EditFormat::kDiff;
+  std::string diversity_key;  // parent, inspirations and template: two in flight never share one
+  std::string label;          // "template=diff insp=4,9 dir=2" (a retry adds "retry "), in tags
+  LlmRequest request;
+};
+
+struct LlmAnswer {
+  LlmAsk ask;
+  Result<LlmReply> reply = Status::Internal("no reply");
+};
+
+// What a compiling LLM child needs for its reply to be judged once the compile ends.
+struct LlmOrigin {
+  LlmAsk ask;
+  std::string reply_text;
+  std::optional<LlmCallId> call;
+};
 
 // One program on its way through compile and GPU evaluation.
 struct Job {
@@ -23,44 +53,44 @@ struct Job {
   std::future<CompileOutcome> compile;
   CompileOutcome compiled;
   EvalResult result;
-};
-
-// An LLM request in flight and what its reply is for.
-struct LlmAsk {
-  ProgramId parent = 0;
-  int island = 0;
-  std::string parent_source;
-  std::map<std::string, int64_t> parent_params;
-  LlmRequest request;
-  int attempt = 1;  // 2 = the retry after an edit that did not apply
-};
-
-struct LlmAnswer {
-  LlmAsk ask;
-  Result<LlmReply> reply = Status::Internal("no reply");
+  std::shared_ptr<LlmOrigin> llm;  // set for LLM children
 };
 
 struct Evolution::Impl {
-  Impl(const KevoConfig& c, Archive& a, EvaluationBackend& b, LlmClient* l, std::vector<GpuInfo> h);
+  Impl(const KevoConfig& c, Archive& a, EvaluationBackend& b, std::vector<LlmModelHandle> m,
+       std::vector<GpuInfo> h);
 
-  // ---- children.cc ----
+  // ---- children.cc: the tuner ----
   // A tuner child of a selected parent (mutation, or crossover with an inspiration of the same
   // source). Returns nullopt when the tuner has nothing new to offer for this parent.
   std::optional<NewProgram> make_tuner_child(const Selection& s);
-  // Builds the prompt for a selected parent and sends it; false when the prompt cannot be built.
-  bool ask_llm(const Selection& s);
-  // Tags the request uniquely and submits it; the answer lands in llm_answers.
+
+  // ---- llm_asks.cc: the LLM ----
+  // Sends one request to `model` for a parent chosen by selection (resting parents and requests
+  // already in flight avoided); false when no request could be made now.
+  bool ask_llm(int model);
+  // Counts, tags and submits a request; the answer lands in llm_answers.
   void send(LlmAsk ask);
-  // Turns an LLM reply into a child (or a retry request); nullopt when nothing came of it.
-  std::optional<NewProgram> child_from_answer(LlmAnswer& answer);
-  // Params of `parent_params` that the child's directives still declare with a valid value.
-  static std::map<std::string, int64_t> carry_params(const std::string& child_source,
-                                                     const std::map<std::string, int64_t>& parent_params);
+  // Turns an answer into a child (started or kept pending), a retry, or a recorded rejection.
+  void handle_answer(LlmAnswer& answer);
+  // The compile of an LLM child ended: judge the reply (and retry once on a compile error).
+  void judge_compiled(Job& job);
+  // A reply that gave nothing: outcome, breaker, parent rest, and a retry when `retry` is set.
+  void reject(const LlmAsk& ask, const std::string& reply_text, std::optional<LlmCallId> call,
+              const std::string& outcome, const std::string& reason, const std::string& feedback,
+              RetryCause cause, bool retry);
+  // Whether one more request may go out (budget, cost, stopping); sets llm_stopped once not.
+  bool may_request();
+  void set_outcome(std::optional<LlmCallId> call, const std::string& outcome,
+                   std::optional<ProgramId> child = std::nullopt);
+  LlmProgress llm_progress();
 
   // ---- evolution.cc ----
-  // begin_evaluation + compile submit; false for a duplicate or an archive error.
-  bool start_program(const NewProgram& p);
-  void start_job(ProgramId id, Candidate c, bool holdout);
+  // begin_evaluation + compile submit. The id, or nullopt for a duplicate or an archive error
+  // (`duplicate_of` then holds the program it repeats, 0 for an error).
+  std::optional<ProgramId> start_program(const NewProgram& p, std::shared_ptr<LlmOrigin> llm,
+                                         ProgramId* duplicate_of = nullptr);
+  void start_job(ProgramId id, Candidate c, bool holdout, std::shared_ptr<LlmOrigin> llm = nullptr);
   void gpu_thread(int gpu);
   void harvest_compiles();
   void harvest_results();
@@ -69,22 +99,34 @@ struct Evolution::Impl {
   bool budget_reached(std::string& reason);
   Progress snapshot(bool final);
   void note(const std::string& text);
+  double now_s() const;  // seconds since the run started
 
   const KevoConfig& config;
   Archive& archive;
   EvaluationBackend& backend;
-  LlmClient* llm;
   std::vector<GpuInfo> hardware;
+  std::unique_ptr<LlmRoster> roster;  // null without an LLM
   std::unique_ptr<LlmPool> llm_pool;
   std::function<std::optional<LlmCallId>(const std::string&)> call_ids;
-  int64_t next_ask = 0;  // makes request tags unique
   std::mt19937_64 rng;  // tuner/LLM choice; seeded from the run seed and the evaluation count
   ParamTuner tuner{0};  // reseeded in run() like rng
+
+  // LLM state (coordinator thread only).
+  std::optional<PromptTemplates> templates;
+  int64_t next_ask = 0;        // makes request tags unique
+  int64_t requests_sent = 0;   // in all, from the archive's counter at start
+  int64_t max_requests = 0;
+  size_t next_direction = 0;
+  std::multiset<std::string> in_flight_keys;
+  ParentRest parent_rest{4, 300};
+  std::string llm_stopped;  // why no more requests go out ("" while they may)
+  std::string llm_stop_reason;  // the stop reason it means for a run without the tuner
 
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
   int64_t evaluations_at_start = 0;
   bool stopping = false;
   std::string stop_reason;
+  std::string stop_detail;
   RunSummary summary;
   std::string last_note;
 
@@ -92,6 +134,7 @@ struct Evolution::Impl {
   std::vector<std::shared_ptr<Job>> compiling;
   std::mutex mu;
   std::condition_variable gpu_cv;
+  std::condition_variable wake;  // the coordinator waits on it: a GPU result or an LLM answer
   std::deque<std::shared_ptr<Job>> ready;  // compiled, waiting for a GPU
   std::deque<std::shared_ptr<Job>> done;   // evaluated, waiting to be recorded
   std::deque<LlmAnswer> llm_answers;

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "common/paths.h"
+#include "evaluator/device_api.h"
 #include "orchestrator/prompt_sections.h"
 
 namespace kevo {
@@ -22,15 +23,16 @@ struct TemplateSpec {
 const std::set<std::string> kProgramPlaceholders = {
     "parent_source",   "parent_params",      "parent_metrics",  "parent_kernels",
     "parent_feedback", "parent_status",      "parent_message",  "parent_compile_log",
-    "inspirations",    "failed_tries",       "evolve_block_note"};
+    "inspirations",    "failed_tries",       "evolve_block_note", "direction"};
 
 const std::vector<TemplateSpec>& specs() {
   static const std::vector<TemplateSpec> s = {
       {"task", {"max_mean_rel_err", "index_cap_bytes_per_token", "suite"}, {}},
-      {"system", {"task", "hardware"}, {"task"}},
+      {"system", {"task", "hardware", "device_api"}, {"task"}},
       {"diff", kProgramPlaceholders, {"parent_source"}},
       {"rewrite", kProgramPlaceholders, {"parent_source"}},
       {"fix", kProgramPlaceholders, {"parent_source", "parent_message"}},
+      {"retry", {"failure", "format"}, {"failure"}},
   };
   return s;
 }
@@ -115,8 +117,19 @@ Result<std::string> render_template(const std::string& template_name, const std:
   return out;
 }
 
+// The "- " lines of directions.txt ('#' lines are comments).
+std::vector<std::string> parse_directions(const std::string& text) {
+  std::vector<std::string> out;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("- ", 0) == 0 && line.size() > 2) out.push_back(line.substr(2));
+  }
+  return out;
+}
+
 Result<PromptTemplates> PromptTemplates::from_text(const std::map<std::string, std::string>& by_name) {
   PromptTemplates t;
+  if (auto d = by_name.find("directions"); d != by_name.end()) t.directions_ = parse_directions(d->second);
   for (const auto& spec : specs()) {
     auto it = by_name.find(spec.name);
     if (it == by_name.end()) {
@@ -138,7 +151,16 @@ Result<PromptTemplates> PromptTemplates::load(const std::string& dir) {
     ss << in.rdbuf();
     texts[spec.name] = ss.str();
   }
-  return from_text(texts);
+  std::ifstream dirs(dir + "/directions.txt", std::ios::binary);
+  if (!dirs) return Status::NotFound("cannot read " + dir + "/directions.txt");
+  std::ostringstream ds;
+  ds << dirs.rdbuf();
+  texts["directions"] = ds.str();
+  KEVO_ASSIGN_OR_RETURN(PromptTemplates t, from_text(texts));
+  if (t.directions_.empty()) {
+    return Status::InvalidArgument(dir + "/directions.txt holds no '- ' lines");
+  }
+  return t;
 }
 
 Result<PromptTemplates> PromptTemplates::load_default() {
@@ -156,16 +178,38 @@ Result<Prompt> PromptTemplates::build(const PromptContext& c, const PromptOption
   KEVO_ASSIGN_OR_RETURN(
       std::string system,
       render_template("system", texts_.at("system"),
-                      {{"task", task}, {"hardware", prompt_sections::hardware(c.hardware)}}));
+                      {{"task", task},
+                       {"hardware", prompt_sections::hardware(c.hardware)},
+                       {"device_api", device_api_reference()}}));
 
   Prompt p;
-  p.template_name = !c.parent.result.ok()                 ? "fix"
+  p.template_name = c.parent_evaluated && !c.parent.result.ok() ? "fix"
                     : c.format == EditFormat::kWholeFile ? "rewrite"
                                                          : "diff";
   auto values = prompt_sections::program_values(c, options);
   KEVO_ASSIGN_OR_RETURN(p.user, render_template(p.template_name, texts_.at(p.template_name), values));
   p.system = std::move(system);
   return p;
+}
+
+Result<std::string> PromptTemplates::build_retry(const std::string& failure, RetryCause cause,
+                                                EditFormat format,
+                                                const PromptOptions& options) const {
+  std::string how;
+  if (cause == RetryCause::kCompileError) {
+    how = "Your edit was applied but the program it made does not compile. Fix it with an edit of "
+          "that program (your edit applied; its lines around the error are shown above): ";
+  } else {
+    how = "The program is unchanged. Answer again, following the format exactly: ";
+  }
+  how += format == EditFormat::kWholeFile
+             ? "give the complete file in a single ```cuda code block."
+             : "give SEARCH/REPLACE blocks whose SEARCH parts copy whole lines of the program "
+               "exactly (indentation included), each matching one place.";
+  std::string cut = failure.size() > options.max_feedback_chars
+                        ? failure.substr(0, options.max_feedback_chars) + "\n[... cut]"
+                        : failure;
+  return render_template("retry", texts_.at("retry"), {{"failure", cut}, {"format", how}});
 }
 
 Result<ProgramInfo> program_from_result_json(std::string source,

@@ -58,10 +58,14 @@ struct PromptOptions {
 struct PromptContext {
   TaskFacts task;
   HardwareFacts hardware;
+  // Programs as they are shown and edited: with their params written into the kevo:param lines
+  // (write_params_into_source), so `params` is empty and the text is exactly what runs.
   ProgramInfo parent;
+  bool parent_evaluated = true;  // false for a file never evaluated (`kevo prompt FILE.cu`)
   std::vector<ProgramInfo> inspirations;
   std::vector<FailedTry> failed_tries;
   EditFormat format = EditFormat::kDiff;  // ignored when the parent failed (fix.txt)
+  std::string direction;  // this request's optimisation direction (directions.txt), may be ""
 };
 
 struct Prompt {
@@ -70,23 +74,37 @@ struct Prompt {
   std::string template_name;  // "diff", "rewrite" or "fix"
 };
 
-// The five templates, checked. Thread-safe to share once loaded.
+// What a retry says after a reply gave nothing: the failure, and how to answer.
+enum class RetryCause { kEdit, kCompileError };
+
+// The templates (system, task, diff, rewrite, fix, retry) and the directions, checked.
+// Thread-safe to share once loaded.
 class PromptTemplates {
  public:
-  // Reads system.txt, task.txt, diff.txt, rewrite.txt and fix.txt from `dir`.
+  // Reads the templates (NAME.txt) and directions.txt from `dir`.
   static Result<PromptTemplates> load(const std::string& dir);
   // data_path("prompts").
   static Result<PromptTemplates> load_default();
-  // From text (tests, or templates stored in a run's database); same checks as load().
+  // From text (tests, or templates stored in a run's database); same checks as load(). An entry
+  // "directions" holds directions.txt's text (optional here).
   static Result<PromptTemplates> from_text(const std::map<std::string, std::string>& by_name);
 
   // fix.txt when the parent's status is not ok, else diff.txt or rewrite.txt by context.format.
+  // The system message is the same for every request of a run (task, GPU, device API): a prefix
+  // providers cache.
   Result<Prompt> build(const PromptContext& context, const PromptOptions& options = {}) const;
+  // The user message of a retry (retry.txt): `failure` (cut to options.max_feedback_chars) and
+  // what to send instead, for the format the first reply was asked for.
+  Result<std::string> build_retry(const std::string& failure, RetryCause cause, EditFormat format,
+                                  const PromptOptions& options = {}) const;
 
   const std::map<std::string, std::string>& texts() const { return texts_; }
+  // The optimisation directions requests rotate through ("- " lines of directions.txt).
+  const std::vector<std::string>& directions() const { return directions_; }
 
  private:
   std::map<std::string, std::string> texts_;  // name ("diff") -> template
+  std::vector<std::string> directions_;
 };
 
 // Replaces every {{name}} in `text` with values[name], in one pass. InvalidArgument naming the

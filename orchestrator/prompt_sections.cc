@@ -76,8 +76,9 @@ std::string inspirations_text(const std::vector<ProgramInfo>& list, int max_coun
   for (const auto& p : list) {
     if (n == max_count) break;
     ++n;
-    out += "### Inspiration " + std::to_string(n) + ": " + summary_line(p.result) +
-           "\nParams: " + params_text(p.params) + "\n```cuda\n" + p.source;
+    out += "### Inspiration " + std::to_string(n) + ": " + summary_line(p.result) + "\n";
+    if (!p.params.empty()) out += "Params: " + params_text(p.params) + "\n";
+    out += "```cuda\n" + p.source;
     if (!p.source.empty() && p.source.back() != '\n') out += "\n";
     out += "```\n\n";
   }
@@ -140,9 +141,12 @@ std::map<std::string, std::string> program_values(const PromptContext& c, const 
   bool blocked = p.source.find("EVOLVE-BLOCK-START") != std::string::npos;
   return {
       {"parent_source", source},
-      {"parent_params", params_text(p.params)},
-      {"parent_metrics", metrics_text(p.result)},
-      {"parent_kernels", kernels_text(p.result)},
+      {"parent_params", p.params.empty()
+                            ? "The kevo:param lines hold the values this program runs with."
+                            : "Params (overriding the kevo:param defaults): " + params_text(p.params)},
+      {"parent_metrics", c.parent_evaluated ? metrics_text(p.result)
+                                            : "(not evaluated: no results for this file yet)"},
+      {"parent_kernels", c.parent_evaluated ? kernels_text(p.result) : "(not evaluated)"},
       {"parent_feedback", or_none(cap(p.result.feedback, o.max_feedback_chars))},
       {"parent_status", eval_status_name(p.result.status)},
       {"parent_message", or_none(cap(p.result.message, o.max_feedback_chars), "(no message)")},
@@ -150,9 +154,12 @@ std::map<std::string, std::string> program_values(const PromptContext& c, const 
       {"inspirations", inspirations_text(c.inspirations, o.max_inspirations)},
       {"failed_tries", failed_tries_text(c.failed_tries, o.max_failed_tries, o.max_feedback_chars)},
       {"evolve_block_note",
-       blocked ? "Only code between the EVOLVE-BLOCK-START and EVOLVE-BLOCK-END lines may change; "
-                 "edits elsewhere are refused."
+       blocked ? "Only the lines between `// EVOLVE-BLOCK-START` and `// EVOLVE-BLOCK-END` may "
+                 "change (the kevo: directives, params, buffer sizes, grids and kernels are "
+                 "inside, so the plan may change with the code); the marker lines and everything "
+                 "outside them must stay exactly as they are, or the edit is refused."
                : ""},
+      {"direction", c.direction.empty() ? "(none: pick the most promising idea yourself)" : c.direction},
   };
 }
 

@@ -64,7 +64,7 @@ class CompilePool::Impl {
   }
 
   Status start() {
-    int n = std::max(1, config_.compile_workers);
+    int n = resolved_compile_workers(config_);
     for (int i = 0; i < n; ++i) slots_.push_back(std::make_unique<Slot>());
     for (int i = 0; i < n; ++i) threads_.emplace_back([this, i] { slot_loop(i); });
     std::unique_lock lock(mu_);

@@ -20,7 +20,7 @@ TEST(YamlConfig, ReadsNestedValues) {
   KevoConfig c;
   Status st = load_yaml_config(
       "run:\n  name: demo\n  max_evaluations: 7\n  seeds: [hash_topk]\n"
-      "llm:\n  models:\n    - model: gpt-x\n      weight: 2\n"
+      "llm:\n  models:\n    - model: gpt-x\n      weight: 2\n      usd_per_mtok_in: 1\n"
       "archive:\n  features:\n    - metric: speedup\n      bins: [1, 2, 4]\n",
       "x.yaml", c);
   ASSERT_TRUE(st.ok()) << st.to_string();

@@ -1,6 +1,8 @@
 // SEARCH/REPLACE and whole-file replies: parsing, strict application, EVOLVE-BLOCK limits.
 #include <gtest/gtest.h>
 
+#include "evaluator/evaluator.h"
+#include "evaluator/task.h"
 #include "orchestrator/edits.h"
 
 namespace kevo {
@@ -222,6 +224,84 @@ TEST(EditsEvolveBlock, UnbalancedParentMarkersAreAnError) {
   auto child = apply_edit_reply(parent, block("  float m = -1e30f;", "  float m = 0;"));
   ASSERT_FALSE(child.ok());
   EXPECT_NE(child.status().message().find("has no EVOLVE-BLOCK-END"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace kevo
+
+namespace kevo {
+namespace {
+
+// A seed laid out like the shipped ones: only the #include outside the EVOLVE-BLOCK.
+const char kPlanned[] = R"(#include "kevo/sparse_decode.cuh"
+// EVOLVE-BLOCK-START
+// kevo:param WARPS = 4 in {2, 4}
+// kevo:decode attend grid(Hq, B) block(32*WARPS)
+extern "C" __global__ void attend(const kevo::Args a) {
+  const int h = blockIdx.x, b = blockIdx.y;
+  if (threadIdx.x < a.D) {
+    a.o[kevo::q_offset(a, b, h) + threadIdx.x] = a.q[kevo::q_offset(a, b, h) + threadIdx.x];
+  }
+}
+// EVOLVE-BLOCK-END
+)";
+
+// The plan evolves with the code: a reply that changes a kevo:decode grid together with the
+// kernel that reads it applies, and the child compiles with the real NVRTC to the new plan.
+TEST(EditsPlan, AReplyChangingAGridWithItsKernelAppliesAndCompiles) {
+  std::string reply =
+      "One block per (head, batch) pair on x, and 8 warps:\n" +
+      block("// kevo:param WARPS = 4 in {2, 4}\n// kevo:decode attend grid(Hq, B) block(32*WARPS)",
+            "// kevo:param WARPS = 8 in {4, 8}\n// kevo:decode attend grid(Hq*B) block(32*WARPS)") +
+      block("  const int h = blockIdx.x, b = blockIdx.y;",
+            "  const int h = blockIdx.x % a.Hq, b = blockIdx.x / a.Hq;");
+  auto child = apply_edit_reply(kPlanned, reply);
+  ASSERT_TRUE(child.ok()) << child.status().message();
+  auto spec = parse_task_spec(*child);
+  ASSERT_TRUE(spec.ok()) << spec.status().message();
+  auto params = spec->resolve_params({});
+  ASSERT_TRUE(params.ok());
+  EXPECT_EQ(params->at("WARPS"), 8);
+  auto plan = resolve_plan(*spec, *params, Shape{2, 32, 8, 4096, 128});
+  ASSERT_TRUE(plan.ok()) << plan.status().message();
+  EXPECT_EQ(plan->launches[0].grid[0], 64u);  // Hq * B
+  EXPECT_EQ(plan->launches[0].block[0], 256u);
+  CompileOptions opt;
+  opt.timeout_s = 120;
+  CompileOutcome out = compile_candidate(Candidate{"child", *child, {}}, opt);
+  EXPECT_EQ(out.status, EvalStatus::kOk) << out.message << "\n" << out.log;
+}
+
+TEST(EditsErrors, KindsAndTheNearestLinesOfANonMatchingBlock) {
+  EditError e = EditError::kBadEdit;
+  EXPECT_FALSE(apply_edit_reply(kParent, "Just prose, no code.", &e).ok());
+  EXPECT_EQ(e, EditError::kNoEdit);
+  EXPECT_STREQ(edit_error_name(e), "no_edit");
+  EXPECT_FALSE(apply_edit_reply(kParent, "<<<<<<< SEARCH\nx\n", &e).ok());
+  EXPECT_EQ(e, EditError::kBadEdit);
+  auto miss = apply_edit_reply(kParent, block("  float m = -1e31f;", "  float m = 0;"), &e);
+  ASSERT_FALSE(miss.ok());
+  EXPECT_EQ(e, EditError::kNoMatch);
+  // The model sees what it should have copied, numbered.
+  EXPECT_NE(miss.status().message().find("4:   float m = -1e30f;"), std::string::npos)
+      << miss.status().message();
+  EXPECT_FALSE(apply_edit_reply(kBlocked, block("__device__ int tail() { return 2; }", "x"), &e).ok());
+  EXPECT_EQ(e, EditError::kOutsideBlock);
+  EXPECT_FALSE(apply_edit_reply(kParent, block("  float m = -1e30f;", "  float m = -1e30f;"), &e).ok());
+  EXPECT_EQ(e, EditError::kNoChange);
+}
+
+TEST(EditsErrors, AHundredFailingBlocksAreSummarised) {
+  std::string reply;
+  for (int i = 0; i < 100; ++i) reply += block("no line " + std::to_string(i), "x");
+  EditError e;
+  auto r = apply_edit_reply(kParent, reply, &e);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(e, EditError::kNoMatch);
+  const std::string& m = r.status().message();
+  EXPECT_NE(m.find("(100 of 100 blocks failed)"), std::string::npos);
+  EXPECT_NE(m.find("and 92 more blocks that failed"), std::string::npos);
+  EXPECT_LT(m.size(), 12000u) << "the feedback stays readable";
 }
 
 }  // namespace

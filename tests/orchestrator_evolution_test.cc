@@ -8,10 +8,13 @@
 #include <cmath>
 #include <mutex>
 
+#include "tests/fake_backend.h"
 #include "tests/test_support.h"
 
 namespace kevo {
 namespace {
+
+using testing::FakeBackend;
 
 constexpr const char* kSeed = R"(#include "kevo/sparse_decode.cuh"
 // kevo:param  TILE = 64 in {16, 32, 64, 128, 256}
@@ -24,61 +27,13 @@ extern "C" __global__ void attend(const kevo::Args a) {
 // EVOLVE-BLOCK-END
 )";
 
-// Fitness peaks at TILE=256, UNROLL=4; a source containing "FAST" doubles it; "CRASH" crashes.
-class FakeBackend : public EvaluationBackend {
- public:
-  std::future<CompileOutcome> compile(Candidate c) override {
-    std::promise<CompileOutcome> p;
-    CompileOutcome o;
-    auto spec = parse_task_spec(c.source);
-    if (!spec.ok()) {
-      o.status = EvalStatus::kRejectedSource;
-      o.message = spec.status().message();
-    } else {
-      auto params = spec->resolve_params(c.params);
-      if (!params.ok()) {
-        o.status = EvalStatus::kRejectedSource;
-        o.message = params.status().message();
-      } else {
-        o.params = *params;
-        o.cubin = "fake";
-      }
-    }
-    p.set_value(o);
-    std::lock_guard lock(mu);
-    ++compiles;
-    return p.get_future();
-  }
-  EvalResult evaluate(int, const Candidate& c, const CompileOutcome& o, const std::string& suite) override {
-    std::lock_guard lock(mu);
-    ++evaluations;
-    if (suite == "holdout") ++holdouts;
-    if (stop_flag && evaluations >= stop_at) stop_flag->store(true);  // Ctrl-C mid-run
-    if (c.source.find("CRASH") != std::string::npos) {
-      return EvalResult::failure(EvalStatus::kCrash, "illegal address in attend");
-    }
-    double tile = double(o.params.at("TILE")), unroll = double(o.params.at("UNROLL"));
-    double speedup = 1 + std::log2(tile / 8) - std::abs(std::log2(unroll) - 2) * 0.5;
-    if (c.source.find("FAST") != std::string::npos) speedup *= 2;
-    EvalResult r;
-    r.fitness = speedup;
-    r.metrics = {{"speedup", speedup}, {"mean_rel_err", 0.01}, {"index_bytes_per_token", 4}};
-    return r;
-  }
-  int gpu_count() const override { return 1; }
-
-  std::mutex mu;
-  int compiles = 0, evaluations = 0, holdouts = 0;
-  std::atomic<bool>* stop_flag = nullptr;
-  int stop_at = 0;
-};
-
 // Replies in turn: a good edit, a block that does not match, garbage.
 class ScriptedLlm : public LlmClient {
  public:
   Result<LlmReply> complete(const LlmRequest& req) override {
     std::lock_guard lock(mu);
-    prompts.push_back(req.user);
+    prompts.push_back(req.last_user());
+    requests.push_back(req);
     LlmReply r;
     r.model = "scripted";
     r.tokens_in = 100;
@@ -99,6 +54,7 @@ class ScriptedLlm : public LlmClient {
   std::mutex mu;
   int calls = 0;
   std::vector<std::string> prompts;
+  std::vector<LlmRequest> requests;
 };
 
 KevoConfig test_config(const testing::TempDir& tmp, int evaluations) {
@@ -110,6 +66,10 @@ KevoConfig test_config(const testing::TempDir& tmp, int evaluations) {
   c.archive.islands = 2;
   c.sandbox.compile_workers = 2;
   c.evaluator.holdout_suite = "holdout";
+  // A tripped breaker must not make a test wait for minutes.
+  c.llm.breaker_pause_s = 0.05;
+  c.llm.breaker_max_pause_s = 0.2;
+  c.llm.parent_rest_s = 0.05;
   return c;
 }
 
@@ -130,7 +90,7 @@ TEST(Evolution, TunerImprovesTheSeedAndNeverEvaluatesTwice) {
   auto archive = Archive::create(tmp.file("kevo.db"), RunInfo{"t"}, config.archive);
   ASSERT_TRUE(archive.ok()) << archive.status().to_string();
   FakeBackend backend;
-  Evolution evo(config, **archive, backend, nullptr, fake_gpus());
+  Evolution evo(config, **archive, backend, {}, fake_gpus());
   ASSERT_TRUE(evo.add_seeds().ok());
   std::atomic<bool> stop{false};
   int progress_calls = 0;
@@ -156,7 +116,7 @@ TEST(Evolution, StopsWhenTheTunerHasNothingLeftToTry) {
   auto archive = Archive::create(tmp.file("kevo.db"), RunInfo{"t"}, config.archive);
   ASSERT_TRUE(archive.ok());
   FakeBackend backend;
-  Evolution evo(config, **archive, backend, nullptr, fake_gpus());
+  Evolution evo(config, **archive, backend, {}, fake_gpus());
   ASSERT_TRUE(evo.add_seeds().ok());
   std::atomic<bool> stop{false};
   auto summary = evo.run(stop, [](const Progress&) {});
@@ -172,7 +132,7 @@ TEST(Evolution, StopFlagEndsCleanlyAndResumeContinues) {
     auto archive = Archive::create(tmp.file("kevo.db"), RunInfo{"t"}, config.archive);
     ASSERT_TRUE(archive.ok());
     FakeBackend backend;
-    Evolution evo(config, **archive, backend, nullptr, fake_gpus());
+    Evolution evo(config, **archive, backend, {}, fake_gpus());
     ASSERT_TRUE(evo.add_seeds().ok());
     std::atomic<bool> stop{false};
     backend.stop_flag = &stop;
@@ -187,7 +147,7 @@ TEST(Evolution, StopFlagEndsCleanlyAndResumeContinues) {
   auto before = (*archive)->totals();
   ASSERT_TRUE(before.ok());
   FakeBackend backend;
-  Evolution evo(config, **archive, backend, nullptr, fake_gpus());
+  Evolution evo(config, **archive, backend, {}, fake_gpus());
   std::atomic<bool> stop{false};
   auto summary = evo.run(stop, [](const Progress&) {});
   ASSERT_TRUE(summary.ok()) << summary.status().to_string();
@@ -207,7 +167,7 @@ TEST(Evolution, LlmChildrenEditFailuresAndGarbageDoNotStopTheRun) {
   ASSERT_TRUE(archive.ok());
   FakeBackend backend;
   ScriptedLlm llm;
-  Evolution evo(config, **archive, backend, &llm, fake_gpus());
+  Evolution evo(config, **archive, backend, {{"scripted", &llm}}, fake_gpus());
   ASSERT_TRUE(evo.add_seeds().ok());
   std::atomic<bool> stop{false};
   auto summary = evo.run(stop, [](const Progress&) {});

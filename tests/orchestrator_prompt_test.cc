@@ -60,7 +60,9 @@ std::map<std::string, std::string> minimal_templates() {
           {"system", "sys {{task}} / {{hardware}}"},
           {"diff", "D {{parent_source}}"},
           {"rewrite", "R {{parent_source}}"},
-          {"fix", "F {{parent_source}} {{parent_message}}"}};
+          {"fix", "F {{parent_source}} {{parent_message}}"},
+          {"retry", "failed: {{failure}} / {{format}}"},
+          {"directions", "# comment\n- first direction\n- second direction\n"}};
 }
 
 TEST(Prompt, ShippedTemplatesBuildADiffPromptWithEverything) {
@@ -82,7 +84,7 @@ TEST(Prompt, ShippedTemplatesBuildADiffPromptWithEverything) {
   const std::string& u = p->user;
   EXPECT_NE(u.find("```cuda\n#include \"kevo/sparse_decode.cuh\""), std::string::npos);
   EXPECT_NE(u.find("PARENT_BODY_MARK */ }\n```"), std::string::npos);
-  EXPECT_NE(u.find("Params: TOPK=64"), std::string::npos);
+  EXPECT_NE(u.find("Params (overriding the kevo:param defaults): TOPK=64"), std::string::npos);
   EXPECT_NE(u.find("fitness (speedup over dense): 5.1"), std::string::npos);
   EXPECT_NE(u.find("mean_rel_err: 0.0213"), std::string::npos);
   EXPECT_NE(u.find("B1-N32768 (B=1, N=32768): decode 7.9 us, dense 40.3 us"), std::string::npos);
@@ -126,7 +128,9 @@ TEST(Prompt, EvolveBlockNoteOnlyWhenTheParentHasMarkers) {
   c.parent.source = std::string(kParentSource) + "// EVOLVE-BLOCK-START\n// EVOLVE-BLOCK-END\n";
   auto blocked = shipped().build(c);
   ASSERT_TRUE(blocked.ok());
-  EXPECT_NE(blocked->user.find("Only code between the EVOLVE-BLOCK-START"), std::string::npos);
+  EXPECT_NE(blocked->user.find("Only the lines between `// EVOLVE-BLOCK-START` and "
+                               "`// EVOLVE-BLOCK-END` may change (the kevo: directives, params"),
+            std::string::npos);
 }
 
 TEST(Prompt, HoldoutResultsInStoredJsonNeverReachThePrompt) {
@@ -236,6 +240,7 @@ TEST(PromptTemplates, LoadFromAFolderAndReportAMissingFile) {
   for (const auto& [name, text] : minimal_templates()) testing::write_file(dir.file(name + ".txt"), text);
   auto ok = PromptTemplates::load(dir.path());
   ASSERT_TRUE(ok.ok()) << ok.status().to_string();
+  EXPECT_EQ(ok->directions(), (std::vector<std::string>{"first direction", "second direction"}));
   auto p = ok->build(context());
   ASSERT_TRUE(p.ok());
   EXPECT_EQ(p->system.substr(0, 16), "sys limit 0.15 /");

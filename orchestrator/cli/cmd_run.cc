@@ -41,7 +41,7 @@ struct RunOptions {
   double wall_minutes = -1;
   double max_cost = -1;
   bool no_llm = false;
-  std::string llm_model, llm_url, llm_key_env, llm_provider;
+  std::string llm_model, llm_url, llm_key_env, llm_provider, llm_price;
   std::string replay;
   bool json = false;
 };
@@ -63,6 +63,12 @@ void apply_overrides(YAML::Node& root, const RunOptions& o) {
     m["model"] = o.llm_model.empty() ? "default" : o.llm_model;
     if (!o.llm_url.empty()) m["base_url"] = o.llm_url;
     if (!o.llm_key_env.empty()) m["api_key_env"] = o.llm_key_env;
+    if (!o.llm_price.empty()) {
+      // "IN,OUT" dollars per million tokens; checked by the flag's validator.
+      size_t comma = o.llm_price.find(',');
+      m["usd_per_mtok_in"] = std::stod(o.llm_price.substr(0, comma));
+      m["usd_per_mtok_out"] = std::stod(o.llm_price.substr(comma + 1));
+    }
     YAML::Node models(YAML::NodeType::Sequence);
     models.push_back(m);
     root["llm"]["models"] = models;
@@ -109,19 +115,26 @@ int evolve(Archive& archive, const KevoConfig& config, const std::vector<GpuInfo
   if (!backend.ok()) return fail(kExitFailure, backend.status().message());
 
   ArchiveCallRecorder recorder(archive);
-  std::unique_ptr<LlmClient> llm;
+  std::vector<std::unique_ptr<LlmClient>> clients;
+  std::vector<LlmModelHandle> models;
   if (!config.llm.replay_from.empty()) {
     auto records = load_recorded_calls(config.llm.replay_from);
     if (!records.ok()) return fail(kExitFailure, records.status().message());
     spdlog::info("replaying {} recorded LLM replies from {}", records->size(), config.llm.replay_from);
-    llm = make_replay_client(std::move(*records), &recorder);
+    clients.push_back(make_replay_client(std::move(*records), &recorder));
+    models.push_back({"replay", clients.back().get(), 1, 0, true});
   } else if (!config.llm.models.empty()) {
-    auto client = make_llm_client(config.llm, &recorder, config.run.seed, &g_stop);
-    if (!client.ok()) return fail(kExitFailure, client.status().message());
-    llm = std::move(*client);
+    auto made = make_model_clients(config.llm, &recorder, config.run.seed, &g_stop);
+    if (!made.ok()) return fail(kExitFailure, made.status().message());
+    clients = std::move(*made);
+    for (size_t i = 0; i < clients.size(); ++i) {
+      const LlmModelConfig& m = config.llm.models[i];
+      models.push_back({m.model, clients[i].get(), m.weight, m.max_in_flight,
+                        m.provider != "command" && m.prices_known});
+    }
   }
 
-  Evolution evo(config, archive, **backend, llm.get(), gpus);
+  Evolution evo(config, archive, **backend, std::move(models), gpus);
   evo.set_call_ids([&recorder](const std::string& tag) { return recorder.take_id(tag); });
   if (new_run) {
     Status st = evo.add_seeds();
@@ -242,6 +255,22 @@ void add_budget_flags(CLI::App* cmd, RunOptions& o) {
   cmd->add_option("--llm-key-env", o.llm_key_env, "environment variable holding the API key");
   cmd->add_option("--llm-provider", o.llm_provider, "openai (any compatible server) or anthropic")
       ->check(CLI::IsMember({"openai", "anthropic"}));
+  cmd->add_option("--llm-price", o.llm_price,
+                  "IN,OUT: the model's US dollars per million input and output tokens "
+                  "(0,0 for a local server); needed while a cost budget is set")
+      ->check([](const std::string& v) -> std::string {
+        size_t comma = v.find(',');
+        try {
+          if (comma == std::string::npos) throw std::invalid_argument("");
+          size_t used = 0;
+          double a = std::stod(v.substr(0, comma), &used);
+          double b = std::stod(v.substr(comma + 1));
+          if (a < 0 || b < 0) throw std::invalid_argument("");
+        } catch (...) {
+          return "expected IN,OUT (two numbers >= 0), e.g. 0.4,1.6";
+        }
+        return "";
+      });
   cmd->add_option("--replay", o.replay, "replay the LLM replies recorded in this kevo.db");
   cmd->add_flag("--json", o.json, "print the final summary as JSON");
 }

@@ -2,6 +2,7 @@
 // and tokens, and a heat map of each island's MAP-Elites grid. Safe while the run is writing.
 #include <algorithm>
 #include <cstdio>
+#include <ctime>
 #include <iostream>
 #include <map>
 
@@ -9,6 +10,7 @@
 
 #include "orchestrator/cli/archive_cli.h"
 #include "orchestrator/cli/commands.h"
+#include "orchestrator/cli/llm_report.h"
 
 namespace kevo::cli {
 namespace {
@@ -51,7 +53,8 @@ std::string heat_map(const ArchiveConfig& cfg, const std::vector<Elite>& elites,
   return t.render("    ");
 }
 
-json to_json(const StatusReport& r, const ArchiveConfig& cfg, const std::string& path) {
+json to_json(const StatusReport& r, const ArchiveConfig& cfg, const std::string& path,
+            const LlmReport& llm) {
   json by_status = json::object();
   for (const auto& [s, n] : r.totals.by_status) by_status[s] = n;
   json islands = json::array();
@@ -78,14 +81,13 @@ json to_json(const StatusReport& r, const ArchiveConfig& cfg, const std::string&
           {"by_status", by_status},
           {"fitness_metric", cfg.fitness},
           {"best", best},
-          {"llm", {{"calls", r.totals.llm_calls}, {"failed", r.totals.llm_failed},
-                   {"tokens_in", r.totals.tokens_in}, {"tokens_out", r.totals.tokens_out},
-                   {"cost_usd", r.totals.cost_usd}}},
+          {"llm", llm_report_json(llm)},
           {"features", features},
           {"islands", islands}};
 }
 
-void print_text(const StatusReport& r, const ArchiveConfig& cfg, const std::string& path) {
+void print_text(const StatusReport& r, const ArchiveConfig& cfg, const std::string& path,
+                const LlmReport& llm) {
   const Totals& t = r.totals;
   std::cout << "run          " << r.run.name << "  (" << r.run.status << ", seed " << r.run.seed
             << ", started " << fmt_time(r.run.created_at) << ")\n"
@@ -118,10 +120,7 @@ void print_text(const StatusReport& r, const ArchiveConfig& cfg, const std::stri
   } else {
     std::cout << "best         none yet (no program evaluated ok)\n";
   }
-  std::cout << "llm          " << fmt_int(t.llm_calls) << " calls";
-  if (t.llm_failed) std::cout << " (" << fmt_int(t.llm_failed) << " failed)";
-  std::cout << ", " << fmt_int(t.tokens_in) << " tokens in, " << fmt_int(t.tokens_out) << " out, "
-            << fmt_usd(t.cost_usd) << "\n";
+  std::cout << llm_report_text(llm);
   std::vector<int> per_island(cfg.islands, 0);
   for (const Elite& e : r.elites) {
     if (e.island >= 0 && e.island < cfg.islands) ++per_island[e.island];
@@ -168,10 +167,15 @@ void add_status_command(CLI::App& app, Cli& cli) {
       return;
     }
     const ArchiveConfig& cfg = (*reader)->config();
+    auto llm = read_llm_report(**reader, report->run.config, double(std::time(nullptr)));
+    if (!llm.ok()) {
+      cli.exit_code = fail(kExitFailure, llm.status().message());
+      return;
+    }
     if (args->json) {
-      std::cout << to_json(*report, cfg, *path).dump(2) << "\n";
+      std::cout << to_json(*report, cfg, *path, *llm).dump(2) << "\n";
     } else {
-      print_text(*report, cfg, *path);
+      print_text(*report, cfg, *path, *llm);
     }
   });
 }

@@ -35,6 +35,9 @@ void add_show_command(CLI::App& app, Cli& cli);
 void add_diff_command(CLI::App& app, Cli& cli);
 void add_lineage_command(CLI::App& app, Cli& cli);
 void add_export_command(CLI::App& app, Cli& cli);
+// The LLM's side (cmd_prompt.cc, cmd_calls.cc).
+void add_prompt_command(CLI::App& app, Cli& cli);
+void add_calls_command(CLI::App& app, Cli& cli);
 void add_worker_command(CLI::App& app, Cli& cli);  // hidden: sandbox worker processes
 
 }  // namespace kevo::cli

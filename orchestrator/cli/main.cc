@@ -45,6 +45,8 @@ int main(int argc, char** argv) {
   add_diff_command(app, cli);
   add_lineage_command(app, cli);
   add_export_command(app, cli);
+  add_prompt_command(app, cli);
+  add_calls_command(app, cli);
   add_worker_command(app, cli);
 
   try {

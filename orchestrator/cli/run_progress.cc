@@ -15,14 +15,55 @@ std::string ProgressPrinter::line(const Progress& p) {
                   static_cast<long long>(p.best_program.value_or(0)));
     best = b;
   }
-  std::string tokens = p.tokens >= 1000 ? std::to_string(p.tokens / 1000) + "k" : std::to_string(p.tokens);
   std::snprintf(buf, sizeof buf,
-                "[%4lld/%lld] ok %lld  failed %lld  best %s  %.1f eval/min  GPU busy %.0f%%  "
-                "LLM %d in flight, %s tok, $%.2f",
+                "[%4lld/%lld] ok %lld  failed %lld  best %s  %.1f eval/min  GPU busy %.0f%%",
                 static_cast<long long>(p.evaluations), static_cast<long long>(p.max_evaluations),
                 static_cast<long long>(p.ok), static_cast<long long>(p.failed), best.c_str(),
-                p.evals_per_minute, p.gpu_busy * 100, p.llm_in_flight, tokens.c_str(), p.cost_usd);
-  return buf;
+                p.evals_per_minute, p.gpu_busy * 100);
+  std::string out = buf;
+  if (p.llm) out += "  LLM " + llm_line(*p.llm, p.llm_in_flight, p.tokens, p.cost_usd);
+  return out;
+}
+
+std::string ProgressPrinter::llm_line(const LlmProgress& l, int in_flight, int64_t tokens,
+                                      double cost_usd) {
+  std::string tok = tokens >= 1000 ? std::to_string(tokens / 1000) + "k" : std::to_string(tokens);
+  char buf[256];
+  std::snprintf(buf, sizeof buf, "%lld/%lld requests, %d in flight, %lld children, %lld rejected, %s tok, ",
+                static_cast<long long>(l.requests), static_cast<long long>(l.max_requests),
+                in_flight, static_cast<long long>(l.children), static_cast<long long>(l.rejected),
+                tok.c_str());
+  std::string out = buf;
+  if (l.price_unknown) {
+    out += "price unknown";
+  } else {
+    std::snprintf(buf, sizeof buf, "$%.2f", cost_usd);
+    out += buf;
+  }
+  for (const auto& m : l.models) {
+    if (m.paused_for_s > 0) {
+      std::snprintf(buf, sizeof buf, " [%s paused %.0fs]", m.name.c_str(), m.paused_for_s);
+      out += buf;
+    }
+  }
+  if (!l.stopped.empty()) out += " [no more requests]";
+  return out;
+}
+
+nlohmann::json llm_progress_json(const LlmProgress& l) {
+  nlohmann::json models = nlohmann::json::array();
+  for (const auto& m : l.models) {
+    models.push_back({{"model", m.name},
+                      {"requests", m.requests},
+                      {"children", m.children},
+                      {"rejected", m.rejected},
+                      {"accept_rate", m.accept_rate},
+                      {"paused_for_s", m.paused_for_s}});
+  }
+  return {{"requests", l.requests},     {"max_requests", l.max_requests},
+          {"children", l.children},     {"rejected", l.rejected},
+          {"rejections", l.rejections}, {"models", models},
+          {"price_unknown", l.price_unknown}, {"stopped", l.stopped}};
 }
 
 void ProgressPrinter::show(const Progress& p) {
@@ -58,6 +99,8 @@ void ProgressPrinter::finish(const RunSummary& s, const std::string& run_name, b
                         {"tokens", p.tokens},
                         {"cost_usd", p.cost_usd},
                         {"elapsed_s", p.elapsed_s}};
+    if (!s.stop_detail.empty()) j["stop_detail"] = s.stop_detail;
+    if (p.llm) j["llm"] = llm_progress_json(*p.llm);
     if (p.best_fitness) {
       j["best"] = {{"program", p.best_program.value_or(0)}, {"fitness", *p.best_fitness}};
     }
@@ -67,6 +110,25 @@ void ProgressPrinter::finish(const RunSummary& s, const std::string& run_name, b
   out_ << "stopped (" << s.stop_reason << ") after " << p.evaluations << " evaluations in "
        << int(p.elapsed_s) << " s: " << s.tuner_children << " tuner and " << s.llm_children
        << " LLM children, " << s.duplicates << " duplicates skipped\n";
+  if (!s.stop_detail.empty()) out_ << "  why: " << s.stop_detail << "\n";
+  if (p.llm) {
+    const LlmProgress& l = *p.llm;
+    out_ << "LLM: " << llm_line(l, 0, p.tokens, p.cost_usd) << "\n";
+    for (const auto& m : l.models) {
+      char buf[200];
+      std::snprintf(buf, sizeof buf, "  %-24s %5lld requests  %4lld children  %4lld rejected  accept %3.0f%%\n",
+                    m.name.c_str(), static_cast<long long>(m.requests),
+                    static_cast<long long>(m.children), static_cast<long long>(m.rejected),
+                    100 * m.accept_rate);
+      out_ << buf;
+    }
+    if (!l.rejections.empty()) {
+      out_ << "  rejected replies by reason:";
+      for (const auto& [reason, n] : l.rejections) out_ << " " << reason << " " << n << ";";
+      out_ << "\n";
+    }
+    if (!l.stopped.empty()) out_ << "  no more requests: " << l.stopped << "\n";
+  }
   if (p.best_fitness) {
     out_ << "best: program #" << p.best_program.value_or(0) << ", fitness " << *p.best_fitness
          << "\nnext: kevo top --run " << run_name << "   kevo show " << p.best_program.value_or(0)

@@ -4,6 +4,8 @@
 #include <ostream>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 #include "orchestrator/evolution.h"
 
 namespace kevo::cli {
@@ -16,6 +18,8 @@ class ProgressPrinter {
   void finish(const RunSummary& s, const std::string& run_name, bool json);
 
   static std::string line(const Progress& p);
+  // "12/600 requests, 3 in flight, 4 children, 5 rejected, 80k tok, $0.12" (+ paused models).
+  static std::string llm_line(const LlmProgress& l, int in_flight, int64_t tokens, double cost_usd);
 
  private:
   std::ostream& out_;
@@ -23,5 +27,8 @@ class ProgressPrinter {
   double last_plain_s_ = -1e9;
   std::string last_note_;
 };
+
+// The LLM progress as JSON (the summary of `kevo run --json`).
+nlohmann::json llm_progress_json(const LlmProgress& l);
 
 }  // namespace kevo::cli
