@@ -35,6 +35,7 @@ void add_show_command(CLI::App& app, Cli& cli);
 void add_diff_command(CLI::App& app, Cli& cli);
 void add_lineage_command(CLI::App& app, Cli& cli);
 void add_export_command(CLI::App& app, Cli& cli);
+void add_suite_stats_command(CLI::App& app, Cli& cli);  // cmd_suite_stats.cc
 void add_worker_command(CLI::App& app, Cli& cli);  // hidden: sandbox worker processes
 
 }  // namespace kevo::cli
