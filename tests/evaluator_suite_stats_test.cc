@@ -309,6 +309,14 @@ TEST(CapturedSuite, PythonWriterThroughKevoReader) {
   EXPECT_EQ(o.tensors->queries, 1);
   EXPECT_TRUE(std::equal(o.tensors->q.begin(), o.tensors->q.end(), w.tensors->q.begin()));
 
+  // kevo reads only the tensor asked for, and says when the file is cut short.
+  std::string whole = testing::read_file(tmp.file("layer07.safetensors"));
+  write_file(tmp.file("layer07.safetensors"), whole.substr(0, whole.size() - 100));
+  auto cut = load_suite(tmp.file("suite.yaml"));
+  ASSERT_FALSE(cut.ok());
+  EXPECT_NE(cut.status().message().find("tensor 'v' has bad data_offsets"), std::string::npos)
+      << cut.status().message();
+
   // suite-stats on the captured workload: its T = 2 captured queries, unperturbed.
   SuiteStatsOptions opt;
   opt.queries = 8;

@@ -86,6 +86,10 @@ std::string render_text(const SuiteStats& st, bool summary) {
      << "per query head: H/lnN = entropy / ln N (1 = uniform); mass = softmax mass of the oracle "
         "top-k, k = N/8..N/64;\nerr = ||o_topk - o|| / ||o|| (mean over rows); sink = first "
      << o.sinks << " tokens; recent = last " << o.window << " tokens\n";
+  char top[160];
+  std::snprintf(top, sizeof top, "%14s|%-24s |%-28s | %s\n", "", " oracle top-k: mass kept",
+                " oracle top-k: relative error", "mass on");
+  const std::string top_titles = top;
   const std::string titles =
       "    kv  H/lnN |   1/8  1/16  1/32  1/64 |    1/8   1/16   1/32   1/64 |  sink recent\n";
   for (const auto& w : st.workloads) {
@@ -93,8 +97,7 @@ std::string render_text(const SuiteStats& st, bool summary) {
        << w.name << "  (" << (w.captured ? "captured" : "generated") << ", B=" << w.shape.B
        << " Hq=" << w.shape.Hq << " Hkv=" << w.shape.Hkv << " N=" << w.shape.N << " D=" << w.shape.D
        << ", " << w.queries << (w.queries == 1 ? " query" : " queries") << " per head)\n"
-       << "                top-k mass               | top-k relative error          |\n"
-       << titles;
+       << top_titles << titles;
     if (!summary) {
       for (size_t h = 0; h < w.groups.size(); ++h) os << row_text(std::to_string(h), w.groups[h]);
     }
