@@ -247,15 +247,19 @@ def load_model(args, torch, transformers, device):
         fail("--random-config %s: the config has no model_type" % args.random_config)
     cfg = transformers.AutoConfig.for_model(model_type, **d)
     torch.manual_seed(args.seed)
-    # Built in fp32 on the device (fast initialisation), then cast: every transformers version
-    # honours that, whatever its dtype keyword is called.
+    # Built in fp32 on the device (fast initialisation), then the parameters cast: every
+    # transformers version honours that, whatever its dtype keyword is called. Buffers stay fp32
+    # as from_pretrained(dtype=...) leaves them: RoPE's inv_freq rounded to bf16 would move the
+    # angles at long positions.
     on_device = torch.device(device) if hasattr(torch.device, "__enter__") else contextlib.nullcontext()
     with on_device:
         model = transformers.AutoModelForCausalLM.from_config(cfg, attn_implementation="sdpa")
-    model = model.to(getattr(torch, DTYPES[args.dtype or "bf16"]))
+    dtype = getattr(torch, DTYPES[args.dtype or "bf16"])
+    for param in model.parameters():
+        param.data = param.data.to(dtype)
     tokenizer = transformers.AutoTokenizer.from_pretrained(args.tokenizer) if args.tokenizer else None
-    log("random %s: %d layers, %.2f B parameters" % (
-        what, cfg.num_hidden_layers, sum(p.numel() for p in model.parameters()) / 1e9))
+    log("random %s: %d layers, %.1f M parameters" % (
+        what, cfg.num_hidden_layers, sum(p.numel() for p in model.parameters()) / 1e6))
     return model, tokenizer, "random-" + what
 
 
@@ -379,7 +383,9 @@ def run(args):
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     log("torch %s, transformers %s, device %s" % (torch.__version__, transformers.__version__, device))
     model, tokenizer, model_name = load_model(args, torch, transformers, device)
-    model = model.to(device).eval()
+    if not getattr(model, "hf_device_map", None):  # device_map placed it already
+        model = model.to(device)
+    model.eval()
     impl = getattr(model.config, "_attn_implementation", None)
     if impl not in (None, "sdpa"):
         fail("the model runs attention as %r; the capture needs 'sdpa'" % impl)
