@@ -274,7 +274,7 @@ TEST(CapturedSuite, PythonWriterThroughKevoReader) {
   write_file(tmp.file("writer.py"), kWriter);
   std::string out;
   ASSERT_EQ(
-      shell("python3 " + tmp.file("writer.py") + " " + testing::source_dir() + " " + tmp.path(),
+      shell("python3 -B " + tmp.file("writer.py") + " " + testing::source_dir() + " " + tmp.path(),
             &out),
       0)
       << out;
