@@ -54,9 +54,12 @@ enum class DType { kF32, kF16, kF64, kBF16 };
 
 int dtype_size(DType t) {
   switch (t) {
-    case DType::kF32: return 4;
-    case DType::kF64: return 8;
-    default: return 2;
+    case DType::kF32:
+      return 4;
+    case DType::kF64:
+      return 8;
+    default:
+      return 2;
   }
 }
 
@@ -78,7 +81,9 @@ Result<HostArray> convert(const char* data, size_t avail, DType t, std::vector<i
   for (int64_t i = 0; i < count; ++i) {
     const char* p = data + i * dtype_size(t);
     switch (t) {
-      case DType::kBF16: std::memcpy(&out.bf16[i], p, 2); break;
+      case DType::kBF16:
+        std::memcpy(&out.bf16[i], p, 2);
+        break;
       case DType::kF16: {
         uint16_t h;
         std::memcpy(&h, p, 2);
@@ -139,10 +144,14 @@ Result<HostArray> parse_npy(const std::string& bytes, const std::string& what) {
   }
   const std::string descr = m[1];
   DType t;
-  if (descr == "<f4") t = DType::kF32;
-  else if (descr == "<f2") t = DType::kF16;
-  else if (descr == "<f8") t = DType::kF64;
-  else if (descr == "<V2" || descr == "|V2" || descr == "<u2" || descr == "<i2" || descr == "bfloat16")
+  if (descr == "<f4")
+    t = DType::kF32;
+  else if (descr == "<f2")
+    t = DType::kF16;
+  else if (descr == "<f8")
+    t = DType::kF64;
+  else if (descr == "<V2" || descr == "|V2" || descr == "<u2" || descr == "<i2" ||
+           descr == "bfloat16")
     t = DType::kBF16;
   else
     return Status::InvalidArgument(what + ": dtype '" + descr +
@@ -157,52 +166,88 @@ Result<HostArray> parse_npy(const std::string& bytes, const std::string& what) {
   std::vector<int64_t> shape;
   std::string dims = m[1];
   std::regex num(R"(\d+)");
-  for (auto it = std::sregex_iterator(dims.begin(), dims.end(), num); it != std::sregex_iterator(); ++it) {
+  for (auto it = std::sregex_iterator(dims.begin(), dims.end(), num); it != std::sregex_iterator();
+       ++it) {
     shape.push_back(std::stoll(it->str()));
   }
   const size_t data_start = header_start + header_len;
   return convert(bytes.data() + data_start, bytes.size() - data_start, t, std::move(shape), what);
 }
 
-Result<HostArray> parse_safetensors(const std::string& bytes, const std::string& name,
-                                    const std::string& what) {
-  if (bytes.size() < 8) return Status::InvalidArgument(what + ": too short for safetensors");
-  uint64_t n = 0;
-  for (int i = 0; i < 8; ++i) n |= uint64_t(uint8_t(bytes[i])) << (8 * i);
-  if (n > bytes.size() - 8) return Status::InvalidArgument(what + ": header size past end of file");
+namespace {
+
+// One tensor of a safetensors header: its dtype, shape and byte range within the data section.
+struct SafetensorsEntry {
+  DType type = DType::kF32;
+  std::vector<int64_t> shape;
+  uint64_t begin = 0, end = 0;
+};
+
+// Finds `name` in the header text (the JSON after the 8-byte size).
+Result<SafetensorsEntry> find_tensor(const std::string& header_text, const std::string& name,
+                                     const std::string& what) {
   nlohmann::json header;
   try {
-    header = nlohmann::json::parse(bytes.substr(8, n));
+    header = nlohmann::json::parse(header_text);
   } catch (const nlohmann::json::exception& e) {
     return Status::InvalidArgument(what + ": bad safetensors header: " + e.what());
   }
-  if (!header.contains(name)) {
+  if (!header.is_object() || !header.contains(name)) {
     std::string names;
-    for (auto it = header.begin(); it != header.end(); ++it) {
-      if (it.key() != "__metadata__") names += (names.empty() ? "" : ", ") + it.key();
+    if (header.is_object()) {
+      for (auto it = header.begin(); it != header.end(); ++it) {
+        if (it.key() != "__metadata__") names += (names.empty() ? "" : ", ") + it.key();
+      }
     }
     return Status::NotFound(what + ": no tensor '" + name + "' (it has: " + names + ")");
   }
   try {
     const auto& t = header[name];
     const std::string dt = t.at("dtype").get<std::string>();
-    DType type;
-    if (dt == "BF16") type = DType::kBF16;
-    else if (dt == "F16") type = DType::kF16;
-    else if (dt == "F32") type = DType::kF32;
-    else if (dt == "F64") type = DType::kF64;
-    else return Status::InvalidArgument(what + ": tensor '" + name + "' has dtype " + dt +
-                                        " (BF16, F16, F32 or F64 expected)");
-    auto shape = t.at("shape").get<std::vector<int64_t>>();
+    SafetensorsEntry e;
+    if (dt == "BF16")
+      e.type = DType::kBF16;
+    else if (dt == "F16")
+      e.type = DType::kF16;
+    else if (dt == "F32")
+      e.type = DType::kF32;
+    else if (dt == "F64")
+      e.type = DType::kF64;
+    else
+      return Status::InvalidArgument(what + ": tensor '" + name + "' has dtype " + dt +
+                                     " (BF16, F16, F32 or F64 expected)");
+    e.shape = t.at("shape").get<std::vector<int64_t>>();
     auto off = t.at("data_offsets").get<std::vector<uint64_t>>();
-    if (off.size() != 2 || off[0] > off[1] || 8 + n + off[1] > bytes.size()) {
+    if (off.size() != 2 || off[0] > off[1]) {
       return Status::InvalidArgument(what + ": tensor '" + name + "' has bad data_offsets");
     }
-    return convert(bytes.data() + 8 + n + off[0], off[1] - off[0], type, std::move(shape),
-                   what + " tensor '" + name + "'");
-  } catch (const nlohmann::json::exception& e) {
-    return Status::InvalidArgument(what + ": tensor '" + name + "': " + e.what());
+    e.begin = off[0];
+    e.end = off[1];
+    return e;
+  } catch (const nlohmann::json::exception& ex) {
+    return Status::InvalidArgument(what + ": tensor '" + name + "': " + ex.what());
   }
+}
+
+uint64_t header_size(const char* p) {
+  uint64_t n = 0;
+  for (int i = 0; i < 8; ++i) n |= uint64_t(uint8_t(p[i])) << (8 * i);
+  return n;
+}
+
+}  // namespace
+
+Result<HostArray> parse_safetensors(const std::string& bytes, const std::string& name,
+                                    const std::string& what) {
+  if (bytes.size() < 8) return Status::InvalidArgument(what + ": too short for safetensors");
+  const uint64_t n = header_size(bytes.data());
+  if (n > bytes.size() - 8) return Status::InvalidArgument(what + ": header size past end of file");
+  KEVO_ASSIGN_OR_RETURN(SafetensorsEntry e, find_tensor(bytes.substr(8, n), name, what));
+  if (8 + n + e.end > bytes.size()) {
+    return Status::InvalidArgument(what + ": tensor '" + name + "' has bad data_offsets");
+  }
+  return convert(bytes.data() + 8 + n + e.begin, e.end - e.begin, e.type, std::move(e.shape),
+                 what + " tensor '" + name + "'");
 }
 
 Result<HostArray> read_npy(const std::string& path) {
@@ -210,9 +255,35 @@ Result<HostArray> read_npy(const std::string& path) {
   return parse_npy(bytes, path);
 }
 
+// Reads the header and then only the bytes of `name`: a capture holds q, k and v of a layer in
+// one file, and a 128K-token layer is half a gigabyte.
 Result<HostArray> read_safetensors(const std::string& path, const std::string& name) {
-  KEVO_ASSIGN_OR_RETURN(std::string bytes, slurp(path));
-  return parse_safetensors(bytes, name, path);
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
+  if (!in) return Status::NotFound("cannot open tensor file " + path);
+  const uint64_t file_size = uint64_t(in.tellg());
+  char size_bytes[8];
+  in.seekg(0);
+  if (file_size < 8 || !in.read(size_bytes, 8)) {
+    return Status::InvalidArgument(path + ": too short for safetensors");
+  }
+  const uint64_t n = header_size(size_bytes);
+  if (n > file_size - 8) return Status::InvalidArgument(path + ": header size past end of file");
+  std::string header(n, '\0');
+  if (!in.read(header.data(), std::streamsize(n))) return Status::IoError("cannot read " + path);
+  KEVO_ASSIGN_OR_RETURN(SafetensorsEntry e, find_tensor(header, name, path));
+  if (8 + n + e.end > file_size) {
+    return Status::InvalidArgument(path + ": tensor '" + name +
+                                   "' has bad data_offsets (the file "
+                                   "is " +
+                                   std::to_string(file_size) + " bytes)");
+  }
+  std::string data(e.end - e.begin, '\0');
+  in.seekg(std::streamoff(8 + n + e.begin));
+  if (!in.read(data.data(), std::streamsize(data.size()))) {
+    return Status::IoError("cannot read tensor '" + name + "' of " + path);
+  }
+  return convert(data.data(), data.size(), e.type, std::move(e.shape),
+                 path + " tensor '" + name + "'");
 }
 
 Result<CapturedTensors> make_captured(HostArray q, HostArray k, HostArray v) {

@@ -38,6 +38,7 @@ void add_export_command(CLI::App& app, Cli& cli);
 // The LLM's side (cmd_prompt.cc, cmd_calls.cc).
 void add_prompt_command(CLI::App& app, Cli& cli);
 void add_calls_command(CLI::App& app, Cli& cli);
+void add_suite_stats_command(CLI::App& app, Cli& cli);  // cmd_suite_stats.cc
 void add_worker_command(CLI::App& app, Cli& cli);  // hidden: sandbox worker processes
 
 }  // namespace kevo::cli

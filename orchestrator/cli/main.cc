@@ -47,6 +47,7 @@ int main(int argc, char** argv) {
   add_export_command(app, cli);
   add_prompt_command(app, cli);
   add_calls_command(app, cli);
+  add_suite_stats_command(app, cli);
   add_worker_command(app, cli);
 
   try {
