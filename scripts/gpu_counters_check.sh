@@ -76,3 +76,7 @@ for f in seeds/*.cu; do
   echo "$s: ncu rc $? ($(grep -c '^"' "$out/ncu_$s.csv") csv lines)"
 done
 python3 scripts/counters_vs_ncu.py "$out" | tee "$out/comparison.txt"
+
+step "cli_eval_test (kevo eval end to end, counters on by default)"
+timeout "$(limit 60)" "$b/tests/cli_eval_test" 2>&1 | tail -3
+echo "total ${SECONDS}s"
