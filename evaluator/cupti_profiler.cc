@@ -285,7 +285,10 @@ Result<std::vector<std::vector<double>>> CounterProfiler::profile(
   sc.counterDataImageSize = data.size();
   sc.pCounterDataImage = data.data();
   sc.range = CUPTI_AutoRange;
-  sc.replayMode = CUPTI_UserReplay;
+  // KEVO_COUNTERS_REPLAY=kernel (a diagnostic, for a driver where user replay misbehaves):
+  // CUPTI replays each kernel itself, saving and restoring memory; prepare() then runs once.
+  const char* replay = std::getenv("KEVO_COUNTERS_REPLAY");
+  sc.replayMode = replay && std::string(replay) == "kernel" ? CUPTI_KernelReplay : CUPTI_UserReplay;
   sc.maxRangesPerPass = size_t(launches);
   sc.numNestingLevels = 1;
   sc.minNestingLevel = 1;

@@ -8,11 +8,14 @@
 #   4. `kevo eval` of two seeds with counters (what a user sees);
 #   5. ncu (--clock-control none) on the decode kernels of each seed on one workload, beside
 #      bench_counters on the same workload: scripts/counters_vs_ncu.py prints the comparison.
-# Outputs go to $OUT (default /tmp/kevo-counters). Usage: KEVO_BUNDLE=bundle scripts/gpu_counters_check.sh
+# Outputs go to /tmp/kevo-counters, and as kevo-counters.tgz to $OUT when it is set. Usage: KEVO_BUNDLE=bundle scripts/gpu_counters_check.sh
+# (KEVO_BUNDLE=. when the bundle folder also holds seeds/, configs/, prompts/ and scripts/).
 set -uo pipefail
 cd "$(dirname "$0")/.."
-out="${OUT:-/tmp/kevo-counters}"
-mkdir -p "$out"
+out=/tmp/kevo-counters
+rm -rf "$out" && mkdir -p "$out"
+# The device tool returns at most 8 files from $OUT: everything goes back as one archive.
+trap '[ -n "${OUT:-}" ] && tar czf "$OUT/kevo-counters.tgz" -C /tmp kevo-counters' EXIT
 b="${KEVO_BUNDLE:-bundle}"
 export KEVO_HOME="$PWD" KEVO_SOURCE_DIR="$PWD" KEVO_BINARY="$PWD/$b/bin/kevo"
 kevo="$b/bin/kevo"
@@ -35,9 +38,26 @@ step environment
 
 step kevo doctor
 timeout "$(limit 60)" "$kevo" doctor 2>&1 | tee "$out/doctor.txt"
+if grep -q "CUPTI (libcupti" "$out/doctor.txt"; then
+  # Not found where kevo looks: try the folder find saw, and say so in the report.
+  dir=$(dirname "$(grep -m1 'libcupti.so' "$out/env.txt" | grep '^/')" 2>/dev/null)
+  if [ -n "$dir" ]; then
+    export LD_LIBRARY_PATH="$dir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+    echo "retrying with LD_LIBRARY_PATH=$LD_LIBRARY_PATH"
+    timeout "$(limit 60)" "$kevo" doctor 2>&1 | tee -a "$out/doctor.txt"
+  fi
+fi
 
 step counters tests
-timeout "$(limit 100)" "$b/tests/evaluator_counters_test" 2>&1 | tee "$out/counters_test.txt" | grep -E "^\[|copy of|dense "
+timeout "$(limit 100)" "$b/tests/evaluator_counters_test" 2>&1 | tee "$out/counters_test.txt" |
+  grep -E "^\[|copy of|dense |rror|ailure"
+if grep -q "FAILED  \] CountersGpu" "$out/counters_test.txt"; then
+  echo "retrying the GPU counters tests with CUPTI's kernel replay (KEVO_COUNTERS_REPLAY=kernel)"
+  KEVO_COUNTERS_REPLAY=kernel timeout "$(limit 60)" "$b/tests/evaluator_counters_test" \
+    --gtest_filter='CountersGpu.*' 2>&1 | tee "$out/counters_test_kernel_replay.txt" |
+    grep -E "^\[|copy of|dense |rror|ailure"
+  grep -q "FAILED  \]" "$out/counters_test_kernel_replay.txt" || export KEVO_COUNTERS_REPLAY=kernel
+fi
 
 step "bench_counters, default suite: without, with, without counters (two seeds), with (the rest)"
 timeout "$(limit 90)" "$b/bin/bench_counters" --json "$out/bench_default.json" \
