@@ -50,12 +50,12 @@ fi
 
 step counters tests
 timeout "$(limit 100)" "$b/tests/evaluator_counters_test" 2>&1 | tee "$out/counters_test.txt" |
-  grep -E "^\[|copy of|dense |rror|ailure"
+  grep -E "^\[ +(OK|FAILED|SKIPPED) |copy of|dense |rror|ailure"
 if grep -q "FAILED  \] CountersGpu" "$out/counters_test.txt"; then
   echo "retrying the GPU counters tests with CUPTI's kernel replay (KEVO_COUNTERS_REPLAY=kernel)"
   KEVO_COUNTERS_REPLAY=kernel timeout "$(limit 60)" "$b/tests/evaluator_counters_test" \
     --gtest_filter='CountersGpu.*' 2>&1 | tee "$out/counters_test_kernel_replay.txt" |
-    grep -E "^\[|copy of|dense |rror|ailure"
+    grep -E "^\[ +(OK|FAILED|SKIPPED) |copy of|dense |rror|ailure"
   grep -q "FAILED  \]" "$out/counters_test_kernel_replay.txt" || export KEVO_COUNTERS_REPLAY=kernel
 fi
 
