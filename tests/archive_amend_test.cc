@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "archive/archive.h"
+#include "evaluator/counters.h"
 #include "tests/archive_fixtures.h"
 #include "tests/test_support.h"
 
@@ -43,6 +44,25 @@ TEST(ArchiveAmend, ReplacesTheStoredResultAndNothingElse) {
   EXPECT_EQ(p->metrics["speedup"], 2);
   EXPECT_EQ(p->feedback, "score 3.1 us, attend 4.8 us");
   EXPECT_FALSE(p->cell.empty());
+
+  // `kevo show` prints the stored counters as a table.
+  KernelCounters kc;
+  kc.dram_read_bytes = 152.4e6;
+  kc.dram_gbps = 673;
+  kc.dram_copy_pct = 16.7;
+  kc.warps_per_sm = 11.1;
+  kc.stalls.push_back({"long_scoreboard", 0.53, 3.4});
+  amended["workloads"][0]["kernels"][1]["counters"] = to_json(kc);
+  ASSERT_TRUE((*ar)->amend_result(b->id, amended).ok());
+  auto shown =
+      testing::run_kevo("show " + std::to_string(b->id) + " --db '" + dir.file("kevo.db") + "'");
+  ASSERT_EQ(shown.exit_code, 0) << shown.err;
+  const size_t table =
+      shown.out.find("hardware counters (one call, replayed after the timed calls)");
+  ASSERT_NE(table, std::string::npos) << shown.out;
+  const std::string row = shown.out.substr(shown.out.find("attend", table));
+  EXPECT_NE(row.find("152.4"), std::string::npos) << row;
+  EXPECT_NE(row.find("long_scoreboard 53%"), std::string::npos) << row;
 
   // A result of another status is not the same evaluation; unknown programs are not found.
   EXPECT_EQ((*ar)->amend_result(b->id, testing::eval_json("crash", 0, 0, 0)).code(),
