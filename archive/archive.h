@@ -257,6 +257,11 @@ class Archive {
   Result<RecordOutcome> record_result(ProgramId id, const nlohmann::json& result);
   // Stores the holdout evaluation (same JSON shape) of an evaluated program.
   Status record_holdout(ProgramId id, const nlohmann::json& result);
+  // Replaces the stored result JSON of an evaluated program with a richer one of the same status
+  // (hardware counters measured after the fact for a new elite). Status, fitness, cell, metrics
+  // and artifacts stay as recorded. NotFound unless the program was evaluated with that status;
+  // InvalidArgument if the result's metrics differ from the recorded ones.
+  Status amend_result(ProgramId id, const nlohmann::json& result);
   // Forgets a pending program that will not be evaluated (so its hash is free again).
   Status cancel_evaluation(ProgramId id);
   // Programs still pending, oldest first: after a crash, the work to re-queue.

@@ -178,6 +178,33 @@ Status Archive::record_holdout(ProgramId id, const json& result) {
   return Status::Ok();
 }
 
+Status Archive::amend_result(ProgramId id, const json& result) {
+  if (!result.is_object() || !result.contains("status") || !result["status"].is_string()) {
+    return Status::InvalidArgument("archive: an evaluation result needs a string 'status'");
+  }
+  const std::string status = result["status"].get<std::string>();
+  json stored = result;
+  stored.erase("artifacts");  // kept in their own columns, as recorded
+  std::lock_guard lock(impl_->mu);
+  sqlite::Db& db = impl_->db;
+  KEVO_ASSIGN_OR_RETURN(auto txn, Txn::begin(db, Txn::Kind::kWrite));
+  KEVO_ASSIGN_OR_RETURN(auto cur, db.prepare("SELECT metrics FROM programs "
+                                             "WHERE id = ?1 AND status = ?2"));
+  cur.bind(1, id).bind(2, status);
+  KEVO_ASSIGN_OR_RETURN(bool row, cur.step());
+  if (!row) {
+    return Status::NotFound("archive: no program #" + std::to_string(id) + " evaluated as " +
+                            status);
+  }
+  if (parse_json(cur.text(0)) != result.value("metrics", json::object())) {
+    return Status::InvalidArgument("archive: program #" + std::to_string(id) +
+                                   ": an amended result must keep the recorded metrics");
+  }
+  KEVO_ASSIGN_OR_RETURN(auto up, db.prepare("UPDATE programs SET result = ?2 WHERE id = ?1"));
+  KEVO_RETURN_IF_ERROR(up.bind(1, id).bind(2, dump_json(stored)).run());
+  return txn.commit();
+}
+
 Status Archive::cancel_evaluation(ProgramId id) {
   std::lock_guard lock(impl_->mu);
   sqlite::Db& db = impl_->db;

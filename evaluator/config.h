@@ -32,6 +32,14 @@ struct EvaluatorConfig {
   double kernel_timeout_s = 2.0;
   // GPU architecture to compile for; "auto" asks the device (sm_90a on Hopper).
   std::string arch = "auto";
+  // Hardware counters per decode kernel (DRAM bytes, bandwidth, L2 hits, occupancy, stalls):
+  // "off", "elites" (each new elite once, and every `kevo eval`) or "all" (every evaluation on
+  // the main suite). They cost replay passes after the timed calls (about 0.1-0.3 s), worth it
+  // for the programs prompts show as parents, not for the many children that never become one.
+  std::string counters = "elites";
+  // Which workloads of the suite get counters: "largest" (most K/V bytes: where bandwidth
+  // matters most), "all", or a workload name ("B1-N131072").
+  std::string counters_workloads = "largest";
 };
 
 void bind(YamlSection& s, EvaluatorConfig& c);

@@ -73,32 +73,36 @@ bool Runner::setup() {
   return true;
 }
 
+bool Runner::launch_kernel(const PlanKernel& k) {
+  void* params[] = {&args_};
+  const ResolvedLaunch& l = k.launch;
+  const unsigned threads = l.block[0] * l.block[1] * l.block[2];
+  const std::string what = "kernel '" + k.name + "' (grid " + dims(l.grid) + ", block " +
+                           dims(l.block) + ", " + std::to_string(l.smem) + " B dynamic smem)";
+  if (int(threads) > k.max_threads) {
+    return fail(EvalStatus::kLaunchError,
+                what + " cannot launch: it uses " + std::to_string(k.registers) +
+                    " registers per thread, so a block may have at most " +
+                    std::to_string(k.max_threads) + " threads");
+  }
+  CUresult r = drv_.cuLaunchKernel(k.fn, l.grid[0], l.grid[1], l.grid[2], l.block[0], l.block[1],
+                                   l.block[2], l.smem, c_.stream(), params, nullptr);
+  if (r != CUDA_SUCCESS) {
+    Status st = c_.check(r, "cuLaunchKernel");
+    if (c_.poisoned()) return driver_failed(st, "the launch of " + what);
+    return fail(EvalStatus::kLaunchError, what +
+                                              " was refused by the driver: " + drv_.error_text(r) +
+                                              " (" + std::to_string(k.registers) + " registers, " +
+                                              std::to_string(k.static_smem) + " B static smem)");
+  }
+  return true;
+}
+
 bool Runner::launch_kernels(const std::vector<PlanKernel>& ks, CUevent* evs, uint64_t seed,
                             bool every_kernel) {
   args_.seed = seed;
-  void* params[] = {&args_};
   for (size_t i = 0; i < ks.size(); ++i) {
-    const PlanKernel& k = ks[i];
-    const ResolvedLaunch& l = k.launch;
-    const unsigned threads = l.block[0] * l.block[1] * l.block[2];
-    const std::string what = "kernel '" + k.name + "' (grid " + dims(l.grid) + ", block " +
-                             dims(l.block) + ", " + std::to_string(l.smem) + " B dynamic smem)";
-    if (int(threads) > k.max_threads) {
-      return fail(EvalStatus::kLaunchError,
-                  what + " cannot launch: it uses " + std::to_string(k.registers) +
-                      " registers per thread, so a block may have at most " +
-                      std::to_string(k.max_threads) + " threads");
-    }
-    CUresult r = drv_.cuLaunchKernel(k.fn, l.grid[0], l.grid[1], l.grid[2], l.block[0],
-                                     l.block[1], l.block[2], l.smem, c_.stream(), params, nullptr);
-    if (r != CUDA_SUCCESS) {
-      Status st = c_.check(r, "cuLaunchKernel");
-      if (c_.poisoned()) return driver_failed(st, "the launch of " + what);
-      return fail(EvalStatus::kLaunchError, what + " was refused by the driver: " +
-                                                drv_.error_text(r) + " (" +
-                                                std::to_string(k.registers) + " registers, " +
-                                                std::to_string(k.static_smem) + " B static smem)");
-    }
+    if (!launch_kernel(ks[i])) return false;
     if (evs && (every_kernel || i + 1 == ks.size())) {
       Status st = c_.check(drv_.cuEventRecord(evs[i + 1], c_.stream()), "cuEventRecord");
       if (!st.ok()) return driver_failed(st, "timing");

@@ -60,4 +60,22 @@ struct RunOutcome {
 
 RunOutcome run_workload(GpuContext& c, WorkloadData& d, const RunPlan& plan, const RunLimits& lim);
 
+class CounterProfiler;
+
+struct CountersOutcome {
+  EvalStatus status = EvalStatus::kOk;  // not ok when the candidate failed during the passes
+  std::string message;
+  std::vector<KernelCounters> kernels;  // per decode kernel in plan order; empty if unavailable
+  std::string unavailable;              // why there are no counters (CUPTI's one line)
+  int passes = 0;
+  bool inputs_modified = false;  // as in RunOutcome
+};
+
+// Hardware counters of the decode kernels on one workload: the build phase, then one decode call
+// replayed once per profiler pass, each pass from the same query, seeds and workspace garbage,
+// with L2 emptied of dirty lines before it (the timed calls flush L2 too); k, v, the index and
+// the guard bands are checked afterwards like after the timed calls. Nothing here is timed.
+CountersOutcome profile_workload(GpuContext& c, WorkloadData& d, const RunPlan& plan,
+                                 const RunLimits& lim, CounterProfiler& prof);
+
 }  // namespace kevo

@@ -36,6 +36,8 @@ class Runner {
         rows_(s_.B * s_.Hq), lay_(rows_), rng_(std::random_device{}()) {}
   ~Runner();
   RunOutcome run();
+  // Build phase, then the counter passes of one decode call (decode_runner_counters.cc).
+  CountersOutcome run_counters(CounterProfiler& prof);
 
  private:
   bool fail(EvalStatus st, std::string msg) {
@@ -55,6 +57,7 @@ class Runner {
   // caller's stream does not pay).
   bool launch_kernels(const std::vector<PlanKernel>& ks, CUevent* evs, uint64_t seed,
                       bool every_kernel = true);
+  bool launch_kernel(const PlanKernel& k);  // with args_ as they are
   bool enqueue_call(int slot, uint64_t q_seed, uint64_t arg_seed, bool flush, int ref_cur,
                     int ref_prev, bool every_kernel = true);
   bool enqueue_integrity_checks(bool kv, bool index);
@@ -78,6 +81,7 @@ class Runner {
   bool build_phase();
   bool accuracy_phase();
   bool timing_phase();
+  bool counters_phase(CounterProfiler& prof, CountersOutcome& co);
 
   GpuContext& c_;
   const CudaDriver& drv_;

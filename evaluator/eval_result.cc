@@ -53,8 +53,13 @@ nlohmann::json to_json(const EvalResult& r) {
   for (const auto& w : r.workloads) {
     json kernels = json::array();
     for (const auto& k : w.kernels) {
-      kernels.push_back({{"name", k.name}, {"us", k.us}, {"registers", k.registers},
-                         {"smem_bytes", k.smem_bytes}, {"local_bytes", k.local_bytes}});
+      json jk = {{"name", k.name},
+                 {"us", k.us},
+                 {"registers", k.registers},
+                 {"smem_bytes", k.smem_bytes},
+                 {"local_bytes", k.local_bytes}};
+      if (k.counters) jk["counters"] = to_json(*k.counters);
+      kernels.push_back(std::move(jk));
     }
     workloads.push_back({{"name", w.name}, {"B", w.B}, {"N", w.N}, {"decode_us", w.decode_us},
                          {"dense_us", w.dense_us}, {"speedup", w.speedup},
@@ -71,6 +76,11 @@ nlohmann::json to_json(const EvalResult& r) {
               {"workloads", workloads},
               {"artifacts", {{"compile_log", r.compile_log}, {"feedback", r.feedback}}}};
   if (!r.gpu.empty()) out["gpu"] = r.gpu;  // provenance for exports (DESIGN s.8)
+  if (r.counters) {
+    json c = {{"passes", r.counters->passes}, {"ms", r.counters->ms}};
+    if (!r.counters->unavailable.empty()) c["unavailable"] = r.counters->unavailable;
+    out["counters"] = c;
+  }
   return out;
 }
 
@@ -106,10 +116,22 @@ Result<EvalResult> eval_result_from_json(const nlohmann::json& j) {
             wr.kernels.push_back({k.at("name").get<std::string>(), k.value("us", 0.0),
                                   k.value("registers", 0), k.value("smem_bytes", 0),
                                   k.value("local_bytes", 0)});
+            if (k.contains("counters")) {
+              auto c = kernel_counters_from_json(k["counters"]);
+              if (!c.ok())
+                return Status::InvalidArgument("kernel " + wr.kernels.back().name + ": " +
+                                               c.status().message());
+              wr.kernels.back().counters = std::move(c).value();
+            }
           }
         }
         r.workloads.push_back(std::move(wr));
       }
+    }
+    if (j.contains("counters") && j["counters"].is_object()) {
+      const auto& c = j["counters"];
+      r.counters =
+          CountersRun{c.value("passes", 0), c.value("ms", 0.0), c.value("unavailable", "")};
     }
     if (j.contains("artifacts")) {
       r.compile_log = j["artifacts"].value("compile_log", "");
@@ -118,6 +140,20 @@ Result<EvalResult> eval_result_from_json(const nlohmann::json& j) {
     return r;
   } catch (const nlohmann::json::exception& e) {
     return Status::InvalidArgument(std::string("malformed evaluation result: ") + e.what());
+  }
+}
+
+void merge_counters(EvalResult& into, const EvalResult& from) {
+  if (from.counters) into.counters = from.counters;
+  for (const WorkloadResult& fw : from.workloads) {
+    for (WorkloadResult& w : into.workloads) {
+      if (w.name != fw.name) continue;
+      for (size_t i = 0; i < w.kernels.size() && i < fw.kernels.size(); ++i) {
+        if (w.kernels[i].name == fw.kernels[i].name && fw.kernels[i].counters) {
+          w.kernels[i].counters = fw.kernels[i].counters;
+        }
+      }
+    }
   }
 }
 

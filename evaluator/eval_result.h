@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "evaluator/counters.h"
 
 namespace kevo {
 
@@ -36,6 +37,16 @@ struct KernelTiming {
   int registers = 0;       // per thread, from the driver
   int smem_bytes = 0;      // static + dynamic shared memory per block
   int local_bytes = 0;     // local memory per thread (spills and stack arrays)
+  // Hardware counters of one call of this kernel (evaluator/counters.h): only on the workloads
+  // profiled, only when counters were asked for (EvaluatorConfig::counters).
+  std::optional<KernelCounters> counters;
+};
+
+// How the counters of a result were measured; present only when counters were asked for.
+struct CountersRun {
+  int passes = 0;           // replay passes per profiled decode call
+  double ms = 0;            // wall time the counters added to the evaluation
+  std::string unavailable;  // why there are none (no CUPTI, no permission...); "" when measured
 };
 
 struct WorkloadResult {
@@ -60,6 +71,7 @@ struct EvalResult {
   std::string compile_log;  // cut to the candidate's own lines and capped
   std::string feedback;     // short text for the LLM: per-kernel times, what failed
   std::string gpu;          // where it was measured, "NVIDIA H100 80GB HBM3 (sm_90a)"; "" = no GPU
+  std::optional<CountersRun> counters;  // absent unless counters were asked for
 
   bool ok() const { return status == EvalStatus::kOk; }
   static EvalResult failure(EvalStatus s, std::string message);
@@ -68,5 +80,10 @@ struct EvalResult {
 nlohmann::json to_json(const EvalResult& r);
 // Accepts what to_json writes; InvalidArgument naming the field otherwise.
 Result<EvalResult> eval_result_from_json(const nlohmann::json& j);
+
+// Copies the counters of `from` (a counters-only evaluation of the same program) into `into`,
+// matching workloads by name and kernels by position and name; `into.counters` takes
+// `from.counters`. Timings, errors and metrics of `into` stay as they are.
+void merge_counters(EvalResult& into, const EvalResult& from);
 
 }  // namespace kevo

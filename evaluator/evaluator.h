@@ -62,6 +62,18 @@ Result<Candidate> candidate_from_json(const nlohmann::json& j);
 nlohmann::json to_json(const CompileOutcome& o);  // cubin as base64
 Result<CompileOutcome> compile_outcome_from_json(const nlohmann::json& j);
 
+// What an evaluation measures besides accuracy and time.
+struct EvalOptions {
+  // Hardware counters (evaluator/counters.h) of the decode kernels on
+  // EvaluatorConfig::counters_workloads, in replay passes after every timed call. Ignored when
+  // EvaluatorConfig::counters is "off"; implied on the main suite when it is "all".
+  bool counters = false;
+  // Counters only, for a program already evaluated ok (a new elite): no accuracy or timing
+  // phase. The result is ok with the profiled workloads and their kernels' counters and no
+  // metrics (or the failure the passes met); merge_counters() puts them into the stored result.
+  bool counters_only = false;
+};
+
 // A CUDA context on one GPU with the suites' data, the dense reference and scratch buffers, kept
 // across candidates (creating a context costs ~0.1 s). Not thread-safe; one per runner process.
 class GpuSession {
@@ -70,7 +82,7 @@ class GpuSession {
   // Evaluates a compiled candidate on `suite` (a suite name or YAML path) with all anti-cheat
   // checks. A sticky CUDA error (illegal address...) yields status crash and sets poisoned().
   virtual EvalResult evaluate(const Candidate& c, const CompileOutcome& compiled,
-                              const std::string& suite) = 0;
+                              const std::string& suite, const EvalOptions& options = {}) = 0;
   // True after a sticky CUDA error: the process must end and a fresh runner take over.
   virtual bool poisoned() const = 0;
   virtual std::string arch() const = 0;  // the GPU's exact compile target, e.g. "sm_90a"
@@ -81,6 +93,6 @@ Result<std::unique_ptr<GpuSession>> open_gpu_session(int device, const Evaluator
 
 // compile_candidate + GpuSession::evaluate in this process (for `kevo eval` and tests).
 EvalResult evaluate_in_process(GpuSession& session, const Candidate& c, const CompileOptions& opt,
-                               const std::string& suite);
+                               const std::string& suite, const EvalOptions& options = {});
 
 }  // namespace kevo

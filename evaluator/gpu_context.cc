@@ -116,6 +116,8 @@ GpuContext::~GpuContext() {
   drv_->cuCtxSetCurrent(ctx_);
   drv_->cuStreamSynchronize(stream_);
   free(flush_);
+  free(clean_);
+  if (clean_sum_) drv_->cuMemFree(clean_sum_);
   if (guard_table_) drv_->cuMemFree(guard_table_);
   if (module_) drv_->cuModuleUnload(module_);
   if (wait_event_) drv_->cuEventDestroy(wait_event_);
@@ -282,6 +284,16 @@ Status GpuContext::check_guards(CUdeviceptr bad, CUdeviceptr first) {
 Status GpuContext::flush_l2() {
   KEVO_CTX(cuMemsetD32Async(flush_.data, ++flush_value_, flush_.bytes / 4, stream_));
   return Status::Ok();
+}
+
+Status GpuContext::evict_l2_clean() {
+  if (!clean_.base) {
+    KEVO_ASSIGN_OR_RETURN(clean_, alloc("l2-clean", flush_.bytes));
+    KEVO_CTX(cuMemAlloc(&clean_sum_, sizeof(uint64_t)));
+    KEVO_CTX(cuMemsetD32Async(clean_.data, 0, clean_.bytes / 4, stream_));
+    KEVO_RETURN_IF_ERROR(flush_l2());  // writes back the memset's lines: clean_ is clean in DRAM
+  }
+  return checksum(clean_.data, clean_.bytes, clean_sum_);
 }
 
 Result<double> GpuContext::empty_kernel_us() {

@@ -48,6 +48,7 @@ class GpuContext {
   GpuContext& operator=(const GpuContext&) = delete;
 
   const CudaDriver& drv() const { return *drv_; }
+  CUcontext context() const { return ctx_; }
   CUstream stream() const { return stream_; }
   const GpuInfo& info() const { return info_; }
   const InternalKernels& kernels() const { return k_; }
@@ -92,6 +93,11 @@ class GpuContext {
   Status check_guards(CUdeviceptr bad, CUdeviceptr first);
   // Evicts L2: writes a buffer twice the L2 size.
   Status flush_l2();
+  // Evicts L2 and leaves it holding clean lines only: reads a buffer twice the L2 size that
+  // nothing writes. After flush_l2 (or any write), dirty lines are written back to DRAM while
+  // whatever runs next runs; before a profiled kernel that traffic would count as its own.
+  // Allocates that buffer on first use.
+  Status evict_l2_clean();
   // Median time of an empty kernel between two events (the launch floor), in microseconds.
   Result<double> empty_kernel_us();
 
@@ -108,6 +114,8 @@ class GpuContext {
   InternalKernels k_{};
   GpuInfo info_;
   GuardedBuffer flush_;
+  GuardedBuffer clean_;          // evict_l2_clean's, allocated on first use
+  CUdeviceptr clean_sum_ = 0;    // where its read writes its (unused) checksum
   CUdeviceptr guard_table_ = 0;  // GuardRange[64]
   unsigned guard_ranges_ = 0;
   uint32_t flush_value_ = 0;

@@ -9,62 +9,10 @@
 #include "common/log.h"
 #include "common/paths.h"
 #include "common/yaml_config.h"
-#include "evaluator/decode_runner.h"
-#include "evaluator/evaluator.h"
-#include "evaluator/gpu_context.h"
-#include "evaluator/result_assembly.h"
-#include "evaluator/workload_data.h"
-#include "evaluator/workloads.h"
+#include "evaluator/gpu_session_impl.h"
 
 namespace kevo {
-namespace {
-
-struct LoadedModule {
-  std::string name;
-  CUmodule mod = nullptr;
-  TaskSpec spec;
-  std::map<std::string, int64_t> params;
-  std::map<std::string, PlanKernel> kernels;  // by name: function and driver attributes
-};
-
-// Failures carry the status the candidate gets.
-struct Failure {
-  EvalStatus status;
-  std::string message;
-};
-
-class Session final : public GpuSession {
- public:
-  Session(std::unique_ptr<GpuContext> c, EvaluatorConfig cfg, double empty_us)
-      : ctx_(std::move(c)), cfg_(std::move(cfg)), empty_us_(empty_us) {}
-  ~Session() override;
-  EvalResult evaluate(const Candidate& c, const CompileOutcome& compiled,
-                      const std::string& suite) override {
-    EvalResult r = measure(c, compiled, suite);
-    r.gpu = ctx_->info().name + " (" + arch() + ")";  // every result says where it was measured
-    return r;
-  }
-  bool poisoned() const override { return ctx_->poisoned(); }
-  std::string arch() const override { return ctx_->info().arch(); }
-
- private:
-  EvalResult measure(const Candidate& c, const CompileOutcome& compiled, const std::string& suite);
-  std::optional<Failure> load(const std::string& name, const std::string& source,
-                              const CompileOutcome& compiled, LoadedModule& out);
-  void unload(LoadedModule& m);
-  std::optional<Failure> plan_for(const LoadedModule& m, const WorkloadSpec& w, RunPlan& out);
-  std::optional<Failure> ensure_dense();
-  Result<const Suite*> get_suite(const std::string& name);
-  Result<WorkloadData*> get_data(const Suite& s, const WorkloadSpec& w);
-  RunLimits limits(const Shape& s, bool dense) const;
-
-  std::unique_ptr<GpuContext> ctx_;
-  EvaluatorConfig cfg_;
-  double empty_us_;
-  std::map<std::string, Suite> suites_;
-  std::map<std::string, std::unique_ptr<WorkloadData>> data_;
-  std::optional<LoadedModule> dense_;
-};
+namespace session_detail {
 
 Session::~Session() {
   if (ctx_->poisoned()) return;  // leak: freeing on a lost context may block
@@ -207,6 +155,12 @@ Result<WorkloadData*> Session::get_data(const Suite& s, const WorkloadSpec& w) {
   return (data_[key] = std::move(d)).get();
 }
 
+void Session::drop_if_dirty(const Suite& s, const WorkloadSpec& w, WorkloadData& d) {
+  if (!d.dirty || ctx_->poisoned()) return;  // rebuilt on next use
+  free_workload_data(*ctx_, d);
+  data_.erase(s.file + "|" + w.name + "|" + std::to_string(w.seed));
+}
+
 RunLimits Session::limits(const Shape& s, bool dense) const {
   RunLimits l;
   l.stop = {cfg_.min_iterations, cfg_.max_iterations, cfg_.target_spread,
@@ -225,7 +179,7 @@ RunLimits Session::limits(const Shape& s, bool dense) const {
 }
 
 EvalResult Session::measure(const Candidate& c, const CompileOutcome& compiled,
-                             const std::string& suite_name) {
+                            const std::string& suite_name, const EvalOptions& options) {
   auto failure = [&](EvalStatus s, const std::string& msg) {
     EvalResult r = EvalResult::failure(s, msg);
     r.compile_log = compiled.log;
@@ -264,10 +218,7 @@ EvalResult Session::measure(const Candidate& c, const CompileOutcome& compiled,
     if (co.inputs_modified) (*data)->dirty = true;
     std::optional<RunOutcome> dn;
     if (co.status == EvalStatus::kOk) dn = run_workload(*ctx_, **data, dense_plan, limits(w.shape, true));
-    if ((*data)->dirty && !ctx_->poisoned()) {  // rebuilt on next use
-      free_workload_data(*ctx_, **data);
-      data_.erase((**suite).file + "|" + w.name + "|" + std::to_string(w.seed));
-    }
+    drop_if_dirty(**suite, w, **data);
     if (co.status != EvalStatus::kOk) {
       unload(cand);
       return failure(co.status, "workload " + w.name + ": " + co.message);
@@ -299,13 +250,34 @@ EvalResult Session::measure(const Candidate& c, const CompileOutcome& compiled,
     m.index_bytes = plan.index_bytes;
     measures.push_back(std::move(m));
   }
+  // Counters after every timed call of every workload: the profiler never runs while timing.
+  std::optional<CountersRun> counters;
+  if (wants_counters(suite_name, options)) {
+    std::vector<WorkloadResult> profiled;
+    counters.emplace();
+    if (auto f = profile(cand, **suite, profiled, *counters)) {
+      unload(cand);
+      return failure(f->status, f->message);
+    }
+    for (const WorkloadResult& p : profiled) {
+      for (WorkloadMeasure& m : measures) {
+        if (m.result.name != p.name) continue;
+        for (size_t i = 0; i < m.result.kernels.size() && i < p.kernels.size(); ++i) {
+          m.result.kernels[i].counters = p.kernels[i].counters;
+        }
+      }
+    }
+  }
   unload(cand);
   EvalResult r = assemble_result(measures, compiled.compile_ms);
   r.compile_log = compiled.log;
+  r.counters = counters;
   return r;
 }
 
-}  // namespace
+}  // namespace session_detail
+
+using session_detail::Session;
 
 Result<std::unique_ptr<GpuSession>> open_gpu_session(int device, const EvaluatorConfig& config) {
   KEVO_ASSIGN_OR_RETURN(auto ctx, GpuContext::open(device));
@@ -314,11 +286,11 @@ Result<std::unique_ptr<GpuSession>> open_gpu_session(int device, const Evaluator
 }
 
 EvalResult evaluate_in_process(GpuSession& session, const Candidate& c, const CompileOptions& opt,
-                               const std::string& suite) {
+                               const std::string& suite, const EvalOptions& options) {
   CompileOptions o = opt;
   o.arch = session.arch();  // the CUBIN must be for exactly this GPU
   CompileOutcome compiled = compile_candidate(c, o);
-  return session.evaluate(c, compiled, suite);
+  return session.evaluate(c, compiled, suite, options);
 }
 
 }  // namespace kevo

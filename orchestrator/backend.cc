@@ -30,6 +30,14 @@ EvalResult SandboxBackend::evaluate(int gpu, const Candidate& candidate,
   return runners_.at(gpu)->evaluate(candidate, compiled, suite);
 }
 
+EvalResult SandboxBackend::measure_counters(int gpu, const Candidate& candidate,
+                                            const CompileOutcome& compiled,
+                                            const std::string& suite) {
+  EvalOptions options;
+  options.counters_only = true;
+  return runners_.at(gpu)->evaluate(candidate, compiled, suite, options);
+}
+
 void ArchiveCallRecorder::record(const LlmCallRecord& c) {
   LlmCall call;
   call.model = c.model;

@@ -25,6 +25,8 @@ class SandboxBackend : public EvaluationBackend {
   EvalResult evaluate(int gpu, const Candidate& candidate, const CompileOutcome& compiled,
                       const std::string& suite) override;
   int gpu_count() const override { return static_cast<int>(runners_.size()); }
+  EvalResult measure_counters(int gpu, const Candidate& candidate, const CompileOutcome& compiled,
+                              const std::string& suite) override;
 
  private:
   std::unique_ptr<CompilePool> pool_;

@@ -111,7 +111,12 @@ void Evolution::Impl::gpu_thread(int gpu) {
     }
     auto t0 = std::chrono::steady_clock::now();
     const std::string& suite = job->holdout ? config.evaluator.holdout_suite : config.evaluator.suite;
-    job->result = backend.evaluate(gpu, job->candidate, job->compiled, suite);
+    if (job->counters) {
+      merge_counters(job->result,
+                     backend.measure_counters(gpu, job->candidate, job->compiled, suite));
+    } else {
+      job->result = backend.evaluate(gpu, job->candidate, job->compiled, suite);
+    }
     double busy = seconds_since(t0);
     std::lock_guard lock(mu);
     gpu_busy_s += busy;
@@ -159,8 +164,9 @@ void Evolution::Impl::harvest_results() {
   }
   for (auto& job : batch) {
     nlohmann::json j = to_json(job->result);
-    if (job->holdout) {
-      Status st = archive.record_holdout(job->id, j);
+    if (job->holdout || job->counters) {
+      Status st =
+          job->holdout ? archive.record_holdout(job->id, j) : archive.amend_result(job->id, j);
       if (!st.ok()) spdlog::error("archive: {}", st.message());
       continue;
     }
@@ -189,6 +195,18 @@ void Evolution::Impl::harvest_results() {
       job2->compiled = job->compiled;
       std::lock_guard lock(mu);
       ready.push_back(std::move(job2));
+      gpu_cv.notify_one();
+    }
+    // Hardware counters for the programs prompts show as parents (evaluator.counters: elites).
+    if (outcome->new_elite && config.evaluator.counters == "elites") {
+      auto job3 = std::make_shared<Job>();
+      job3->id = job->id;
+      job3->counters = true;
+      job3->candidate = job->candidate;
+      job3->compiled = job->compiled;
+      job3->result = r;  // the counters are merged into it, then it replaces the stored one
+      std::lock_guard lock(mu);
+      ready.push_back(std::move(job3));
       gpu_cv.notify_one();
     }
   }

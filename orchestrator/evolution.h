@@ -41,6 +41,15 @@ class EvaluationBackend {
   virtual EvalResult evaluate(int gpu, const Candidate& candidate, const CompileOutcome& compiled,
                               const std::string& suite) = 0;
   virtual int gpu_count() const = 0;
+  // Hardware counters only (EvalOptions::counters_only) of a program already evaluated ok, on
+  // `suite`; merge_counters() puts them into its result. By default there are none to give.
+  virtual EvalResult measure_counters(int gpu, const Candidate& candidate,
+                                      const CompileOutcome& compiled, const std::string& suite) {
+    (void)gpu, (void)candidate, (void)compiled, (void)suite;
+    EvalResult r;
+    r.counters = CountersRun{0, 0, "this backend measures no hardware counters"};
+    return r;
+  }
 };
 
 // A model the loop may ask (one per configured model; the replay client counts as one).

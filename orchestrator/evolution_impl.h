@@ -50,6 +50,7 @@ struct Job {
   ProgramId id = 0;
   Candidate candidate;
   bool holdout = false;  // a new elite's holdout evaluation (recorded apart, never in prompts)
+  bool counters = false;  // a new elite's hardware counters, merged into `result` (its own)
   std::future<CompileOutcome> compile;
   CompileOutcome compiled;
   EvalResult result;

@@ -55,6 +55,7 @@ std::string kernels_text(const EvalResult& r) {
       out += "    " + k.name + ": " + number(k.us) + " us, " + std::to_string(k.registers) +
              " registers, " + bytes(k.smem_bytes) + " shared, " + bytes(k.local_bytes) +
              " local (spills)\n";
+      if (k.counters) out += "      hardware counters: " + describe_counters(*k.counters) + "\n";
     }
   }
   if (out.empty()) return "(no timings: the program did not run to completion)";

@@ -57,14 +57,16 @@ class GpuRunner::Impl {
     return ensure_runner();
   }
 
-  EvalResult evaluate(const Candidate& c, const CompileOutcome& compiled, const std::string& suite) {
+  EvalResult evaluate(const Candidate& c, const CompileOutcome& compiled, const std::string& suite,
+                      const EvalOptions& options) {
     if (compiled.status != EvalStatus::kOk) return EvalResult::failure(compiled.status, compiled.message);
     std::lock_guard lock(mu_);
     Status st = ensure_runner();
     if (!st.ok()) return EvalResult::failure(EvalStatus::kCrash, "GPU runner unavailable: " + st.message());
     uint64_t id = ++next_id_;
-    nlohmann::json req = {{"id", id}, {"candidate", to_json(c)}, {"compiled", to_json(compiled)},
-                          {"suite", suite}};
+    nlohmann::json req = {
+        {"id", id},       {"candidate", to_json(c)},      {"compiled", to_json(compiled)},
+        {"suite", suite}, {"counters", options.counters}, {"counters_only", options.counters_only}};
     st = proc_->write_line(req.dump(), deadline_in(kWriteTimeoutS));
     Result<std::string> line =
         st.ok() ? proc_->read_line(deadline_in(config_.evaluation_timeout_s)) : Result<std::string>(st);
@@ -87,8 +89,9 @@ class GpuRunner::Impl {
     return std::move(*result);
   }
 
-  std::future<EvalResult> submit(Candidate c, CompileOutcome compiled, std::string suite) {
-    Job job{std::move(c), std::move(compiled), std::move(suite), {}};
+  std::future<EvalResult> submit(Candidate c, CompileOutcome compiled, std::string suite,
+                                 EvalOptions options) {
+    Job job{std::move(c), std::move(compiled), std::move(suite), options, {}};
     auto fut = job.promise.get_future();
     std::lock_guard lock(queue_mu_);
     if (stopping_) {
@@ -112,6 +115,7 @@ class GpuRunner::Impl {
     Candidate candidate;
     CompileOutcome compiled;
     std::string suite;
+    EvalOptions options;
     std::promise<EvalResult> promise;
   };
 
@@ -125,7 +129,7 @@ class GpuRunner::Impl {
         job = std::move(queue_.front());
         queue_.pop_front();
       }
-      job.promise.set_value(evaluate(job.candidate, job.compiled, job.suite));
+      job.promise.set_value(evaluate(job.candidate, job.compiled, job.suite, job.options));
     }
   }
 
@@ -222,11 +226,12 @@ Result<std::unique_ptr<GpuRunner>> GpuRunner::start(int device, const SandboxCon
 GpuRunner::GpuRunner(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 GpuRunner::~GpuRunner() = default;
 EvalResult GpuRunner::evaluate(const Candidate& c, const CompileOutcome& compiled,
-                               const std::string& suite) {
-  return impl_->evaluate(c, compiled, suite);
+                               const std::string& suite, const EvalOptions& options) {
+  return impl_->evaluate(c, compiled, suite, options);
 }
-std::future<EvalResult> GpuRunner::submit(Candidate c, CompileOutcome compiled, std::string suite) {
-  return impl_->submit(std::move(c), std::move(compiled), std::move(suite));
+std::future<EvalResult> GpuRunner::submit(Candidate c, CompileOutcome compiled, std::string suite,
+                                          EvalOptions options) {
+  return impl_->submit(std::move(c), std::move(compiled), std::move(suite), options);
 }
 GpuRunnerInfo GpuRunner::info() const { return impl_->info(); }
 

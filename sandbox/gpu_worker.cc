@@ -33,7 +33,10 @@ nlohmann::json evaluate(GpuSession& session, const nlohmann::json& req) {
       const Status& bad = !cand.ok() ? cand.status() : compiled.status();
       r = EvalResult::failure(EvalStatus::kCrash, "GPU runner got a bad request: " + bad.message());
     } else {
-      r = session.evaluate(*cand, *compiled, req.value("suite", std::string()));
+      EvalOptions options;
+      options.counters = req.value("counters", false);
+      options.counters_only = req.value("counters_only", false);
+      r = session.evaluate(*cand, *compiled, req.value("suite", std::string()), options);
     }
   } catch (const std::exception& e) {
     r = EvalResult::failure(EvalStatus::kCrash, std::string("GPU runner: ") + e.what());

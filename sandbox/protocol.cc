@@ -5,10 +5,11 @@ namespace kevo::sandbox {
 // Every field must cross the pipe: a field missing here would silently take its default in the
 // runner. tests/sandbox_protocol_test.cc fails when EvaluatorConfig's size changes, as a reminder
 // to list new fields. A name the struct does not have (yet) is skipped.
-#define KEVO_EVALUATOR_CONFIG_FIELDS(X)                                                   \
-  X(quick_suite) X(suite) X(holdout_suite) X(max_mean_rel_err) X(index_cap_bytes_per_token) \
-  X(warmup_iterations) X(min_iterations) X(max_iterations) X(target_spread)                 \
-  X(max_seconds_per_workload) X(kernel_timeout_s) X(arch)
+#define KEVO_EVALUATOR_CONFIG_FIELDS(X)                                                           \
+  X(quick_suite)                                                                                  \
+  X(suite) X(holdout_suite) X(max_mean_rel_err) X(index_cap_bytes_per_token) X(warmup_iterations) \
+      X(min_iterations) X(max_iterations) X(target_spread) X(max_seconds_per_workload)            \
+          X(kernel_timeout_s) X(arch) X(counters) X(counters_workloads)
 
 namespace {
 template <typename C>

@@ -4,8 +4,12 @@
 //   compile worker                         gpu runner
 //   <- {"ready":true, "landlock":..}       -> {"op":"init","evaluator":{..}}
 //   -> {"id":7,"candidate":{..},           <- {"ready":true,"arch":"sm_90a","free_bytes":..}
-//       "arch":"sm_90a","timeout_s":30}    -> {"id":7,"candidate":{..},"compiled":{..},"suite":".."}
-//   <- {"id":7,"outcome":{..}}             <- {"id":7,"result":{..},"poisoned":false,"free_bytes":..}
+//       "arch":"sm_90a","timeout_s":30}    ->
+//       {"id":7,"candidate":{..},"compiled":{..},"suite":".."}
+//   <- {"id":7,"outcome":{..}}             <-
+//   {"id":7,"result":{..},"poisoned":false,"free_bytes":..}
+//
+// An evaluation request may add "counters":true or "counters_only":true (EvalOptions).
 //
 // A worker that cannot start answers {"ready":false,"error":"..."} and exits. Replies always
 // carry the request's id, so a late reply to an abandoned request is never taken for another.

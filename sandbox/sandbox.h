@@ -77,11 +77,13 @@ class GpuRunner {
   ~GpuRunner();
 
   // Evaluates a compiled candidate (compiled.status must be ok) on `suite`. Blocks at most
-  // evaluation_timeout_s plus runner start-up after a crash.
+  // evaluation_timeout_s plus runner start-up after a crash. `options`: hardware counters
+  // (evaluator.h); a counters-only request of a new elite is bounded the same way.
   EvalResult evaluate(const Candidate& candidate, const CompileOutcome& compiled,
-                      const std::string& suite);
+                      const std::string& suite, const EvalOptions& options = {});
   // The same on the runner's own thread.
-  std::future<EvalResult> submit(Candidate candidate, CompileOutcome compiled, std::string suite);
+  std::future<EvalResult> submit(Candidate candidate, CompileOutcome compiled, std::string suite,
+                                 EvalOptions options = {});
 
   GpuRunnerInfo info() const;
 

@@ -83,6 +83,8 @@ TEST(SandboxProtocol, EvaluatorConfigCrossesThePipeWhole) {
   c.max_seconds_per_workload = 0.25;
   c.kernel_timeout_s = 3.5;
   c.arch = "sm_100a";
+  c.counters = "all";
+  c.counters_workloads = "B1-N8192";
   // Through text, as on the pipe.
   auto j = sandbox::parse_message(sandbox::evaluator_config_to_json(c).dump());
   ASSERT_TRUE(j.ok());
@@ -100,6 +102,8 @@ TEST(SandboxProtocol, EvaluatorConfigCrossesThePipeWhole) {
   EXPECT_EQ(back->max_seconds_per_workload, 0.25);
   EXPECT_EQ(back->kernel_timeout_s, 3.5);
   EXPECT_EQ(back->arch, "sm_100a");
+  EXPECT_EQ(back->counters, "all");
+  EXPECT_EQ(back->counters_workloads, "B1-N8192");
 }
 
 // A reminder, not a build break: when EvaluatorConfig grows, its new field must be listed in
@@ -107,7 +111,7 @@ TEST(SandboxProtocol, EvaluatorConfigCrossesThePipeWhole) {
 // silently use its default.
 TEST(SandboxProtocol, EvaluatorConfigHasNoUnlistedFields) {
 #if defined(__x86_64__) && defined(__GLIBCXX__)
-  EXPECT_EQ(sizeof(EvaluatorConfig), 176u)
+  EXPECT_EQ(sizeof(EvaluatorConfig), 240u)
       << "EvaluatorConfig changed: list the new field in sandbox/protocol.cc and this test";
 #endif
 }

@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "evaluator/counters.h"
 #include "evaluator/cuda_driver.h"
 #include "evaluator/gpu_info.h"
 #include "orchestrator/cli/commands.h"
@@ -85,6 +86,10 @@ int run_doctor(const DoctorOptions& opt) {
     if (gpus.ok()) {
       report["gpus"] = nlohmann::json::array();
       for (const auto& g : *gpus) report["gpus"].push_back(to_json(g));
+      // Hardware counters are optional: their absence is one line here, never a failure.
+      auto counters = probe_counters(0);
+      report["counters"] = {{"available", counters.ok()},
+                            {"detail", counters.ok() ? *counters : counters.status().message()}};
     } else {
       gpu_error = gpus.status().message();
     }
@@ -136,6 +141,12 @@ int run_doctor(const DoctorOptions& opt) {
         line << ", copy " << std::setprecision(0) << g["copy_gbps"].get<double>() << " GB/s";
       }
       row("GPU " + std::to_string(g["index"].get<int>()), line.str());
+    }
+    if (report.contains("counters")) {
+      const auto& c = report["counters"];
+      row("counters", c["available"].get<bool>() ? "yes, " + c["detail"].get<std::string>()
+                                                 : "no: " + c["detail"].get<std::string>() +
+                                                       " (results carry no hardware counters)");
     }
     std::cout << o.str();
   }

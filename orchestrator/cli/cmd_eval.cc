@@ -27,6 +27,7 @@ struct EvalOptions {
   std::vector<std::string> params;  // NAME=VALUE
   std::string arch = "auto";
   double compile_timeout_s = CompileOptions{}.timeout_s;
+  std::string counters = "largest";  // largest | all | off | a workload name
 };
 
 // $XDG_CACHE_HOME/kevo/cubin or ~/.cache/kevo/cubin; "" when neither is known.
@@ -125,6 +126,13 @@ int run_eval(const EvalOptions& opt) {
 
   EvaluatorConfig config;
   config.suite = opt.suite;
+  if (opt.counters == "off") {
+    config.counters = "off";
+  } else {
+    config.counters_workloads = opt.counters;
+  }
+  kevo::EvalOptions eval_options;
+  eval_options.counters = opt.counters != "off";
   auto session = open_gpu_session(0, config);
   if (!session.ok()) {
     bool no_gpu = session.status().code() == StatusCode::kUnavailable;
@@ -132,7 +140,7 @@ int run_eval(const EvalOptions& opt) {
                 session.status().message() + (no_gpu ? " (--compile-only works without a GPU)" : ""));
   }
   copt.arch = opt.arch == "auto" ? (*session)->arch() : opt.arch;
-  EvalResult r = evaluate_in_process(**session, c, copt, opt.suite);
+  EvalResult r = evaluate_in_process(**session, c, copt, opt.suite, eval_options);
   std::cout << (opt.json ? to_json(r).dump(2) + "\n" : render_text(r, opt.file, opt.suite));
   if (!r.ok()) return fail(kExitFailure, std::string(eval_status_name(r.status)) + ": " + r.message);
   return kExitOk;
@@ -162,6 +170,11 @@ void add_eval_command(CLI::App& app, Cli& cli) {
   cmd->add_option("--compile-timeout", opt->compile_timeout_s, "seconds before a compile is cancelled")
       ->capture_default_str();
   cmd->add_flag("--no-cache", opt->no_cache, "always compile (skip the CUBIN cache in ~/.cache/kevo)");
+  cmd->add_option("--counters", opt->counters,
+                  "hardware counters per decode kernel (DRAM bytes and bandwidth, L2 hits, warps "
+                  "per SM, stalls), measured after the timed calls on: largest (the workload with "
+                  "the most K/V bytes), all, a workload name, or off")
+      ->capture_default_str();
   cmd->callback([&cli, opt] { cli.exit_code = run_eval(*opt); });
 }
 

@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "evaluator/counters.h"
 #include "orchestrator/cli/archive_cli.h"
 #include "orchestrator/cli/commands.h"
 
@@ -30,6 +31,34 @@ std::string str(const json& j, const char* key) {
   return it != j.end() && it->is_string() ? it->get<std::string>() : "-";
 }
 
+// Hardware counters of the kernels that have them (the profiled workloads), one row each.
+void print_counters(const json& result) {
+  Table t({"workload", "kernel", "dram_read_MB", "dram_write_MB", "GB/s", "%copy_bw", "L2_hit%",
+           "warps/SM", "issue%", "top stall"});
+  for (const auto& wl : result["workloads"]) {
+    if (!wl.is_object() || !wl.contains("kernels") || !wl["kernels"].is_array()) continue;
+    for (const auto& kn : wl["kernels"]) {
+      if (!kn.is_object() || !kn.contains("counters")) continue;
+      auto c = kernel_counters_from_json(kn["counters"]);
+      if (!c.ok()) continue;
+      std::string stall = c->stalls.empty() ? "-"
+                                            : c->stalls[0].reason + " " +
+                                                  fmt_num(100 * c->stalls[0].share, 2) + "%";
+      t.add({str(wl, "name"), str(kn, "name"), fmt_num(c->dram_read_bytes / 1e6, 4),
+             fmt_num(c->dram_write_bytes / 1e6, 4), fmt_num(c->dram_gbps, 4),
+             fmt_num(c->dram_copy_pct, 3), fmt_num(c->l2_hit_pct, 3), fmt_num(c->warps_per_sm, 3),
+             fmt_num(c->issue_active_pct, 3), stall});
+    }
+  }
+  if (t.empty()) {
+    if (result.contains("counters") && result["counters"].contains("unavailable")) {
+      std::cout << "\nhardware counters: none (" << str(result["counters"], "unavailable") << ")\n";
+    }
+    return;
+  }
+  std::cout << "\nhardware counters (one call, replayed after the timed calls)\n" << t.render();
+}
+
 void print_workloads(const json& result) {
   if (!result.is_object() || !result.contains("workloads") || !result["workloads"].is_array() ||
       result["workloads"].empty()) {
@@ -51,6 +80,7 @@ void print_workloads(const json& result) {
   }
   std::cout << "\nworkloads\n" << w.render();
   if (!k.empty()) std::cout << "\nkernels (decode phase, in plan order)\n" << k.render();
+  print_counters(result);
 }
 
 void print_text(ArchiveReader& reader, const Program& p, const std::optional<Program>& parent,

@@ -132,6 +132,15 @@ std::string render_text(const EvalResult& r, const std::string& file, const std:
     if (const double* m = metric("max_rel_err")) o << ", max " << fmt("%.4f", *m);
     o << "\n";
   }
+  if (r.counters) {
+    o << "  counters  ";
+    if (!r.counters->unavailable.empty()) {
+      o << "none: " << r.counters->unavailable << "\n";
+    } else {
+      o << r.counters->passes << " replay passes, " << fmt("%.0f ms", r.counters->ms)
+        << " (after the timed calls)\n";
+    }
+  }
   if (const double* ib = metric("index_bytes_per_token")) {
     o << "  index     " << fmt("%.1f", *ib) << " B/token";
     if (const double* b = metric("build_ns_per_token")) o << ", build " << fmt("%.2f", *b) << " ns/token";
@@ -147,6 +156,7 @@ std::string render_text(const EvalResult& r, const std::string& file, const std:
       for (const auto& k : w.kernels) {
         o << "    " << pad(k.name, 20) << pad(fmt("%.2f us", k.us), 11) << pad(std::to_string(k.registers) + " regs", 10)
           << pad("smem " + bytes_text(k.smem_bytes), 16) << "spill/local " << k.local_bytes << " B\n";
+        if (k.counters) o << "      " << describe_counters(*k.counters) << "\n";
       }
     }
   }
