@@ -60,7 +60,9 @@ inline constexpr const char* kSummaryCols =
     "id, status, fitness, island, generation, cell, origin, parent_id, metrics, created_at";
 Result<std::vector<ProgramSummary>> read_children(sqlite::Db& db, ProgramId parent, int limit);
 Result<std::vector<Elite>> read_elites(sqlite::Db& db, std::optional<int> island);
-Result<Totals> read_totals(sqlite::Db& db);
+// `count_by_scan`: count programs per status with a scan (files older than schema 3 have no
+// per-status counters).
+Result<Totals> read_totals(sqlite::Db& db, bool count_by_scan = false);
 Result<LlmCall> read_llm_call(sqlite::Db& db, LlmCallId id);
 Result<std::vector<ProgramSummary>> read_top(sqlite::Db& db, const TopQuery& q);
 Result<std::vector<ProgramSummary>> read_lineage(sqlite::Db& db, ProgramId id);
@@ -86,12 +88,13 @@ struct Archive::Impl {
   std::string path;
   ArchiveConfig config;
   int64_t run_id = 0;
-  int lock_fd = -1;  // flock on "<path>-writer.lock": one writing process per run
+  int lock_fd = -1;  // flock on "<path>-lock": one writing process per run
 };
 
 struct ArchiveReader::Impl {
   sqlite::Db db;
   ArchiveConfig config;
+  int schema_version = 0;  // as found: readers do not upgrade files
 };
 
 }  // namespace kevo

@@ -99,12 +99,16 @@ Result<std::vector<Elite>> read_elites(sqlite::Db& db, std::optional<int> island
   }
 }
 
-Result<Totals> read_totals(sqlite::Db& db) {
+Result<Totals> read_totals(sqlite::Db& db, bool count_by_scan) {
   Totals t;
   KEVO_ASSIGN_OR_RETURN(t.evaluations, kv_int(db, kKeyEvaluations));
   // Per-status counters (kept with every status change), a short range of the kv key index.
-  KEVO_ASSIGN_OR_RETURN(auto st, db.prepare("SELECT substr(key, ?1), value FROM kv "
-                                            "WHERE key > ?2 AND key < ?3 ORDER BY key"));
+  KEVO_ASSIGN_OR_RETURN(auto st,
+                        db.prepare(count_by_scan ? "SELECT status, count(*) FROM programs "
+                                                   "WHERE ?1 IS NOT NULL OR ?2 IS NOT NULL OR "
+                                                   "?3 IS NOT NULL GROUP BY status ORDER BY status"
+                                                 : "SELECT substr(key, ?1), value FROM kv "
+                                                   "WHERE key > ?2 AND key < ?3 ORDER BY key"));
   const std::string prefix = kKeyCountPrefix;
   st.bind(1, static_cast<int64_t>(prefix.size() + 1))
       .bind(2, prefix)
