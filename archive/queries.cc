@@ -73,6 +73,7 @@ Result<std::vector<ProgramSummary>> read_summaries(sqlite::Stmt& st) {
     s.parent = st.opt_int64(7);
     s.metrics = object_or_empty(parse_json(st.text(8)));
     s.created_at = st.real(9);
+    s.message = st.text(10);
     out.push_back(std::move(s));
   }
 }
@@ -162,6 +163,19 @@ Result<LlmCall> read_llm_call(sqlite::Db& db, LlmCallId id) {
 }
 
 Result<std::vector<ProgramSummary>> read_top(sqlite::Db& db, const TopQuery& q) {
+  if (q.status) {
+    // Failed programs have no fitness, so the (status, fitness, id) index holds them in id
+    // order: newest first is a backward walk of that index.
+    const bool failed = *q.status == "failed";
+    std::string sql = std::string("SELECT ") + kSummaryCols + " FROM programs WHERE " +
+                      (failed ? "status NOT IN ('ok', 'pending')" : "status = ?2") +
+                      (q.island ? " AND island = ?3" : "") + " ORDER BY id DESC LIMIT ?1";
+    KEVO_ASSIGN_OR_RETURN(auto st, db.prepare(sql));
+    st.bind(1, q.limit);
+    if (!failed) st.bind(2, *q.status);
+    if (q.island) st.bind(3, *q.island);
+    return read_summaries(st);
+  }
   if (!q.per_cell) {
     // Both forms read only the (status, [island,] fitness DESC, id) indexes.
     std::string sql = std::string("SELECT ") + kSummaryCols + " FROM programs WHERE status = 'ok'" +
@@ -174,7 +188,7 @@ Result<std::vector<ProgramSummary>> read_top(sqlite::Db& db, const TopQuery& q) 
   // One row per cell: the island's grid, or across islands the best elite of each cell.
   std::string cols;
   for (const char* c : {"p.id", "p.status", "c.fitness", "p.island", "p.generation", "c.cell",
-                        "p.origin", "p.parent_id", "p.metrics", "p.created_at"}) {
+                        "p.origin", "p.parent_id", "p.metrics", "p.created_at", "p.message"}) {
     cols += (cols.empty() ? "" : ", ") + std::string(c);
   }
   KEVO_ASSIGN_OR_RETURN(auto st, db.prepare("SELECT " + cols +

@@ -85,6 +85,7 @@ Result<std::unique_ptr<ArchiveReader>> ArchiveReader::open(const std::string& pa
   // An older file is read as it is (the writer upgrades it on `kevo resume`): readers never
   // write, and every query here works on every schema version.
   impl->schema_version = *version;
+  impl->writer_active = !immutable && writer_active(path);
   KEVO_ASSIGN_OR_RETURN(impl->config, read_archive_config(impl->db));
   return std::unique_ptr<ArchiveReader>(new ArchiveReader(std::move(impl)));
 }
@@ -119,6 +120,36 @@ Result<std::vector<ProgramSummary>> ArchiveReader::lineage(ProgramId id) {
 
 Result<std::vector<Event>> ArchiveReader::events(const std::string& kind, int limit) {
   return read_events(impl_->db, kind, limit);
+}
+
+Result<int64_t> ArchiveReader::count_events(const std::string& kind) {
+  KEVO_ASSIGN_OR_RETURN(auto st, impl_->db.prepare("SELECT count(*) FROM events WHERE kind = ?1"));
+  st.bind(1, kind);
+  KEVO_ASSIGN_OR_RETURN(bool row, st.step());
+  return row ? st.int64(0) : 0;
+}
+
+Result<std::vector<MethodSummary>> ArchiveReader::methods() {
+  KEVO_ASSIGN_OR_RETURN(auto txn, Txn::begin(impl_->db, Txn::Kind::kRead));
+  return read_methods(impl_->db);
+}
+
+Result<std::map<ProgramId, std::string>> ArchiveReader::methods_of(
+    const std::vector<ProgramId>& ids) {
+  KEVO_ASSIGN_OR_RETURN(auto txn, Txn::begin(impl_->db, Txn::Kind::kRead));
+  KEVO_ASSIGN_OR_RETURN(MethodMap map, read_method_map(impl_->db));
+  std::map<ProgramId, std::string> out;
+  for (ProgramId id : ids) {
+    auto it = map.names.find(map.seed_of(id));
+    if (it != map.names.end()) out[id] = it->second;
+  }
+  return out;
+}
+
+Result<RunActivity> ArchiveReader::activity() {
+  KEVO_ASSIGN_OR_RETURN(auto txn, Txn::begin(impl_->db, Txn::Kind::kRead));
+  KEVO_ASSIGN_OR_RETURN(auto run, read_run(impl_->db));
+  return read_activity(impl_->db, run.second, impl_->writer_active);
 }
 
 }  // namespace kevo
