@@ -187,7 +187,7 @@ TEST(ArchiveReadOnly, ErrorsAreOneLineWithoutSql) {
   TempDir dir;
   testing::write_file(dir.file("junk/kevo.db"), std::string(4096, 'x'));
   auto junk = testing::run_kevo("top --db " + dir.file("junk/kevo.db"));
-  EXPECT_EQ(junk.exit_code, 1);
+  EXPECT_EQ(junk.exit_code, 2);  // the file named is not an archive: a usage error
   EXPECT_NE(junk.err.find("is not a kevo database"), std::string::npos) << junk.err;
   expect_no_sql(junk.err);
   fs::create_directories(dir.file("other"));
@@ -199,7 +199,7 @@ TEST(ArchiveReadOnly, ErrorsAreOneLineWithoutSql) {
     ASSERT_TRUE(other.exec("CREATE TABLE t (x)").ok());
   }
   auto other = testing::run_kevo("status --db " + dir.file("other/kevo.db"));
-  EXPECT_EQ(other.exit_code, 1);
+  EXPECT_EQ(other.exit_code, 2);
   EXPECT_NE(other.err.find("is not a kevo database"), std::string::npos) << other.err;
   {
     auto odd = std::move(sqlite::Db::open(dir.file("odd/kevo.db"),
