@@ -164,17 +164,38 @@ Result<LlmCall> read_llm_call(sqlite::Db& db, LlmCallId id) {
 
 Result<std::vector<ProgramSummary>> read_top(sqlite::Db& db, const TopQuery& q) {
   if (q.status) {
-    // Failed programs have no fitness, so the (status, fitness, id) index holds them in id
-    // order: newest first is a backward walk of that index.
-    const bool failed = *q.status == "failed";
-    std::string sql = std::string("SELECT ") + kSummaryCols + " FROM programs WHERE " +
-                      (failed ? "status NOT IN ('ok', 'pending')" : "status = ?2") +
-                      (q.island ? " AND island = ?3" : "") + " ORDER BY id DESC LIMIT ?1";
+    // Failed programs have no fitness, so within one status the (status, fitness DESC, id) index
+    // holds them in id order: "ORDER BY fitness, id DESC" is that index read backwards, no sort.
+    // (ok programs have a fitness: for them newest first needs a sort.)
+    std::string sql = std::string("SELECT ") + kSummaryCols + " FROM programs WHERE status = ?2" +
+                      (q.island ? " AND island = ?3" : "") +
+                      (*q.status == "ok" ? " ORDER BY id DESC" : " ORDER BY fitness, id DESC") +
+                      " LIMIT ?1";
     KEVO_ASSIGN_OR_RETURN(auto st, db.prepare(sql));
-    st.bind(1, q.limit);
-    if (!failed) st.bind(2, *q.status);
-    if (q.island) st.bind(3, *q.island);
-    return read_summaries(st);
+    std::vector<std::string> statuses = {*q.status};
+    if (*q.status == "failed") {
+      // Every failure status: one indexed read each, merged newest first.
+      statuses.clear();
+      KEVO_ASSIGN_OR_RETURN(auto names, db.prepare("SELECT DISTINCT status FROM programs"));
+      while (true) {
+        KEVO_ASSIGN_OR_RETURN(bool row, names.step());
+        if (!row) break;
+        std::string s = names.text(0);
+        if (s != "ok" && s != kPending) statuses.push_back(s);
+      }
+    }
+    std::vector<ProgramSummary> out;
+    for (const auto& status : statuses) {
+      KEVO_RETURN_IF_ERROR(st.reset());
+      st.bind(1, q.limit).bind(2, status);
+      if (q.island) st.bind(3, *q.island);
+      KEVO_ASSIGN_OR_RETURN(auto rows, read_summaries(st));
+      for (auto& r : rows) out.push_back(std::move(r));
+    }
+    std::sort(out.begin(), out.end(),
+              [](const ProgramSummary& a, const ProgramSummary& b) { return a.id > b.id; });
+    if (static_cast<int>(out.size()) > q.limit) out.resize(static_cast<size_t>(q.limit));
+    return out;
   }
   if (!q.per_cell) {
     // Both forms read only the (status, [island,] fitness DESC, id) indexes.
