@@ -174,7 +174,8 @@ void add_eval_command(CLI::App& app, Cli& cli) {
   auto* cmd = app.add_subcommand(
       "eval",
       "Compile and evaluate one candidate kernel file through the same sandbox as a run "
-      "(a confined compile worker with its deadline, then a GPU runner): accuracy against "
+      "(compiled in a confined process under its deadline, then run by a GPU runner): accuracy "
+      "against "
       "dense attention, speedup with its timing noise, per-kernel times and resources. "
       "Exit 0 when the candidate is ok, 1 when it fails (the status and message are "
       "printed), 2 for a missing file or a bad option, 3 without a GPU.");
