@@ -34,7 +34,14 @@ Result<int> take_writer_lock(const std::string& db_path) {
   if (fd < 0) {
     return Status::IoError("archive: cannot create " + lock_path + ": " + std::strerror(errno));
   }
-  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+  // A reader checks for a writer by taking a shared lock for an instant (reader.cc): retry
+  // briefly so that `kevo status` beside `kevo resume` never makes the writer give up.
+  bool locked = false;
+  for (int attempt = 0; attempt < 50 && !locked; ++attempt) {
+    locked = flock(fd, LOCK_EX | LOCK_NB) == 0;
+    if (!locked) usleep(2000);
+  }
+  if (!locked) {
     char pid[32] = {0};
     ssize_t n = pread(fd, pid, sizeof(pid) - 1, 0);
     close(fd);

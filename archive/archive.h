@@ -132,6 +132,7 @@ struct ProgramSummary {
   std::optional<ProgramId> parent;
   nlohmann::json metrics = nlohmann::json::object();
   double created_at = 0;
+  std::string message;  // the evaluator's message (empty when ok)
 };
 
 struct Elite {
@@ -218,6 +219,30 @@ struct TopQuery {
   int limit = 10;
   std::optional<int> island;  // programs born on this island (with per_cell: its grid)
   bool per_cell = false;      // the elite of each cell instead of the best programs overall
+  // Programs with this status instead, newest first ("failed": every status but ok and
+  // pending). Not with per_cell.
+  std::optional<std::string> status;
+};
+
+// A program's method is the seed it descends from (its generation-0 ancestor), named as the run
+// named the seed ("hash_topk"); "#ID" for a seed the archive does not name.
+struct MethodSummary {
+  std::string name;
+  ProgramId seed = 0;
+  int64_t evaluated = 0;  // programs of this method with a result (every status)
+  int64_t pending = 0;
+  std::map<std::string, int64_t> by_status;
+  std::optional<ProgramSummary> best;  // its highest-fitness ok program
+};
+
+// When a run was active and why it stopped, from its events. A run resumed N times has N + 1
+// sessions; the time between a stop and the next resume does not count.
+struct RunActivity {
+  double active_s = 0;         // summed over sessions, up to the last evaluation or stop
+  double last_evaluation = 0;  // unix seconds; 0 before the first
+  int sessions = 1;
+  std::string stop_reason;     // of the last session; "" when it did not stop (running or killed)
+  bool writer_active = false;  // a process holds the run for writing now
 };
 
 struct ArchiveOptions {
@@ -325,6 +350,14 @@ class ArchiveReader {
   Result<std::vector<ProgramSummary>> lineage(ProgramId id);
   // The latest `limit` events of `kind` ("" = every kind), oldest first.
   Result<std::vector<Event>> events(const std::string& kind, int limit);
+  Result<int64_t> count_events(const std::string& kind);
+
+  // Methods (seeds) in seed order with their counts and best program. Reads the parent links
+  // and statuses from indexes only: tens of milliseconds at 100,000 programs.
+  Result<std::vector<MethodSummary>> methods();
+  // The method name of each of `ids` (unknown ids are left out).
+  Result<std::map<ProgramId, std::string>> methods_of(const std::vector<ProgramId>& ids);
+  Result<RunActivity> activity();
 
   struct Impl;
 

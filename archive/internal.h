@@ -57,16 +57,29 @@ Status insert_event(sqlite::Db& db, const std::string& kind, const nlohmann::jso
 Result<Program> read_program(sqlite::Db& db, ProgramId id);  // NotFound naming the id
 Result<std::vector<ProgramSummary>> read_summaries(sqlite::Stmt& st);  // rows of kSummaryCols
 inline constexpr const char* kSummaryCols =
-    "id, status, fitness, island, generation, cell, origin, parent_id, metrics, created_at";
+    "id, status, fitness, island, generation, cell, origin, parent_id, metrics, created_at, "
+    "message";
 Result<std::vector<ProgramSummary>> read_children(sqlite::Db& db, ProgramId parent, int limit);
 Result<std::vector<Elite>> read_elites(sqlite::Db& db, std::optional<int> island);
-Result<Totals> read_totals(sqlite::Db& db);
+// `count_by_scan`: count programs per status with a scan (files older than schema 3 have no
+// per-status counters).
+Result<Totals> read_totals(sqlite::Db& db, bool count_by_scan = false);
 Result<LlmCall> read_llm_call(sqlite::Db& db, LlmCallId id);
 Result<std::vector<LlmCall>> read_llm_calls(sqlite::Db& db, const LlmCallQuery& q);
 Result<std::vector<LlmOutcomeCount>> read_llm_outcomes(sqlite::Db& db);
 Result<std::vector<ProgramSummary>> read_top(sqlite::Db& db, const TopQuery& q);
 Result<std::vector<ProgramSummary>> read_lineage(sqlite::Db& db, ProgramId id);
 Result<std::vector<Event>> read_events(sqlite::Db& db, const std::string& kind, int limit);
+
+// Methods (methods.cc): each program's generation-0 ancestor, and the names of the seeds.
+struct MethodMap {
+  std::map<ProgramId, std::string> names;           // seed id -> method name, in id order
+  std::vector<std::pair<ProgramId, ProgramId>> of;  // (program id, seed id), sorted by id
+  ProgramId seed_of(ProgramId id) const;            // 0 when unknown
+};
+Result<MethodMap> read_method_map(sqlite::Db& db);
+Result<std::vector<MethodSummary>> read_methods(sqlite::Db& db);
+Result<RunActivity> read_activity(sqlite::Db& db, const RunInfo& run, bool writer_active);
 
 // Ring migration (selection.cc): each island's best `migration_count` elites try the next
 // island's grid (same program ids), under the usual rule. Records a "migration" event.
@@ -88,12 +101,14 @@ struct Archive::Impl {
   std::string path;
   ArchiveConfig config;
   int64_t run_id = 0;
-  int lock_fd = -1;  // flock on "<path>-writer.lock": one writing process per run
+  int lock_fd = -1;  // flock on "<path>-lock": one writing process per run
 };
 
 struct ArchiveReader::Impl {
   sqlite::Db db;
   ArchiveConfig config;
+  int schema_version = 0;  // as found: readers do not upgrade files
+  bool writer_active = false;  // a process held the run for writing when the reader opened
 };
 
 }  // namespace kevo

@@ -73,6 +73,7 @@ Result<std::vector<ProgramSummary>> read_summaries(sqlite::Stmt& st) {
     s.parent = st.opt_int64(7);
     s.metrics = object_or_empty(parse_json(st.text(8)));
     s.created_at = st.real(9);
+    s.message = st.text(10);
     out.push_back(std::move(s));
   }
 }
@@ -99,12 +100,16 @@ Result<std::vector<Elite>> read_elites(sqlite::Db& db, std::optional<int> island
   }
 }
 
-Result<Totals> read_totals(sqlite::Db& db) {
+Result<Totals> read_totals(sqlite::Db& db, bool count_by_scan) {
   Totals t;
   KEVO_ASSIGN_OR_RETURN(t.evaluations, kv_int(db, kKeyEvaluations));
   // Per-status counters (kept with every status change), a short range of the kv key index.
-  KEVO_ASSIGN_OR_RETURN(auto st, db.prepare("SELECT substr(key, ?1), value FROM kv "
-                                            "WHERE key > ?2 AND key < ?3 ORDER BY key"));
+  KEVO_ASSIGN_OR_RETURN(auto st,
+                        db.prepare(count_by_scan ? "SELECT status, count(*) FROM programs "
+                                                   "WHERE ?1 IS NOT NULL OR ?2 IS NOT NULL OR "
+                                                   "?3 IS NOT NULL GROUP BY status ORDER BY status"
+                                                 : "SELECT substr(key, ?1), value FROM kv "
+                                                   "WHERE key > ?2 AND key < ?3 ORDER BY key"));
   const std::string prefix = kKeyCountPrefix;
   st.bind(1, static_cast<int64_t>(prefix.size() + 1))
       .bind(2, prefix)
@@ -208,6 +213,40 @@ Result<std::vector<LlmOutcomeCount>> read_llm_outcomes(sqlite::Db& db) {
 }
 
 Result<std::vector<ProgramSummary>> read_top(sqlite::Db& db, const TopQuery& q) {
+  if (q.status) {
+    // Failed programs have no fitness, so within one status the (status, fitness DESC, id) index
+    // holds them in id order: "ORDER BY fitness, id DESC" is that index read backwards, no sort.
+    // (ok programs have a fitness: for them newest first needs a sort.)
+    std::string sql = std::string("SELECT ") + kSummaryCols + " FROM programs WHERE status = ?2" +
+                      (q.island ? " AND island = ?3" : "") +
+                      (*q.status == "ok" ? " ORDER BY id DESC" : " ORDER BY fitness, id DESC") +
+                      " LIMIT ?1";
+    KEVO_ASSIGN_OR_RETURN(auto st, db.prepare(sql));
+    std::vector<std::string> statuses = {*q.status};
+    if (*q.status == "failed") {
+      // Every failure status: one indexed read each, merged newest first.
+      statuses.clear();
+      KEVO_ASSIGN_OR_RETURN(auto names, db.prepare("SELECT DISTINCT status FROM programs"));
+      while (true) {
+        KEVO_ASSIGN_OR_RETURN(bool row, names.step());
+        if (!row) break;
+        std::string s = names.text(0);
+        if (s != "ok" && s != kPending) statuses.push_back(s);
+      }
+    }
+    std::vector<ProgramSummary> out;
+    for (const auto& status : statuses) {
+      KEVO_RETURN_IF_ERROR(st.reset());
+      st.bind(1, q.limit).bind(2, status);
+      if (q.island) st.bind(3, *q.island);
+      KEVO_ASSIGN_OR_RETURN(auto rows, read_summaries(st));
+      for (auto& r : rows) out.push_back(std::move(r));
+    }
+    std::sort(out.begin(), out.end(),
+              [](const ProgramSummary& a, const ProgramSummary& b) { return a.id > b.id; });
+    if (static_cast<int>(out.size()) > q.limit) out.resize(static_cast<size_t>(q.limit));
+    return out;
+  }
   if (!q.per_cell) {
     // Both forms read only the (status, [island,] fitness DESC, id) indexes.
     std::string sql = std::string("SELECT ") + kSummaryCols + " FROM programs WHERE status = 'ok'" +
@@ -220,7 +259,7 @@ Result<std::vector<ProgramSummary>> read_top(sqlite::Db& db, const TopQuery& q) 
   // One row per cell: the island's grid, or across islands the best elite of each cell.
   std::string cols;
   for (const char* c : {"p.id", "p.status", "c.fitness", "p.island", "p.generation", "c.cell",
-                        "p.origin", "p.parent_id", "p.metrics", "p.created_at"}) {
+                        "p.origin", "p.parent_id", "p.metrics", "p.created_at", "p.message"}) {
     cols += (cols.empty() ? "" : ", ") + std::string(c);
   }
   KEVO_ASSIGN_OR_RETURN(auto st, db.prepare("SELECT " + cols +

@@ -1,5 +1,8 @@
 #include "archive/sqlite.h"
 
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
 #include <utility>
 
 namespace kevo::sqlite {
@@ -11,8 +14,37 @@ Status error_status(sqlite3* db, int rc, std::string_view what) {
   if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED) {
     return Status::Unavailable(msg + " (another process holds the database)");
   }
+  if (primary == SQLITE_READONLY) {
+    return Status::IoError(msg + " (the file or its folder is read-only)");
+  }
   return Status::IoError(msg);
 }
+
+namespace {
+
+// The first words of a statement, for the debug log only: users see what failed, not SQL.
+std::string statement_head(std::string_view sql) {
+  std::string s(sql.substr(0, 80));
+  for (char& c : s) c = c == '\n' ? ' ' : c;
+  return s;
+}
+
+// "file:" URI of a path, with the characters URIs reserve escaped (SQLite's rules: %HH).
+std::string file_uri(const std::string& path) {
+  std::string out = "file:";
+  for (unsigned char c : path) {
+    if (c == '%' || c == '?' || c == '#' || c < 0x20 || c == 0x7f) {
+      char buf[4];
+      std::snprintf(buf, sizeof buf, "%%%02X", c);
+      out += buf;
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out;
+}
+
+}  // namespace
 
 // ---- Stmt ----
 
@@ -58,8 +90,9 @@ Result<bool> Stmt::step() {
   if (rc == SQLITE_ROW) return true;
   if (rc == SQLITE_DONE) return false;
   const char* sql = sqlite3_sql(s_);
-  std::string what = sql ? std::string(sql).substr(0, 60) : "statement";
-  return error_status(db_, rc, what);
+  spdlog::debug("archive: statement failed ({}): {}", sqlite3_errstr(rc),
+                statement_head(sql ? sql : ""));
+  return error_status(db_, rc, "reading or writing the database");
 }
 
 Status Stmt::run() {
@@ -98,13 +131,18 @@ std::optional<double> Stmt::opt_real(int col) const {
 
 Result<Db> Db::open(const std::string& path, Mode mode, int busy_timeout_ms) {
   int flags = SQLITE_OPEN_NOMUTEX;  // each connection is used by one thread at a time
+  std::string name = path;
   switch (mode) {
     case Mode::kReadWriteCreate: flags |= SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE; break;
     case Mode::kReadWrite: flags |= SQLITE_OPEN_READWRITE; break;
     case Mode::kReadOnly: flags |= SQLITE_OPEN_READONLY; break;
+    case Mode::kImmutable:
+      flags |= SQLITE_OPEN_READONLY | SQLITE_OPEN_URI;
+      name = file_uri(path) + "?immutable=1";
+      break;
   }
   sqlite3* raw = nullptr;
-  int rc = sqlite3_open_v2(path.c_str(), &raw, flags, nullptr);
+  int rc = sqlite3_open_v2(name.c_str(), &raw, flags, nullptr);
   Db db(raw);  // closes the handle on every return below
   if (rc != SQLITE_OK) return error_status(raw, rc, "cannot open " + path);
   sqlite3_extended_result_codes(raw, 1);
@@ -130,7 +168,8 @@ Status Db::exec(std::string_view sql) {
   char* err = nullptr;
   int rc = sqlite3_exec(db_, s.c_str(), nullptr, nullptr, &err);
   if (rc != SQLITE_OK) {
-    Status st = error_status(db_, rc, s.substr(0, 60));
+    spdlog::debug("archive: statement failed ({}): {}", err ? err : "", statement_head(s));
+    Status st = error_status(db_, rc, "reading or writing the database");
     sqlite3_free(err);
     return st;
   }
@@ -140,21 +179,30 @@ Status Db::exec(std::string_view sql) {
 Result<Stmt> Db::prepare(std::string_view sql) {
   sqlite3_stmt* s = nullptr;
   int rc = sqlite3_prepare_v2(db_, sql.data(), static_cast<int>(sql.size()), &s, nullptr);
-  if (rc != SQLITE_OK) return error_status(db_, rc, "prepare " + std::string(sql.substr(0, 60)));
+  if (rc != SQLITE_OK) {
+    spdlog::debug("archive: cannot prepare ({}): {}", sqlite3_errmsg(db_), statement_head(sql));
+    return error_status(db_, rc, "the database does not have the shape this kevo expects");
+  }
   return Stmt(db_, s);
 }
 
 Result<int64_t> Db::query_int(std::string_view sql) {
   KEVO_ASSIGN_OR_RETURN(Stmt st, prepare(sql));
   KEVO_ASSIGN_OR_RETURN(bool row, st.step());
-  if (!row) return Status::NotFound("archive: no row for " + std::string(sql));
+  if (!row) {
+    spdlog::debug("archive: no row for {}", statement_head(sql));
+    return Status::NotFound("archive: an expected record is missing");
+  }
   return st.int64(0);
 }
 
 Result<std::string> Db::query_text(std::string_view sql) {
   KEVO_ASSIGN_OR_RETURN(Stmt st, prepare(sql));
   KEVO_ASSIGN_OR_RETURN(bool row, st.step());
-  if (!row) return Status::NotFound("archive: no row for " + std::string(sql));
+  if (!row) {
+    spdlog::debug("archive: no row for {}", statement_head(sql));
+    return Status::NotFound("archive: an expected record is missing");
+  }
   return st.text(0);
 }
 

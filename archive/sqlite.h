@@ -17,7 +17,8 @@
 namespace kevo::sqlite {
 
 // Turns an SQLite result code into a Status ("archive: <what>: <sqlite message>"). Busy and locked
-// become kUnavailable (someone else holds the file), everything else kIoError.
+// become kUnavailable (someone else holds the file), a read-only file or folder says so, everything
+// else is kIoError. `what` is words for a person, never SQL: statements go to the debug log.
 Status error_status(sqlite3* db, int rc, std::string_view what);
 
 class Stmt {
@@ -65,7 +66,10 @@ class Stmt {
 
 class Db {
  public:
-  enum class Mode { kReadWriteCreate, kReadWrite, kReadOnly };
+  // kImmutable: read-only through SQLite's `immutable=1` URI parameter: no locks, no -wal or -shm
+  // file is opened or created, so it works in a read-only folder. Only correct while nobody
+  // writes the file and its WAL holds nothing (the archive's reader checks both).
+  enum class Mode { kReadWriteCreate, kReadWrite, kReadOnly, kImmutable };
 
   // Opens `path`, sets the busy timeout and foreign keys. Does not touch the journal mode.
   static Result<Db> open(const std::string& path, Mode mode, int busy_timeout_ms);

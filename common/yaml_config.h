@@ -6,11 +6,16 @@
 //     s.field("max_seconds", c.max_seconds);
 //   }
 //
-// YamlSection records the first wrong type, and finish() reports any key nobody bound, each with
-// its file and line, so a typo in a config never goes unnoticed. Not thread-safe; short-lived.
+// YamlSection records every wrong type, range error, unknown or duplicate key, each with its file
+// and line, so a typo in a config never goes unnoticed and all problems are reported at once.
+// The same bind functions also write a config out: a section made by YamlSection::dumper()
+// records every field's current value, so the resolved config (defaults and file together) can
+// be printed without listing the fields twice. Not thread-safe; short-lived.
 #pragma once
 
 #include <yaml-cpp/yaml.h>
+
+#include <nlohmann/json.hpp>
 
 #include <map>
 #include <memory>
@@ -28,6 +33,12 @@ class YamlSection {
   // `file` names the source in messages; `path` is the dotted key path of this section ("" = root).
   YamlSection(YAML::Node node, std::string file, std::string path = "");
 
+  // A section that writes instead of reading: every field() stores the bound variable's value
+  // into `out` (an object, keys in binding order), section() and section_list() nest. Errors
+  // are ignored.
+  static YamlSection dumper(nlohmann::ordered_json& out);
+  bool dumping() const { return dump_ != nullptr; }
+
   // Reads `key` into `out` if present; a missing key keeps the default.
   template <typename T>
   void field(const std::string& key, T& out);
@@ -44,9 +55,12 @@ class YamlSection {
   // Adds an error about `key` (for checks bind functions make themselves: ranges, enums).
   void error(const std::string& key, const std::string& what);
 
-  // Reports keys present in the YAML that no field()/section() call named.
-  // Returns the first error of this section and all sections made from it.
+  // Reports keys present in the YAML that no field()/section() call named, and keys given twice.
+  // Returns every error of this section and all sections made from it, one per line (the first
+  // line is the first error), or Ok.
   Status finish();
+  // Every error so far, one "file:line: key 'a.b': what" each.
+  const std::vector<std::string>& messages() const { return errors_->messages; }
 
   const std::string& file() const { return file_; }
   std::string where(const std::string& key) const;  // "file:line: key 'a.b'"
@@ -56,6 +70,7 @@ class YamlSection {
     std::vector<std::string> messages;
   };
   YamlSection(YAML::Node node, std::string file, std::string path, std::shared_ptr<Errors> errors);
+  nlohmann::ordered_json* dump_ = nullptr;  // non-null: a dumper (see dumper())
   std::string key_path(const std::string& key) const;
   template <typename T>
   bool convert_scalar(const YAML::Node& n, const std::string& key, T& out);
@@ -113,6 +128,10 @@ bool YamlSection::convert_scalar(const YAML::Node& n, const std::string& key, T&
 template <typename T>
 void YamlSection::field(const std::string& key, T& out) {
   seen_.insert(key);
+  if (dump_) {
+    (*dump_)[key] = out;
+    return;
+  }
   if (!node_.IsMap()) return;
   YAML::Node n = node_[key];
   if (!n.IsDefined() || n.IsNull()) return;
@@ -151,6 +170,11 @@ void YamlSection::field(const std::string& key, T& out) {
 template <typename T>
 void YamlSection::section(const std::string& key, T& out) {
   seen_.insert(key);
+  if (dump_) {
+    YamlSection child = dumper((*dump_)[key] = nlohmann::ordered_json::object());
+    bind(child, out);
+    return;
+  }
   if (!node_.IsMap()) return;
   YAML::Node n = node_[key];
   if (!n.IsDefined() || n.IsNull()) return;
@@ -166,6 +190,15 @@ void YamlSection::section(const std::string& key, T& out) {
 template <typename T>
 void YamlSection::section_list(const std::string& key, std::vector<T>& out) {
   seen_.insert(key);
+  if (dump_) {
+    nlohmann::ordered_json& list = (*dump_)[key] = nlohmann::ordered_json::array();
+    for (T& item : out) {
+      list.push_back(nlohmann::ordered_json::object());
+      YamlSection child = dumper(list.back());
+      bind(child, item);
+    }
+    return;
+  }
   if (!node_.IsMap()) return;
   YAML::Node n = node_[key];
   if (!n.IsDefined() || n.IsNull()) return;
@@ -189,18 +222,40 @@ void YamlSection::section_list(const std::string& key, std::vector<T>& out) {
 }
 
 Status parse_yaml(const std::string& text, const std::string& file, YAML::Node& out);
+// NotFound for a missing file, InvalidArgument for a folder, IoError when it cannot be read.
 Status read_text_file(const std::string& path, std::string& out);
 
+// "file:line: key 'a.b[2].c'" for a dotted key path under `root` (list items as [i]), with the
+// line of the deepest part of the path the file has (the section's when the key is absent).
+std::string yaml_location(const YAML::Node& root, const std::string& file,
+                          const std::string& key_path);
+
+// Binds an already parsed root node (overrides applied to it keep the file's line numbers).
 template <typename T>
-Status load_yaml_config(const std::string& text, const std::string& file, T& out) {
-  YAML::Node root;
-  KEVO_RETURN_IF_ERROR(parse_yaml(text, file, root));
-  if (!root.IsNull() && !root.IsMap()) {
+Status load_yaml_node(const YAML::Node& root, const std::string& file, T& out) {
+  if (!root.IsNull() && root.IsDefined() && !root.IsMap()) {
     return Status::InvalidArgument(file + ": the top level must be a mapping (key: value lines)");
   }
   YamlSection s(root, file);
   bind(s, out);
   return s.finish();
+}
+
+template <typename T>
+Status load_yaml_config(const std::string& text, const std::string& file, T& out) {
+  YAML::Node root;
+  KEVO_RETURN_IF_ERROR(parse_yaml(text, file, root));
+  return load_yaml_node(root, file, out);
+}
+
+// The values `config` holds, as JSON in binding order, through its bind functions (see
+// YamlSection::dumper).
+template <typename T>
+nlohmann::ordered_json dump_config(T config) {
+  nlohmann::ordered_json out = nlohmann::ordered_json::object();
+  YamlSection s = YamlSection::dumper(out);
+  bind(s, config);
+  return out;
 }
 
 template <typename T>

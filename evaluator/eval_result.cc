@@ -61,10 +61,18 @@ nlohmann::json to_json(const EvalResult& r) {
       if (k.counters) jk["counters"] = to_json(*k.counters);
       kernels.push_back(std::move(jk));
     }
-    workloads.push_back({{"name", w.name}, {"B", w.B}, {"N", w.N}, {"decode_us", w.decode_us},
-                         {"dense_us", w.dense_us}, {"speedup", w.speedup},
-                         {"mean_rel_err", w.mean_rel_err}, {"p99_rel_err", w.p99_rel_err},
-                         {"max_rel_err", w.max_rel_err}, {"build_us", w.build_us},
+    workloads.push_back({{"name", w.name},
+                         {"B", w.B},
+                         {"N", w.N},
+                         {"decode_us", w.decode_us},
+                         {"dense_us", w.dense_us},
+                         {"speedup", w.speedup},
+                         {"mean_rel_err", w.mean_rel_err},
+                         {"p99_rel_err", w.p99_rel_err},
+                         {"max_rel_err", w.max_rel_err},
+                         {"build_us", w.build_us},
+                         {"decode_spread", w.decode_spread},
+                         {"dense_spread", w.dense_spread},
                          {"kernels", kernels}});
   }
   json metrics = json::object();
@@ -111,6 +119,8 @@ Result<EvalResult> eval_result_from_json(const nlohmann::json& j) {
         wr.p99_rel_err = w.value("p99_rel_err", 0.0);
         wr.max_rel_err = w.value("max_rel_err", 0.0);
         wr.build_us = w.value("build_us", 0.0);
+        wr.decode_spread = w.value("decode_spread", 0.0);
+        wr.dense_spread = w.value("dense_spread", 0.0);
         if (w.contains("kernels")) {
           for (const auto& k : w["kernels"]) {
             wr.kernels.push_back({k.at("name").get<std::string>(), k.value("us", 0.0),

@@ -58,6 +58,9 @@ struct WorkloadResult {
   double mean_rel_err = 0, p99_rel_err = 0, max_rel_err = 0;
   double build_us = 0;   // build phase, once per KV cache (not in fitness)
   std::vector<KernelTiming> kernels;  // decode kernels, in plan order
+  // Noise of the two medians: interquartile range / median of the timed calls (0.02 = the
+  // middle half of the samples spans 2% of the median). 0 when unknown (older results).
+  double decode_spread = 0, dense_spread = 0;
 };
 
 struct EvalResult {
@@ -65,7 +68,8 @@ struct EvalResult {
   std::string message;  // what and where, for a person and an LLM; empty when ok
   double fitness = 0;   // == metrics["speedup"] when ok, 0 otherwise
   // Raw values (DESIGN: speedup, mean_rel_err, p99_rel_err, max_rel_err, index_bytes_per_token,
-  // build_ns_per_token, compile_ms). Binning happens in the archive, never here.
+  // build_ns_per_token, compile_ms; and speedup_spread, the speedup's relative noise: see
+  // result_assembly.h). Binning happens in the archive, never here.
   std::map<std::string, double> metrics;
   std::vector<WorkloadResult> workloads;
   std::string compile_log;  // cut to the candidate's own lines and capped

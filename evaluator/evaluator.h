@@ -5,6 +5,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -53,9 +54,25 @@ struct CompileOutcome {
   std::vector<KernelResources> kernels;   // every entry function, in plan order; empty unless ok
 };
 
+// The checks compile_candidate makes before NVRTC sees the file: directives, param overrides, and
+// the source check (includes against the allow-list, directives, lexical tricks). Ok, or the
+// message a rejected_source outcome would carry ("line N: ..."). Cheap; no compiler, no GPU.
+Status check_candidate(const Candidate& c, const CompileOptions& opt);
+
 // Checks the source (includes against the allow-list, directives), then compiles it with NVRTC,
 // supplying the task header from memory. Never throws for a bad candidate; never needs a GPU.
 CompileOutcome compile_candidate(const Candidate& c, const CompileOptions& opt);
+
+// The on-disk CUBIN cache of compile_candidate (opt.cache_dir), for callers that compile in a
+// process that cannot write (a confined compile worker): the cached outcome of `c`, or nullopt
+// on a miss, an empty cache_dir or a candidate whose directives do not parse.
+std::optional<CompileOutcome> cached_compile(const Candidate& c, const CompileOptions& opt);
+// Stores an ok outcome of `c` (anything else is not cached). Failures to write are logged only.
+void store_compile(const Candidate& c, const CompileOptions& opt, const CompileOutcome& outcome);
+
+// A kernel's name as a person reads it: "_Z6attendN4kevo4ArgsE" -> "attend(kevo::Args)"; names
+// that are not mangled (extern "C") come back as they are.
+std::string demangle_kernel_name(const std::string& name);
 
 nlohmann::json to_json(const Candidate& c);
 Result<Candidate> candidate_from_json(const nlohmann::json& j);

@@ -236,6 +236,8 @@ EvalResult Session::measure(const Candidate& c, const CompileOutcome& compiled,
     r.decode_us = co.decode_us;
     r.dense_us = dn->decode_us;
     r.speedup = co.decode_us > 0 ? dn->decode_us / co.decode_us : 0;
+    r.decode_spread = co.spread;
+    r.dense_spread = dn->spread;
     ErrorStats e = summarize_errors(co.row_errors);
     r.mean_rel_err = e.mean;
     r.p99_rel_err = e.p99;

@@ -3,6 +3,7 @@
 // only thing NVRTC ever reads from disk is the allow-listed CUDA headers.
 #include "evaluator/nvrtc_compile.h"
 
+#include <cxxabi.h>
 #include <nvrtc.h>
 
 #include <algorithm>
@@ -74,22 +75,38 @@ CompileOutcome failure(EvalStatus status, std::string message) {
   return o;
 }
 
+// "attend(kevo::Args)" -> "attend", "ns::k<4>(kevo::Args)" -> "k": the function's own name.
+std::string bare_function_name(const std::string& demangled) {
+  std::string s = demangled.substr(0, demangled.find('('));
+  if (size_t lt = s.find('<'); lt != std::string::npos) s = s.substr(0, lt);
+  if (size_t colon = s.rfind("::"); colon != std::string::npos) s = s.substr(colon + 2);
+  return s;
+}
+
 // Every kernel the plan names must be an entry function of the CUBIN under that exact name.
+// When a C++ (mangled) entry has the plan's name, the missing extern "C" is the cause and the
+// message says so; otherwise it lists the kernels that are there, demangled.
 Status check_plan_kernels(const TaskSpec& spec, const std::vector<KernelResources>& entries) {
   if (entries.empty()) return Status::Ok();  // no ptxas report to check against
   for (const auto& k : spec.kernels) {
-    bool found = false;
-    std::string mangled;
+    bool found = false, mangled = false;
     for (const auto& e : entries) {
       found |= e.name == k.name;
-      if (e.name != k.name && e.name.find(k.name) != std::string::npos) mangled = e.name;
+      mangled |= e.name != k.name && bare_function_name(demangle_kernel_name(e.name)) == k.name;
     }
     if (found) continue;
     std::string names;
-    for (const auto& e : entries) names += (names.empty() ? "" : ", ") + e.name;
-    std::string what = "line " + std::to_string(k.line) + ": the plan names kernel '" + k.name +
-                       "', but the file has no extern \"C\" __global__ function of that name";
-    if (!mangled.empty()) what += " ('" + k.name + "' exists without extern \"C\": add it)";
+    for (const auto& e : entries)
+      names += (names.empty() ? "" : ", ") + demangle_kernel_name(e.name);
+    std::string what =
+        "line " + std::to_string(k.line) + ": the plan names kernel '" + k.name + "'";
+    if (mangled) {
+      what +=
+          ", which is declared without extern \"C\", so its symbol has a C++ name the plan "
+          "cannot find: declare it extern \"C\" __global__";
+    } else {
+      what += ", but the file has no __global__ function of that name";
+    }
     return Status::InvalidArgument(what + " (kernels found: " + names + ")");
   }
   return Status::Ok();
@@ -142,6 +159,52 @@ std::vector<std::string> nvrtc_options(const CompileOptions& opt,
   for (const auto& dir : cuda_include_dirs(opt)) o.push_back("-I" + dir);
   for (const auto& [name, value] : params) o.push_back("-D" + name + "=" + std::to_string(value));
   return o;
+}
+
+std::string demangle_kernel_name(const std::string& name) {
+  if (name.rfind("_Z", 0) != 0) return name;
+  int status = 0;
+  char* d = abi::__cxa_demangle(name.c_str(), nullptr, nullptr, &status);
+  if (status != 0 || !d) return name;
+  std::string out(d);
+  std::free(d);
+  return out;
+}
+
+std::optional<CompileOutcome> cached_compile(const Candidate& c, const CompileOptions& opt) {
+  if (opt.cache_dir.empty()) return std::nullopt;
+  auto spec = parse_task_spec(c.source);
+  if (!spec.ok()) return std::nullopt;
+  auto params = spec->resolve_params(c.params);
+  if (!params.ok()) return std::nullopt;
+  const std::string key =
+      compile_cache_key(c.source, *params, opt.arch, nvrtc_version(), nvrtc_options(opt, *params));
+  auto hit = cache_load(opt.cache_dir, key);
+  if (!hit) return std::nullopt;
+  hit->cache_hit = true;
+  hit->params = *params;
+  return hit;
+}
+
+void store_compile(const Candidate& c, const CompileOptions& opt, const CompileOutcome& outcome) {
+  if (opt.cache_dir.empty() || outcome.status != EvalStatus::kOk || outcome.cubin.empty()) return;
+  auto spec = parse_task_spec(c.source);
+  if (!spec.ok()) return;
+  auto params = spec->resolve_params(c.params);
+  if (!params.ok()) return;
+  const std::string key =
+      compile_cache_key(c.source, *params, opt.arch, nvrtc_version(), nvrtc_options(opt, *params));
+  Status stored = cache_store(opt.cache_dir, key, outcome);
+  if (!stored.ok()) spdlog::warn("compile cache: {}", stored.message());
+}
+
+Status check_candidate(const Candidate& c, const CompileOptions& opt) {
+  KEVO_ASSIGN_OR_RETURN(TaskSpec spec, parse_task_spec(c.source));
+  KEVO_RETURN_IF_ERROR(spec.resolve_params(c.params).status());
+  SourceCheckOptions check;
+  check.include_dirs = cuda_include_dirs(opt);
+  for (const auto& f : embedded_device_headers()) check.task_headers.emplace_back(f.path);
+  return check_source(c.source, check);
 }
 
 CompileOutcome compile_candidate(const Candidate& c, const CompileOptions& opt) {

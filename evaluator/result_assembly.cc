@@ -1,11 +1,23 @@
 #include "evaluator/result_assembly.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 
 #include "evaluator/timing_stats.h"
 
 namespace kevo {
+
+double speedup_spread(const std::vector<WorkloadResult>& ws) {
+  double sum = 0;
+  int n = 0;
+  for (const WorkloadResult& w : ws) {
+    if (w.decode_spread <= 0 && w.dense_spread <= 0) continue;
+    sum += std::sqrt(w.decode_spread * w.decode_spread + w.dense_spread * w.dense_spread);
+    ++n;
+  }
+  return n ? sum / n : 0;
+}
 
 EvalResult assemble_result(const std::vector<WorkloadMeasure>& ws, double compile_ms) {
   EvalResult r;
@@ -31,6 +43,7 @@ EvalResult assemble_result(const std::vector<WorkloadMeasure>& ws, double compil
   r.metrics["index_bytes_per_token"] = index_per_token;
   r.metrics["build_ns_per_token"] = tokens > 0 ? build_us * 1000.0 / tokens : 0;
   r.metrics["compile_ms"] = compile_ms;
+  r.metrics["speedup_spread"] = speedup_spread(r.workloads);
   r.status = EvalStatus::kOk;
   r.fitness = speedup;
   r.feedback = feedback_text(r);
@@ -52,7 +65,8 @@ std::string feedback_text(const EvalResult& r) {
     return it == r.metrics.end() ? 0.0 : it->second;
   };
   out += "speedup " + fmt("%.3f", metric("speedup")) + "x over dense (geometric mean of " +
-         std::to_string(r.workloads.size()) + " workloads); relative error mean " +
+         std::to_string(r.workloads.size()) + " workloads; timing noise " +
+         fmt("%.1f", 100 * metric("speedup_spread")) + "%); relative error mean " +
          fmt("%.4f", metric("mean_rel_err")) + ", p99 " + fmt("%.4f", metric("p99_rel_err")) +
          ", max " + fmt("%.4f", metric("max_rel_err")) + "; index " +
          fmt("%.1f", metric("index_bytes_per_token")) + " B/token/KV head\n";

@@ -282,38 +282,6 @@ Result<TaskSpec> parse_task_spec(const std::string& source) {
   return spec;
 }
 
-Result<std::string> write_params_into_source(const std::string& source,
-                                             const std::map<std::string, int64_t>& params) {
-  if (params.empty()) return source;
-  KEVO_ASSIGN_OR_RETURN(TaskSpec spec, parse_task_spec(source));
-  KEVO_RETURN_IF_ERROR(spec.resolve_params(params).status());
-  std::map<int, std::pair<std::string, int64_t>> by_line;
-  for (const ParamSpec& p : spec.params) {
-    auto it = params.find(p.name);
-    if (it != params.end() && it->second != p.value) by_line[p.line] = {p.name, it->second};
-  }
-  std::string out;
-  std::istringstream in(source);
-  int line = 0;
-  for (std::string raw; std::getline(in, raw);) {
-    ++line;
-    auto it = by_line.find(line);
-    if (it != by_line.end()) {
-      // "// kevo:param NAME = 1536 in {...}": replace the number after the '=' that follows NAME.
-      size_t name_at = raw.find(it->second.first, raw.find("kevo:param"));
-      size_t eq = raw.find('=', name_at + it->second.first.size());
-      size_t v0 = raw.find_first_not_of(" \t", eq + 1);
-      size_t v1 = raw.find_first_of(" \t", v0);
-      if (v1 == std::string::npos) v1 = raw.size();
-      raw.replace(v0, v1 - v0, std::to_string(it->second.second));
-    }
-    out += raw;
-    out += '\n';
-  }
-  if (!source.empty() && source.back() != '\n') out.pop_back();
-  return out;
-}
-
 Result<std::map<std::string, int64_t>> TaskSpec::resolve_params(
     const std::map<std::string, int64_t>& overrides) const {
   std::map<std::string, int64_t> out;

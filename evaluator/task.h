@@ -67,12 +67,13 @@ struct TaskSpec {
 // unbalanced EVOLVE-BLOCK markers...).
 Result<TaskSpec> parse_task_spec(const std::string& source);
 
-// `source` with each overridden param's value written into its `// kevo:param NAME = VALUE` line
-// (the choices stay), so the text alone compiles to the kernel the params describe: what `kevo
-// show --source` saves, what a prompt shows and what an LLM edits. InvalidArgument for a param
-// the file does not declare or a value outside its choices (as resolve_params).
-Result<std::string> write_params_into_source(const std::string& source,
-                                             const std::map<std::string, int64_t>& params);
+// `source` with each `kevo:param` line's value set to `params` (the rest of the text unchanged; a
+// value outside the line's choices is added to them), so that compiling the result with no
+// overrides builds exactly the kernel that `source` + `params` builds. Used wherever a program's
+// source is shown or saved (`kevo show --source`, export). InvalidArgument when the directives do
+// not parse or a name in `params` is not a param of the file.
+Result<std::string> source_with_params(const std::string& source,
+                                       const std::map<std::string, int64_t>& params);
 
 // Concrete launch numbers for one workload shape.
 struct Shape {

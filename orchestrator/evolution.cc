@@ -46,6 +46,8 @@ void Evolution::set_call_ids(std::function<std::optional<LlmCallId>(const std::s
 Status Evolution::add_seeds() {
   Impl& s = *impl_;
   int island = 0;
+  // Each seed program with its name: `kevo status` and `kevo top` name a program's method by it.
+  nlohmann::json programs = nlohmann::json::array();
   for (const std::string& name : s.config.run.seeds) {
     std::string file = name;
     if (file.find('/') == std::string::npos) {
@@ -61,9 +63,11 @@ Status Evolution::add_seeds() {
     p.origin = "seed";
     auto begun = s.archive.begin_evaluation(p);
     if (!begun.ok()) return begun.status();
+    programs.push_back({{"id", begun->id}, {"name", name}});
     // Seeds are evaluated by run(), which starts with every pending program.
   }
-  return s.archive.add_event("seeds_added", {{"seeds", s.config.run.seeds}});
+  return s.archive.add_event("seeds_added",
+                             {{"seeds", s.config.run.seeds}, {"programs", programs}});
 }
 
 std::optional<ProgramId> Evolution::Impl::start_program(const NewProgram& p,

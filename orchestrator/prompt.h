@@ -59,7 +59,7 @@ struct PromptContext {
   TaskFacts task;
   HardwareFacts hardware;
   // Programs as they are shown and edited: with their params written into the kevo:param lines
-  // (write_params_into_source), so `params` is empty and the text is exactly what runs.
+  // (source_with_params), so `params` is empty and the text is exactly what runs.
   ProgramInfo parent;
   bool parent_evaluated = true;  // false for a file never evaluated (`kevo prompt FILE.cu`)
   std::vector<ProgramInfo> inspirations;

@@ -10,7 +10,7 @@ ProgramInfo shown_program(const Program& p) {
   if (info.ok()) out = std::move(*info);
   out.source = p.source;
   out.params = p.params;
-  auto written = write_params_into_source(p.source, p.params);
+  auto written = source_with_params(p.source, p.params);
   if (written.ok()) {
     out.source = std::move(*written);
     out.params.clear();

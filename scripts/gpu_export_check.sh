@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Export on the GPU machine (KEVO_BUNDLE=bundle-x scripts/gpu_export_check.sh): kevo eval of
-# every seed, export of dense_flashdecode and the best sparse seed in both formats, builds (nvcc; torch load for dense, setup.py for sparse), the
-# packages' own checks, and their decode times next to kevo's. Logs and JSON under $OUT.
+# every seed, export of dense_flashdecode and the best sparse seed in both formats, builds (nvcc;
+# torch load for dense, setup.py for sparse), the packages' own checks (the torch test includes
+# the TORCH_LIBRARY operator under torch.compile), one program linking both cuda packages and
+# running both, and the decode times next to kevo's. Logs and JSON under $OUT.
 set -u
 cd "$(dirname "$0")/.."
 B="${KEVO_BUNDLE:-bundle}"; K="$PWD/$B/bin/kevo"; export KEVO_HOME="$PWD"
@@ -50,7 +52,57 @@ for n in dense_flashdecode "$best"; do
   done
   "$W/${n}_cuda/build/${n}_check" | tee "$O/check_${n}_human.txt"
 done
-log "checks done"; wait; log "torch builds done"
+log "checks done"
+# Both cuda packages in one program: their kernel symbols carry the package names. The program
+# builds both indexes and decodes the same query with both; the two outputs must agree about as
+# well as each agrees with dense attention.
+mkdir -p "$W/both"
+{ echo '#include <cmath>'; echo '#include <cstdio>'; echo '#include <vector>'
+  echo "#include \"dense_flashdecode.h\""; echo "#include \"$best.h\""
+  cat <<'CPP'
+#define RUN(P, A) do { \
+  P##_args a; a.q = q; a.k = k; a.v = v; a.o = A; a.B = B; a.Hq = Hq; a.Hkv = Hkv; a.N = N; a.D = D; a.seed = 7; \
+  cudaMalloc(&a.index, P##_index_bytes(B, Hq, Hkv, N, D) + 1); cudaMalloc(&a.workspace, P##_workspace_bytes(B, Hq, Hkv, N, D) + 1); \
+  if (P##_build(a, 0) != cudaSuccess || P##_decode(a, 0) != cudaSuccess) { std::printf(#P " failed\n"); return 1; } } while (0)
+int main() {
+  const int B = 1, Hq = 32, Hkv = 8, N = 32768, D = 128;
+  std::vector<__nv_bfloat16> hq(B * Hq * D), hkv((size_t)B * Hkv * N * D);
+  unsigned s = 1; auto rnd = [&] { s = s * 1664525u + 1013904223u; return (s >> 8) / 16777216.0f - 0.5f; };
+  for (auto& x : hq) x = __float2bfloat16(4 * rnd());
+  for (auto& x : hkv) x = __float2bfloat16(rnd());
+  __nv_bfloat16 *q, *k, *v, *o1, *o2;
+  cudaMalloc(&q, hq.size() * 2); cudaMalloc(&k, hkv.size() * 2); cudaMalloc(&v, hkv.size() * 2);
+  cudaMalloc(&o1, hq.size() * 2); cudaMalloc(&o2, hq.size() * 2);
+  cudaMemcpy(q, hq.data(), hq.size() * 2, cudaMemcpyHostToDevice);
+  cudaMemcpy(k, hkv.data(), hkv.size() * 2, cudaMemcpyHostToDevice);
+  for (auto& x : hkv) x = __float2bfloat16(rnd());
+  cudaMemcpy(v, hkv.data(), hkv.size() * 2, cudaMemcpyHostToDevice);
+  RUN(dense_flashdecode, o1);
+  RUN(SPARSE, o2);
+  if (cudaDeviceSynchronize() != cudaSuccess) { std::printf("CUDA error\n"); return 1; }
+  std::vector<__nv_bfloat16> a(hq.size()), b(hq.size());
+  cudaMemcpy(a.data(), o1, a.size() * 2, cudaMemcpyDeviceToHost);
+  cudaMemcpy(b.data(), o2, b.size() * 2, cudaMemcpyDeviceToHost);
+  double diff = 0, norm = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    double x = __bfloat162float(a[i]), y = __bfloat162float(b[i]); diff += (x - y) * (x - y); norm += x * x; }
+  std::printf("both packages in one program: relative difference %.4f\n", std::sqrt(diff / norm));
+  return std::isfinite(diff) ? 0 : 1;
+}
+CPP
+} | sed "s/SPARSE/$best/" > "$W/both/main.cu"
+( cd "$W/both" && nvcc -std=c++17 -O2 -arch=sm_90a -I"$W/dense_flashdecode_cuda/include" -I"$W/${best}_cuda/include" \
+    -I"$W/dense_flashdecode_cuda/src" -I"$W/${best}_cuda/src" main.cu "$W/dense_flashdecode_cuda/src/dense_flashdecode.cu" \
+    "$W/${best}_cuda/src/$best.cu" -o both > "$O/both.log" 2>&1 && ./both >> "$O/both.log" 2>&1; echo "rc=$?" >> "$O/both.log" )
+log "both packages: $(tail -2 "$O/both.log" | tr '\n' ' ')"
+"$W/dense_flashdecode_cuda/build/dense_flashdecode_check" --help > /dev/null; log "check --help rc=$?"
+wait; log "torch builds done"
+# `kevo export best` from a tiny tuner-only run, if this bundle can run one here.
+if [ -n "${KEVO_EXPORT_RUN:-}" ]; then
+  "$K" run --evaluations 8 --runs-dir "$W/runs" --name exp > "$O/run.log" 2>&1
+  "$K" export best --runs-dir "$W/runs" --run exp --format cuda --out "$W/best_cuda" >> "$O/run.log" 2>&1
+  log "export best rc=$?"
+fi
 for n in dense_flashdecode "$best"; do
   for s in "1 32768"; do set -- $s
     (cd "$W/${n}_torch" && timeout 60 python3 "test_$n.py" --B $1 --N $2 --json >> "$O/torch_$n.jsonl" 2>> "$O/torch_$n.err"; echo "rc=$?" >> "$O/torch_$n.err")
@@ -76,4 +128,4 @@ for n in sys.argv[2:]:
 PY
 log "end"
 # The device tool returns a handful of files: keep the summaries, fold every log into all.txt.
-cd "$O" && for f in *; do case "$f" in compare.txt|README_sparse_cuda.md|metadata_sparse_torch.json|all.txt) ;; *) echo "=== $f"; cat "$f"; echo; rm -f "$f";; esac; done > /tmp/all.txt && mv /tmp/all.txt "$O/all.txt"
+cd "$O" && for f in *; do case "$f" in compare.txt|README_sparse_cuda.md|metadata_sparse_torch.json|both.log|all.txt) ;; *) echo "=== $f"; cat "$f"; echo; rm -f "$f";; esac; done > /tmp/all.txt && mv /tmp/all.txt "$O/all.txt"

@@ -85,9 +85,11 @@ TEST_F(ArchiveCli, StatusSummarizesTheRun) {
   auto r = kevo_in(dir_.path(), "status");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("evaluations  4 done, 1 in flight"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("ok 3 (75.0%), compile_error 1 (25.0%)"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("speedup 2.5: program #4 (mean_rel_err<=0.02 index_bytes_per_token<=16; "
-                       "elite on island 0)"),
+  EXPECT_NE(r.out.find("  ok         3 (75.0%)\n  failed     1 (25.0%): compile_error 1"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("speedup 2.5: program #4 (seed #1; mean_rel_err<=0.02 "
+                       "index_bytes_per_token<=16; elite on island 0)"),
             std::string::npos)
       << r.out;
   EXPECT_NE(r.out.find("llm          1 requests: 0 gave a child, 0 rejected"), std::string::npos)
@@ -123,16 +125,16 @@ TEST_F(ArchiveCli, RunIsChosenByNameOrWhenItIsTheOnlyOne) {
   // A second run makes the default ambiguous: one line naming both.
   { auto other = Archive::create(dir_.file("kevo-runs/other/kevo.db"), testing::test_run(), testing::test_config()); }
   auto r = kevo_in(dir_.path(), "top");
-  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.exit_code, 2);  // which run is meant is a usage question
   EXPECT_EQ(lines(r.err), 1) << r.err;
   EXPECT_NE(r.err.find("kevo: error: 2 runs under kevo-runs/ (demo, other)"), std::string::npos) << r.err;
   EXPECT_EQ(kevo_in(dir_.path(), "top --run other").exit_code, 0);
   auto missing = kevo_in(dir_.path(), "status --run nope");
-  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_EQ(missing.exit_code, 2);  // a run named that is not there
   EXPECT_EQ(lines(missing.err), 1) << missing.err;
   TempDir empty;
   auto none = kevo_in(empty.path(), "status");
-  EXPECT_EQ(none.exit_code, 1);
+  EXPECT_EQ(none.exit_code, 2);
   EXPECT_NE(none.err.find("no run under kevo-runs/"), std::string::npos) << none.err;
 }
 
@@ -149,7 +151,7 @@ TEST_F(ArchiveCli, TopListsBestFirst) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   size_t a = r.out.find("\n1  "), b = r.out.find("\n2  "), c = r.out.find("\n3  ");
   ASSERT_TRUE(a != std::string::npos && b != std::string::npos && c != std::string::npos) << r.out;
-  EXPECT_EQ(lines(r.out), 4) << r.out;  // header + 3 ok programs
+  EXPECT_EQ(lines(r.out), 5) << r.out;  // header + 3 ok programs + the note on noise
   EXPECT_NE(r.out.find("speedup"), std::string::npos);
   EXPECT_NE(r.out.find("index_bytes_per_token"), std::string::npos);
   auto j = parse(kevo_in(dir_.path(), "top -n 2 --json"));
@@ -204,7 +206,7 @@ TEST_F(ArchiveCli, DiffShowsParamsAndAUnifiedDiff) {
 TEST_F(ArchiveCli, LineageWalksBackToTheSeed) {
   auto r = kevo_in(dir_.path(), "lineage 4");
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_NE(r.out.find("lineage of #4 (3 steps, seed first)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("lineage of #4 (3 steps, seed first;"), std::string::npos) << r.out;
   size_t seed = r.out.find(" seed "), tuner = r.out.find(" tuner ");
   EXPECT_LT(seed, tuner) << r.out;
   EXPECT_NE(r.out.find("+50%"), std::string::npos) << r.out;    // 1.0 -> 1.5

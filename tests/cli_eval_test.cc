@@ -99,7 +99,10 @@ TEST_F(EvalCli, FailuresPrintTheResultAndOneErrorLine) {
   EXPECT_EQ(c.exit_code, 1);
   auto j = nlohmann::json::parse(c.out);
   EXPECT_EQ(j["status"], "compile_error");
-  EXPECT_NE(j["compile_log"].get<std::string>().find("candidate.cu(11)"), std::string::npos);
+  // The log names the user's file, not NVRTC's "candidate.cu".
+  EXPECT_NE(j["compile_log"].get<std::string>().find(broken + "(11)"), std::string::npos)
+      << j["compile_log"];
+  EXPECT_EQ(c.out.find("candidate.cu"), std::string::npos) << c.out;
 
   // A plan that does not resolve for one shape of the suite.
   std::string plan = file("plan.cu", R"(#include "kevo/sparse_decode.cuh"
@@ -116,14 +119,64 @@ TEST_F(EvalCli, UsageErrors) {
   EXPECT_EQ(run_kevo("eval " + f + " --compile-only --param THREADS").exit_code, 2);
   EXPECT_EQ(run_kevo("eval " + f + " --compile-only --param THREADS=abc").exit_code, 2);
   auto missing = run_kevo("eval " + tmp.file("nope.cu") + " --compile-only");
-  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_EQ(missing.exit_code, 2);  // a missing file is a usage error
   EXPECT_NE(missing.err.find("kevo: error: cannot read"), std::string::npos);
   auto unknown = run_kevo("eval " + f + " --compile-only --param WIDTH=4");
   EXPECT_EQ(unknown.exit_code, 1);
   EXPECT_NE(unknown.err.find("unknown param 'WIDTH'"), std::string::npos);
   auto suite = run_kevo("eval " + f + " --compile-only --suite no-such-suite");
-  EXPECT_EQ(suite.exit_code, 1);
+  EXPECT_EQ(suite.exit_code, 2);
   EXPECT_NE(suite.err.find("no-such-suite"), std::string::npos) << suite.err;
+}
+
+// kevo eval compiles in a confined compile worker, as a run does: a compile bomb is stopped at
+// the compile deadline by killing the worker (NVRTC's own callback fires only between phases,
+// so in-process the same file ran past 120 s).
+TEST_F(EvalCli, CompileBombIsStoppedAtItsDeadline) {
+  std::string bomb = file("bomb.cu", R"(#include "kevo/sparse_decode.cuh"
+template <int D, int I> struct Bomb {
+  static constexpr long long v = Bomb<D - 1, 2 * I>::v + Bomb<D - 1, 2 * I + 1>::v;
+};
+template <int I> struct Bomb<0, I> { static constexpr long long v = I; };
+// kevo:decode k grid(1) block(32)
+extern "C" __global__ void k(const kevo::Args a) {
+  if (a.N < 0) a.o[0] = __float2bfloat16((float)Bomb<26, 0>::v);
+}
+)");
+  auto r = run_kevo("eval " + bomb + " --compile-only --json --compile-timeout 3");
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["status"], "timeout") << r.out;
+  EXPECT_NE(j["message"].get<std::string>().find("did not finish within its 3 s limit and was "
+                                                 "stopped"),
+            std::string::npos)
+      << j["message"];
+  // The next compile in a fresh process works (nothing was left behind).
+  EXPECT_EQ(run_kevo("eval " + file("k.cu", kKernel) + " --compile-only").exit_code, 0);
+}
+
+// Messages name what the user wrote: a kernel declared without extern "C" is named demangled and
+// the hint says so; a plan naming a kernel that does not exist gets no such hint.
+TEST_F(EvalCli, KernelNameMessages) {
+  std::string cpp = file("cpp.cu", R"(#include "kevo/sparse_decode.cuh"
+// kevo:decode attend grid(Hq, B) block(128)
+__global__ void attend(const kevo::Args a) {}
+)");
+  auto a = run_kevo("eval " + cpp + " --compile-only");
+  EXPECT_EQ(a.exit_code, 1);
+  EXPECT_NE(a.err.find("declared without extern \"C\""), std::string::npos) << a.err;
+  EXPECT_NE(a.err.find("kernels found: attend(kevo::Args)"), std::string::npos) << a.err;
+  EXPECT_EQ(a.err.find("_Z6attend"), std::string::npos) << a.err;
+  std::string other = file("other.cu", R"(#include "kevo/sparse_decode.cuh"
+// kevo:decode attend grid(Hq, B) block(128)
+extern "C" __global__ void attend_all(const kevo::Args a) {}
+)");
+  auto b = run_kevo("eval " + other + " --compile-only");
+  EXPECT_EQ(b.exit_code, 1);
+  EXPECT_NE(b.err.find("no __global__ function of that name (kernels found: attend_all)"),
+            std::string::npos)
+      << b.err;
+  EXPECT_EQ(b.err.find("extern"), std::string::npos) << b.err;
 }
 
 TEST_F(EvalCli, WithoutAGpuAFullEvaluationExitsThree) {

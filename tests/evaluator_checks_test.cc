@@ -147,3 +147,34 @@ TEST(ResultAssembly, MetricsAndFeedback) {
 
 }  // namespace
 }  // namespace kevo
+
+namespace kevo {
+namespace {
+
+// Every result carries the noise of its speedup: from the spreads of the two medians of each
+// workload, through the JSON the runners and the archive pass on.
+TEST(ResultAssembly, SpeedupCarriesItsSpread) {
+  WorkloadMeasure a, b;
+  a.result = {"B1-N8192", 1, 8192, 10.0, 40.0, 4.0, 0.02, 0.05, 0.08, 0.0, {}};
+  a.result.decode_spread = 0.03;
+  a.result.dense_spread = 0.04;  // the ratio's spread: 0.05
+  b.result = {"B8-N32768", 8, 32768, 100.0, 100.0, 1.0, 0.04, 0.1, 0.2, 0.0, {}};
+  b.result.decode_spread = 0.01;
+  b.result.dense_spread = 0.0;  // 0.01
+  EvalResult r = assemble_result({a, b}, 41.0);
+  EXPECT_NEAR(r.metrics["speedup_spread"], 0.03, 1e-12);  // mean of 0.05 and 0.01
+  EXPECT_NE(r.feedback.find("timing noise 3.0%"), std::string::npos) << r.feedback;
+  auto back = eval_result_from_json(to_json(r));
+  ASSERT_TRUE(back.ok());
+  EXPECT_DOUBLE_EQ(back->workloads[0].decode_spread, 0.03);
+  EXPECT_DOUBLE_EQ(back->workloads[0].dense_spread, 0.04);
+  EXPECT_NEAR(back->metrics["speedup_spread"], 0.03, 1e-12);
+  EXPECT_EQ(to_json(r)["workloads"][1]["decode_spread"], 0.01);
+  // Results without spreads (older archives) say 0, not a made-up figure.
+  a.result.decode_spread = a.result.dense_spread = 0;
+  b.result.decode_spread = 0;
+  EXPECT_EQ(assemble_result({a, b}, 1.0).metrics["speedup_spread"], 0.0);
+}
+
+}  // namespace
+}  // namespace kevo

@@ -107,6 +107,29 @@ __global__ void attend(const kevo::Args a) {}
   ASSERT_EQ(out.status, EvalStatus::kCompileError);
   EXPECT_NE(out.message.find("line 2: the plan names kernel 'attend'"), std::string::npos) << out.message;
   EXPECT_NE(out.message.find("without extern \"C\""), std::string::npos) << out.message;
+  EXPECT_NE(out.message.find("kernels found: attend(kevo::Args)"), std::string::npos)
+      << out.message;
+}
+
+// The extern "C" hint is given only when a C++ kernel of the plan's name exists; names are shown
+// demangled.
+TEST(Compile, ExternCHintOnlyWhenItIsTheCause) {
+  std::string src = R"(#include "kevo/sparse_decode.cuh"
+// kevo:decode attend grid(Hq, B) block(128)
+extern "C" __global__ void attend_all(const kevo::Args a) {}
+__global__ void helper_attend(const kevo::Args a) {}
+)";
+  CompileOutcome out = compile_candidate(candidate(src), options());
+  ASSERT_EQ(out.status, EvalStatus::kCompileError);
+  EXPECT_NE(out.message.find("line 2: the plan names kernel 'attend', but the file has no "
+                             "__global__ function of that name"),
+            std::string::npos)
+      << out.message;
+  EXPECT_EQ(out.message.find("extern"), std::string::npos) << out.message;
+  EXPECT_NE(out.message.find("attend_all"), std::string::npos) << out.message;
+  EXPECT_NE(out.message.find("helper_attend(kevo::Args)"), std::string::npos) << out.message;
+  EXPECT_EQ(demangle_kernel_name("_Z6attendN4kevo4ArgsE"), "attend(kevo::Args)");
+  EXPECT_EQ(demangle_kernel_name("attend"), "attend");
 }
 
 TEST(Compile, DiskCacheHitsOnTheSameInputsOnly) {

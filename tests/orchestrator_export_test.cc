@@ -15,6 +15,7 @@
 #include "archive/archive.h"
 #include "common/hash.h"
 #include "evaluator/task.h"
+#include "orchestrator/export/codegen.h"
 #include "orchestrator/export/export.h"
 #include "tests/test_support.h"
 
@@ -157,7 +158,17 @@ TEST(Export, CudaPackageHasEveryFile) {
   std::string kernels = read_file(tmp.file("src/fixture_kernels.cuh"));
   EXPECT_NE(kernels.find("#define BITS 32"), std::string::npos);
   EXPECT_NE(kernels.find("#undef THREADS"), std::string::npos);
-  EXPECT_NE(kernels.find("extern \"C\" __global__ void merge"), std::string::npos);
+  // Kernels carry the package's name, so several packages link into one program; the plan's
+  // comment lines and other uses of the names are left alone.
+  EXPECT_NE(kernels.find("extern \"C\" __global__ void fixture_merge(const kevo::Args a)"),
+            std::string::npos);
+  EXPECT_NE(kernels.find("extern \"C\" __global__ void fixture_sign_keys("), std::string::npos);
+  EXPECT_NE(kernels.find("// kevo:decode  merge      grid(Hq, B)"), std::string::npos);
+  EXPECT_EQ(kernels.find("void merge("), std::string::npos);
+  EXPECT_NE(read_file(tmp.file("src/fixture.cu"))
+                .find("{fixture_sign_keys, fixture_partial, "
+                      "fixture_merge}"),
+            std::string::npos);
   EXPECT_NE(fs::status(tmp.file("build.sh")).permissions() & fs::perms::owner_exec, fs::perms::none);
   // No placeholder was left unfilled anywhere.
   for (const auto& f : s->files) EXPECT_EQ(read_file(tmp.file(f)).find("@NAME@"), std::string::npos) << f;
@@ -176,11 +187,54 @@ TEST(Export, TorchPackageHasEveryFile) {
   // The index depends only on B, Hkv, N: build_index needs no query-head count.
   EXPECT_NE(read_file(tmp.file("csrc/fixture_torch.cpp")).find("kBuildNeedsHq = false"),
             std::string::npos);
+  // The operators for torch.compile: schemas, CUDA implementations, shape functions.
+  std::string binding = read_file(tmp.file("csrc/fixture_torch.cpp"));
+  for (const char* want : {"TORCH_LIBRARY(fixture, m)",
+                           "m.def(\"decode(Tensor q, Tensor k, Tensor v, Tensor index, float "
+                           "scale=0.0) -> Tensor\")",
+                           "TORCH_LIBRARY_IMPL(fixture, CUDA, m)", "m.impl(\"decode\", &decode)",
+                           "m.impl(\"build_index\", &build_index)"}) {
+    EXPECT_NE(binding.find(want), std::string::npos) << want;
+  }
+  std::string init = read_file(tmp.file("fixture/__init__.py"));
+  EXPECT_NE(init.find("@register(\"fixture::decode\")"), std::string::npos);
+  EXPECT_NE(init.find("torch.ops.fixture.decode(q, k, v, index"), std::string::npos);
+  EXPECT_NE(read_file(tmp.file("test_fixture.py")).find("torch.compile("), std::string::npos);
   std::string out;
   if (shell("command -v python3") != 0) GTEST_SKIP() << "no python3 to check the Python files";
   EXPECT_EQ(shell("python3 -m py_compile " + tmp.file("setup.py") + " " +
                       tmp.file("test_fixture.py") + " " + tmp.file("fixture/__init__.py"), &out), 0)
       << out;
+  // --help needs nothing, not even PyTorch; without PyTorch or a GPU the test says which.
+  EXPECT_EQ(shell("python3 " + tmp.file("test_fixture.py") + " --help", &out), 0) << out;
+  EXPECT_NE(out.find("--no-compile"), std::string::npos) << out;
+  int rc = shell("python3 " + tmp.file("test_fixture.py"), &out);
+  if (shell("python3 -c 'import torch'") != 0) {
+    EXPECT_EQ(rc, 2) << out;
+    EXPECT_NE(out.find("needs PyTorch"), std::string::npos) << out;
+  } else if (shell("python3 -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else "
+                   "1)'") != 0) {
+    EXPECT_EQ(rc, 3) << out;
+    EXPECT_NE(out.find("no CUDA device"), std::string::npos) << out;
+  }
+}
+
+TEST(Export, RenamesOnlyKernelDefinitions) {
+  const std::string src =
+      "// the kernel attend(...) below\n"
+      "extern \"C\" __global__ void __launch_bounds__(256, 2) attend(const kevo::Args a);\n"
+      "__device__ float attend_helper(float x) { return x; }\n"
+      "extern \"C\" __global__ void __launch_bounds__(256, 2)\n    attend(const kevo::Args a) {\n"
+      "  const char* s = \"attend(\"; float attend = 1; (void)s; (void)attend;\n}\n";
+  std::string out = export_detail::rename_kernels(src, {{"attend", "pkg_attend"}});
+  EXPECT_EQ(
+      out,
+      "// the kernel attend(...) below\n"
+      "extern \"C\" __global__ void __launch_bounds__(256, 2) pkg_attend(const kevo::Args a);\n"
+      "__device__ float attend_helper(float x) { return x; }\n"
+      "extern \"C\" __global__ void __launch_bounds__(256, 2)\n    pkg_attend(const kevo::Args a) "
+      "{\n"
+      "  const char* s = \"attend(\"; float attend = 1; (void)s; (void)attend;\n}\n");
 }
 
 TEST(Export, RefusesNonEmptyFolderUnlessForced) {
@@ -358,6 +412,52 @@ TEST(Export, CudaPackageCompilesWithNvcc) {
   auto s = export_to(fixture_input(), ExportFormat::kCuda, tmp.path());
   ASSERT_TRUE(s.ok()) << s.status().to_string();
   expect_nvcc_compiles(tmp.path(), "fixture");
+  // The package's check: --help needs no GPU; without a CUDA device it says so and exits 3.
+  std::string out;
+  EXPECT_EQ(shell(sh_quote(tmp.file("build/fixture_check")) + " --help", &out), 0) << out;
+  EXPECT_NE(out.find("usage: "), std::string::npos) << out;
+  if (!testing::gpu_unavailable_reason().empty()) {
+    EXPECT_EQ(shell(sh_quote(tmp.file("build/fixture_check")), &out), 3) << out;
+    EXPECT_NE(out.find("fixture_check: no CUDA device"), std::string::npos) << out;
+  }
+}
+
+// Two packages whose kernels have the same names (here: the same candidate twice) link into one
+// program: their kernel symbols carry the package names.
+TEST(Export, TwoPackagesLinkIntoOneProgram) {
+  if (nvcc_path().empty()) GTEST_SKIP() << "no nvcc (looked for /usr/local/cuda/bin/nvcc and PATH)";
+  TempDir tmp;
+  for (const char* name : {"alpha", "beta"}) {
+    ExportInput in = fixture_input();
+    in.name = name;
+    auto s = export_to(in, ExportFormat::kCuda, tmp.file(name));
+    ASSERT_TRUE(s.ok()) << s.status().to_string();
+  }
+  write_file(
+      tmp.file("main.cu"),
+      "#include <cstdio>\n#include \"alpha.h\"\n#include \"beta.h\"\n"
+      "int main() {\n"
+      "  std::printf(\"%d %d %zu\\n\", alpha_supported(1, 32, 8, 8192, 128),\n"
+      "              beta_supported(1, 32, 8, 8192, 128), beta_index_bytes(1, 32, 8, 8192, 128));\n"
+      "  return 0;\n}\n");
+  std::string objs, log;
+  for (const char* name : {"alpha", "beta"}) {
+    const std::string pkg = tmp.file(name);
+    int rc = shell(nvcc_path() + " -std=c++17 -c -gencode=arch=compute_90a,code=sm_90a -I" +
+                       sh_quote(pkg + "/include") + " -I" + sh_quote(pkg + "/src") + " " +
+                       sh_quote(pkg + "/src/" + name + ".cu") + " -o " +
+                       sh_quote(tmp.file(std::string(name) + ".o")),
+                   &log);
+    ASSERT_EQ(rc, 0) << log;
+    objs += " " + sh_quote(tmp.file(std::string(name) + ".o"));
+  }
+  int rc = shell(nvcc_path() + " -std=c++17 -I" + sh_quote(tmp.file("alpha/include")) + " -I" +
+                     sh_quote(tmp.file("beta/include")) + " " + sh_quote(tmp.file("main.cu")) +
+                     objs + " -o " + sh_quote(tmp.file("both")),
+                 &log);
+  ASSERT_EQ(rc, 0) << "linking two packages failed:\n" << log;
+  EXPECT_EQ(shell(sh_quote(tmp.file("both")), &log), 0) << log;
+  EXPECT_EQ(log, "1 1 " + std::to_string(8LL * 8192 * 4) + "\n");  // B*Hkv*N*(BITS/8)
 }
 
 TEST(Export, DenseSeedCompilesWithNvcc) {
@@ -431,7 +531,7 @@ TEST(ExportCli, FromFile) {
   r = run_kevo("export " + tmp.file("my-kernel.cu") + " --format onnx --out " + tmp.file("x"));
   EXPECT_EQ(r.exit_code, 2) << r.err;
   r = run_kevo("export " + tmp.file("missing.cu") + " --format cuda --out " + tmp.file("x"));
-  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_EQ(r.exit_code, 2) << r.err;  // a missing file is a usage error
 }
 
 TEST(ExportCli, FromArchiveWithLineage) {
@@ -478,7 +578,30 @@ TEST(ExportCli, FromArchiveWithLineage) {
     r = run_kevo("export 999 --format cuda --db " + db + " --out " + tmp.file("pkg3"));
     EXPECT_EQ(r.exit_code, 1);
     EXPECT_NE(r.err.find("999"), std::string::npos) << r.err;
+    // `best` is the run's best program.
+    r = run_kevo("export best --format cuda --db " + db + " --out " + tmp.file("pkg4") + " --json");
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(nlohmann::json::parse(r.out)["metadata"]["program_id"], child->id);
   }
+}
+
+// A file that does not compile is not exported (a syntax error used to build a broken package).
+TEST(ExportCli, RefusesWhatDoesNotCompile) {
+  TempDir tmp;
+  write_file(tmp.file("broken.cu"),
+             std::string(kFixture) + "__device__ int oops() { return ; }}\n");
+  auto r = run_kevo("export " + tmp.file("broken.cu") + " --format cuda --out " + tmp.file("pkg"));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("does not compile for sm_90a (compile_error: "), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("nothing was exported"), std::string::npos) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  EXPECT_FALSE(fs::exists(tmp.file("pkg")));
+  TempDir empty_run;
+  const std::string db = empty_run.file("r/kevo.db");
+  { auto ar = Archive::create(db, RunInfo{"r"}, ArchiveConfig{}); }
+  auto none = run_kevo("export best --format cuda --db " + db + " --out " + tmp.file("pkg"));
+  EXPECT_EQ(none.exit_code, 1);
+  EXPECT_NE(none.err.find("no program evaluated ok yet"), std::string::npos) << none.err;
 }
 
 }  // namespace

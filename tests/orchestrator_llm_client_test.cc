@@ -11,6 +11,7 @@
 
 #include "orchestrator/backend.h"
 #include "orchestrator/config.h"
+#include "orchestrator/config_check.h"
 #include "orchestrator/http_client.h"
 #include "orchestrator/llm_client.h"
 #include "tests/loopback_http_server.h"
@@ -688,10 +689,15 @@ llm:
 namespace kevo {
 namespace {
 
+// The config as `kevo run` checks it (every check, every problem), as a Result.
 Result<KevoConfig> config_from(const std::string& yaml) {
-  testing::TempDir dir;
-  testing::write_file(dir.file("c.yaml"), yaml);
-  return load_config(dir.file("c.yaml"));
+  CheckedConfig c = check_config_text(yaml, "c.yaml");
+  if (!c.ok()) {
+    std::string all;
+    for (const auto& e : c.errors) all += e + "\n";
+    return Status::InvalidArgument(all);
+  }
+  return c.config;
 }
 
 TEST(LlmConfig, AModelWithoutPricesUnderACostBudgetIsAConfigError) {

@@ -5,6 +5,9 @@
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
+#include <set>
+
+#include "evaluator/task.h"
 
 namespace kevo::cli {
 namespace fs = std::filesystem;
@@ -41,6 +44,10 @@ Result<std::unique_ptr<ArchiveReader>> open_archive_reader(const ArchiveArgs& ar
   return ArchiveReader::open(path);
 }
 
+int open_failure_code(const Status& s) {
+  return s.code() == StatusCode::kNotFound || s.code() == StatusCode::kInvalidArgument ? 2 : 1;
+}
+
 Result<ProgramId> parse_program_id(const std::string& text) {
   std::string s = !text.empty() && text[0] == '#' ? text.substr(1) : text;
   if (s.empty() || s.size() > 18 || s.find_first_not_of("0123456789") != std::string::npos) {
@@ -48,6 +55,33 @@ Result<ProgramId> parse_program_id(const std::string& text) {
                                    "`kevo top`)");
   }
   return static_cast<ProgramId>(std::stoll(s));
+}
+
+std::string source_with_params(const Program& p) {
+  auto baked = kevo::source_with_params(p.source, p.params);
+  return baked.ok() ? *baked : p.source;
+}
+
+std::map<std::string, int64_t> resolved_params(const Program& p) {
+  auto spec = parse_task_spec(p.source);
+  if (!spec.ok()) return p.params;
+  auto resolved = spec->resolve_params(p.params);
+  return resolved.ok() ? *resolved : p.params;
+}
+
+std::vector<std::string> param_changes(const std::map<std::string, int64_t>& from,
+                                       const std::map<std::string, int64_t>& to) {
+  std::set<std::string> names;
+  for (const auto& [k, v] : from) names.insert(k);
+  for (const auto& [k, v] : to) names.insert(k);
+  std::vector<std::string> out;
+  for (const auto& n : names) {
+    auto a = from.find(n), b = to.find(n);
+    if (a != from.end() && b != to.end() && a->second == b->second) continue;
+    out.push_back(n + " " + (a == from.end() ? "-" : std::to_string(a->second)) + " -> " +
+                  (b == to.end() ? "-" : std::to_string(b->second)));
+  }
+  return out;
 }
 
 namespace {
@@ -123,6 +157,29 @@ std::string fmt_time(double unix_seconds) {
   char buf[64];
   std::strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M:%S UTC", &tm);
   return buf;
+}
+
+namespace {
+std::optional<double> noise_of(const nlohmann::json& metrics) {
+  if (!metrics.is_object()) return std::nullopt;
+  auto it = metrics.find("speedup_spread");
+  if (it == metrics.end() || !it->is_number() || it->get<double>() <= 0) return std::nullopt;
+  return it->get<double>();
+}
+}  // namespace
+
+std::string fmt_noise(const nlohmann::json& metrics) {
+  auto n = noise_of(metrics);
+  if (!n) return "-";
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%.1f%%", 100 * *n);
+  return buf;
+}
+
+bool within_noise(double pct, const nlohmann::json& a_metrics, const nlohmann::json& b_metrics) {
+  auto a = noise_of(a_metrics), b = noise_of(b_metrics);
+  if (!a && !b) return false;  // unknown: say nothing rather than guess
+  return std::fabs(pct) <= 100 * std::max(a.value_or(0), b.value_or(0));
 }
 
 std::string fmt_metric(const nlohmann::json& metrics, const std::string& name, int significant) {

@@ -4,6 +4,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -28,9 +29,23 @@ void add_archive_args(CLI::App* cmd, ArchiveArgs& args);
 // found when there are several (or none).
 Result<std::string> resolve_archive_path(const ArchiveArgs& args);
 Result<std::unique_ptr<ArchiveReader>> open_archive_reader(const ArchiveArgs& args);
+// The exit code for a failure to open the archive: 2 (usage) when the run or file named is not
+// there, is ambiguous or is not a kevo archive; 1 when it exists and cannot be read.
+int open_failure_code(const Status& s);
 
 // "123" or "#123".
 Result<ProgramId> parse_program_id(const std::string& text);
+
+// The program's source with its params written into its `kevo:param` lines: the text that,
+// saved and compiled alone, is the kernel that was measured. The stored source when its
+// directives do not parse (then it has no params to apply).
+std::string source_with_params(const Program& p);
+// Every param of the program with its value: the file's defaults overridden by the program's.
+// The stored overrides when the directives do not parse.
+std::map<std::string, int64_t> resolved_params(const Program& p);
+// "CTAS 1536 -> 1024" per param whose resolved value differs ("-" for a param one side lacks).
+std::vector<std::string> param_changes(const std::map<std::string, int64_t>& from,
+                                       const std::map<std::string, int64_t>& to);
 
 // Columns padded to their widest cell; a column whose cells are all numbers is right-aligned.
 class Table {
@@ -50,6 +65,11 @@ std::string fmt_opt(const std::optional<double>& v, int significant = 4);  // "-
 std::string fmt_int(int64_t v);                      // 1,234,567
 std::string fmt_usd(double v);                       // $4.12, $0.0041
 std::string fmt_time(double unix_seconds);           // 2025-11-22 09:00:12 UTC
+// The timing noise of a result's speedup ("1.6%"), from metrics.speedup_spread; "-" when the
+// result has none (failed, or measured before results carried it).
+std::string fmt_noise(const nlohmann::json& metrics);
+// Whether a change of `pct` percent between two results is within their timing noise.
+bool within_noise(double pct, const nlohmann::json& a_metrics, const nlohmann::json& b_metrics);
 // A metric of a JSON object as text ("-" when absent).
 std::string fmt_metric(const nlohmann::json& metrics, const std::string& name, int significant = 4);
 

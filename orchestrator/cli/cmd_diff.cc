@@ -35,7 +35,7 @@ void add_diff_command(CLI::App& app, Cli& cli) {
   add_archive_args(cmd, a->archive);
   cmd->add_option("-U,--context", a->context, "lines of context around each change")
       ->capture_default_str()
-      ->check(CLI::Range(0, 100000));
+      ->check(at_least(0));
   cmd->callback([&cli, a] {
     auto ida = parse_program_id(a->a);
     auto idb = parse_program_id(a->b);
@@ -45,7 +45,7 @@ void add_diff_command(CLI::App& app, Cli& cli) {
     }
     auto reader = open_archive_reader(a->archive);
     if (!reader.ok()) {
-      cli.exit_code = fail(kExitFailure, reader.status().message());
+      cli.exit_code = fail(open_failure_code(reader.status()), reader.status().message());
       return;
     }
     auto pa = (*reader)->program(*ida);
@@ -55,14 +55,17 @@ void add_diff_command(CLI::App& app, Cli& cli) {
       return;
     }
     const std::string& fm = (*reader)->config().fitness;
+    // Resolved values (file defaults + the program's own), so a param the tuner set reads
+    // "1536 -> 1024", not "- -> 1024".
+    const auto ra = resolved_params(*pa), rb = resolved_params(*pb);
     json params = json::object();
     std::set<std::string> names;
-    for (const auto& [k, v] : pa->params) names.insert(k);
-    for (const auto& [k, v] : pb->params) names.insert(k);
+    for (const auto& [k, v] : ra) names.insert(k);
+    for (const auto& [k, v] : rb) names.insert(k);
     for (const auto& n : names) {
-      auto ia = pa->params.find(n), ib = pb->params.find(n);
-      json va = ia == pa->params.end() ? json() : json(ia->second);
-      json vb = ib == pb->params.end() ? json() : json(ib->second);
+      auto ia = ra.find(n), ib = rb.find(n);
+      json va = ia == ra.end() ? json() : json(ia->second);
+      json vb = ib == rb.end() ? json() : json(ib->second);
       if (va != vb) params[n] = {va, vb};
     }
     DiffStats stats;

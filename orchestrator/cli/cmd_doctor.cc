@@ -1,5 +1,7 @@
-// `kevo doctor`: what this machine offers kevo (toolkit, NVRTC, driver, GPUs and their measured
-// copy bandwidth, Landlock, SQLite, LLM endpoint). Exit 3 when there is no usable GPU.
+// `kevo doctor`: what this machine offers kevo (toolkit, NVRTC, driver, a row per GPU with its
+// measured copy bandwidth or a "no GPU" row, Landlock, SQLite, a row per LLM model with whether
+// its key is set, and with --probe one tiny request per model). Exit 1 when a probe failed, else
+// 3 when there is no usable GPU, else 0.
 #include <nvrtc.h>
 #include <sqlite3.h>
 
@@ -14,7 +16,7 @@
 #include "evaluator/cuda_driver.h"
 #include "evaluator/gpu_info.h"
 #include "orchestrator/cli/commands.h"
-#include "orchestrator/config.h"
+#include "orchestrator/cli/doctor_llm.h"
 #include "sandbox/landlock_probe.h"
 
 namespace kevo::cli {
@@ -23,43 +25,12 @@ namespace {
 struct DoctorOptions {
   bool json = false;
   bool no_bandwidth = false;
+  bool probe = false;
   std::string config;
 };
 
 std::string version_text(int v) {  // 13000 -> "13.0"
   return std::to_string(v / 1000) + "." + std::to_string(v % 1000 / 10);
-}
-
-nlohmann::json llm_report(const std::string& config_path) {
-  // An endpoint counts as configured when a model is named and its key variable is set (a local
-  // server may need no key: then the base URL alone is enough).
-  nlohmann::json out = {{"configured", false}, {"models", nlohmann::json::array()}};
-  if (!config_path.empty()) {
-    auto cfg = load_config(config_path);
-    if (!cfg.ok()) {
-      out["error"] = cfg.status().message();
-      return out;
-    }
-    for (const auto& m : cfg->llm.models) {
-      const char* key = std::getenv(m.api_key_env.c_str());
-      bool local = m.base_url.find("://127.") != std::string::npos ||
-                   m.base_url.find("://localhost") != std::string::npos;
-      bool usable = (key && *key) || local;
-      out["models"].push_back({{"provider", m.provider}, {"model", m.model},
-                               {"base_url", m.base_url}, {"api_key_env", m.api_key_env},
-                               {"key_set", key && *key}, {"usable", usable}});
-      if (usable) out["configured"] = true;
-    }
-    return out;
-  }
-  for (const char* var : {"OPENAI_API_KEY", "ANTHROPIC_API_KEY"}) {
-    const char* key = std::getenv(var);
-    if (key && *key) {
-      out["configured"] = true;
-      out["models"].push_back({{"api_key_env", var}, {"key_set", true}});
-    }
-  }
-  return out;
 }
 
 int run_doctor(const DoctorOptions& opt) {
@@ -76,7 +47,7 @@ int run_doctor(const DoctorOptions& opt) {
   int landlock = landlock_abi_version();
   report["landlock"] = {{"available", landlock > 0}, {"abi", landlock}};
   report["sqlite_version"] = sqlite3_libversion();
-  report["llm"] = llm_report(opt.config);
+  report["llm"] = llm_report(opt.config, opt.probe);
 
   auto drv = cuda_driver();
   std::string gpu_error;
@@ -116,20 +87,7 @@ int run_doctor(const DoctorOptions& opt) {
     row("Landlock", landlock > 0 ? "yes, ABI " + std::to_string(landlock)
                                  : "no: compile workers fall back to seccomp and rlimits only");
     row("SQLite", sqlite3_libversion());
-    const auto& llm = report["llm"];
-    if (llm.contains("error")) {
-      row("LLM", "config error: " + llm["error"].get<std::string>());
-    } else if (llm["configured"].get<bool>()) {
-      std::string names;
-      for (const auto& m : llm["models"]) {
-        names += (names.empty() ? "" : ", ") +
-                 (m.contains("model") ? m["model"].get<std::string>() : m["api_key_env"].get<std::string>());
-      }
-      row("LLM", "configured (" + names + ")");
-    } else {
-      row("LLM", "not configured: runs use the built-in tuner (set OPENAI_API_KEY or list models "
-                 "under llm: in the config)");
-    }
+    for (const auto& [label, value] : llm_rows(report["llm"])) row(label, value);
     if (report.contains("driver")) row("driver", "CUDA " + report["driver"]["version"].get<std::string>());
     for (const auto& g : report["gpus"]) {
       std::ostringstream line;
@@ -148,8 +106,14 @@ int run_doctor(const DoctorOptions& opt) {
                                                  : "no: " + c["detail"].get<std::string>() +
                                                        " (results carry no hardware counters)");
     }
+    if (report["gpus"].empty()) row("GPU", "none: " + gpu_error);
     std::cout << o.str();
   }
+  bool probe_failed = false;
+  for (const auto& m : report["llm"]["models"]) {
+    probe_failed |= m.contains("probe") && !m["probe"]["ok"].get<bool>();
+  }
+  if (probe_failed) return fail(kExitFailure, "an LLM probe failed (see the LLM rows above)");
   if (!gpu_error.empty()) return fail(kExitNoGpu, gpu_error);
   return kExitOk;
 }
@@ -159,12 +123,18 @@ int run_doctor(const DoctorOptions& opt) {
 void add_doctor_command(CLI::App& app, Cli& cli) {
   auto opt = std::make_shared<DoctorOptions>();
   auto* cmd = app.add_subcommand(
-      "doctor", "Check the CUDA toolkit, NVRTC, driver, GPUs (with measured copy bandwidth), "
-                "Landlock, SQLite and the LLM endpoint. Exits 3 when no GPU is usable.");
+      "doctor",
+      "Check the CUDA toolkit, NVRTC, driver, GPUs (with measured copy bandwidth), "
+      "Landlock, SQLite and the LLM models (whether each one's key is set; --probe "
+      "sends each one tiny request). Exits 1 when a probe failed, else 3 when no GPU "
+      "is usable.");
   cmd->add_flag("--json", opt->json, "machine-readable output");
   cmd->add_flag("--no-bandwidth", opt->no_bandwidth, "skip the copy-bandwidth measurement");
   cmd->add_option("--config", opt->config, "also check the LLM models of this run config")
       ->check(CLI::ExistingFile);
+  cmd->add_flag("--probe", opt->probe,
+                "send each LLM model one tiny request (a few tokens) and report its latency or "
+                "its error");
   cmd->callback([&cli, opt] { cli.exit_code = run_doctor(*opt); });
 }
 

@@ -1,6 +1,7 @@
-// `kevo eval FILE.cu`: compile and evaluate one candidate in this process. --compile-only needs
-// no GPU: it checks, compiles, reports per-kernel resources from ptxas and the launch plan for
-// every workload shape of the suite.
+// `kevo eval FILE.cu`: compile and evaluate one candidate through the same sandbox as a run: the
+// compile in a confined compile worker under its deadline (a compile bomb is stopped, not waited
+// for), the evaluation in a GPU runner process. --compile-only needs no GPU: it checks, compiles,
+// reports per-kernel resources from ptxas and the launch plan for every shape of the suite.
 #include <cerrno>
 #include <cstdlib>
 #include <filesystem>
@@ -12,6 +13,8 @@
 #include "evaluator/workloads.h"
 #include "orchestrator/cli/commands.h"
 #include "orchestrator/cli/eval_output.h"
+#include "orchestrator/cli/sandboxed_compile.h"
+#include "sandbox/sandbox.h"
 
 namespace kevo::cli {
 namespace {
@@ -85,7 +88,11 @@ int run_compile_only(const EvalOptions& opt, const Candidate& c, CompileOptions 
   report.file = opt.file;
   report.arch = copt.arch;
   report.suite = opt.suite;
-  report.outcome = compile_candidate(c, copt);
+  auto compiled = compile_in_worker(c, copt);
+  if (!compiled.ok()) return fail(kExitFailure, compiled.status().message());
+  report.outcome = std::move(compiled).value();
+  relabel_program(report.outcome.log, opt.file);
+  relabel_program(report.outcome.message, opt.file);
   if (report.outcome.status == EvalStatus::kOk) {
     auto planned = plan_workloads(c, report.outcome, opt.suite);
     if (!planned.ok()) return fail(kExitFailure, "suite " + opt.suite + ": " + planned.status().message());
@@ -108,7 +115,10 @@ int run_eval(const EvalOptions& opt) {
   std::string source;
   {
     std::error_code ec;
-    if (!fs::is_regular_file(opt.file, ec)) return fail(kExitFailure, "cannot read " + opt.file + ": no such file");
+    if (fs::is_directory(opt.file, ec))
+      return fail(kExitUsage, opt.file + " is a folder, not a .cu file");
+    if (!fs::is_regular_file(opt.file, ec))
+      return fail(kExitUsage, "cannot read " + opt.file + ": no such file");
     std::ifstream in(opt.file, std::ios::binary);
     std::stringstream ss;
     ss << in.rdbuf();
@@ -117,6 +127,9 @@ int run_eval(const EvalOptions& opt) {
   }
   auto params = parse_params(opt.params);
   if (!params.ok()) return fail(kExitUsage, params.status().message());
+  if (auto suite = load_suite(opt.suite); !suite.ok()) {
+    return fail(kExitUsage, "--suite " + opt.suite + ": " + suite.status().message());
+  }
   Candidate c{fs::path(opt.file).stem().string(), source, *params};
 
   CompileOptions copt;
@@ -124,6 +137,7 @@ int run_eval(const EvalOptions& opt) {
   if (!opt.no_cache) copt.cache_dir = default_cache_dir();
   if (opt.compile_only) return run_compile_only(opt, c, copt);
 
+  // The GPU runner first: without a GPU, say so before compiling anything.
   EvaluatorConfig config;
   config.suite = opt.suite;
   if (opt.counters == "off") {
@@ -133,14 +147,29 @@ int run_eval(const EvalOptions& opt) {
   }
   kevo::EvalOptions eval_options;
   eval_options.counters = opt.counters != "off";
-  auto session = open_gpu_session(0, config);
-  if (!session.ok()) {
-    bool no_gpu = session.status().code() == StatusCode::kUnavailable;
-    return fail(no_gpu ? kExitNoGpu : kExitFailure,
-                session.status().message() + (no_gpu ? " (--compile-only works without a GPU)" : ""));
+  SandboxConfig sb;
+  auto runner = GpuRunner::start(0, sb, config);
+  if (!runner.ok()) {
+    bool no_gpu = runner.status().code() == StatusCode::kUnavailable;
+    return fail(
+        no_gpu ? kExitNoGpu : kExitFailure,
+        runner.status().message() + (no_gpu ? " (--compile-only works without a GPU)" : ""));
   }
-  copt.arch = opt.arch == "auto" ? (*session)->arch() : opt.arch;
-  EvalResult r = evaluate_in_process(**session, c, copt, opt.suite, eval_options);
+  copt.arch = opt.arch == "auto" ? (*runner)->info().arch : opt.arch;
+  auto compiled = compile_in_worker(c, copt);
+  if (!compiled.ok()) return fail(kExitFailure, compiled.status().message());
+  EvalResult r;
+  if (compiled->status == EvalStatus::kOk) {
+    r = (*runner)->evaluate(c, *compiled, opt.suite, eval_options);
+  } else {
+    r = EvalResult::failure(compiled->status, compiled->message);
+    r.compile_log = compiled->log;
+    r.metrics["compile_ms"] = compiled->compile_ms;
+    r.feedback = std::string(eval_status_name(r.status)) + ": " + r.message;
+  }
+  relabel_program(r.compile_log, opt.file);
+  relabel_program(r.message, opt.file);
+  relabel_program(r.feedback, opt.file);
   std::cout << (opt.json ? to_json(r).dump(2) + "\n" : render_text(r, opt.file, opt.suite));
   if (!r.ok()) return fail(kExitFailure, std::string(eval_status_name(r.status)) + ": " + r.message);
   return kExitOk;
@@ -151,9 +180,13 @@ int run_eval(const EvalOptions& opt) {
 void add_eval_command(CLI::App& app, Cli& cli) {
   auto opt = std::make_shared<EvalOptions>();
   auto* cmd = app.add_subcommand(
-      "eval", "Compile and evaluate one candidate kernel file: accuracy against dense attention, "
-              "speedup, per-kernel times and resources. Exit 0 when the candidate is ok, 1 when it "
-              "fails (the status and message are printed), 3 without a GPU.");
+      "eval",
+      "Compile and evaluate one candidate kernel file through the same sandbox as a run "
+      "(compiled in a confined process under its deadline, then run by a GPU runner): accuracy "
+      "against "
+      "dense attention, speedup with its timing noise, per-kernel times and resources. "
+      "Exit 0 when the candidate is ok, 1 when it fails (the status and message are "
+      "printed), 2 for a missing file or a bad option, 3 without a GPU.");
   cmd->add_option("file", opt->file, "candidate .cu file with its kevo: directives")->required();
   cmd->add_option("--suite", opt->suite, "workload suite: a name under configs/suites or a YAML path")
       ->capture_default_str();

@@ -1,7 +1,9 @@
-// `kevo export ID|FILE.cu --format cuda|torch --out DIR`: writes a self-contained package of one
-// kernel (DESIGN.md section 8). An ID is read from a run's archive (source, params, result,
-// lineage); a file is exported as it is, with optional --param overrides and an attached
-// `kevo eval --json` result. Needs no GPU.
+// `kevo export ID|best|FILE.cu --format cuda|torch --out DIR`: writes a self-contained package of
+// one kernel (DESIGN.md section 8). An ID (or `best`, the run's best program) is read from a
+// run's archive (source with its params, result, lineage); a file is exported as it is, with
+// optional --param overrides and an attached `kevo eval --json` result. The candidate is compiled
+// first (in a confined compile worker, for the package's arch): what does not compile is not
+// exported. Needs no GPU.
 #include <cmath>
 #include <ctime>
 #include <filesystem>
@@ -14,6 +16,7 @@
 #include "archive/archive.h"
 #include "orchestrator/cli/archive_cli.h"
 #include "orchestrator/cli/commands.h"
+#include "orchestrator/cli/sandboxed_compile.h"
 #include "orchestrator/export/export.h"
 
 #ifndef KEVO_VERSION
@@ -92,34 +95,44 @@ nlohmann::json gpu_of(ArchiveReader& reader, const Program& p) {
   return nullptr;
 }
 
-Result<ExportInput> input_from_archive(const ExportCliOptions& o, ProgramId id) {
+// `id`: a program id, or nullopt for the run's best program.
+Result<ExportInput> input_from_archive(const ExportCliOptions& o, std::optional<ProgramId> id) {
   if (!o.params.empty()) {
     return Status::InvalidArgument("--param applies to files; an archived program's params are "
                                    "those it was measured with");
   }
   if (!o.result.empty()) return Status::InvalidArgument("--result applies to files only");
   KEVO_ASSIGN_OR_RETURN(auto reader, open_archive_reader(o.archive));
-  KEVO_ASSIGN_OR_RETURN(Program p, reader->program(id));
+  if (!id) {
+    KEVO_ASSIGN_OR_RETURN(StatusReport r, reader->status_report());
+    if (!r.totals.best) {
+      return Status::NotFound("run '" + r.run.name +
+                              "' has no program evaluated ok yet: nothing "
+                              "to export as 'best'");
+    }
+    id = r.totals.best->program;
+  }
+  KEVO_ASSIGN_OR_RETURN(Program p, reader->program(*id));
   if (p.status != "ok") {
-    return Status::InvalidArgument("program " + std::to_string(id) + " has status " + p.status +
+    return Status::InvalidArgument("program " + std::to_string(*id) + " has status " + p.status +
                                    (p.message.empty() ? "" : " (" + p.message + ")") +
                                    "; only programs evaluated ok can be exported");
   }
   KEVO_ASSIGN_OR_RETURN(StatusReport report, reader->status_report());
   ExportInput in;
-  in.source = p.source;
+  in.source = source_with_params(p);  // the text alone is the measured kernel
   in.params = p.params;
   in.run = report.run.name;
-  in.program_id = id;
-  in.origin = "run " + in.run + ", program " + std::to_string(id);
-  in.name = o.name.empty() ? export_name_from(in.run + "_p" + std::to_string(id)) : o.name;
+  in.program_id = *id;
+  in.origin = "run " + in.run + ", program " + std::to_string(*id);
+  in.name = o.name.empty() ? export_name_from(in.run + "_p" + std::to_string(*id)) : o.name;
   in.result = p.result.is_object() ? p.result : nlohmann::json::object();
   if (!in.result.contains("status")) in.result["status"] = p.status;
   if (!in.result.contains("metrics")) in.result["metrics"] = p.metrics;
   if (!p.holdout.is_null()) in.result["holdout"] = p.holdout;
   in.gpu = gpu_of(*reader, p);
   if (p.evaluated_at) in.evaluated_at = iso_time(*p.evaluated_at);
-  KEVO_ASSIGN_OR_RETURN(auto lineage, reader->lineage(id));
+  KEVO_ASSIGN_OR_RETURN(auto lineage, reader->lineage(*id));
   for (const auto& s : lineage) {
     in.lineage.push_back({s.id, s.fitness.value_or(0), s.status, s.origin});
   }
@@ -158,12 +171,31 @@ int run_export(const ExportCliOptions& o) {
       return fail(kExitUsage, o.target + " is a file: --run and --db apply to program ids");
     }
     in = input_from_file(o);
+  } else if (o.target == "best") {
+    in = input_from_archive(o, std::nullopt);
   } else if (auto id = parse_program_id(o.target); id.ok()) {
     in = input_from_archive(o, *id);
   } else {
-    return fail(kExitFailure, o.target + " is neither a file nor a program id");
+    return fail(kExitUsage, o.target + ": no such file, and not a program id or 'best'");
   }
-  if (!in.ok()) return fail(kExitFailure, in.status().message());
+  if (!in.ok()) {
+    const bool archive_missing = in.status().code() == StatusCode::kNotFound &&
+                                 in.status().message().rfind("archive:", 0) == 0;
+    return fail(archive_missing ? kExitUsage : kExitFailure, in.status().message());
+  }
+
+  // What does not compile is not exported: a package that cannot build helps nobody.
+  CompileOptions copt;
+  copt.arch = o.arch;
+  auto compiled = compile_in_worker({in->name, in->source, in->params}, copt);
+  if (!compiled.ok()) return fail(kExitFailure, compiled.status().message());
+  if (compiled->status != EvalStatus::kOk) {
+    std::string message = compiled->message;
+    relabel_program(message, in->origin);
+    return fail(kExitFailure, in->origin + " does not compile for " + o.arch + " (" +
+                                  eval_status_name(compiled->status) + ": " + message +
+                                  "); nothing was exported");
+  }
 
   ExportOptions opt;
   opt.format = *format;
@@ -203,7 +235,9 @@ void add_export_command(CLI::App& app, Cli& cli) {
       "export", "Write a self-contained package of one kernel: a CUDA/C++ library with a host "
                 "launcher, CMake build and self-check (--format cuda), or a PyTorch extension "
                 "with a test against scaled_dot_product_attention (--format torch). Needs no GPU.");
-  cmd->add_option("target", o->target, "program id from the run's archive, or a candidate .cu file")
+  cmd->add_option("target", o->target,
+                  "program id from the run's archive, 'best' (the run's best program), or a "
+                  "candidate .cu file")
       ->required();
   cmd->add_option("--format", o->format, "cuda or torch")->required();
   cmd->add_option("--out", o->out, "folder to write the package into (must be empty)")->required();

@@ -14,6 +14,7 @@
 #include "orchestrator/cli/commands.h"
 #include "orchestrator/cli/run_progress.h"
 #include "orchestrator/config.h"
+#include "orchestrator/config_check.h"
 
 namespace kevo::cli {
 namespace fs = std::filesystem;
@@ -91,21 +92,18 @@ void apply_overrides(YAML::Node& root, const RunOptions& o) {
   }
 }
 
+// Binds the config with the flags applied to its YAML tree (so the stored text is exactly what
+// ran, and the file's keys keep their line numbers), and checks it: every problem at once.
+// `section_checks`: seeds, suites, URLs, keys... (a new run); a resumed run's stored config is
+// only bound.
 Result<std::pair<KevoConfig, std::string>> load_effective_config(const std::string& text,
                                                                  const std::string& file,
-                                                                 const RunOptions& o) {
-  YAML::Node root;
-  KEVO_RETURN_IF_ERROR(parse_yaml(text, file, root));
-  if (root.IsNull()) root = YAML::Node(YAML::NodeType::Map);
-  apply_overrides(root, o);
-  YAML::Emitter out;
-  out << root;
-  std::string effective = out.c_str();
-  effective += "\n";
-  KevoConfig config;
-  // Errors name the original file; overrides only add keys the binder knows.
-  KEVO_RETURN_IF_ERROR(load_yaml_config(effective, file, config));
-  return std::make_pair(std::move(config), std::move(effective));
+                                                                 const RunOptions& o,
+                                                                 bool section_checks) {
+  CheckedConfig c = check_config_text(
+      text, file, [&](YAML::Node& root) { apply_overrides(root, o); }, section_checks);
+  if (!c.ok()) return Status::InvalidArgument(problems_text(c));
+  return std::make_pair(std::move(c.config), std::move(c.effective));
 }
 
 int evolve(Archive& archive, const KevoConfig& config, const std::vector<GpuInfo>& gpus,
@@ -168,12 +166,16 @@ int run_command(const RunOptions& opt) {
   }
   std::string text;
   Status st = read_text_file(path, text);
-  if (!st.ok()) return fail(kExitFailure, st.message());
-  auto loaded = load_effective_config(text, path, opt);
+  if (!st.ok()) {
+    bool missing = st.code() == StatusCode::kNotFound || st.code() == StatusCode::kInvalidArgument;
+    return fail(missing ? kExitUsage : kExitFailure, st.message());
+  }
+  // Everything that needs no GPU is checked first (as `kevo config-check` does).
+  auto loaded = load_effective_config(text, path, opt, /*section_checks=*/true);
   if (!loaded.ok()) return fail(kExitFailure, loaded.status().message());
   auto& [config, effective] = *loaded;
 
-  // The GPU first: on a machine without one, say so before creating anything on disk.
+  // Then the GPU: on a machine without one, say so before creating anything on disk.
   auto gpus = gpus_or_fail();
   if (!gpus.ok()) return fail(kExitNoGpu, gpus.status().message());
 
@@ -222,7 +224,8 @@ int resume_command(const RunOptions& opt, const std::string& name_or_db) {
   RunOptions o = opt;
   o.name.clear();  // the stored run keeps its name and folder
   o.runs_dir.clear();
-  auto loaded = load_effective_config((*archive)->run().config, db.string() + " (stored config)", o);
+  auto loaded = load_effective_config((*archive)->run().config, db.string() + " (stored config)", o,
+                                      /*section_checks=*/false);
   if (!loaded.ok()) return fail(kExitFailure, loaded.status().message());
   auto& [config, effective] = *loaded;
   auto totals = (*archive)->totals();
@@ -243,11 +246,12 @@ int resume_command(const RunOptions& opt, const std::string& name_or_db) {
 
 void add_budget_flags(CLI::App* cmd, RunOptions& o) {
   cmd->add_option("--evaluations", o.evaluations, "stop after this many evaluations in all")
-      ->check(CLI::PositiveNumber);
-  cmd->add_option("--wall-minutes", o.wall_minutes, "stop after this many minutes")
-      ->check(CLI::NonNegativeNumber);
-  cmd->add_option("--max-cost", o.max_cost, "stop asking the LLM past this many US dollars")
-      ->check(CLI::NonNegativeNumber);
+      ->check(at_least(1));
+  cmd->add_option("--wall-minutes", o.wall_minutes, "stop after this many minutes (0: no limit)")
+      ->check(at_least(0));
+  cmd->add_option("--max-cost", o.max_cost,
+                  "stop asking the LLM past this many US dollars (0: no limit)")
+      ->check(at_least(0));
   cmd->add_flag("--no-llm", o.no_llm, "use the built-in tuner only, even with an API key set");
   cmd->add_option("--llm-model", o.llm_model, "LLM model name (replaces the config's models)");
   cmd->add_option("--llm-url", o.llm_url,
@@ -285,9 +289,9 @@ void add_run_command(CLI::App& app, Cli& cli) {
   cmd->add_option("config", opt->config, "YAML run configuration")->check(CLI::ExistingFile);
   cmd->add_option("--name", opt->name, "run name (folder under the runs directory)");
   cmd->add_option("--runs-dir", opt->runs_dir, "where run folders go (default kevo-runs)");
-  cmd->add_option("--islands", opt->islands, "MAP-Elites islands")->check(CLI::PositiveNumber);
+  cmd->add_option("--islands", opt->islands, "MAP-Elites islands")->check(at_least(1));
   cmd->add_option("--seed", opt->seed, "random seed of selection, tuner and data")
-      ->check(CLI::NonNegativeNumber);
+      ->check(at_least(0));
   add_budget_flags(cmd, *opt);
   cmd->callback([&cli, opt] { cli.exit_code = run_command(*opt); });
 }

@@ -1,5 +1,7 @@
 // `kevo show ID`: one program in full: status, lineage, the LLM call that made it, params,
 // metrics, per-workload and per-kernel tables, feedback, and its source.
+#include <cmath>
+#include <cstdio>
 #include <iostream>
 
 #include <nlohmann/json.hpp>
@@ -57,6 +59,13 @@ void print_counters(const json& result) {
     return;
   }
   std::cout << "\nhardware counters (one call, replayed after the timed calls)\n" << t.render();
+// The spread of one workload's speedup (its two medians' spreads combined), "-" when unknown.
+std::string workload_noise(const json& wl) {
+  double d = wl.value("decode_spread", 0.0), n = wl.value("dense_spread", 0.0);
+  if (d <= 0 && n <= 0) return "-";
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%.1f%%", 100 * std::sqrt(d * d + n * n));
+  return buf;
 }
 
 void print_workloads(const json& result) {
@@ -64,13 +73,13 @@ void print_workloads(const json& result) {
       result["workloads"].empty()) {
     return;
   }
-  Table w({"workload", "B", "N", "decode_us", "dense_us", "speedup", "mean_rel_err",
+  Table w({"workload", "B", "N", "decode_us", "dense_us", "speedup", "noise", "mean_rel_err",
            "p99_rel_err", "build_us"});
   Table k({"workload", "kernel", "us", "registers", "smem_bytes", "local_bytes"});
   for (const auto& wl : result["workloads"]) {
     if (!wl.is_object()) continue;
     w.add({str(wl, "name"), num(wl, "B"), num(wl, "N"), num(wl, "decode_us"), num(wl, "dense_us"),
-           num(wl, "speedup"), num(wl, "mean_rel_err"), num(wl, "p99_rel_err"),
+           num(wl, "speedup"), workload_noise(wl), num(wl, "mean_rel_err"), num(wl, "p99_rel_err"),
            num(wl, "build_us")});
     if (!wl.contains("kernels") || !wl["kernels"].is_array()) continue;
     for (const auto& kn : wl["kernels"]) {
@@ -88,6 +97,10 @@ void print_text(ArchiveReader& reader, const Program& p, const std::optional<Pro
   const ArchiveConfig& cfg = reader.config();
   std::cout << "program #" << p.id << "  " << p.status;
   if (p.fitness) std::cout << "  " << cfg.fitness << " " << fmt_num(*p.fitness);
+  if (p.fitness && fmt_noise(p.metrics) != "-") {
+    std::cout << "  (timing noise " << fmt_noise(p.metrics)
+              << ": closer results are not told apart)";
+  }
   std::cout << "\n";
   Table info({"", ""});
   info.add({"island", std::to_string(p.island)});
@@ -112,8 +125,16 @@ void print_text(ArchiveReader& reader, const Program& p, const std::optional<Pro
   if (p.evaluated_at) info.add({"evaluated", fmt_time(*p.evaluated_at)});
   info.add({"hash", p.hash});
   std::string params;
-  for (const auto& [k, v] : p.params) params += (params.empty() ? "" : " ") + k + "=" + std::to_string(v);
-  info.add({"params", params.empty() ? "(file defaults)" : params});
+  for (const auto& [k, v] : resolved_params(p)) {
+    params += (params.empty() ? "" : " ") + k + "=" + std::to_string(v);
+  }
+  if (params.empty()) params = "(none)";
+  if (!p.params.empty()) {
+    std::string set;
+    for (const auto& [k, v] : p.params) set += (set.empty() ? "" : ", ") + k;
+    params += "  (set by the program: " + set + "; the rest are the file's defaults)";
+  }
+  info.add({"params", params});
   std::string rendered = info.render();
   std::cout << rendered.substr(rendered.find('\n') + 1);  // no header row
   if (!p.message.empty()) std::cout << "\nmessage\n  " << p.message << "\n";
@@ -136,7 +157,7 @@ void print_text(ArchiveReader& reader, const Program& p, const std::optional<Pro
   }
   if (!p.feedback.empty()) std::cout << "\nfeedback\n" << p.feedback << "\n";
   if (!p.compile_log.empty()) std::cout << "\ncompile log\n" << p.compile_log << "\n";
-  std::cout << "\nsource\n" << p.source;
+  std::cout << "\nsource (params written in)\n" << source_with_params(p);
 }
 
 json to_json(const Program& p, const std::optional<LlmCall>& call) {
@@ -156,7 +177,8 @@ json to_json(const Program& p, const std::optional<LlmCall>& call) {
           {"origin", p.origin},
           {"parent", p.parent ? json(*p.parent) : json()},
           {"cell", cell_bins(p.cell)},
-          {"params", p.params},
+          {"params", resolved_params(p)},
+          {"param_overrides", p.params},
           {"metrics", p.metrics},
           {"result", p.result},
           {"holdout", p.holdout},
@@ -164,7 +186,7 @@ json to_json(const Program& p, const std::optional<LlmCall>& call) {
           {"llm_call", llm},
           {"created_at", p.created_at},
           {"evaluated_at", p.evaluated_at ? json(*p.evaluated_at) : json()},
-          {"source", p.source}};
+          {"source", source_with_params(p)}};
 }
 
 }  // namespace
@@ -176,7 +198,9 @@ void add_show_command(CLI::App& app, Cli& cli) {
                                          "timings, feedback and source");
   cmd->add_option("id", a->id, "program id (as listed by `kevo top`)")->required();
   add_archive_args(cmd, a->archive);
-  cmd->add_flag("--source", a->source_only, "print only the source (to save it as a .cu file)");
+  cmd->add_flag("--source", a->source_only,
+                "print only the source, with the program's params written into its kevo:param "
+                "lines (save it as a .cu file: it compiles to the kernel that was measured)");
   cmd->callback([&cli, a] {
     auto id = parse_program_id(a->id);
     if (!id.ok()) {
@@ -185,7 +209,7 @@ void add_show_command(CLI::App& app, Cli& cli) {
     }
     auto reader = open_archive_reader(a->archive);
     if (!reader.ok()) {
-      cli.exit_code = fail(kExitFailure, reader.status().message());
+      cli.exit_code = fail(open_failure_code(reader.status()), reader.status().message());
       return;
     }
     auto p = (*reader)->program(*id);
@@ -194,7 +218,7 @@ void add_show_command(CLI::App& app, Cli& cli) {
       return;
     }
     if (a->source_only) {
-      std::cout << p->source;
+      std::cout << source_with_params(*p);
       return;
     }
     std::optional<LlmCall> call;

@@ -8,11 +8,13 @@
 
 namespace kevo::cli {
 
+// Documented in README.md ("Exit codes"); tests/cli_exit_codes_test.cc holds every command to it.
 enum ExitCode : int {
   kExitOk = 0,
-  kExitFailure = 1,   // the command ran and failed (bad config, missing program, ...)
-  kExitUsage = 2,     // unknown flag, bad value
-  kExitNoGpu = 3,     // GPU work asked for on a machine without a usable GPU
+  kExitFailure = 1,  // the command ran and failed: a bad config, a candidate that failed its
+                     // evaluation, a program that is not in the archive
+  kExitUsage = 2,    // unknown flag or command, bad value, a file or run named that is missing
+  kExitNoGpu = 3,    // GPU work asked for on a machine without a usable GPU
 };
 
 struct Cli {
@@ -22,6 +24,10 @@ struct Cli {
 
 // Prints "kevo: error: <message>" on stderr and returns `code` (for `return fail(...)`).
 int fail(int code, const std::string& message);
+
+// A check for a numeric option that says "must be >= N" (CLI11's own ranges print both bounds,
+// the upper one 300 digits long).
+CLI::Validator at_least(double lo);
 
 void add_run_command(CLI::App& app, Cli& cli);
 void add_resume_command(CLI::App& app, Cli& cli);

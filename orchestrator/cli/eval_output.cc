@@ -1,5 +1,6 @@
 #include "orchestrator/cli/eval_output.h"
 
+#include <cmath>
 #include <cstdio>
 #include <sstream>
 
@@ -120,7 +121,15 @@ std::string render_text(const EvalResult& r, const std::string& file, const std:
   std::ostringstream o;
   o << file << " on suite " << suite << "\n";
   o << "  status    " << eval_status_name(r.status) << (r.message.empty() ? "" : ": " + r.message) << "\n";
-  if (r.ok()) o << "  fitness   " << fmt("%.3f", r.fitness) << " (speedup over dense)\n";
+  if (r.ok()) {
+    o << "  fitness   " << fmt("%.3f", r.fitness) << " (speedup over dense";
+    auto it = r.metrics.find("speedup_spread");
+    if (it != r.metrics.end() && it->second > 0) {
+      o << "; timing noise " << fmt("%.1f%%", 100 * it->second)
+        << ": results closer than this are not told apart";
+    }
+    o << ")\n";
+  }
   auto metric = [&](const char* key) -> const double* {
     auto it = r.metrics.find(key);
     return it == r.metrics.end() ? nullptr : &it->second;
@@ -147,12 +156,15 @@ std::string render_text(const EvalResult& r, const std::string& file, const std:
     o << "\n";
   }
   if (!r.workloads.empty()) {
-    o << "\n  " << pad("workload", 14) << pad("decode us", 11) << pad("dense us", 10) << pad("speedup", 9)
-      << pad("mean err", 10) << "p99 err\n";
+    o << "\n  " << pad("workload", 14) << pad("decode us", 11) << pad("dense us", 10)
+      << pad("speedup", 9) << pad("noise", 7) << pad("mean err", 10) << "p99 err\n";
     for (const auto& w : r.workloads) {
-      o << "  " << pad(w.name, 14) << pad(fmt("%.2f", w.decode_us), 11) << pad(fmt("%.2f", w.dense_us), 10)
-        << pad(fmt("%.2fx", w.speedup), 9) << pad(fmt("%.4f", w.mean_rel_err), 10)
-        << fmt("%.4f", w.p99_rel_err) << "\n";
+      o << "  " << pad(w.name, 14) << pad(fmt("%.2f", w.decode_us), 11)
+        << pad(fmt("%.2f", w.dense_us), 10) << pad(fmt("%.2fx", w.speedup), 9)
+        << pad(fmt("%.1f%%", 100 * std::sqrt(w.decode_spread * w.decode_spread +
+                                             w.dense_spread * w.dense_spread)),
+               7)
+        << pad(fmt("%.4f", w.mean_rel_err), 10) << fmt("%.4f", w.p99_rel_err) << "\n";
       for (const auto& k : w.kernels) {
         o << "    " << pad(k.name, 20) << pad(fmt("%.2f us", k.us), 11) << pad(std::to_string(k.registers) + " regs", 10)
           << pad("smem " + bytes_text(k.smem_bytes), 16) << "spill/local " << k.local_bytes << " B\n";

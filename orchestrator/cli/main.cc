@@ -17,6 +17,19 @@ int fail(int code, const std::string& message) {
   return code;
 }
 
+CLI::Validator at_least(double lo) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%g", lo);
+  const std::string bound = buf;
+  return CLI::Validator(
+      [lo, bound](std::string& in) -> std::string {
+        double v = 0;
+        if (!CLI::detail::lexical_cast(in, v)) return "'" + in + "' is not a number";
+        return v >= lo ? std::string() : "must be >= " + bound + " (got " + in + ")";
+      },
+      ">=" + bound);
+}
+
 }  // namespace kevo::cli
 
 int main(int argc, char** argv) {

@@ -44,8 +44,18 @@ std::map<std::string, std::string> common_vars(const Package& p);
 // as constants. No CUDA: tests compile it with the host compiler and compare with resolve_plan.
 std::string plan_header(const Package& p);
 
-// <name>_kernels.cuh: the candidate source with its params #defined before and #undef'd after.
+// <name>_kernels.cuh: the candidate source with its params #defined before and #undef'd after,
+// and every plan kernel renamed to kernel_symbol(p, kernel): extern "C" names are global, so two
+// packages with a kernel called "attend" could not be linked into one program otherwise.
 std::string kernels_header(const Package& p);
+
+// "<package>_<kernel>": the symbol of a plan kernel in the package.
+std::string kernel_symbol(const Package& p, const std::string& kernel);
+
+// `source` with the definitions and declarations of the __global__ functions named in `renames`
+// renamed (comments, strings and every other use of the names are left alone).
+std::string rename_kernels(const std::string& source,
+                           const std::map<std::string, std::string>& renames);
 
 // The device headers (kevo/*.cuh) `source` includes, transitively, from the headers compiled
 // into kevo, as {path relative to the include root ("kevo/x.cuh"), contents}.

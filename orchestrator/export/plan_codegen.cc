@@ -2,6 +2,7 @@
 // (their grammar is a subset of C++ integer arithmetic) inside functions whose locals are the
 // shape variables, with the params as constants and cdiv/min/max defined beside them, so the
 // package's reader sees the same plan text as the candidate file.
+#include <cctype>
 #include <sstream>
 
 #include "orchestrator/export/codegen.h"
@@ -86,17 +87,71 @@ std::string plan_header(const Package& p) {
   return o.str();
 }
 
+std::string kernel_symbol(const Package& p, const std::string& kernel) {
+  return p.name + "_" + kernel;
+}
+
+namespace {
+bool ident_char(char c) {
+  return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
+}
+}  // namespace
+
+std::string rename_kernels(const std::string& src,
+                           const std::map<std::string, std::string>& renames) {
+  std::string out;
+  out.reserve(src.size() + 64);
+  bool global_seen = false;  // "__global__" since the last ; { } (a kernel's declarator follows)
+  size_t i = 0;
+  while (i < src.size()) {
+    const char c = src[i];
+    if (c == '/' && i + 1 < src.size() && (src[i + 1] == '/' || src[i + 1] == '*')) {
+      size_t end = src[i + 1] == '/' ? src.find('\n', i) : src.find("*/", i + 2);
+      end = end == std::string::npos ? src.size() : end + (src[i + 1] == '/' ? 0 : 2);
+      out.append(src, i, end - i);
+      i = end;
+    } else if (c == '"' || c == '\'') {
+      size_t j = i + 1;
+      while (j < src.size() && src[j] != c && src[j] != '\n') j += src[j] == '\\' ? 2 : 1;
+      j = std::min(j + 1, src.size());
+      out.append(src, i, j - i);
+      i = j;
+    } else if (ident_char(c) && !std::isdigit(static_cast<unsigned char>(c))) {
+      size_t j = i;
+      while (j < src.size() && ident_char(src[j])) ++j;
+      const std::string word = src.substr(i, j - i);
+      if (word == "__global__") global_seen = true;
+      size_t k = j;
+      while (k < src.size() && std::isspace(static_cast<unsigned char>(src[k]))) ++k;
+      auto r = renames.find(word);
+      out +=
+          global_seen && r != renames.end() && k < src.size() && src[k] == '(' ? r->second : word;
+      i = j;
+    } else {
+      if (c == ';' || c == '{' || c == '}') global_seen = false;
+      out += c;
+      ++i;
+    }
+  }
+  return out;
+}
+
 std::string kernels_header(const Package& p) {
+  std::map<std::string, std::string> renames;
+  for (const auto& k : p.spec.kernels) renames[k.name] = kernel_symbol(p, k.name);
   std::ostringstream o;
   o << "// The kernels of " << p.name << ": the candidate source (sha256 " << p.source_sha256
     << "),\n// exported by kevo " << p.kevo_version
-    << " with its kevo:param values defined as kevo's compiler defines them (-DNAME=VALUE).\n"
+    << " with its kevo:param values defined as kevo's compiler defines them (-DNAME=VALUE),\n"
+    << "// and its kernels renamed " << p.name << "_<kernel> so that several exported packages "
+    << "link into one program.\n"
     << "// The `// kevo:` lines are the plan; " << p.name << "_plan.h implements it for the host.\n"
     << "// Include once, in one CUDA translation unit: the kernels are extern \"C\".\n"
     << "#pragma once\n\n";
   for (const auto& [name, value] : p.params) o << "#define " << name << " " << value << "\n";
-  o << "\n// ---- candidate source ----\n" << p.source;
-  if (!p.source.empty() && p.source.back() != '\n') o << "\n";
+  const std::string source = rename_kernels(p.source, renames);
+  o << "\n// ---- candidate source ----\n" << source;
+  if (!source.empty() && source.back() != '\n') o << "\n";
   o << "// ---- end of candidate source ----\n\n";
   for (const auto& [name, value] : p.params) o << "#undef " << name << "\n";
   return o.str();

@@ -66,7 +66,7 @@ std::map<std::string, std::string> common_vars(const Package& p) {
   for (Phase phase : {Phase::kBuild, Phase::kDecode}) {
     for (const auto& k : p.spec.kernels) {
       if (k.phase != phase) continue;
-      kernel_list += (kernel_list.empty() ? "" : ", ") + k.name;
+      kernel_list += (kernel_list.empty() ? "" : ", ") + kernel_symbol(p, k.name);
     }
   }
   // build_index(k, v) cannot know Hq: say whether the index or the build grids depend on it.

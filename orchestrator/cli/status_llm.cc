@@ -1,17 +1,36 @@
-#include "orchestrator/cli/llm_report.h"
-
+// The "LLM" section of `kevo status` (see status_sections.h), read from the archive: requests,
+// children and rejections by reason per model (the outcome each call was judged with), accept
+// rates, tokens, cost (or "price unknown": a model without prices, or a command), which models a
+// breaker holds (llm_paused events) and why requests stopped (llm_stopped).
 #include <ctime>
+#include <map>
+#include <sstream>
 
 #include "orchestrator/cli/archive_cli.h"
+#include "orchestrator/cli/status_sections.h"
 #include "orchestrator/config.h"
 
 namespace kevo::cli {
 namespace {
 
+struct LlmReport {
+  struct Model {
+    std::string name;
+    int64_t requests = 0, children = 0, rejected = 0, pending = 0;
+    std::map<std::string, int64_t> outcomes;  // every outcome, "child" included
+    int64_t tokens_in = 0, tokens_out = 0;
+    double cost_usd = 0;
+    bool price_known = true;
+    std::string paused;  // "until 12:03:04 UTC: no SEARCH/REPLACE blocks" while paused
+  };
+  std::vector<Model> models;
+  int64_t requests = 0, children = 0, rejected = 0;
+  std::string stopped;  // why no more requests go out, from the run's events
+};
+
+
 bool is_child(const std::string& outcome) { return outcome == "child"; }
 bool is_pending(const std::string& outcome) { return outcome.empty(); }
-
-}  // namespace
 
 Result<LlmReport> read_llm_report(ArchiveReader& reader, const std::string& run_config,
                                   double now) {
@@ -72,8 +91,8 @@ Result<LlmReport> read_llm_report(ArchiveReader& reader, const std::string& run_
 }
 
 std::string llm_report_text(const LlmReport& r) {
-  if (r.models.empty()) return "llm          no requests (the built-in tuner made every child)\n";
-  std::string out = "llm          " + fmt_int(r.requests) + " requests: " + fmt_int(r.children) +
+  if (r.models.empty()) return "LLM          none used (the built-in tuner made every child)\n";
+  std::string out = "LLM          " + fmt_int(r.requests) + " requests: " + fmt_int(r.children) +
                     " gave a child, " + fmt_int(r.rejected) + " rejected\n";
   Table t({"model", "requests", "children", "rejected", "accept", "tokens in", "tokens out",
            "cost", "state"});
@@ -124,6 +143,25 @@ nlohmann::json llm_report_json(const LlmReport& r) {
   return {{"requests", r.requests}, {"children", r.children}, {"rejected", r.rejected},
           {"models", models},
           {"stopped", r.stopped.empty() ? nlohmann::json() : nlohmann::json(r.stopped)}};
+}
+
+
+}  // namespace
+
+Result<LlmStatus> llm_status(ArchiveReader& reader, const StatusReport& report) {
+  KEVO_ASSIGN_OR_RETURN(LlmReport r,
+                        read_llm_report(reader, report.run.config, double(std::time(nullptr))));
+  LlmStatus s;
+  s.json = llm_report_json(r);
+  const Totals& t = report.totals;
+  s.json["calls"] = t.llm_calls;
+  s.json["failed"] = t.llm_failed;
+  s.json["tokens_in"] = t.tokens_in;
+  s.json["tokens_out"] = t.tokens_out;
+  s.json["cost_usd"] = t.cost_usd;
+  std::istringstream text(llm_report_text(r));
+  for (std::string line; std::getline(text, line);) s.lines.push_back(line);
+  return s;
 }
 
 }  // namespace kevo::cli
