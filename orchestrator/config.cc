@@ -111,7 +111,6 @@ void bind(YamlSection& s, KevoConfig& c) {
   s.section("sandbox", c.sandbox);
   s.section("archive", c.archive);
 }
-}
 
 Result<KevoConfig> load_config(const std::string& path) {
   KevoConfig c;
