@@ -21,7 +21,13 @@ Result<std::unique_ptr<ArchiveReader>> ArchiveReader::open(const std::string& pa
   auto impl = std::make_unique<Impl>();
   KEVO_ASSIGN_OR_RETURN(impl->db, sqlite::Db::open(path, sqlite::Db::Mode::kReadOnly,
                                                    options.busy_timeout_ms));
-  KEVO_ASSIGN_OR_RETURN(int version, archive_schema::version(impl->db));
+  auto read_version = archive_schema::version(impl->db);
+  if (!read_version.ok()) {
+    // A corrupt or foreign file ("file is not a database"): one line that names it.
+    return Status(read_version.status().code(), "archive: cannot read " + path + " as a kevo "
+                  "database (" + read_version.status().message() + ")");
+  }
+  const int version = *read_version;
   if (version == 0) return Status::InvalidArgument("archive: " + path + " is not a kevo database");
   if (version < archive_schema::latest_version()) {
     // A file from an older kevo: upgrade it once (migrations are transactional), then read.
