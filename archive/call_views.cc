@@ -55,15 +55,48 @@ Result<std::vector<LlmCallRow>> read_rows(sqlite::Stmt& st) {
   }
 }
 
+// Clock steps the time bounds below tolerate (rows are stamped with the wall clock).
+constexpr double kClockSlack_s = 300;
+
+// The first id of `table` whose `time_col` is >= t, by binary search over the rowid: rows are
+// inserted in time order (give or take kClockSlack_s, which callers subtract). 1 if none earlier.
+Result<int64_t> first_id_at(sqlite::Db& db, const std::string& table, const std::string& time_col,
+                            double t) {
+  KEVO_ASSIGN_OR_RETURN(auto st, db.prepare("SELECT id, " + time_col + " FROM " + table +
+                                            " WHERE id >= ?1 ORDER BY id LIMIT 1"));
+  KEVO_ASSIGN_OR_RETURN(int64_t hi, db.query_int("SELECT coalesce(max(id), 0) + 1 FROM " + table));
+  int64_t lo = 1;  // invariant: every row below lo is before t; the answer is in [lo, hi]
+  while (lo < hi) {
+    int64_t mid = lo + (hi - lo) / 2;
+    KEVO_RETURN_IF_ERROR(st.reset());
+    st.bind(1, mid);
+    KEVO_ASSIGN_OR_RETURN(bool row, st.step());
+    if (!row) {
+      hi = mid;
+      continue;
+    }
+    if (st.real(1) >= t) {
+      hi = mid;
+    } else {
+      lo = st.int64(0) + 1;
+    }
+  }
+  return lo;
+}
+
 // Child status for stored child ids; for files without the v4 columns, the child (a program
 // naming the call), the rejection (an edit_rejected event naming it) and the derived outcome.
-// `rows` may be in any order. Before v4 programs.llm_call_id has no index: one scan of the
-// programs table (about 0.1 s at 100,000 programs), bounded by the rows' id range.
-Status complete_rows(sqlite::Db& db, bool stored, std::vector<LlmCallRow>& rows) {
+// `rows` may be in any order; `known_child`, when given, is the program that names the one row
+// (the program page knows it). Before v4 programs.llm_call_id has no index: programs made by the
+// calls are looked for from the first one created after the earliest call (a program names a
+// call recorded before it), so recent calls cost a short scan and the oldest a whole one.
+Status complete_rows(sqlite::Db& db, bool stored, std::vector<LlmCallRow>& rows,
+                     std::optional<std::pair<ProgramId, std::string>> known_child = {}) {
   if (rows.empty()) return Status::Ok();
   auto [lo_it, hi_it] = std::minmax_element(
       rows.begin(), rows.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
   const LlmCallId lo = lo_it->id, hi = hi_it->id;
+  const double since = lo_it->created_at - kClockSlack_s;
   KEVO_ASSIGN_OR_RETURN(auto status_of, db.prepare("SELECT status FROM programs WHERE id = ?1"));
   if (stored) {
     for (LlmCallRow& r : rows) {
@@ -75,18 +108,30 @@ Status complete_rows(sqlite::Db& db, bool stored, std::vector<LlmCallRow>& rows)
     }
     return Status::Ok();
   }
+  if (known_child && rows.size() == 1) {
+    rows[0].outcome_derived = true;
+    rows[0].child = known_child->first;
+    rows[0].child_status = known_child->second;
+    rows[0].outcome = rows[0].status != "ok" ? "request_failed" : "child";
+    return Status::Ok();
+  }
   std::map<LlmCallId, std::pair<ProgramId, std::string>> child;
+  KEVO_ASSIGN_OR_RETURN(int64_t first_program, first_id_at(db, "programs", "created_at", since));
   KEVO_ASSIGN_OR_RETURN(auto st, db.prepare("SELECT llm_call_id, id, status FROM programs WHERE "
-                                            "llm_call_id BETWEEN ?1 AND ?2 ORDER BY id"));
-  st.bind(1, lo).bind(2, hi);
+                                            "id >= ?3 AND llm_call_id BETWEEN ?1 AND ?2 "
+                                            "ORDER BY id"));
+  st.bind(1, lo).bind(2, hi).bind(3, first_program);
   while (true) {
     KEVO_ASSIGN_OR_RETURN(bool row, st.step());
     if (!row) break;
     child.emplace(st.int64(0), std::make_pair(st.int64(1), st.text(2)));  // the first one
   }
   std::map<LlmCallId, std::string> rejected;
+  // Rejections come after their call too; events_by_kind (kind, id) bounds the scan.
+  KEVO_ASSIGN_OR_RETURN(int64_t first_event, first_id_at(db, "events", "time", since));
   KEVO_ASSIGN_OR_RETURN(auto ev, db.prepare("SELECT message FROM events WHERE kind = "
-                                            "'edit_rejected'"));
+                                            "'edit_rejected' AND id >= ?1"));
+  ev.bind(1, first_event);
   while (true) {
     KEVO_ASSIGN_OR_RETURN(bool row, ev.step());
     if (!row) break;
@@ -150,7 +195,7 @@ Result<LlmCallPage> RunViews::llm_calls(const LlmCallQuery& q) {
   return page;
 }
 
-Result<LlmCallDetail> RunViews::llm_call(LlmCallId id) {
+Result<LlmCallDetail> RunViews::llm_call(LlmCallId id, std::optional<ProgramId> child) {
   sqlite::Db& db = impl_->db;
   KEVO_ASSIGN_OR_RETURN(auto txn, Txn::begin(db, Txn::Kind::kRead));
   LlmCallDetail d;
@@ -158,9 +203,18 @@ Result<LlmCallDetail> RunViews::llm_call(LlmCallId id) {
   KEVO_ASSIGN_OR_RETURN(auto st, db.prepare(row_select(impl_->call_columns) + "WHERE id = ?1"));
   st.bind(1, id);
   KEVO_ASSIGN_OR_RETURN(auto rows, read_rows(st));
-  if (rows.empty())
+  if (rows.empty()) {
     return Status::NotFound("no LLM call #" + std::to_string(id) + " in the archive");
-  KEVO_RETURN_IF_ERROR(complete_rows(db, has_call_outcomes(), rows));
+  }
+  std::optional<std::pair<ProgramId, std::string>> known;
+  if (child) {
+    KEVO_ASSIGN_OR_RETURN(auto named, db.prepare("SELECT status FROM programs WHERE id = ?1 AND "
+                                                 "llm_call_id = ?2"));
+    named.bind(1, *child).bind(2, id);
+    KEVO_ASSIGN_OR_RETURN(bool row, named.step());
+    if (row) known = std::make_pair(*child, named.text(0));
+  }
+  KEVO_RETURN_IF_ERROR(complete_rows(db, has_call_outcomes(), rows, known));
   d.row = std::move(rows[0]);
   return d;
 }

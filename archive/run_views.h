@@ -129,7 +129,9 @@ class RunViews {
   Result<std::vector<ProgramSummary>> children(ProgramId id, int limit);
 
   Result<LlmCallPage> llm_calls(const LlmCallQuery& query);
-  Result<LlmCallDetail> llm_call(LlmCallId id);  // NotFound naming the id
+  // NotFound naming the id. `child`: a program known to name this call (the program page), which
+  // saves looking for it in archives without the v4 columns.
+  Result<LlmCallDetail> llm_call(LlmCallId id, std::optional<ProgramId> child = std::nullopt);
 
   // Whole-run reads for the report (they read every ok program's row: seconds at 100,000).
   Result<std::vector<ProgramMetrics>> ok_metrics(const std::string& error_metric);

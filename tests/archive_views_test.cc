@@ -235,6 +235,29 @@ TEST_F(Views, StoredOutcomeColumnsAreReadWhenTheFileHasThem) {
   EXPECT_EQ(d->call.response, "reply ok");
 }
 
+TEST_F(Views, ChildrenAreLookedForFromTheEarliestCallsTimeOn) {
+  // Seeds from long before the first call (a run resumed a day later) are not searched; the
+  // children made after the calls are found. A program stamped before its call is not (it cannot
+  // have been made by it), which shows the bound is applied.
+  exec_sql(db_,
+           "UPDATE programs SET created_at = created_at - 86400 WHERE id <= 2;"
+           "UPDATE programs SET llm_call_id = 5 WHERE id = 2;");
+  auto page = open()->llm_calls({});
+  ASSERT_TRUE(page.ok()) << page.status().to_string();
+  ASSERT_EQ(page->rows.size(), 5u);
+  EXPECT_EQ(page->rows[0].outcome, "no_child");  // call 5: #2 is a day older than the call
+  EXPECT_EQ(page->rows[3].child, 4);
+  EXPECT_EQ(page->rows[4].child, 3);
+  // The program page knows its own call's child (checked: it names the call); no search.
+  auto d = open()->llm_call(1, 3);
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->row.outcome, "child");
+  EXPECT_EQ(d->row.child_status, "ok");
+  auto wrong = open()->llm_call(1, 4);  // #4 names call 2: not taken, the search finds #3
+  ASSERT_TRUE(wrong.ok());
+  EXPECT_EQ(wrong->row.child, 3);
+}
+
 TEST_F(Views, OneCallHasItsPromptReplyAndOutcome) {
   auto v = open();
   auto d = v->llm_call(4);
