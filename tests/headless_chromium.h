@@ -21,14 +21,14 @@ namespace kevo::testing {
 // Path of a Chromium executable (chromium, chromium-browser, google-chrome), or "".
 std::string find_chromium();
 
-// Skips the test (visibly) without a browser, unless KEVO_REQUIRE_BROWSER=1 (CI: setup.sh
+// Skips the test (visibly) without a browser, unless KEVO_REQUIRE_VIEW_TOOLS=1 (CI: setup.sh
 // installs Chromium there, so a missing one is a failure).
 #define KEVO_REQUIRE_CHROMIUM()                                                      \
   do {                                                                               \
     if (::kevo::testing::find_chromium().empty()) {                                  \
-      const char* kevo_req_ = std::getenv("KEVO_REQUIRE_BROWSER");                   \
+      const char* kevo_req_ = std::getenv("KEVO_REQUIRE_VIEW_TOOLS");                \
       if (kevo_req_ && std::string(kevo_req_) == "1") {                              \
-        FAIL() << "KEVO_REQUIRE_BROWSER=1 but no chromium: run scripts/setup.sh";    \
+        FAIL() << "KEVO_REQUIRE_VIEW_TOOLS=1 but no chromium: run scripts/setup.sh"; \
       }                                                                              \
       GTEST_SKIP() << "needs Chromium (apt-get install chromium; scripts/setup.sh)"; \
     }                                                                                \

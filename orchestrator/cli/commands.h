@@ -36,6 +36,7 @@ void add_diff_command(CLI::App& app, Cli& cli);
 void add_lineage_command(CLI::App& app, Cli& cli);
 void add_export_command(CLI::App& app, Cli& cli);
 void add_serve_command(CLI::App& app, Cli& cli);   // cmd_serve.cc: the web view
+void add_report_command(CLI::App& app, Cli& cli);  // cmd_report.cc: figures and report.md
 void add_worker_command(CLI::App& app, Cli& cli);  // hidden: sandbox worker processes
 
 }  // namespace kevo::cli

@@ -46,6 +46,7 @@ int main(int argc, char** argv) {
   add_lineage_command(app, cli);
   add_export_command(app, cli);
   add_serve_command(app, cli);
+  add_report_command(app, cli);
   add_worker_command(app, cli);
 
   try {
