@@ -81,8 +81,10 @@
     for (const v of niceTicks(n, 6)) {
       if ((v < 1 && n > 1) || v > n) continue;
       const x = xOf(Math.min(n - 1, v - 1));
+      g.textAlign = x > L + w - 30 ? "right" : "center";  // the last label stays inside
       g.fillText(String(v), x, T + h + FAIL + 6);
     }
+    g.textAlign = "center";
     g.fillText("evaluations (in program id order)", L + w / 2, T + h + FAIL + 24);
     g.save();
     g.translate(12, T + h / 2);
