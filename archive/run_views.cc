@@ -111,12 +111,23 @@ Result<std::vector<EvalPoint>> read_points(sqlite::Db& db, ProgramId after) {
 }  // namespace
 
 Result<std::vector<EvalPoint>> RunViews::points() {
-  return points_after(0);
+  KEVO_ASSIGN_OR_RETURN(auto txn, Txn::begin(impl_->db, Txn::Kind::kRead));
+  return read_points(impl_->db, 0);
 }
 
-Result<std::vector<EvalPoint>> RunViews::points_after(ProgramId after) {
-  KEVO_ASSIGN_OR_RETURN(auto txn, Txn::begin(impl_->db, Txn::Kind::kRead));
-  return read_points(impl_->db, after);
+Result<RunViews::PointsPage> RunViews::points_after(ProgramId after) {
+  sqlite::Db& db = impl_->db;
+  // One snapshot: the points and the first pending program must agree, or one finishing in
+  // between would fall through the gap.
+  KEVO_ASSIGN_OR_RETURN(auto txn, Txn::begin(db, Txn::Kind::kRead));
+  PointsPage page;
+  KEVO_ASSIGN_OR_RETURN(page.points, read_points(db, after));
+  page.next_after = page.points.empty() ? after : page.points.back().id;
+  KEVO_ASSIGN_OR_RETURN(auto st, db.prepare("SELECT min(id) FROM programs WHERE status = ?1"));
+  st.bind(1, kPending);
+  KEVO_ASSIGN_OR_RETURN(bool row, st.step());
+  if (row && !st.is_null(0)) page.next_after = std::min(page.next_after, st.int64(0) - 1);
+  return page;
 }
 
 Result<std::vector<Method>> RunViews::methods() {

@@ -118,8 +118,15 @@ class RunViews {
 
   // Every evaluated program in id order, with its lineage's root. Reads two indexes only.
   Result<std::vector<EvalPoint>> points();
-  // Points with id > after (a live view appends them), in id order; roots included.
-  Result<std::vector<EvalPoint>> points_after(ProgramId after);
+  // Points with id > after, in id order, roots included, for a live view: it keeps its points up
+  // to `after`, appends these, and asks next from `next_after`. Evaluations finish out of id
+  // order (several in flight), so next_after stays below the first program still pending and
+  // may be below `after`: the view then drops its points past it and takes them again.
+  struct PointsPage {
+    std::vector<EvalPoint> points;
+    ProgramId next_after = 0;
+  };
+  Result<PointsPage> points_after(ProgramId after);
   // One entry per parentless program (seed), in id order.
   Result<std::vector<Method>> methods();
   // Evaluations finished in [now - window_s, now] (now: the current time for a live run, its last

@@ -95,9 +95,35 @@ TEST_F(Views, PointsAreEvaluatedProgramsInIdOrderWithTheirRoots) {
   EXPECT_EQ((*pts)[1].island, 1);
   auto later = v->points_after(3);
   ASSERT_TRUE(later.ok());
-  ASSERT_EQ(later->size(), 2u);
-  EXPECT_EQ((*later)[0].id, 4);
-  EXPECT_EQ((*later)[1].root, 1);  // roots are found although the parents are before `after`
+  ASSERT_EQ(later->points.size(), 2u);
+  EXPECT_EQ(later->points[0].id, 4);
+  EXPECT_EQ(later->points[1].root, 1);  // roots are found although the parents are before `after`
+  EXPECT_EQ(later->next_after, 5);      // #6 is pending but comes after every point
+}
+
+TEST(ViewsLive, AProgramFinishingOutOfOrderIsNotSkipped) {
+  TempDir dir;
+  auto ar =
+      std::move(Archive::create(dir.file("kevo.db"), testing::test_run(), testing::test_config(1)))
+          .value();
+  auto add = [&](int v) {
+    return ar->begin_evaluation({kernel_source(v), {}, {}, 0, "seed", {}})->id;
+  };
+  ProgramId a = add(1), b = add(2), c = add(3);
+  ASSERT_TRUE(ar->record_result(a, eval_json("ok", 1.0, 0.01, 4)).ok());
+  ASSERT_TRUE(ar->record_result(c, eval_json("ok", 2.0, 0.01, 4)).ok());  // before b
+  auto v = std::move(RunViews::open(dir.file("kevo.db"))).value();
+  auto first = v->points_after(0);
+  ASSERT_TRUE(first.ok());
+  ASSERT_EQ(first->points.size(), 2u);
+  EXPECT_EQ(first->next_after, a);  // b is still pending: ask again from just below it
+  ASSERT_TRUE(ar->record_result(b, eval_json("crash", 0, 0, 0)).ok());
+  auto second = v->points_after(first->next_after);
+  ASSERT_TRUE(second.ok());
+  ASSERT_EQ(second->points.size(), 2u);
+  EXPECT_EQ(second->points[0].id, b);
+  EXPECT_EQ(second->points[1].id, c);
+  EXPECT_EQ(second->next_after, c);
 }
 
 TEST_F(Views, MethodsAreNamedSeedsWithTheirBestDescendant) {

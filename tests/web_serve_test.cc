@@ -105,7 +105,7 @@ TEST_F(Serve, EveryPageAndJsonEndpointAnswers) {
   EXPECT_GT(o["rate"]["overall_per_min"].get<double>(), 0);
   json pts = get_json(r, "/api/points");
   EXPECT_EQ(static_cast<int64_t>(pts["points"].size()), run_.evaluated);
-  json later = get_json(r, "/api/points?after=" + pts["last_id"].dump());
+  json later = get_json(r, "/api/points?after=" + pts["next_after"].dump());
   EXPECT_TRUE(later["points"].empty());
   json map = get_json(r, "/api/map");
   EXPECT_EQ(map["islands"].size(), 2u);
@@ -216,7 +216,7 @@ TEST(ServeLive, ARunningRunsNewsReachesTheViews) {
   EXPECT_EQ(o["run"]["status"], "running");
   EXPECT_TRUE(o["stop"].is_null());
   std::string v0 = get_json(r, "/api/version")["version"];
-  ProgramId last = get_json(r, "/api/points")["last_id"];
+  ProgramId last = get_json(r, "/api/points")["next_after"];
   auto b = writer->begin_evaluation({testing::kernel_source(9999), {}, 1, 0, "tuner", {}});
   ASSERT_TRUE(b.ok());
   ASSERT_TRUE(writer->record_result(b->id, testing::eval_json("ok", 9.5, 0.004, 4)).ok());

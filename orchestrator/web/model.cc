@@ -170,7 +170,8 @@ Result<json> overview_model(RunViews& views, double now) {
 }
 
 Result<json> points_model(RunViews& views, ProgramId after) {
-  KEVO_ASSIGN_OR_RETURN(auto pts, views.points_after(after));
+  KEVO_ASSIGN_OR_RETURN(auto page, views.points_after(after));
+  const auto& pts = page.points;
   std::map<std::string, int> index;
   json statuses = json::array();
   json points = json::array();
@@ -183,7 +184,8 @@ Result<json> points_model(RunViews& views, ProgramId after) {
               {"islands", views.reader().config().islands},
               {"statuses", statuses},
               {"points", points},
-              {"last_id", pts.empty() ? after : pts.back().id}};
+              {"after", after},
+              {"next_after", page.next_after}};
 }
 
 }  // namespace kevo::web

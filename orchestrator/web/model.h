@@ -16,7 +16,9 @@ Result<nlohmann::json> overview_model(RunViews& views, double now);
 // The MAP-Elites grid of every island: axes with bin labels, elites per cell.
 Result<nlohmann::json> map_model(RunViews& views);
 // Every evaluation with id > after: {"statuses": [...], "points": [[id, island, status index,
-// fitness or null], ...], "last_id"}: compact, for the fitness chart (100,000 points ~ 2 MB).
+// fitness or null], ...], "after", "next_after"}: compact, for the fitness chart (100,000
+// points ~ 2.5 MB). The chart keeps its points up to `after`, appends these, and asks next from
+// `next_after` (RunViews::points_after says why that may go back).
 Result<nlohmann::json> points_model(RunViews& views, ProgramId after);
 // One program: record, parent, lineage, children, diff to its parent, the LLM exchange.
 Result<nlohmann::json> program_model(RunViews& views, ProgramId id);

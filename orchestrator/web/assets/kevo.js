@@ -9,7 +9,7 @@
   };
   const ISLAND_COLOURS = ["#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02",
                           "#a6761d", "#666666"];
-  const chart = { points: [], lastId: 0, metric: "", islands: 1, loaded: false };
+  const chart = { points: [], after: 0, metric: "", islands: 1, loaded: false };
 
   function statusColour(s) { return STATUS_COLOURS[s] || "#9aa5b4"; }
 
@@ -20,13 +20,18 @@
   }
 
   async function loadPoints() {
-    const j = await fetchJson("/api/points?after=" + chart.lastId);
+    const j = await fetchJson("/api/points?after=" + chart.after);
     chart.metric = j.fitness_metric;
     chart.islands = j.islands;
+    // Keep what precedes `after`: the answer holds every evaluation past it (some may be ones
+    // that were pending last time, so the tail is taken again rather than appended to).
+    let keep = chart.points.length;
+    while (keep > 0 && chart.points[keep - 1].id > j.after) keep--;
+    chart.points.length = keep;
     for (const p of j.points) {
       chart.points.push({ id: p[0], island: p[1], status: j.statuses[p[2]], fitness: p[3] });
     }
-    chart.lastId = j.last_id;
+    chart.after = j.next_after;
     chart.loaded = true;
   }
 
