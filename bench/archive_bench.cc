@@ -1,8 +1,10 @@
 // Archive benchmark: fills a run database with realistic programs (sources of a real kernel's
 // size, full result JSON with workloads and kernels, failures with compile logs, LLM calls with
 // prompt-sized text), then times `kevo status` and `kevo top` as a user runs them and reports the
-// file size. Usage: bench_archive [--programs N] [--dir DIR] [--llm-share F] [--keep] [--reuse]
-// (--reuse: time an archive a previous --keep run left in DIR instead of filling a new one)
+// file size; then times every page and JSON endpoint of `kevo serve` (over HTTP on loopback, the
+// server in this process). Usage: bench_archive [--programs N] [--dir DIR] [--llm-share F]
+// [--keep] [--reuse] (--reuse: time an archive a previous --keep run left in DIR instead of
+// filling a new one)
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -13,12 +15,15 @@
 #include <cstdlib>
 #include <filesystem>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include <httplib.h>
 #include <nlohmann/json.hpp>
 
 #include "archive/archive.h"
 #include "archive/rng.h"
+#include "orchestrator/web/web.h"
 
 namespace {
 
@@ -114,6 +119,61 @@ uint64_t file_size(const std::string& p) {
   std::error_code ec;
   auto n = std::filesystem::file_size(p, ec);
   return ec ? 0 : n;
+}
+
+// Every page of the web view and its JSON, fetched over HTTP as a browser would (one keep-alive
+// connection); min / median / max of 5, and the size of the answer.
+bool time_pages(const std::string& db, int64_t programs, int64_t calls, const char* when) {
+  kevo::ServeOptions o;
+  o.db = db;
+  o.port = 0;
+  auto srv = kevo::WebServer::start(o);
+  if (!srv.ok()) {
+    std::fprintf(stderr, "kevo serve: %s\n", srv.status().to_string().c_str());
+    return false;
+  }
+  std::thread serving([&] { (*srv)->serve(); });
+  httplib::Client client("127.0.0.1", (*srv)->port());
+  client.set_read_timeout(30, 0);
+  const std::string mid = std::to_string(programs / 2), last = std::to_string(programs);
+  const std::string call = std::to_string(std::max<int64_t>(1, calls / 2));
+  const std::vector<std::string> pages = {"/",
+                                          "/api/overview",
+                                          "/api/points",
+                                          "/api/points?after=" + std::to_string(programs - 100),
+                                          "/api/map",
+                                          "/program/" + mid,
+                                          "/api/program/" + mid,
+                                          "/program/" + last,
+                                          "/llm",
+                                          "/api/llm",
+                                          "/llm?status=unavailable",
+                                          "/llm?outcome=child",
+                                          "/llm?outcome=rejected",
+                                          "/llm?before=" + call,
+                                          "/llm/" + call,
+                                          "/api/version"};
+  std::printf("\nkevo serve pages (%s), seconds over HTTP, min / median / max of 5:\n", when);
+  bool ok = true;
+  for (const auto& page : pages) {
+    std::vector<double> t;
+    size_t bytes = 0;
+    int status = 0;
+    for (int i = 0; i < 5; ++i) {
+      auto t0 = Clock::now();
+      auto res = client.Get(page);
+      t.push_back(seconds_since(t0));
+      status = res ? res->status : -1;
+      bytes = res ? res->body.size() : 0;
+    }
+    std::sort(t.begin(), t.end());
+    ok = ok && status == 200 && t[4] < 1.0;
+    std::printf("  %-28s %.3f / %.3f / %.3f  %8.1f KB%s\n", page.c_str(), t[0], t[2], t[4],
+                bytes / 1e3, status != 200 ? "  FAILED" : (t[4] >= 1.0 ? "  OVER 1 s" : ""));
+  }
+  (*srv)->stop();
+  serving.join();
+  return ok;
 }
 
 }  // namespace
@@ -257,8 +317,11 @@ int main(int argc, char** argv) {
     }
   };
   time_all("writer open");
+  const int64_t calls = ar->totals()->llm_calls;
+  bool pages_ok = time_pages(db, programs, calls, "writer open");
   ar.reset();  // closes: the last connection checkpoints the WAL into the file
   time_all("writer closed");
+  pages_ok = time_pages(db, programs, calls, "writer closed") && pages_ok;
   uint64_t db_closed = file_size(db);
   std::printf("\nfile size: %.1f MB (kevo.db) while open: %.1f MB + %.1f MB WAL; closed: %.1f MB "
               "(%.1f KB per program)\n",
@@ -270,5 +333,5 @@ int main(int argc, char** argv) {
   } else {
     std::printf("kept: %s\n", db.c_str());
   }
-  return 0;
+  return pages_ok ? 0 : 1;
 }

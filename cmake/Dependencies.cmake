@@ -17,6 +17,16 @@ kevo_require_package(CLI11 libcli11-dev)
 kevo_require_package(yaml-cpp libyaml-cpp-dev)
 kevo_require_package(Boost "libboost-dev libboost-filesystem-dev" COMPONENTS filesystem)
 kevo_require_package(Threads libc6-dev)
+# cpp-httplib (kevo serve). Debian ships it as a shared library behind a split header; its
+# pkg-config flags turn on the features the library was built with, so the header matches it.
+find_package(PkgConfig QUIET)
+if(PkgConfig_FOUND)
+  pkg_check_modules(KEVO_HTTPLIB QUIET IMPORTED_TARGET cpp-httplib)
+endif()
+if(NOT KEVO_HTTPLIB_FOUND)
+  message(FATAL_ERROR "kevo: cpp-httplib not found. Install it with: apt-get install "
+                      "libcpp-httplib-dev pkg-config (or run scripts/setup.sh).")
+endif()
 find_library(KEVO_SECCOMP_LIB seccomp)
 find_path(KEVO_SECCOMP_INCLUDE seccomp.h)
 if(NOT KEVO_SECCOMP_LIB OR NOT KEVO_SECCOMP_INCLUDE)

@@ -45,6 +45,8 @@ void add_export_command(CLI::App& app, Cli& cli);
 void add_prompt_command(CLI::App& app, Cli& cli);
 void add_calls_command(CLI::App& app, Cli& cli);
 void add_suite_stats_command(CLI::App& app, Cli& cli);  // cmd_suite_stats.cc
+void add_serve_command(CLI::App& app, Cli& cli);   // cmd_serve.cc: the web view
+void add_report_command(CLI::App& app, Cli& cli);  // cmd_report.cc: figures and report.md
 void add_worker_command(CLI::App& app, Cli& cli);  // hidden: sandbox worker processes
 
 }  // namespace kevo::cli

@@ -61,6 +61,8 @@ int main(int argc, char** argv) {
   add_prompt_command(app, cli);
   add_calls_command(app, cli);
   add_suite_stats_command(app, cli);
+  add_serve_command(app, cli);
+  add_report_command(app, cli);
   add_worker_command(app, cli);
 
   try {
