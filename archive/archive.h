@@ -181,14 +181,6 @@ struct LlmOutcomeCount {
   double cost_usd = 0;
 };
 
-// A listing of LLM calls (`kevo calls`): newest first, without the large prompt and reply.
-struct LlmCallQuery {
-  int limit = 50;
-  std::optional<ProgramId> parent;
-  std::string outcome;  // "" = any
-  std::string model;    // "" = any
-};
-
 struct Event {
   int64_t id = 0;
   double time = 0;
@@ -344,7 +336,6 @@ class ArchiveReader {
   // The latest children of `parent`, newest first.
   Result<std::vector<ProgramSummary>> children(ProgramId parent, int limit);
   Result<LlmCall> llm_call(LlmCallId id);
-  Result<std::vector<LlmCall>> llm_calls(const LlmCallQuery& query);  // prompt/response empty
   Result<std::vector<LlmOutcomeCount>> llm_outcomes();
   // `id` first, then its parent, back to the seed.
   Result<std::vector<ProgramSummary>> lineage(ProgramId id);

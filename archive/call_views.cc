@@ -169,11 +169,14 @@ Result<LlmCallPage> RunViews::llm_calls(const LlmCallQuery& q) {
   // Call ids are dense (calls are never deleted), so an id window bounds the rows scanned.
   const int64_t floor = std::max<int64_t>(1, before - std::max(1, q.max_scan));
   std::string sql = row_select(impl_->call_columns) +
-                    "WHERE id < ?1 AND id >= ?2 AND (?3 = '' OR status = ?3)" +
-                    (stored ? " AND (?4 = '' OR outcome = ?4)" : "") + " ORDER BY id DESC";
+                    "WHERE id < ?1 AND id >= ?2 AND (?3 = '' OR status = ?3) AND (?5 = '' OR "
+                    "model = ?5)" +
+                    (stored ? " AND (?4 = '' OR outcome = ?4) AND (?6 IS NULL OR parent_id = ?6)"
+                            : "") +
+                    " ORDER BY id DESC";
   KEVO_ASSIGN_OR_RETURN(auto st, db.prepare(sql));
-  st.bind(1, before).bind(2, floor).bind(3, q.status);
-  if (stored) st.bind(4, q.outcome);
+  st.bind(1, before).bind(2, floor).bind(3, q.status).bind(5, q.model);
+  if (stored) st.bind(4, q.outcome).bind(6, q.parent);
   KEVO_ASSIGN_OR_RETURN(auto rows, read_rows(st));
   LlmCallPage page;
   page.scanned = std::max<int64_t>(0, before - floor);

@@ -65,7 +65,6 @@ Result<std::vector<Elite>> read_elites(sqlite::Db& db, std::optional<int> island
 // per-status counters).
 Result<Totals> read_totals(sqlite::Db& db, bool count_by_scan = false);
 Result<LlmCall> read_llm_call(sqlite::Db& db, LlmCallId id);
-Result<std::vector<LlmCall>> read_llm_calls(sqlite::Db& db, const LlmCallQuery& q);
 Result<std::vector<LlmOutcomeCount>> read_llm_outcomes(sqlite::Db& db);
 Result<std::vector<ProgramSummary>> read_top(sqlite::Db& db, const TopQuery& q);
 Result<std::vector<ProgramSummary>> read_lineage(sqlite::Db& db, ProgramId id);

@@ -178,26 +178,6 @@ Result<LlmCall> read_llm_call(sqlite::Db& db, LlmCallId id) {
   return c;
 }
 
-Result<std::vector<LlmCall>> read_llm_calls(sqlite::Db& db, const LlmCallQuery& q) {
-  std::string sql = std::string("SELECT ") + kCallCols + " FROM llm_calls WHERE true";
-  if (q.parent) sql += " AND parent_id = ?1";
-  if (!q.outcome.empty()) sql += " AND outcome = ?2";
-  if (!q.model.empty()) sql += " AND model = ?3";
-  sql += " ORDER BY id DESC LIMIT ?4";
-  KEVO_ASSIGN_OR_RETURN(auto st, db.prepare(sql));
-  if (q.parent) st.bind(1, *q.parent);
-  if (!q.outcome.empty()) st.bind(2, q.outcome);
-  if (!q.model.empty()) st.bind(3, q.model);
-  st.bind(4, static_cast<int64_t>(std::max(0, q.limit)));
-  std::vector<LlmCall> out;
-  while (true) {
-    KEVO_ASSIGN_OR_RETURN(bool row, st.step());
-    if (!row) break;
-    out.push_back(call_from_row(st));
-  }
-  return out;
-}
-
 Result<std::vector<LlmOutcomeCount>> read_llm_outcomes(sqlite::Db& db) {
   // Reads only the (model, outcome, tokens, cost) index: fast on a large call table.
   KEVO_ASSIGN_OR_RETURN(auto st, db.prepare("SELECT model, outcome, count(*), sum(tokens_in), "

@@ -117,10 +117,6 @@ Result<std::vector<ProgramSummary>> ArchiveReader::children(ProgramId parent, in
   return read_children(impl_->db, parent, limit);
 }
 
-Result<std::vector<LlmCall>> ArchiveReader::llm_calls(const LlmCallQuery& query) {
-  return read_llm_calls(impl_->db, query);
-}
-
 Result<std::vector<LlmOutcomeCount>> ArchiveReader::llm_outcomes() {
   return read_llm_outcomes(impl_->db);
 }

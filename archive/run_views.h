@@ -75,6 +75,8 @@ struct LlmCallRow {
 struct LlmCallQuery {
   std::string status;               // "" = every status
   std::string outcome;              // "" = every outcome (stored or derived)
+  std::string model;                // "" = every model
+  std::optional<ProgramId> parent;  // only calls about this program (schema v4)
   std::optional<LlmCallId> before;  // newest first, ids below this (keyset pagination)
   int limit = 50;
   // Rows examined at most for one page, so a rare filter on a large run stays fast; the page then

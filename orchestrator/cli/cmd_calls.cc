@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "archive/run_views.h"
 #include "orchestrator/cli/archive_cli.h"
 #include "orchestrator/cli/commands.h"
 
@@ -21,16 +22,16 @@ struct CallsArgs {
 
 std::string opt_id(const std::optional<int64_t>& v) { return v ? "#" + std::to_string(*v) : "-"; }
 
-json call_json(const LlmCall& c) {
+json row_json(const LlmCallRow& c) {
   return {{"id", c.id},
           {"time", c.created_at},
           {"model", c.model},
           {"provider", c.provider},
           {"tag", c.tag},
           {"parent", c.parent ? json(*c.parent) : json()},
-          {"attempt", c.attempt},
           {"status", c.status},
           {"outcome", c.outcome},
+          {"outcome_derived", c.outcome_derived},
           {"child", c.child ? json(*c.child) : json()},
           {"tokens_in", c.tokens_in},
           {"tokens_out", c.tokens_out},
@@ -39,38 +40,61 @@ json call_json(const LlmCall& c) {
           {"error", c.error}};
 }
 
+Result<std::unique_ptr<RunViews>> open_views(const ArchiveArgs& args) {
+  KEVO_ASSIGN_OR_RETURN(std::string path, resolve_archive_path(args));
+  return RunViews::open(path);
+}
+
 int list_calls(CallsArgs& a) {
   if (!a.parent.empty()) {
     auto id = parse_program_id(a.parent);
     if (!id.ok()) return fail(kExitUsage, id.status().message());
     a.query.parent = *id;
   }
-  auto reader = open_archive_reader(a.archive);
-  if (!reader.ok()) return fail(kExitFailure, reader.status().message());
-  auto calls = (*reader)->llm_calls(a.query);
-  if (!calls.ok()) return fail(kExitFailure, calls.status().message());
+  auto views = open_views(a.archive);
+  if (!views.ok()) return fail(kExitFailure, views.status().message());
+  // Pages of the newest calls until the limit is filled (a rare filter scans further back).
+  std::vector<LlmCallRow> rows;
+  LlmCallQuery q = a.query;
+  while (static_cast<int>(rows.size()) < a.query.limit) {
+    q.limit = a.query.limit - static_cast<int>(rows.size());
+    auto page = (*views)->llm_calls(q);
+    if (!page.ok()) return fail(kExitFailure, page.status().message());
+    rows.insert(rows.end(), page->rows.begin(), page->rows.end());
+    if (!page->next_before) break;
+    q.before = page->next_before;
+  }
   if (a.archive.json) {
     json out = json::array();
-    for (const auto& c : *calls) out.push_back(call_json(c));
+    for (const auto& c : rows) out.push_back(row_json(c));
     std::cout << out.dump(2, ' ', false, json::error_handler_t::replace) << "\n";
     return kExitOk;
   }
-  if (calls->empty()) {
-    std::cout << "no LLM calls" << (a.query.parent || !a.query.outcome.empty() || !a.query.model.empty()
-                                        ? " match these filters\n"
-                                        : " in this run (the built-in tuner made every child)\n");
+  if (rows.empty()) {
+    bool filtered = a.query.parent || !a.query.outcome.empty() || !a.query.model.empty();
+    std::cout << "no LLM calls"
+              << (filtered ? " match these filters\n"
+                           : " in this run (the built-in tuner made every child)\n");
     return kExitOk;
   }
-  Table t({"id", "time", "model", "parent", "try", "outcome", "child", "tok in", "tok out", "cost",
+  Table t({"id", "time", "model", "parent", "tag", "outcome", "child", "tok in", "tok out", "cost",
            "latency_s", "error"});
-  for (const auto& c : *calls) {
-    std::string err = c.error.size() > 60 ? c.error.substr(0, 57) + "..." : c.error;
+  bool derived = false;
+  for (const auto& c : rows) {
+    std::string err = c.error.size() > 50 ? c.error.substr(0, 47) + "..." : c.error;
+    // The tag without "ask=N parent=P": the template, inspirations, direction, "retry".
+    std::string tag = c.tag;
+    for (const char* key : {"ask=", "parent="}) {
+      if (tag.rfind(key, 0) == 0) tag = tag.substr(std::min(tag.size(), tag.find(' ') + 1));
+    }
+    derived |= c.outcome_derived;
     t.add({std::to_string(c.id), fmt_time(c.created_at).substr(11, 8), c.model, opt_id(c.parent),
-           std::to_string(c.attempt), c.outcome.empty() ? "(" + c.status + ")" : c.outcome,
-           opt_id(c.child), fmt_int(c.tokens_in), fmt_int(c.tokens_out), fmt_usd(c.cost_usd),
-           fmt_num(c.latency_s, 3), err});
+           tag, c.outcome + (c.outcome_derived ? "*" : ""), opt_id(c.child), fmt_int(c.tokens_in),
+           fmt_int(c.tokens_out), fmt_usd(c.cost_usd), fmt_num(c.latency_s, 3), err});
   }
-  std::cout << t.render() << "(newest first; `kevo calls show ID` for a call's messages)\n";
+  std::cout << t.render() << "(newest first; `kevo calls show ID` prints a call's messages"
+            << (derived ? "; * = outcome derived: an archive from before outcomes were stored" : "")
+            << ")\n";
   return kExitOk;
 }
 
@@ -87,7 +111,14 @@ int show_call(CallsArgs& a) {
   if (!call.ok()) return fail(kExitFailure, call.status().message());
   json prompt = json::parse(call->prompt, nullptr, false);
   if (a.archive.json) {
-    json j = call_json(*call);
+    json j = {{"id", call->id},           {"time", call->created_at},
+              {"model", call->model},     {"provider", call->provider},
+              {"tag", call->tag},         {"parent", call->parent ? json(*call->parent) : json()},
+              {"attempt", call->attempt}, {"status", call->status},
+              {"outcome", call->outcome}, {"child", call->child ? json(*call->child) : json()},
+              {"tokens_in", call->tokens_in}, {"tokens_out", call->tokens_out},
+              {"cost_usd", call->cost_usd},   {"latency_s", call->latency_s},
+              {"error", call->error}};
     j["request"] = prompt.is_discarded() ? json(call->prompt) : prompt;
     j["response"] = call->response;
     std::cout << j.dump(2, ' ', false, json::error_handler_t::replace) << "\n";
