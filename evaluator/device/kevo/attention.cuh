@@ -260,6 +260,8 @@ struct LseMerge {
 
 #include "kevo/rng.cuh"
 #include "kevo/select.cuh"
+#include "kevo/splits.cuh"
+#include "kevo/tile_attend.cuh"
 #include "kevo/sparse_attend.cuh"
 #include "kevo/residual.cuh"
 #include "kevo/quant.cuh"

@@ -210,24 +210,6 @@ __device__ __forceinline__ void attend_list(const Args& a, int b, int hkv, int h
   }
 }
 
-// Split partials: for query head h of batch b and split s, lse (base 2) and o / d.
-struct Partials {
-  float* o;    // [B][Hq][nsplit][D]
-  float* lse;  // [B][Hq][nsplit]
-  int nsplit;
-  __device__ __forceinline__ long long row(const Args& a, int b, int h, int s) const {
-    return ((long long)b * a.Hq + h) * nsplit + s;
-  }
-  // Dim d of split s of head h from an online-softmax state (numerator num, base-2 max m,
-  // denominator den); the thread with d == 0 also writes the split's lse.
-  __device__ __forceinline__ void store(const Args& a, int b, int h, int s, int d, float num,
-                                        float m, float den) const {
-    const long long r = row(a, b, h, s);
-    o[r * a.D + d] = den > 0.f ? num / den : 0.f;
-    if (d == 0) lse[r] = den > 0.f ? m + log2f(den) : neg_inf();
-  }
-};
-
 // Writes the block's per-head states (from attend_list, possibly merged with more) as split s.
 __device__ __forceinline__ void write_partials(const Args& a, const Partials& p, int b, int h0,
                                                int ng, int s, const float* m, const float* den,

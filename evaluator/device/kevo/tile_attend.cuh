@@ -1,0 +1,261 @@
+// GQA attention on tensor cores, 16 tokens at a time per warp (part of kevo/attention.cuh;
+// include that header). Head dimension 128.
+//
+// One warp attends up to 16 query heads of one KV head (the M rows of mma.m16n8k16) over tiles
+// of 16 K/V rows, so every row is read once for the whole group, and the dot products and the
+// weighted V sum run on tensor cores (32 mma per tile): decode stays memory-bound instead of
+// issue-bound (a CUDA-core loop spends ~70 warp instructions per token at G = 4).
+// The 16 rows of a tile are copied by cp.async into 16 slots of 16 bytes per lane (8 KB per
+// warp), each lane reading back exactly what it copied, so a warp pipelines several tiles with no
+// barrier: issue_tile() for tile i + STAGES - 1, cp_async_wait<STAGES - 1>(), add_tile() for i.
+// Lane geometry (g = lane / 4, c = lane % 4): K rows g and 8 + g, 16-byte chunks 4j + c (j < 4),
+// so a dot product pairs the dims of those chunks with the same chunks of q; V rows 2c, 2c + 1,
+// 8 + 2c, 9 + 2c, chunks g and 8 + g, paired by byte permutes into the B operand of the P.V mma.
+// Lane (g, c) ends up with the output dims of chunks 2c, 2c + 1, 8 + 2c and 9 + 2c of heads g and
+// 8 + g (for_each_output()).
+#pragma once
+
+namespace kevo {
+
+// Head dimension of the tensor-core path (its lane geometry is written for 128).
+constexpr int kTileD = 128;
+// Tokens per tile, and 16-byte slots per lane that a tile occupies (8 K chunks, then 8 V chunks).
+constexpr int kTileRows = 16;
+constexpr int kTileSlots = 16;
+
+// One warp's tile buffer: slot q of lane l is buf[q][l] (32 lanes x 16 bytes per slot, so that a
+// warp's 16-byte shared loads hit every bank once).
+using TileBuf = uint4[kTileSlots][32];
+
+// 16-byte asynchronous copy from global to shared memory through L2 only (cp.async.cg); with
+// bytes = 0 nothing is read and the 16 bytes are zero-filled.
+__device__ __forceinline__ void cp_async16(void* smem, const void* gmem, int bytes) {
+  const u32 s = static_cast<u32>(__cvta_generic_to_shared(smem));
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(s), "l"(gmem), "r"(bytes)
+               : "memory");
+}
+// Closes the group of cp.async issued since the last commit (one group per tile).
+__device__ __forceinline__ void cp_async_commit() {
+  asm volatile("cp.async.commit_group;\n" ::: "memory");
+}
+// Waits until at most kPending of this thread's committed groups are still in flight.
+template <int kPending>
+__device__ __forceinline__ void cp_async_wait() {
+  asm volatile("cp.async.wait_group %0;\n" ::"n"(kPending) : "memory");
+}
+
+// d += A B with A 16x16 (four bf16x2 registers), B 16x8 (two), d 16x8 fp32 (mma.m16n8k16).
+__device__ __forceinline__ void mma_bf16_16816(float (&d)[4], u32 a0, u32 a1, u32 a2, u32 a3,
+                                               u32 b0, u32 b1) {
+  asm("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
+      "{%8,%9}, {%0,%1,%2,%3};\n"
+      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+      : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
+}
+
+// Two floats as a bf16x2 register (lo in the low half, round to nearest).
+__device__ __forceinline__ u32 pack_bf16x2(float lo, float hi) {
+  const __nv_bfloat162 h = __floats2bfloat162_rn(lo, hi);
+  return *reinterpret_cast<const u32*>(&h);
+}
+
+namespace detail {
+__device__ __forceinline__ u32 word(const uint4& v, int w) {
+  return w == 0 ? v.x : (w == 1 ? v.y : (w == 2 ? v.z : v.w));
+}
+}  // namespace detail
+
+// Issues the cp.async of one tile into buf (one commit group is the caller's): K and V rows
+// row_of(i) of kb / vb (row-major, 128 bf16 per row) for tile tokens i < valid; tokens past
+// valid are zero-filled. row_of(i) is called for i < valid only. The whole warp calls.
+template <class RowOf>
+__device__ __forceinline__ void issue_tile(TileBuf& buf, const __nv_bfloat16* kb,
+                                           const __nv_bfloat16* vb, int valid, RowOf row_of) {
+  const int lane = threadIdx.x & 31, g = lane >> 2, c = lane & 3;
+#pragma unroll
+  for (int nt = 0; nt < 2; ++nt) {
+    const int t = nt * 8 + g;
+    const bool ok = t < valid;
+    const __nv_bfloat16* src = kb + (long long)row_of(ok ? t : 0) * kTileD + c * 8;
+#pragma unroll
+    for (int j = 0; j < 4; ++j) cp_async16(&buf[nt * 4 + j][lane], src + j * 32, ok ? 16 : 0);
+  }
+#pragma unroll
+  for (int p = 0; p < 4; ++p) {
+    const int t = (p >> 1) * 8 + 2 * c + (p & 1);
+    const bool ok = t < valid;
+    const __nv_bfloat16* src = vb + (long long)row_of(ok ? t : 0) * kTileD + g * 8;
+#pragma unroll
+    for (int h = 0; h < 2; ++h) cp_async16(&buf[8 + p * 2 + h][lane], src + h * 64, ok ? 16 : 0);
+  }
+}
+
+// A warp's online-softmax attention state for query heads h0 .. h0+ng-1 (ng <= 16; kHi: ng > 8,
+// rows 8..15 in use). kVsum (needs !kHi): row 8 accumulates the plain sum of the V rows added
+// (the selected rows' V sum of the residual estimate), readable through vsum_row().
+template <bool kHi, bool kVsum = false>
+struct TileAttention {
+  static_assert(!(kHi && kVsum), "the V-sum row is row 8, a head row when kHi");
+  u32 q[4][4], qh[4][4];  // q chunks 4j + c of heads g and 8 + g (bf16x2 words)
+  float o[16][4];         // O fragments: n-tile j, rows g (0, 1) and 8 + g (2, 3)
+  float m[2], l[2];       // base-2 running max and (lane-partial) denominator of rows g, 8 + g
+
+  // Loads the queries (q0: row of head h0; heads are consecutive rows) and clears the state.
+  __device__ __forceinline__ void init(const __nv_bfloat16* q0, int ng) {
+    const int lane = threadIdx.x & 31, g = lane >> 2, c = lane & 3;
+#pragma unroll
+    for (int j = 0; j < 4; ++j) {
+      const uint4 z = make_uint4(0, 0, 0, 0);
+      const uint4 lo = g < ng ? ld_u4(q0 + g * kTileD + (4 * j + c) * 8) : z;
+      const uint4 hi = kHi && g + 8 < ng ? ld_u4(q0 + (g + 8) * kTileD + (4 * j + c) * 8) : z;
+      q[j][0] = lo.x, q[j][1] = lo.y, q[j][2] = lo.z, q[j][3] = lo.w;
+      qh[j][0] = hi.x, qh[j][1] = hi.y, qh[j][2] = hi.z, qh[j][3] = hi.w;
+    }
+#pragma unroll
+    for (int j = 0; j < 16; ++j) o[j][0] = o[j][1] = o[j][2] = o[j][3] = 0.f;
+    m[0] = m[1] = neg_inf();
+    l[0] = l[1] = 0.f;
+  }
+
+  // Base-2 logits of the tile: x[nt][i] for token nt*8 + 2c + (i & 1), row g (i < 2) or 8 + g;
+  // tokens >= valid get -inf. sl = scale * log2(e).
+  __device__ __forceinline__ void logits(const TileBuf& buf, int valid, float sl,
+                                         float (&x)[2][4]) const {
+    const int lane = threadIdx.x & 31, c = lane & 3;
+#pragma unroll
+    for (int nt = 0; nt < 2; ++nt) {
+      uint4 k[4];
+#pragma unroll
+      for (int j = 0; j < 4; ++j) k[j] = buf[nt * 4 + j][lane];
+      float s[4] = {0.f, 0.f, 0.f, 0.f};
+#pragma unroll
+      for (int ks = 0; ks < 8; ++ks) {
+        const int j = ks >> 1, w = (ks & 1) * 2;
+        mma_bf16_16816(s, q[j][w], kHi ? qh[j][w] : 0u, q[j][w + 1], kHi ? qh[j][w + 1] : 0u,
+                       detail::word(k[j], w), detail::word(k[j], w + 1));
+      }
+#pragma unroll
+      for (int i = 0; i < 4; ++i) {
+        const int t = nt * 8 + 2 * c + (i & 1);
+        x[nt][i] = t < valid ? s[i] * sl : neg_inf();
+      }
+    }
+  }
+
+  // Online-softmax update with the tile's logits x (from logits(), possibly shifted by the
+  // caller): rescales the state when a row's max grows and turns x into the weights p.
+  __device__ __forceinline__ void softmax(float (&x)[2][4]) {
+    constexpr int R = kHi ? 2 : 1;  // rows g (and 8 + g) of the state
+    float mt[2];
+#pragma unroll
+    for (int r = 0; r < R; ++r) {
+      mt[r] = fmaxf(fmaxf(x[0][2 * r], x[0][2 * r + 1]), fmaxf(x[1][2 * r], x[1][2 * r + 1]));
+      mt[r] = fmaxf(mt[r], __shfl_xor_sync(0xffffffffu, mt[r], 1));
+      mt[r] = fmaxf(mt[r], __shfl_xor_sync(0xffffffffu, mt[r], 2));
+      mt[r] = fmaxf(mt[r], m[r]);
+    }
+    // The max rarely grows after the first tiles: rescale only when it does (warp-uniform).
+    if (__any_sync(0xffffffffu, mt[0] > m[0] || (kHi && mt[1] > m[1]))) {
+#pragma unroll
+      for (int r = 0; r < R; ++r) {
+        const float c = exp2f(m[r] - (mt[r] == neg_inf() ? 0.f : mt[r]));  // m = -inf gives 0
+        l[r] *= c;
+#pragma unroll
+        for (int j = 0; j < 16; ++j) o[j][2 * r] *= c, o[j][2 * r + 1] *= c;
+      }
+    }
+#pragma unroll
+    for (int r = 0; r < R; ++r) {
+      m[r] = mt[r];
+      const float ref = mt[r] == neg_inf() ? 0.f : mt[r];
+#pragma unroll
+      for (int nt = 0; nt < 2; ++nt) {
+        x[nt][2 * r] = exp2f(x[nt][2 * r] - ref);
+        x[nt][2 * r + 1] = exp2f(x[nt][2 * r + 1] - ref);
+        l[r] += x[nt][2 * r] + x[nt][2 * r + 1];
+      }
+    }
+  }
+
+  // O += P V for the tile's weights p (from softmax()); with kVsum, row 8 adds the V rows of the
+  // tokens < valid.
+  __device__ __forceinline__ void accumulate(const TileBuf& buf, const float (&p)[2][4],
+                                             int valid) {
+    const int lane = threadIdx.x & 31, g = lane >> 2, c = lane & 3;
+    const u32 a0 = pack_bf16x2(p[0][0], p[0][1]), a2 = pack_bf16x2(p[1][0], p[1][1]);
+    u32 a1 = kHi ? pack_bf16x2(p[0][2], p[0][3]) : 0u, a3 = kHi ? pack_bf16x2(p[1][2], p[1][3]) : 0u;
+    if (kVsum && g == 0) {
+      a1 = pack_bf16x2(2 * c < valid ? 1.f : 0.f, 2 * c + 1 < valid ? 1.f : 0.f);
+      a3 = pack_bf16x2(8 + 2 * c < valid ? 1.f : 0.f, 9 + 2 * c < valid ? 1.f : 0.f);
+    }
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+      uint4 v[4];
+#pragma unroll
+      for (int p4 = 0; p4 < 4; ++p4) v[p4] = buf[8 + p4 * 2 + h][lane];
+#pragma unroll
+      for (int e = 0; e < 8; ++e) {
+        const u32 sel = (e & 1) ? 0x7632u : 0x5410u;
+        const u32 b0 = __byte_perm(detail::word(v[0], e >> 1), detail::word(v[1], e >> 1), sel);
+        const u32 b1 = __byte_perm(detail::word(v[2], e >> 1), detail::word(v[3], e >> 1), sel);
+        mma_bf16_16816(o[h * 8 + e], a0, a1, a2, a3, b0, b1);
+      }
+    }
+  }
+
+  // One tile: logits, softmax update, O += P V.
+  __device__ __forceinline__ void add_tile(const TileBuf& buf, int valid, float sl) {
+    float x[2][4];
+    logits(buf, valid, sl, x);
+    softmax(x);
+    accumulate(buf, x, valid);
+  }
+
+  // Sums the lane-partial denominators over the 4 lanes of a row; call once, after the tiles.
+  __device__ __forceinline__ void finish() {
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+      l[r] += __shfl_xor_sync(0xffffffffu, l[r], 1);
+      l[r] += __shfl_xor_sync(0xffffffffu, l[r], 2);
+    }
+  }
+
+  // Calls f(row, d0, v8) for the lane's 8-dim output chunks: row r (g, or 8 + g with kHi) of
+  // the unnormalised numerator, dims d0 .. d0 + 7 in v8. Row state: m[r >= 8], l[r >= 8].
+  template <class F>
+  __device__ __forceinline__ void for_each_output(F f) const {
+    const int lane = threadIdx.x & 31, g = lane >> 2, c = lane & 3;
+#pragma unroll
+    for (int r = 0; r < (kHi ? 2 : 1); ++r) {
+#pragma unroll
+      for (int h = 0; h < 2; ++h) {
+#pragma unroll
+        for (int t = 0; t < 2; ++t) {
+          float v8[8];
+#pragma unroll
+          for (int e = 0; e < 8; ++e) v8[e] = o[h * 8 + e][2 * r + t];
+          f(g + 8 * r, (2 * c + t + 8 * h) * 8, v8);
+        }
+      }
+    }
+  }
+
+  // With kVsum: calls f(d0, v8) for the lane's chunks of the V sum (lanes with g == 0 only).
+  template <class F>
+  __device__ __forceinline__ void vsum_row(F f) const {
+    const int lane = threadIdx.x & 31, g = lane >> 2, c = lane & 3;
+    if (!kVsum || g != 0) return;
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+#pragma unroll
+      for (int t = 0; t < 2; ++t) {
+        float v8[8];
+#pragma unroll
+        for (int e = 0; e < 8; ++e) v8[e] = o[h * 8 + e][2 + t];
+        f((2 * c + t + 8 * h) * 8, v8);
+      }
+    }
+  }
+};
+
+}  // namespace kevo
