@@ -54,6 +54,7 @@ struct RunOutcome {
   double spread = 0;          // interquartile spread / median of the timed calls
   std::vector<double> kernel_us;   // median per decode kernel
   std::vector<double> row_errors;  // every checked call's per-row relative errors
+  double worst_call_mean = 0;      // the largest mean row error of one checked call
   int timed_calls = 0;
   bool inputs_modified = false;    // k or v changed: the session must rebuild this workload
 };

@@ -1,6 +1,7 @@
 // Private to decode_runner*.cc: the state of one workload run and its steps.
 #pragma once
 
+#include <algorithm>
 #include <cstring>
 #include <random>
 #include <string>
@@ -69,7 +70,8 @@ class Runner {
     std::memcpy(&x, host_.data() + off + 8 * i, 8);
     return x;
   }
-  void keep_errors(const float* e) {
+  void keep_errors(const float* e, double call_mean) {
+    out_.worst_call_mean = std::max(out_.worst_call_mean, call_mean);
     for (int r = 0; r < rows_; ++r) {
       if (e[4 * r + 3] == 0 && std::isfinite(e[4 * r])) out_.row_errors.push_back(e[4 * r]);
     }

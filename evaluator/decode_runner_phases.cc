@@ -58,7 +58,7 @@ bool Runner::accuracy_phase() {
     CallErrors e = summarize_call(errs(call), rows_);
     if (call == 0) first_mean_ = e.mean_cur;
     if (auto v = judge_call(e, 0, s_.Hq, lim_.max_mean_rel_err, first_mean_)) return fail(*v);
-    keep_errors(errs(call));
+    keep_errors(errs(call), e.mean_cur);
   }
   if (auto v = judge_determinism(summarize_call(errs(kDiffSlot), rows_), s_.Hq,
                                  lim_.determinism_tolerance)) {
@@ -101,7 +101,7 @@ bool Runner::timing_phase() {
       if (auto v = judge_call(e, calls + j + 2, s_.Hq, lim_.max_mean_rel_err, first_mean_)) {
         return fail(*v);
       }
-      keep_errors(errs(j));
+      keep_errors(errs(j), e.mean_cur);
       if (calls + j < lim_.warmup_iterations) continue;
       float ms = 0;
       Status st = Status::Ok();

@@ -59,7 +59,8 @@ nlohmann::json to_json(const EvalResult& r) {
     workloads.push_back({{"name", w.name}, {"B", w.B}, {"N", w.N}, {"decode_us", w.decode_us},
                          {"dense_us", w.dense_us}, {"speedup", w.speedup},
                          {"mean_rel_err", w.mean_rel_err}, {"p99_rel_err", w.p99_rel_err},
-                         {"max_rel_err", w.max_rel_err}, {"build_us", w.build_us},
+                         {"max_rel_err", w.max_rel_err}, {"worst_call_err", w.worst_call_err},
+                         {"build_us", w.build_us},
                          {"kernels", kernels}});
   }
   json metrics = json::object();
@@ -100,6 +101,7 @@ Result<EvalResult> eval_result_from_json(const nlohmann::json& j) {
         wr.mean_rel_err = w.value("mean_rel_err", 0.0);
         wr.p99_rel_err = w.value("p99_rel_err", 0.0);
         wr.max_rel_err = w.value("max_rel_err", 0.0);
+        wr.worst_call_err = w.value("worst_call_err", 0.0);
         wr.build_us = w.value("build_us", 0.0);
         if (w.contains("kernels")) {
           for (const auto& k : w["kernels"]) {

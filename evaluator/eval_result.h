@@ -47,6 +47,7 @@ struct WorkloadResult {
   double mean_rel_err = 0, p99_rel_err = 0, max_rel_err = 0;
   double build_us = 0;   // build phase, once per KV cache (not in fitness)
   std::vector<KernelTiming> kernels;  // decode kernels, in plan order
+  double worst_call_err = 0;  // the largest mean relative error of one call (the gate's unit)
 };
 
 struct EvalResult {

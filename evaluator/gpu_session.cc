@@ -289,6 +289,7 @@ EvalResult Session::measure(const Candidate& c, const CompileOutcome& compiled,
     r.mean_rel_err = e.mean;
     r.p99_rel_err = e.p99;
     r.max_rel_err = e.max;
+    r.worst_call_err = co.worst_call_mean;
     r.build_us = co.build_us;
     for (size_t i = 0; i < plan.decode.size(); ++i) {
       const PlanKernel& k = plan.decode[i];

@@ -25,7 +25,7 @@
 // kevo:param WARPS = 8 in {4, 8}
 // kevo:param STAGES = 3 in {2, 3}
 // kevo:workspace (CTAS + B*Hkv*cdiv(G,16)) * min(G,16) * (D+1) * 4 + B*Hkv*cdiv(G,16)*8 + 1024
-// kevo:decode attend grid(CTAS) block(32*WARPS) smem(WARPS*STAGES*8192)
+// kevo:decode flash_decode grid(CTAS) block(32*WARPS) smem(WARPS*STAGES*8192)
 
 using namespace kevo;
 
@@ -129,7 +129,7 @@ __device__ __forceinline__ void attend_piece(const Args& a, const Layout& L, Til
   }
 }
 
-extern "C" __global__ void __launch_bounds__(32 * WARPS, 1) attend(const Args a) {
+extern "C" __global__ void __launch_bounds__(32 * WARPS, 1) flash_decode(const Args a) {
   extern __shared__ __align__(16) unsigned char smem_raw[];
   __shared__ int s_flag;
   if (a.D != kTileD) return;
