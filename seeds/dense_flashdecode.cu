@@ -24,7 +24,7 @@
 // kevo:param CTAS = 132 in {132, 264, 396}
 // kevo:param WARPS = 8 in {4, 8}
 // kevo:param STAGES = 3 in {2, 3}
-// kevo:workspace (CTAS + B*Hkv*cdiv(G,16)) * min(G,16) * (D+1) * 4 + B*Hkv*cdiv(G,16)*8 + 1024
+// kevo:workspace (CTAS + B*Hkv*cdiv(G,16)) * (min(G,16) * (D+1) * 4 + 8) + 1024
 // kevo:decode flash_decode grid(CTAS) block(32*WARPS) smem(WARPS*STAGES*8192)
 
 using namespace kevo;
@@ -34,13 +34,13 @@ constexpr int GROUP = 16;  // query heads per tile (the M rows of the mma)
 struct Layout {
   float* part_o;    // workspace [slots][GS][128] normalised partial outputs
   float* part_lse;  // workspace [slots][GS] their base-2 log-sum-exp
-  u64* counters;    // workspace [segments] arrivals (kevo/splits.cuh arrive_last)
+  u64* flags;       // workspace [slots] arrival flags (kevo/splits.cuh arrive_last)
   long long ws_end;
-  __device__ Layout(const Args& a, int slots, int gs, int segments) {
+  __device__ Layout(const Args& a, int slots, int gs) {
     Carve ws(a.workspace);
     part_o = ws.take<float>((long long)slots * gs * kTileD);
     part_lse = ws.take<float>((long long)slots * gs);
-    counters = ws.take<u64>(segments);
+    flags = ws.take<u64>(slots);
     ws_end = ws.end();
   }
 };
@@ -78,11 +78,11 @@ __device__ __forceinline__ void attend_piece(const Args& a, const Layout& L, Til
   for (int k = 0; k < n; ++k) {
     if (k + STAGES - 1 < n) issue(k + STAGES - 1);
     cp_async_commit();
-    cp_async_wait<STAGES - 1>();
+    wait_tile<STAGES - 1>();
     const int base = (first + k * WARPS) * kTileRows;
     at.add_tile(wb[k % STAGES], min(kTileRows, a.N - base), sl);
   }
-  cp_async_wait<0>();
+  wait_tile<0>();
   at.finish();
 
   // The warps meet in shared memory: warp w's rows at its own (now idle) buffers, 130 floats per
@@ -131,14 +131,13 @@ __device__ __forceinline__ void attend_piece(const Args& a, const Layout& L, Til
 
 extern "C" __global__ void __launch_bounds__(32 * WARPS, 1) flash_decode(const Args a) {
   extern __shared__ __align__(16) unsigned char smem_raw[];
-  __shared__ int s_flag;
   if (a.D != kTileD) return;
   TileBuf* smem = reinterpret_cast<TileBuf*>(smem_raw);
   const int G = a.Hq / a.Hkv, ngs = cdiv(G, GROUP), gs_rows = min(G, GROUP);
   const int segments = a.B * a.Hkv * ngs, T = cdiv(a.N, kTileRows);
   const long long TT = (long long)segments * T;
   const int C = (int)min((long long)gridDim.x, TT), i = blockIdx.x;
-  const Layout L(a, gridDim.x + segments, gs_rows, segments);
+  const Layout L(a, gridDim.x + segments, gs_rows);
   KEVO_CHECK(L.ws_end <= a.workspace_bytes);
   if (i >= C) return;
   const long long lo = (long long)i * TT / C, hi = (long long)(i + 1) * TT / C;
@@ -155,7 +154,7 @@ extern "C" __global__ void __launch_bounds__(32 * WARPS, 1) flash_decode(const A
     }
     // Blocks i_lo .. i_hi hold this segment's tiles; their partials sit in slots i + s.
     const int i_lo = block_of(x0, C, TT), i_hi = block_of(x0 + T - 1, C, TT);
-    if (arrive_last(a, L.counters + s, i_hi - i_lo + 1, &s_flag)) {
+    if (arrive_last(a, L.flags + i_lo + s, i - i_lo, i_hi - i_lo + 1)) {
       merge_splits(
           ng, kTileD,
           [&](int r) -> SplitSpan {

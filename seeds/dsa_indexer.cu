@@ -41,19 +41,18 @@
 // kevo:param CH = 2048 in {1024, 2048, 4096}
 // kevo:param RSAMP = 32 in {0, 16, 32, 64}
 // kevo:param MINB = 2 in {1, 2}
-// kevo:param LOADS = 8 in {4, 8}
-// kevo:param UNROLL = 1 in {1, 2, 3}
+// kevo:param LOADS = 8 in {4, 8, 16}
+// kevo:param ASTAGES = 1 in {1, 2}
 // kevo:index      B*Hkv*N*(DI/2+4) + B*Hkv*D*4 + B*Hkv*cdiv(N,CH)*D*4 + 1024
-// kevo:workspace  B*Hq*cdiv(N,CH)*(D+1)*4 + 1024
+// kevo:workspace  B*Hq*cdiv(N,CH)*(D+1)*4 + B*Hkv*cdiv(G,8)*cdiv(N,CH)*8 + 1024
 // kevo:build   key_mean    grid(Hkv, B) block(256)
 // kevo:build   index_keys  grid(cdiv(N,64), Hkv, B) block(256)
 // kevo:build   value_sums  grid(cdiv(N,CH), Hkv, B) block(256)
-// kevo:decode  attend      grid(cdiv(N,CH), Hkv*cdiv(G,4), B) block(256)
-// kevo:decode  merge       grid(Hq, B) block(256)
+// kevo:decode  attend      grid(cdiv(N,CH), Hkv*cdiv(G,8), B) block(256) smem(8*ASTAGES*8192)
 
 using namespace kevo;
 
-constexpr int GT = 4, MAXD = 256, MAXG = 8;
+constexpr int GT = 8, MAXD = 256, MAXG = 8;
 constexpr u64 kRotSeed = 0x6b65766f44534121ull;
 static_assert(DI % 32 == 0, "index rows (DI/2 bytes) are read 16 bytes at a time");
 constexpr int ROWB = DI / 2;  // bytes per index row: two int4 coordinates per byte
@@ -64,6 +63,7 @@ struct Layout {
   float* mean;        // index [B][Hkv][D]
   float* vsum;        // index [B][Hkv][nch][D] V sums per chunk (residual estimate)
   Partials part;  // workspace: one split per chunk
+  u64* flags;     // workspace [B][Hkv][cdiv(G, GT)][nch] arrivals (kevo/splits.cuh arrive_last)
   long long index_end, ws_end;
   __device__ explicit Layout(const Args& a) {
     const int nch = cdiv(a.N, CH);
@@ -78,6 +78,7 @@ struct Layout {
     part.nsplit = nch;
     part.o = ws.take<float>((long long)a.B * a.Hq * nch * a.D);
     part.lse = ws.take<float>((long long)a.B * a.Hq * nch);
+    flags = ws.take<u64>(bh * cdiv(a.Hq / a.Hkv, GT) * nch);
     ws_end = ws.end();
   }
 };
@@ -171,8 +172,7 @@ extern "C" __global__ void __launch_bounds__(TPB, MINB) attend(const Args a) {
   const int nch = cdiv(N, CH), n0 = c * CH, n_items = min(CH, N - n0);
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   Layout Ly(a);
-  KEVO_CHECK(Ly.ws_end <= a.workspace_bytes && G <= MAXG);
-  KEVO_CHECK(RowLanes::supported(D) && D <= MAXD && D % 32 == 0);
+  KEVO_CHECK(Ly.ws_end <= a.workspace_bytes && G <= MAXG && D == kTileD);
   __shared__ __align__(16) u32 s_q8[MAXG][DI / 8][2];  // rotated int8 queries: even / odd
   __shared__ float s_qs[MAXG];                        // their scales
   __shared__ float s_vsum[MAXD];                      // the chunk's V sum (residual estimate)
@@ -181,13 +181,12 @@ extern "C" __global__ void __launch_bounds__(TPB, MINB) attend(const Args a) {
   __shared__ int s_samp[RSAMP > 0 ? RSAMP : 1];
   __shared__ int s_scratch[40];
   __shared__ float s_max[33];
-  __shared__ union {
-    struct {
-      u32 hist[NW][NBIN];  // one histogram per warp
-      u32 total[NBIN];     // their sum
-    } sel;                                         // selection
-    float att_red[attend_residual_smem_floats(GT, NW, MAXD)];  // attention
-  } sm;
+  // Dynamic: the attend's tile buffers, and before them the selection's histograms.
+  extern __shared__ __align__(16) unsigned char dyn[];
+  TileBuf* bufs = reinterpret_cast<TileBuf*>(dyn);
+  u32 (*hist)[NBIN] = reinterpret_cast<u32(*)[NBIN]>(dyn);  // [NW][NBIN], one per warp
+  u32* total = reinterpret_cast<u32*>(dyn) + NW * NBIN;     // [NBIN], their sum
+  static_assert((NW + 1) * NBIN * 4 <= NW * ASTAGES * (int)sizeof(TileBuf), "histograms fit");
 
   // The chunk's index rows, first batch: in flight while the queries are prepared.
   const unsigned char* kq = Ly.kq + (bh * N + n0) * ROWB;
@@ -290,30 +289,27 @@ extern "C" __global__ void __launch_bounds__(TPB, MINB) attend(const Args a) {
   for (int r = 0; r < PER; ++r) best = fmaxf(best, score[r]);
   best = block_max(best, s_max);
   const float inv_best = best > 0.f ? 1.f / best : 0.f;
-  for (int e = threadIdx.x; e < NW * NBIN; e += TPB) (&sm.sel.hist[0][0])[e] = 0;
+  for (int e = threadIdx.x; e < NW * NBIN; e += TPB) (&hist[0][0])[e] = 0;
   __syncthreads();
   int bin[PER];
 #pragma unroll
   for (int r = 0; r < PER; ++r) {
     bin[r] = score[r] >= 0.f ? score_bin(score[r], inv_best) : (score[r] == -1.f ? NBIN : -1);
     const bool counted = bin[r] >= 0 && bin[r] < NBIN;
-    const u32 active = __ballot_sync(0xffffffffu, counted);
-    if (counted) {
-      const u32 peers = __match_any_sync(active, bin[r]);
-      if (lane == __ffs(peers) - 1) atomicAdd(&sm.sel.hist[warp][bin[r]], (u32)__popc(peers));
-    }
+    const u32 peers = __match_any_sync(0xffffffffu, counted ? bin[r] : -1);
+    if (counted && lane == __ffs(peers) - 1) atomicAdd(&hist[warp][bin[r]], (u32)__popc(peers));
   }
   __syncthreads();
   {
     u32 t = 0;
 #pragma unroll
-    for (int w = 0; w < NW; ++w) t += sm.sel.hist[w][threadIdx.x];
-    sm.sel.total[threadIdx.x] = t;
+    for (int w = 0; w < NW; ++w) t += hist[w][threadIdx.x];
+    total[threadIdx.x] = t;
   }
   __syncthreads();
   const int k = max(1, n_items / TOPK_DIV);
   int above;
-  const int t = kth_bin_from_top(sm.sel.total, NBIN, k, &above, s_scratch);
+  const int t = kth_bin_from_top(total, NBIN, k, &above, s_scratch);
   const int quota = k - above;  // ties at bin t the chunk may take
   int n_def = 0, n_tie = 0;
 #pragma unroll
@@ -374,20 +370,18 @@ extern "C" __global__ void __launch_bounds__(TPB, MINB) attend(const Args a) {
     n_samp = s_scratch[0];
   }
 
-  const int h0 = hkv * G + gs * GT, ng = min(GT, G - gs * GT);
-  PlainLogits var{a.scale * kLog2e};
-  attend_list_residual<GT, UNROLL, NW>(
-      a, b, hkv, h0, ng, n0, s_list, n_sel, s_samp, n_samp, n_items - n_sel, s_vsum, var,
-      sm.att_red, [&](int g, int d, float o, float m, float den) {  // split c of head h0 + g
-        Ly.part.store(a, b, h0 + g, c, d, o, m, den);
-      });
-}
-
-// One block per query head: the splits of every chunk, merged by LSE into o.
-extern "C" __global__ void __launch_bounds__(256) merge(const Args a) {
-  const int h = blockIdx.x, b = blockIdx.y;
-  Layout Ly(a);
-  __shared__ float s_red[256 * 6];
-  merge_head_partials(a, Ly.part, b, h, s_red);
+  // Attention over the selected tokens with the residual draws (kevo/topk_attend.cuh), written as
+  // split c of the group's partials; the last chunk of the group to finish merges them.
+  const HeadGroup hg = head_group<GT>(a, b, hkv, gs);
+  const ChunkSel cs{n0, s_list, n_sel, s_samp, n_samp, n_items - n_sel, s_vsum, 1};
+  attend_chunk<NW, ASTAGES>(a, hg, cs, bufs, [&](int g, int d, float o, float m, float den) {
+    Ly.part.store(a, b, hg.h0 + g, c, d, o, m, den);
+  });
+  if (arrive_last(a, Ly.flags + (bh * ngs + gs) * nch, c, nch)) {
+    merge_splits(
+        hg.ng, D, [&](int r) { return span_of(Ly.part, a, b, hg.h0 + r); },
+        [&](int r, int d0, const float (&o)[4], float) { store_output4(a, b, hg.h0 + r, d0, o); },
+        reinterpret_cast<float*>(dyn));
+  }
 }
 // EVOLVE-BLOCK-END

@@ -5,11 +5,14 @@
 // of 16 K/V rows, so every row is read once for the whole group, and the dot products and the
 // weighted V sum run on tensor cores (32 mma per tile): decode stays memory-bound instead of
 // issue-bound (a CUDA-core loop spends ~70 warp instructions per token at G = 4).
-// The 16 rows of a tile are copied by cp.async into 16 slots of 16 bytes per lane (8 KB per
-// warp), each lane reading back exactly what it copied, so a warp pipelines several tiles with no
-// barrier: issue_tile() for tile i + STAGES - 1, cp_async_wait<STAGES - 1>(), add_tile() for i.
-// Lane geometry (g = lane / 4, c = lane % 4): K rows g and 8 + g, 16-byte chunks 4j + c (j < 4),
-// so a dot product pairs the dims of those chunks with the same chunks of q; V rows 2c, 2c + 1,
+// A tile's rows are copied by cp.async into the warp's 8 KB buffer, two whole rows (512 bytes)
+// per warp instruction: L2 serves full 128-byte lines (the fragment-ordered copy of a first
+// version asked for half lines and was bound by L2 requests at 2.5 TB/s). The buffer holds row
+// r's 16-byte chunk q at r*16 + (q ^ (r & 7)), so that the fragment reads below hit every bank
+// once per 512 bytes. A warp pipelines several tiles with no block barrier: issue_tile() for
+// tile i + STAGES - 1, wait_tile<STAGES - 1>(), add_tile() for tile i.
+// Fragment geometry (g = lane / 4, c = lane % 4): K rows g and 8 + g, chunks 4j + c (j < 4), so
+// a dot product pairs the dims of those chunks with the same chunks of q; V rows 2c, 2c + 1,
 // 8 + 2c, 9 + 2c, chunks g and 8 + g, paired by byte permutes into the B operand of the P.V mma.
 // Lane (g, c) ends up with the output dims of chunks 2c, 2c + 1, 8 + 2c and 9 + 2c of heads g and
 // 8 + g (for_each_output()).
@@ -19,13 +22,17 @@ namespace kevo {
 
 // Head dimension of the tensor-core path (its lane geometry is written for 128).
 constexpr int kTileD = 128;
-// Tokens per tile, and 16-byte slots per lane that a tile occupies (8 K chunks, then 8 V chunks).
+// Tokens per tile.
 constexpr int kTileRows = 16;
-constexpr int kTileSlots = 16;
 
-// One warp's tile buffer: slot q of lane l is buf[q][l] (32 lanes x 16 bytes per slot, so that a
-// warp's 16-byte shared loads hit every bank once).
-using TileBuf = uint4[kTileSlots][32];
+// One warp's tile buffer: 16 K rows then 16 V rows of 16 chunks of 16 bytes, chunk q of row r at
+// r*16 + (q ^ (r & 7)) (tile_chunk()).
+using TileBuf = uint4[2 * kTileRows * 16];
+
+// Index in a TileBuf of chunk q (16 bytes) of K row r (v = false) or V row r (v = true).
+__device__ __forceinline__ int tile_chunk(bool v, int r, int q) {
+  return (v ? kTileRows * 16 : 0) + r * 16 + (q ^ (r & 7));
+}
 
 // 16-byte asynchronous copy from global to shared memory through L2 only (cp.async.cg); with
 // bytes = 0 nothing is read and the 16 bytes are zero-filled.
@@ -65,29 +72,33 @@ __device__ __forceinline__ u32 word(const uint4& v, int w) {
 }
 }  // namespace detail
 
-// Issues the cp.async of one tile into buf (one commit group is the caller's): K and V rows
-// row_of(i) of kb / vb (row-major, 128 bf16 per row) for tile tokens i < valid; tokens past
-// valid are zero-filled. row_of(i) is called for i < valid only. The whole warp calls.
+// Issues the cp.async of one tile into buf (the caller commits the group): K and V rows
+// row_of(i) of kb / vb (row-major, 128 bf16 per row) for tile tokens i < valid, with_v = false
+// skipping V (rows whose logits only are needed); rows past valid are zero-filled. row_of(i) is
+// called for i < valid only. The whole warp calls; it first waits for the warp's reads of the
+// buffer's previous tile (__syncwarp).
 template <class RowOf>
 __device__ __forceinline__ void issue_tile(TileBuf& buf, const __nv_bfloat16* kb,
-                                           const __nv_bfloat16* vb, int valid, RowOf row_of) {
-  const int lane = threadIdx.x & 31, g = lane >> 2, c = lane & 3;
+                                           const __nv_bfloat16* vb, int valid, RowOf row_of,
+                                           bool with_v = true) {
+  const int lane = threadIdx.x & 31, q = lane & 15;
+  __syncwarp();
 #pragma unroll
-  for (int nt = 0; nt < 2; ++nt) {
-    const int t = nt * 8 + g;
-    const bool ok = t < valid;
-    const __nv_bfloat16* src = kb + (long long)row_of(ok ? t : 0) * kTileD + c * 8;
-#pragma unroll
-    for (int j = 0; j < 4; ++j) cp_async16(&buf[nt * 4 + j][lane], src + j * 32, ok ? 16 : 0);
+  for (int i = 0; i < kTileRows / 2; ++i) {
+    const int r = 2 * i + (lane >> 4);
+    const bool ok = r < valid;
+    const long long off = (long long)row_of(ok ? r : 0) * kTileD + q * 8;
+    cp_async16(&buf[tile_chunk(false, r, q)], kb + off, ok ? 16 : 0);
+    if (with_v) cp_async16(&buf[tile_chunk(true, r, q)], vb + off, ok ? 16 : 0);
   }
-#pragma unroll
-  for (int p = 0; p < 4; ++p) {
-    const int t = (p >> 1) * 8 + 2 * c + (p & 1);
-    const bool ok = t < valid;
-    const __nv_bfloat16* src = vb + (long long)row_of(ok ? t : 0) * kTileD + g * 8;
-#pragma unroll
-    for (int h = 0; h < 2; ++h) cp_async16(&buf[8 + p * 2 + h][lane], src + h * 64, ok ? 16 : 0);
-  }
+}
+
+// Waits until the warp's tile issued kPending commit groups ago has landed (cp_async_wait),
+// then makes every lane's copies visible to the whole warp (__syncwarp).
+template <int kPending>
+__device__ __forceinline__ void wait_tile() {
+  cp_async_wait<kPending>();
+  __syncwarp();
 }
 
 // A warp's online-softmax attention state for query heads h0 .. h0+ng-1 (ng <= 16; kHi: ng > 8,
@@ -99,6 +110,7 @@ struct TileAttention {
   u32 q[4][4], qh[4][4];  // q chunks 4j + c of heads g and 8 + g (bf16x2 words)
   float o[16][4];         // O fragments: n-tile j, rows g (0, 1) and 8 + g (2, 3)
   float m[2], l[2];       // base-2 running max and (lane-partial) denominator of rows g, 8 + g
+  float r[2];             // the share of l that add_weights() added (rescaled with l)
 
   // Loads the queries (q0: row of head h0; heads are consecutive rows) and clears the state.
   __device__ __forceinline__ void init(const __nv_bfloat16* q0, int ng) {
@@ -114,7 +126,7 @@ struct TileAttention {
 #pragma unroll
     for (int j = 0; j < 16; ++j) o[j][0] = o[j][1] = o[j][2] = o[j][3] = 0.f;
     m[0] = m[1] = neg_inf();
-    l[0] = l[1] = 0.f;
+    l[0] = l[1] = r[0] = r[1] = 0.f;
   }
 
   // Base-2 logits of the tile: x[nt][i] for token nt*8 + 2c + (i & 1), row g (i < 2) or 8 + g;
@@ -126,7 +138,7 @@ struct TileAttention {
     for (int nt = 0; nt < 2; ++nt) {
       uint4 k[4];
 #pragma unroll
-      for (int j = 0; j < 4; ++j) k[j] = buf[nt * 4 + j][lane];
+      for (int j = 0; j < 4; ++j) k[j] = buf[tile_chunk(false, nt * 8 + (lane >> 2), 4 * j + c)];
       float s[4] = {0.f, 0.f, 0.f, 0.f};
 #pragma unroll
       for (int ks = 0; ks < 8; ++ks) {
@@ -148,31 +160,32 @@ struct TileAttention {
     constexpr int R = kHi ? 2 : 1;  // rows g (and 8 + g) of the state
     float mt[2];
 #pragma unroll
-    for (int r = 0; r < R; ++r) {
-      mt[r] = fmaxf(fmaxf(x[0][2 * r], x[0][2 * r + 1]), fmaxf(x[1][2 * r], x[1][2 * r + 1]));
-      mt[r] = fmaxf(mt[r], __shfl_xor_sync(0xffffffffu, mt[r], 1));
-      mt[r] = fmaxf(mt[r], __shfl_xor_sync(0xffffffffu, mt[r], 2));
-      mt[r] = fmaxf(mt[r], m[r]);
+    for (int q = 0; q < R; ++q) {
+      mt[q] = fmaxf(fmaxf(x[0][2 * q], x[0][2 * q + 1]), fmaxf(x[1][2 * q], x[1][2 * q + 1]));
+      mt[q] = fmaxf(mt[q], __shfl_xor_sync(0xffffffffu, mt[q], 1));
+      mt[q] = fmaxf(mt[q], __shfl_xor_sync(0xffffffffu, mt[q], 2));
+      mt[q] = fmaxf(mt[q], m[q]);
     }
     // The max rarely grows after the first tiles: rescale only when it does (warp-uniform).
     if (__any_sync(0xffffffffu, mt[0] > m[0] || (kHi && mt[1] > m[1]))) {
 #pragma unroll
-      for (int r = 0; r < R; ++r) {
-        const float c = exp2f(m[r] - (mt[r] == neg_inf() ? 0.f : mt[r]));  // m = -inf gives 0
-        l[r] *= c;
+      for (int q = 0; q < R; ++q) {
+        const float c = exp2f(m[q] - (mt[q] == neg_inf() ? 0.f : mt[q]));  // m = -inf gives 0
+        l[q] *= c;
+        r[q] *= c;
 #pragma unroll
-        for (int j = 0; j < 16; ++j) o[j][2 * r] *= c, o[j][2 * r + 1] *= c;
+        for (int j = 0; j < 16; ++j) o[j][2 * q] *= c, o[j][2 * q + 1] *= c;
       }
     }
 #pragma unroll
-    for (int r = 0; r < R; ++r) {
-      m[r] = mt[r];
-      const float ref = mt[r] == neg_inf() ? 0.f : mt[r];
+    for (int q = 0; q < R; ++q) {
+      m[q] = mt[q];
+      const float ref = mt[q] == neg_inf() ? 0.f : mt[q];
 #pragma unroll
       for (int nt = 0; nt < 2; ++nt) {
-        x[nt][2 * r] = exp2f(x[nt][2 * r] - ref);
-        x[nt][2 * r + 1] = exp2f(x[nt][2 * r + 1] - ref);
-        l[r] += x[nt][2 * r] + x[nt][2 * r + 1];
+        x[nt][2 * q] = exp2f(x[nt][2 * q] - ref);
+        x[nt][2 * q + 1] = exp2f(x[nt][2 * q + 1] - ref);
+        l[q] += x[nt][2 * q] + x[nt][2 * q + 1];
       }
     }
   }
@@ -192,7 +205,8 @@ struct TileAttention {
     for (int h = 0; h < 2; ++h) {
       uint4 v[4];
 #pragma unroll
-      for (int p4 = 0; p4 < 4; ++p4) v[p4] = buf[8 + p4 * 2 + h][lane];
+      for (int p4 = 0; p4 < 4; ++p4)
+        v[p4] = buf[tile_chunk(true, (p4 >> 1) * 8 + 2 * c + (p4 & 1), g + 8 * h)];
 #pragma unroll
       for (int e = 0; e < 8; ++e) {
         const u32 sel = (e & 1) ? 0x7632u : 0x5410u;
@@ -211,12 +225,32 @@ struct TileAttention {
     accumulate(buf, x, valid);
   }
 
-  // Sums the lane-partial denominators over the 4 lanes of a row; call once, after the tiles.
+  // A tile of tokens that enter the softmax with weight 2^(logit + shift) but no V row (the
+  // residual draws of kevo/residual.cuh): their weights go to l and to r, not to O. The tile's V
+  // rows need not be loaded (issue_tile with_v = false).
+  __device__ __forceinline__ void add_weights(const TileBuf& buf, int valid, float sl,
+                                              float shift) {
+    float x[2][4];
+    logits(buf, valid, sl, x);
+#pragma unroll
+    for (int nt = 0; nt < 2; ++nt) {
+#pragma unroll
+      for (int i = 0; i < 4; ++i) x[nt][i] += shift;  // -inf stays -inf
+    }
+    softmax(x);
+#pragma unroll
+    for (int q = 0; q < (kHi ? 2 : 1); ++q)
+      r[q] += x[0][2 * q] + x[0][2 * q + 1] + x[1][2 * q] + x[1][2 * q + 1];
+  }
+
+  // Sums the lane-partial l and r over the 4 lanes of a row; call once, after the tiles.
   __device__ __forceinline__ void finish() {
 #pragma unroll
-    for (int r = 0; r < 2; ++r) {
-      l[r] += __shfl_xor_sync(0xffffffffu, l[r], 1);
-      l[r] += __shfl_xor_sync(0xffffffffu, l[r], 2);
+    for (int q = 0; q < 2; ++q) {
+      l[q] += __shfl_xor_sync(0xffffffffu, l[q], 1);
+      l[q] += __shfl_xor_sync(0xffffffffu, l[q], 2);
+      r[q] += __shfl_xor_sync(0xffffffffu, r[q], 1);
+      r[q] += __shfl_xor_sync(0xffffffffu, r[q], 2);
     }
   }
 

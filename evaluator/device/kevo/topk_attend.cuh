@@ -1,77 +1,149 @@
-// The attend step shared by the top-k seeds (part of kevo/attention.cuh; include that header).
-//
-// One block = one part of one chunk's selected tokens, for one KV head's query group slice:
-//   grid.x = nch * S (S parts per chunk, more when the cache is short so that small caches
-//   still fill the GPU), grid.y = Hkv * cdiv(G, GT), grid.z = B.
-// The block has compacted the chunk's selected tokens (chunk-local positions, identical in every
-// part); it takes its share of the list, attends it, adds its share of the residual estimate
-// (RSAMP > 0, kevo/residual.cuh), writes split (c * S + part) of the partials, and the last
-// block to finish merges all nch * S splits into o.
+// The attend step of the top-k seeds (part of kevo/attention.cuh; include that header): one
+// block attends the tokens a chunk of the cache selected for a KV head's query group, on tensor
+// cores (kevo/tile_attend.cuh), adds the residual estimate of what the selection left out
+// (kevo/residual.cuh), and the block's result becomes one split of the partials
+// (kevo/splits.cuh), which the last block of the group merges.
 #pragma once
 
 namespace kevo {
 
-// Parts per chunk: up to 8, so that at least ~32 blocks per KV head exist (plan expressions
-// must use the same formula: max(1, min(8, 32 / cdiv(N, CH)))).
-__device__ __forceinline__ int attend_parts(int nch) { return max(1, min(8, 32 / nch)); }
-
-// kWarps: blockDim.x / 32 of the block that attends (the block merge needs a slot per warp).
-template <int kGT, int kRsamp, int kMaxD = 256, int kWarps = 4>
-struct TopkAttendSmem {
-  float red[attend_smem_floats(kGT, kWarps, kMaxD)];
-  float m[kGT], d[kGT], o[kGT * kMaxD], vsum[kMaxD], restl[kGT];
-  int samp[kRsamp > 0 ? kRsamp : 1];
-  int scratch[40];
-  int flag;
+// Query heads h0 .. h0+ng-1 (ng <= 8), all reading KV head hkv of batch b.
+struct HeadGroup {
+  int b, hkv, h0, ng;
 };
 
-// list[0..n): the chunk's selected tokens as chunk-local positions (rewritten to token indices);
-// bits: a shared bitmap of >= cdiv(n_items, 32) words; chunk_vsum: the chunk's V sum (index or
-// shared memory). Attends this part's share of the list, adds its share of the residual and
-// writes split (c * parts + part) of the partials. blockDim.x must be 32 * kWarps. All threads
-// must call.
-template <int kGT, int kRsamp, int kMaxD, int kWarps, class Variant>
-__device__ __forceinline__ void attend_selected_partial(
-    const Args& a, int b, int hkv, int gs, int c, int part, int parts, int chunk_base, int n_items,
-    int* list, int n, u32* bits, const float* chunk_vsum, const Partials& p, Variant& var,
-    TopkAttendSmem<kGT, kRsamp, kMaxD, kWarps>& sm) {
-  const int G = a.Hq / a.Hkv, h0 = hkv * G + gs * kGT, ng = min(kGT, G - gs * kGT);
-  const long long bh = (long long)b * a.Hkv + hkv;
-  int n_drawn = 0;
-  if (kRsamp > 0) {
-    mark_list(list, n, bits, cdiv(n_items, 32));
-    n_drawn = draw_rest(n_items, kRsamp, a.seed, (u64)bh, (u64)c, bits, chunk_base, sm.samp,
-                        sm.scratch);
-  }
-  for (int i = threadIdx.x; i < n; i += blockDim.x) list[i] += chunk_base;
-  __syncthreads();
-  const int lo = (int)((long long)n * part / parts), hi = (int)((long long)n * (part + 1) / parts);
-  attend_list<kGT, 4>(a, b, hkv, h0, ng, list + lo, hi - lo, var, sm.red, sm.m, sm.d, sm.o,
-                     kRsamp > 0 ? sm.vsum : nullptr);
-  if (kRsamp > 0) {
-    rest_logsum<kGT>(a, b, hkv, h0, ng, sm.samp, n_drawn, a.scale * kLog2e, sm.red, sm.restl);
-    if (part == 0) {
-      add_residual(a, ng, sm.m, sm.d, sm.o, sm.restl, n_items - n, n_drawn, chunk_vsum, sm.vsum);
-    } else {
-      add_residual_share(a, ng, sm.m, sm.o, sm.restl, n_drawn, sm.vsum);
-    }
-  }
-  write_partials(a, p, b, h0, ng, c * parts + part, sm.m, sm.d, sm.o);
+// The group slice gs of kGT heads of KV head hkv of batch b (G = Hq / Hkv heads in all).
+template <int kGT>
+__device__ __forceinline__ HeadGroup head_group(const Args& a, int b, int hkv, int gs) {
+  const int G = a.Hq / a.Hkv;
+  return {b, hkv, hkv * G + gs * kGT, min(kGT, G - gs * kGT)};
 }
 
-// attend_selected_partial, then the last block to finish (of gridDim.x, per counter) merges all
-// nch * parts splits into o. counter must be zero before the kernel.
-template <int kGT, int kRsamp, int kMaxD, int kWarps, class Variant>
-__device__ __forceinline__ void attend_selected(const Args& a, int b, int hkv, int gs, int c,
-                                                int part, int parts, int chunk_base,
-                                                int n_items, int* list, int n, u32* bits,
-                                                const float* chunk_vsum, const Partials& p,
-                                                int* counter, Variant& var,
-                                                TopkAttendSmem<kGT, kRsamp, kMaxD, kWarps>& sm) {
-  attend_selected_partial(a, b, hkv, gs, c, part, parts, chunk_base, n_items, list, n, bits,
-                          chunk_vsum, p, var, sm);
-  const int G = a.Hq / a.Hkv, h0 = hkv * G + gs * kGT, ng = min(kGT, G - gs * kGT);
-  if (arrive_last(counter, gridDim.x, &sm.flag)) merge_partials_to_output(a, p, b, h0, ng);
+// What a block attends of one chunk of the cache: the selected tokens, and the uniform draws
+// among the tokens left out that estimate them (kevo/residual.cuh).
+struct ChunkSel {
+  int base;            // the chunk's first token; list and samp hold positions relative to it
+  const int* list;     // selected positions (shared memory), n of them
+  int n;
+  const int* samp;     // residual draws among the unselected positions (shared), n_samp
+  int n_samp;
+  int n_rest;          // unselected tokens of the chunk (0: no residual)
+  const float* vsum;   // the chunk's V sum (D floats), for the residual's value
+  int parts;           // blocks sharing the chunk's list (each attends its own list): the
+                       // residual is split evenly between them; 1 when one block takes it all
+};
+
+// Parts per chunk for short caches: up to 8, so that at least ~32 blocks per KV head exist (plan
+// expressions must use the same formula: max(1, min(8, 32 / cdiv(N, CH)))).
+__device__ __forceinline__ int attend_parts(int nch) { return max(1, min(8, 32 / nch)); }
+
+// Dynamic shared memory attend_chunk needs: one tile buffer per warp and stage.
+__host__ __device__ constexpr int attend_chunk_smem(int warps, int stages) {
+  return warps * stages * (int)sizeof(TileBuf);
+}
+
+// Attention of hg's heads over cs's selected tokens plus its residual pseudo-token, by one
+// block of kWarps warps: each warp attends every kWarps-th 16-token tile (list tiles, then draw
+// tiles whose V rows are not read) with kStages tiles in flight, the warps' states meet in
+// shared memory, and out(g, d, num, m, den) receives head g's (< hg.ng) unnormalised numerator
+// for dim d with the base-2 max and denominator (one call per (g, d), any thread). The residual:
+// each draw enters the softmax with weight 2^(logit) * n_rest / n_samp, and the draws' total
+// weight r multiplies the mean rest value (vsum - selected V sum) / n_rest (SparQ's mean value
+// reallocation with a sampled weight). bufs: attend_chunk_smem(kWarps, kStages) bytes of shared
+// memory, free on entry, clobbered. D = 128. All threads must call.
+template <int kWarps, int kStages, class Out>
+__device__ __forceinline__ void attend_chunk(const Args& a, const HeadGroup& hg,
+                                             const ChunkSel& cs, TileBuf* bufs, Out out) {
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+  const __nv_bfloat16* kb = a.k + kv_offset(a, hg.b, hg.hkv, cs.base);
+  const __nv_bfloat16* vb = a.v + kv_offset(a, hg.b, hg.hkv, cs.base);
+  const int n_samp = cs.n_rest > 0 ? cs.n_samp : 0;
+  const int tl = cdiv(cs.n, kTileRows), tt = tl + cdiv(n_samp, kTileRows);
+  const float sl = a.scale * kLog2e;
+  const float shift = n_samp > 0 ? log2f((float)cs.n_rest / ((float)n_samp * cs.parts)) : 0.f;
+  TileBuf* wb = bufs + warp * kStages;
+  TileAttention<false, true> at;
+  at.init(a.q + q_offset(a, hg.b, hg.h0), hg.ng);
+  const int n_mine = warp < tt ? (tt - warp + kWarps - 1) / kWarps : 0;
+  auto valid_of = [&](int t) {
+    return t < tl ? min(kTileRows, cs.n - t * kTileRows)
+                  : min(kTileRows, n_samp - (t - tl) * kTileRows);
+  };
+  auto issue = [&](int k) {
+    const int t = warp + k * kWarps;
+    if (t < tl) {
+      const int* rows = cs.list + t * kTileRows;
+      issue_tile(wb[k % kStages], kb, vb, valid_of(t), [&](int i) { return rows[i]; });
+    } else {
+      const int* rows = cs.samp + (t - tl) * kTileRows;
+      issue_tile(wb[k % kStages], kb, vb, valid_of(t), [&](int i) { return rows[i]; }, false);
+    }
+  };
+#pragma unroll
+  for (int k = 0; k < kStages - 1; ++k) {
+    if (k < n_mine) issue(k);
+    cp_async_commit();
+  }
+#pragma unroll 1
+  for (int k = 0; k < n_mine; ++k) {
+    if (k + kStages - 1 < n_mine) issue(k + kStages - 1);
+    cp_async_commit();
+    wait_tile<kStages - 1>();
+    const int t = warp + k * kWarps;
+    if (t < tl) {
+      at.add_tile(wb[k % kStages], valid_of(t), sl);
+    } else {
+      at.add_weights(wb[k % kStages], valid_of(t), sl, shift);
+    }
+  }
+  wait_tile<0>();
+  at.finish();
+
+  // The warps meet in shared memory, each in its own (now idle) first buffer: rows g < ng of
+  // 131 floats (128 dims, max, denominator, draw weight), then the selected V sum (128).
+  constexpr int RS = kTileD + 3;
+  float* red = reinterpret_cast<float*>(wb);
+  at.for_each_output([&](int r, int d0, const float (&v)[8]) {
+    if (r < hg.ng) {
+#pragma unroll
+      for (int e = 0; e < 8; ++e) red[r * RS + d0 + e] = v[e];
+    }
+  });
+  at.vsum_row([&](int d0, const float (&v)[8]) {
+#pragma unroll
+    for (int e = 0; e < 8; ++e) red[8 * RS + d0 + e] = v[e];
+  });
+  if ((lane & 3) == 0 && (lane >> 2) < hg.ng) {
+    float* x = red + (lane >> 2) * RS + kTileD;
+    x[0] = at.m[0], x[1] = at.l[0], x[2] = at.r[0];
+  }
+  __syncthreads();
+  constexpr int WS = kStages * (int)(sizeof(TileBuf) / sizeof(float));  // floats per warp
+  const float* all = reinterpret_cast<const float*>(bufs);
+  const float inv_rest = n_samp > 0 ? 1.f / (float)cs.n_rest : 0.f;
+  for (int e = threadIdx.x; e < hg.ng * kTileD; e += blockDim.x) {
+    const int g = e / kTileD, d = e % kTileD;
+    float mx = neg_inf(), sel_v = 0.f;
+#pragma unroll
+    for (int w = 0; w < kWarps; ++w) {
+      mx = fmaxf(mx, all[w * WS + g * RS + kTileD]);
+      sel_v += all[w * WS + 8 * RS + d];
+    }
+    float den = 0.f, num = 0.f, rest = 0.f;
+    if (mx != neg_inf()) {
+#pragma unroll
+      for (int w = 0; w < kWarps; ++w) {
+        const float* x = all + w * WS + g * RS;
+        const float c = exp2f(x[kTileD] - mx);  // a warp without tiles has max -inf: c = 0
+        den += x[kTileD + 1] * c;
+        num += x[d] * c;
+        rest += x[kTileD + 2] * c;
+      }
+    }
+    const float est = n_samp > 0 ? rest * (cs.vsum[d] - (float)cs.parts * sel_v) * inv_rest : 0.f;
+    out(g, d, num + est, mx, den);
+  }
+  __syncthreads();  // bufs are free again
 }
 
 }  // namespace kevo
