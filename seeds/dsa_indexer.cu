@@ -165,11 +165,10 @@ __device__ __forceinline__ int score_bin(float s, float inv_max) {
 
 // MINB: attend blocks resident per SM the compiler must allow (registers <= 65536 / (256 MINB)).
 extern "C" __global__ void __launch_bounds__(TPB, MINB) attend(const Args a) {
-  const int c = blockIdx.x, b = blockIdx.z, D = a.D, N = a.N;
-  const int G = a.Hq / a.Hkv, ngs = cdiv(G, GT);
-  const int hkv = blockIdx.y / ngs, gs = blockIdx.y % ngs;
+  const TopkBlock tb = topk_block<GT>(a, CH, false);
+  const int c = tb.chunk, b = tb.hg.b, hkv = tb.hg.hkv, D = a.D, N = a.N, G = a.Hq / a.Hkv;
   const long long bh = (long long)b * a.Hkv + hkv;
-  const int nch = cdiv(N, CH), n0 = c * CH, n_items = min(CH, N - n0);
+  const int nch = tb.nch, n0 = tb.base, n_items = tb.n_items;
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   Layout Ly(a);
   KEVO_CHECK(Ly.ws_end <= a.workspace_bytes && G <= MAXG && D == kTileD);
@@ -345,43 +344,10 @@ extern "C" __global__ void __launch_bounds__(TPB, MINB) attend(const Args a) {
   }
   __syncthreads();
 
-  // Residual draws (kevo/residual.cuh): RSAMP uniform positions of the chunk, those that hit a
-  // selected token dropped (the rest stay uniform over the unselected ones), compacted in draw
-  // order by warp 0.
-  int n_samp = 0;
-  if (RSAMP > 0) {
-    if (warp == 0) {
-      int count = 0;
-      for (int s0 = 0; s0 < RSAMP; s0 += 32) {
-        const int s = s0 + lane;
-        int pos = 0;
-        bool ok = false;
-        if (s < RSAMP && n_items > 0) {
-          pos = uniform_below((u32)hash3(a.seed, (u64)bh, (u64)c * 4096 + s), n_items);
-          ok = !((s_bits[pos >> 5] >> (pos & 31)) & 1u);
-        }
-        const u32 hits = __ballot_sync(0xffffffffu, ok);
-        if (ok) s_samp[count + __popc(hits & ((1u << lane) - 1u))] = pos;
-        count += __popc(hits);
-      }
-      if (lane == 0) s_scratch[0] = count;
-    }
-    __syncthreads();
-    n_samp = s_scratch[0];
-  }
-
-  // Attention over the selected tokens with the residual draws (kevo/topk_attend.cuh), written as
-  // split c of the group's partials; the last chunk of the group to finish merges them.
-  const HeadGroup hg = head_group<GT>(a, b, hkv, gs);
-  const ChunkSel cs{n0, s_list, n_sel, s_samp, n_samp, n_items - n_sel, s_vsum, 1};
-  attend_chunk<NW, ASTAGES>(a, hg, cs, bufs, [&](int g, int d, float o, float m, float den) {
-    Ly.part.store(a, b, hg.h0 + g, c, d, o, m, den);
-  });
-  if (arrive_last(a, Ly.flags + (bh * ngs + gs) * nch, c, nch)) {
-    merge_splits(
-        hg.ng, D, [&](int r) { return span_of(Ly.part, a, b, hg.h0 + r); },
-        [&](int r, int d0, const float (&o)[4], float) { store_output4(a, b, hg.h0 + r, d0, o); },
-        reinterpret_cast<float*>(dyn));
-  }
+  // The residual draws, attention over the selected tokens on tensor cores, split c of the
+  // group's partials, and the merge by the group's last chunk to finish (kevo/topk_attend.cuh).
+  attend_topk<NW, ASTAGES, RSAMP>(a, tb, s_list, n_sel, true, s_vsum,
+                                  {s_bits, s_samp, s_scratch, reinterpret_cast<TileBuf*>(dyn)},
+                                  {Ly.part, Ly.flags});
 }
 // EVOLVE-BLOCK-END

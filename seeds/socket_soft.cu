@@ -34,19 +34,20 @@
 // kevo:param WIN = 128 in {32, 64, 128, 256}
 // kevo:param CH = 2048 in {1024, 2048}
 // kevo:param RSAMP = 32 in {0, 16, 32, 64}
+// kevo:param ASTAGES = 2 in {1, 2, 3}
 // kevo:index      B*Hkv*N*(cdiv(TABLES,16)*16 + 2) + B*Hkv*D*4 + B*Hkv*cdiv(N,CH)*D*4 + 1024
-// kevo:workspace  B*Hkv*TABLES*512 + B*Hkv*N*2 + B*Hkv*cdiv(N,CH)*(1024*2 + 8) + B*Hq*cdiv(N,CH)*max(1,min(8,32/cdiv(N,CH)))*(D+1)*4 + B*Hkv*cdiv(G,4)*4 + 2048
+// kevo:workspace  B*Hkv*TABLES*512 + B*Hkv*N*2 + B*Hkv*cdiv(N,CH)*(1024*2 + 8) + (B*Hq*(D+1)*4 + B*Hkv*cdiv(G,8)*8)*cdiv(N,CH)*max(1,min(8,32/cdiv(N,CH))) + 2048
 // kevo:build   key_mean     grid(Hkv, B) block(256)
 // kevo:build   hash_keys    grid(cdiv(N,64), Hkv, B) block(256)
 // kevo:build   value_sums   grid(cdiv(N,CH), Hkv, B) block(256)
 // kevo:decode  bucket_probs grid(TABLES, Hkv, B) block(256)
 // kevo:decode  score        grid(cdiv(N,CH), Hkv, B) block(256)
 // kevo:decode  threshold    grid(Hkv, B) block(1024)
-// kevo:decode  attend       grid(cdiv(N,CH)*max(1,min(8,32/cdiv(N,CH))), Hkv*cdiv(G,4), B) block(128)
+// kevo:decode  attend       grid(cdiv(N,CH)*max(1,min(8,32/cdiv(N,CH))), Hkv*cdiv(G,8), B) block(128) smem(4*ASTAGES*8192)
 
 using namespace kevo;
 
-constexpr int GT = 4, MAXD = 256, MAXG = 8;
+constexpr int GT = 8, MAXD = 256, MAXG = 8;
 constexpr int LP = (TABLES + 15) / 16 * 16;  // code bytes per token, padded for 16-byte loads
 constexpr int R = 1 << PLANES;               // buckets per table
 constexpr int NB = kMaxBins;            // log_key bins
@@ -62,8 +63,7 @@ struct Layout {
   u16* keys;             // workspace [B][Hkv][N]
   u16* hist;             // workspace [B][Hkv][NB][nch] 
   int2* sel;             // workspace [B][Hkv][nch]
-  Partials part;
-  int* counters;  // workspace [B][Hkv][cdiv(G, GT)]
+  SplitsOut out;          // workspace: partials and arrival flags of the attend blocks
   long long index_end, ws_end;
   __device__ explicit Layout(const Args& a) {
     const int G = a.Hq / a.Hkv, nch = cdiv(a.N, CH);
@@ -79,10 +79,10 @@ struct Layout {
     keys = ws.take<u16>(bh * a.N);
     hist = ws.take<u16>(bh * nch * NB);
     sel = ws.take<int2>(bh * nch);
-    part.nsplit = nch * attend_parts(nch);
-    part.o = ws.take<float>((long long)a.B * a.Hq * part.nsplit * a.D);
-    part.lse = ws.take<float>((long long)a.B * a.Hq * part.nsplit);
-    counters = ws.take<int>(bh * cdiv(G, GT));
+    out.p.nsplit = nch * attend_parts(nch);
+    out.p.o = ws.take<float>((long long)a.B * a.Hq * out.p.nsplit * a.D);
+    out.p.lse = ws.take<float>((long long)a.B * a.Hq * out.p.nsplit);
+    out.flags = ws.take<u64>(bh * cdiv(G, GT) * out.p.nsplit);
     ws_end = ws.end();
   }
 };
@@ -167,7 +167,6 @@ extern "C" __global__ void __launch_bounds__(256) bucket_probs(const Args a) {
   __shared__ u32 s_planes[PLANES * (MAXD / 32)];
   __shared__ __align__(16) float s_q[MAXG * MAXD];
   __shared__ float s_lp[MAXG * PLANES][2];  // log2 probability of bit p being 0 / 1
-  if (l == 0 && threadIdx.x < cdiv(G, GT)) Ly.counters[bh * cdiv(G, GT) + threadIdx.x] = 0;
   for (int i = threadIdx.x; i < PLANES * WD; i += blockDim.x)
     s_planes[i] = plane_word(kPlaneSeed, l * PLANES + i / WD, i % WD);
   for (int i = threadIdx.x; i < G * D; i += blockDim.x)
@@ -268,22 +267,20 @@ extern "C" __global__ void __launch_bounds__(1024) threshold(const Args a) {
 }
 
 extern "C" __global__ void __launch_bounds__(128, 3) attend(const Args a) {
-  const int nch = cdiv(a.N, CH), parts = attend_parts(nch);
-  const int c = blockIdx.x / parts, part = blockIdx.x % parts;
-  const int b = blockIdx.z, ngs = cdiv(a.Hq / a.Hkv, GT);
-  const int hkv = blockIdx.y / ngs, gs = blockIdx.y % ngs;
-  const long long bh = (long long)b * a.Hkv + hkv;
+  const TopkBlock tb = topk_block<GT>(a, CH, true);
+  const long long bh = (long long)tb.hg.b * a.Hkv + tb.hg.hkv;
   Layout Ly(a);
   __shared__ __align__(16) u16 s_keys[CH];
   __shared__ int s_list[CH];
   __shared__ u32 s_bits[CH / 32];
-  __shared__ TopkAttendSmem<GT, RSAMP> sm;
-  const int n_items = min(CH, a.N - c * CH);
-  load_keys(Ly.keys + bh * a.N + (long long)c * CH, n_items, s_keys);
-  const int n = compact_chunk(n_items, [&](int i) { return s_keys[i]; }, Ly.sel[bh * nch + c],
-                              s_list, sm.scratch);
-  PlainLogits var{a.scale * kLog2e};
-  attend_selected(a, b, hkv, gs, c, part, parts, c * CH, n_items, s_list, n, s_bits,
-                  Ly.vsum + (bh * nch + c) * a.D, Ly.part, Ly.counters + bh * ngs + gs, var, sm);
+  __shared__ int s_samp[RSAMP > 0 ? RSAMP : 1];
+  __shared__ int s_scratch[40];
+  extern __shared__ __align__(16) unsigned char dyn[];
+  load_keys(Ly.keys + bh * a.N + tb.base, tb.n_items, s_keys);
+  const int n = compact_chunk(tb.n_items, [&](int i) { return s_keys[i]; },
+                              Ly.sel[bh * tb.nch + tb.chunk], s_list, s_scratch);
+  attend_topk<4, ASTAGES, RSAMP>(a, tb, s_list, n, false, Ly.vsum + (bh * tb.nch + tb.chunk) * a.D,
+                                 {s_bits, s_samp, s_scratch, reinterpret_cast<TileBuf*>(dyn)},
+                                 Ly.out);
 }
 // EVOLVE-BLOCK-END

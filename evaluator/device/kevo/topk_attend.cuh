@@ -146,4 +146,82 @@ __device__ __forceinline__ void attend_chunk(const Args& a, const HeadGroup& hg,
   __syncthreads();  // bufs are free again
 }
 
+// Where a top-k attend block stands in a grid (nch * parts, Hkv * cdiv(G, kGT), B): its heads, its
+// chunk, and which part of the chunk's list it attends.
+struct TopkBlock {
+  HeadGroup hg;
+  int group;            // (b * Hkv + hkv) * cdiv(G, kGT) + gs: the index of hg
+  int chunk, nch;       // the chunk and the number of chunks per KV head
+  int part, parts;      // this block's part of the chunk's list (attend_parts(nch) parts)
+  int base, n_items;    // the chunk's first token and its number of tokens
+};
+
+// The TopkBlock of this block for chunks of ch tokens and slices of kGT query heads; parts > 1
+// only with split_parts (grid.x = nch * attend_parts(nch)).
+template <int kGT>
+__device__ __forceinline__ TopkBlock topk_block(const Args& a, int ch, bool split_parts) {
+  TopkBlock t;
+  t.nch = cdiv(a.N, ch);
+  t.parts = split_parts ? attend_parts(t.nch) : 1;
+  t.chunk = blockIdx.x / t.parts;
+  t.part = blockIdx.x % t.parts;
+  const int ngs = cdiv(a.Hq / a.Hkv, kGT), hkv = blockIdx.y / ngs, gs = blockIdx.y % ngs;
+  t.hg = head_group<kGT>(a, blockIdx.z, hkv, gs);
+  t.group = (blockIdx.z * a.Hkv + hkv) * ngs + gs;
+  t.base = t.chunk * ch;
+  t.n_items = min(ch, a.N - t.base);
+  return t;
+}
+
+// Shared memory a top-k attend block lends attend_topk: the chunk's bitmap (>= cdiv(n_items,
+// 32) words), the residual draws (>= kRsamp ints), scan scratch (>= 40 ints) and the tile
+// buffers (attend_chunk_smem(kWarps, kStages) bytes).
+struct TopkScratch {
+  u32* bits;
+  int* samp;
+  int* scratch;
+  TileBuf* bufs;
+};
+
+// Where the blocks' results go: split (chunk * parts + part) of each head in p (p.nsplit =
+// nch * parts), and one arrival flag per split and group at flags[group * p.nsplit + split].
+struct SplitsOut {
+  Partials p;
+  u64* flags;
+};
+
+// Everything of a top-k attend block after its selection: the residual draws among the chunk's
+// unselected tokens (kRsamp of them, kevo/residual.cuh; bits_ready: sm.bits already marks the
+// list), this part's share of list[0..n) (chunk-relative positions) attended with the residual
+// (attend_chunk), the block's split, and the merge into o by the group's last block to finish.
+// chunk_vsum: the chunk's V sum (D floats). All threads must call.
+template <int kWarps, int kStages, int kRsamp>
+__device__ __forceinline__ void attend_topk(const Args& a, const TopkBlock& tb, const int* list,
+                                            int n, bool bits_ready, const float* chunk_vsum,
+                                            const TopkScratch& sm, const SplitsOut& out) {
+  int n_drawn = 0;
+  if (kRsamp > 0) {
+    if (!bits_ready) mark_list(list, n, sm.bits, cdiv(tb.n_items, 32));
+    const long long bh = (long long)tb.hg.b * a.Hkv + tb.hg.hkv;
+    n_drawn = draw_rest(tb.n_items, kRsamp, a.seed, (u64)bh, (u64)tb.chunk, sm.bits, 0, sm.samp,
+                        sm.scratch);
+  }
+  const int lo = (int)((long long)n * tb.part / tb.parts);
+  const int hi = (int)((long long)n * (tb.part + 1) / tb.parts);
+  const ChunkSel cs{tb.base, list + lo, hi - lo, sm.samp, n_drawn, tb.n_items - n, chunk_vsum,
+                    tb.parts};
+  const int split = tb.chunk * tb.parts + tb.part;
+  attend_chunk<kWarps, kStages>(a, tb.hg, cs, sm.bufs, [&](int g, int d, float o, float m, float den) {
+    out.p.store(a, tb.hg.b, tb.hg.h0 + g, split, d, o, m, den);
+  });
+  if (arrive_last(a, out.flags + (long long)tb.group * out.p.nsplit, split, out.p.nsplit)) {
+    merge_splits(
+        tb.hg.ng, a.D, [&](int r) { return span_of(out.p, a, tb.hg.b, tb.hg.h0 + r); },
+        [&](int r, int d0, const float (&o)[4], float) {
+          store_output4(a, tb.hg.b, tb.hg.h0 + r, d0, o);
+        },
+        reinterpret_cast<float*>(sm.bufs));
+  }
+}
+
 }  // namespace kevo
