@@ -23,7 +23,7 @@
 
 // kevo:param CTAS = 132 in {132, 264, 396}
 // kevo:param WARPS = 8 in {4, 8}
-// kevo:param STAGES = 3 in {2, 3}
+// kevo:param STAGES = 2 in {2, 3}
 // kevo:workspace (CTAS + B*Hkv*cdiv(G,16)) * (min(G,16) * (D+1) * 4 + 8) + 1024
 // kevo:decode flash_decode grid(CTAS) block(32*WARPS) smem(WARPS*STAGES*8192)
 
@@ -155,7 +155,7 @@ extern "C" __global__ void __launch_bounds__(32 * WARPS, 1) flash_decode(const A
     // Blocks i_lo .. i_hi hold this segment's tiles; their partials sit in slots i + s.
     const int i_lo = block_of(x0, C, TT), i_hi = block_of(x0 + T - 1, C, TT);
     if (arrive_last(a, L.flags + i_lo + s, i - i_lo, i_hi - i_lo + 1)) {
-      merge_splits(
+      merge_splits<16>(
           ng, kTileD,
           [&](int r) -> SplitSpan {
             const long long row = (long long)(i_lo + s) * gs_rows + r;

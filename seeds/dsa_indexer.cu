@@ -86,50 +86,21 @@ struct Layout {
 // ------------------------------------------------------------------------------- build phase
 
 extern "C" __global__ void __launch_bounds__(256) key_mean(const Args a) {
-  const int hkv = blockIdx.x, b = blockIdx.y;
   KEVO_CHECK(RowLanes::supported(a.D) && a.D <= MAXD && a.D % 32 == 0 && DI <= a.D);
   Layout Ly(a);
   KEVO_CHECK(Ly.index_end <= a.index_bytes);
-  __shared__ float s_acc[256 * 8];
-  block_row_mean(a.k + kv_offset(a, b, hkv, 0), a.N, a.D, s_acc,
-                 Ly.mean + ((long long)b * a.Hkv + hkv) * a.D);
+  key_mean_block(a, Ly.mean);
 }
 
 extern "C" __global__ void __launch_bounds__(256) index_keys(const Args a) {
-  const int hkv = blockIdx.y, b = blockIdx.z, D = a.D;
-  const long long bh = (long long)b * a.Hkv + hkv;
-  Layout Ly(a);
-  const RowLanes rl = RowLanes::of(D);
-  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-  const int slot = lane / rl.lpt, li = lane % rl.lpt, d0 = li * 8;
-  float mu[8];
-  for (int j = 0; j < 8; ++j) mu[j] = Ly.mean[bh * D + d0 + j];
-  for (int r = warp * rl.slots; r < 64; r += 8 * rl.slots) {  // warp-uniform
-    const int n = blockIdx.x * 64 + r + slot;
-    float x[8];
-    if (n < a.N) {
-      bf16x8_to_float(ld_stream(a.k + kv_offset(a, b, hkv, n) + d0), x);
-    } else {
-      for (int j = 0; j < 8; ++j) x[j] = mu[j];
-    }
-    for (int j = 0; j < 8; ++j) x[j] -= mu[j];
-    hadamard_rotate(x, li, rl.lpt, D, kRotSeed);
-    const float scale = row_scale<7>(x, li, rl.lpt, DI / 8);
-    const u32 w = pack_int4(x, scale);
-    if (n < a.N) {
-      if (li < DI / 8) *reinterpret_cast<u32*>(Ly.kq + (bh * a.N + n) * ROWB + li * 4) = w;
-      if (li == 0) Ly.kscale[bh * a.N + n] = scale;
-    }
-  }
+  const Layout Ly(a);
+  int4_keys_block(a, Ly.mean, DI, kRotSeed, Ly.kq, Ly.kscale);
 }
 
 // V sums per chunk of CH tokens, for the residual estimate (kevo/residual.cuh).
 extern "C" __global__ void __launch_bounds__(256) value_sums(const Args a) {
-  const int c = blockIdx.x, hkv = blockIdx.y, b = blockIdx.z;
-  Layout Ly(a);
-  __shared__ float s_acc[256 * 8];
-  block_row_sum(a.v + kv_offset(a, b, hkv, c * CH), min(CH, a.N - c * CH), a.D, s_acc,
-                Ly.vsum + (((long long)b * a.Hkv + hkv) * cdiv(a.N, CH) + c) * a.D, false);
+  const Layout Ly(a);
+  value_sums_block(a, CH, Ly.vsum);
 }
 
 // ------------------------------------------------------------------------------ decode phase

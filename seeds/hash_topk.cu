@@ -40,6 +40,7 @@
 // kevo:param CH = 2048 in {1024, 2048, 4096}
 // kevo:param RSAMP = 32 in {0, 16, 32, 64}
 // kevo:param ASTAGES = 2 in {1, 2, 3}
+// kevo:param DENSE_N = 8192 in {0, 8192, 16384}
 // kevo:index      B*Hkv*N*(BITS/8) + B*Hkv*D*4 + B*Hkv*cdiv(N,CH)*D*4 + 768
 // kevo:workspace  B*Hkv*N*2 + B*Hkv*cdiv(N,CH)*((G*BITS+1)*2 + 8) + (B*Hq*(D+1)*4 + B*Hkv*cdiv(G,8)*8)*cdiv(N,CH)*max(1,min(8,32/cdiv(N,CH))) + 2048
 // kevo:build   key_mean   grid(Hkv, B) block(256)
@@ -110,13 +111,10 @@ __device__ __forceinline__ void store_code(const Layout& L, long long bh, int N,
 // ------------------------------------------------------------------------------- build phase
 
 extern "C" __global__ void __launch_bounds__(256) key_mean(const Args a) {
-  const int hkv = blockIdx.x, b = blockIdx.y;
   KEVO_CHECK(RowLanes::supported(a.D) && a.D <= MAXD && a.D % 32 == 0);
   Layout L(a);
   KEVO_CHECK(L.index_end <= a.index_bytes);
-  __shared__ float s_acc[256 * 8];
-  block_row_mean(a.k + kv_offset(a, b, hkv, 0), a.N, a.D, s_acc,
-                 L.mean + ((long long)b * a.Hkv + hkv) * a.D);
+  key_mean_block(a, L.mean);
 }
 
 // Sign bits of (k - mean) against BITS random +-1 planes; D/8 lanes per key row.
@@ -153,11 +151,8 @@ extern "C" __global__ void __launch_bounds__(256) hash_keys(const Args a) {
 
 // V sums per chunk of CH tokens, for the residual estimate (kevo/residual.cuh).
 extern "C" __global__ void __launch_bounds__(256) value_sums(const Args a) {
-  const int c = blockIdx.x, hkv = blockIdx.y, b = blockIdx.z;
-  Layout L(a);
-  __shared__ float s_acc[256 * 8];
-  block_row_sum(a.v + kv_offset(a, b, hkv, c * CH), min(CH, a.N - c * CH), a.D, s_acc,
-                L.vsum + (((long long)b * a.Hkv + hkv) * cdiv(a.N, CH) + c) * a.D, false);
+  const Layout L(a);
+  value_sums_block(a, CH, L.vsum);
 }
 
 // ------------------------------------------------------------------------------ decode phase
@@ -175,6 +170,7 @@ __device__ __forceinline__ int group_similarity(const u32* qsig, int G, const u3
 }
 
 extern "C" __global__ void __launch_bounds__(256) score(const Args a) {
+  if (a.N <= DENSE_N) return;  // below the crossover attend reads every token
   constexpr int TPT = CH / 256;  // tokens per thread
   const int c = blockIdx.x, hkv = blockIdx.y, b = blockIdx.z;
   const int D = a.D, WD = D / 32, G = a.Hq / a.Hkv, NB = G * BITS + 1, N = a.N;
@@ -227,14 +223,9 @@ extern "C" __global__ void __launch_bounds__(256) score(const Args a) {
 }
 
 extern "C" __global__ void __launch_bounds__(512) threshold(const Args a) {
-  const int hkv = blockIdx.x, b = blockIdx.y, G = a.Hq / a.Hkv, NB = G * BITS + 1;
-  const int nch = cdiv(a.N, CH);
-  const long long bh = (long long)b * a.Hkv + hkv;
-  Layout L(a);
-  __shared__ u32 s_total[kMaxBins];
-  __shared__ int scratch[40];
-  const int k = a.N / TOPK_DIV > 0 ? a.N / TOPK_DIV : 1;
-  select_threshold(L.hist + bh * nch * NB, nch, NB, k, L.sel + bh * nch, s_total, scratch);
+  if (a.N <= DENSE_N) return;  // below the crossover attend reads every token
+  const Layout L(a);
+  threshold_block(a, L.hist, cdiv(a.N, CH), a.Hq / a.Hkv * BITS + 1, a.N / TOPK_DIV, L.sel);
 }
 
 extern "C" __global__ void __launch_bounds__(128, 3) attend(const Args a) {
@@ -247,9 +238,14 @@ extern "C" __global__ void __launch_bounds__(128, 3) attend(const Args a) {
   __shared__ int s_samp[RSAMP > 0 ? RSAMP : 1];
   __shared__ int s_scratch[40];
   extern __shared__ __align__(16) unsigned char dyn[];
-  load_keys(L.keys + bh * a.N + tb.base, tb.n_items, s_keys);
-  const int n = compact_chunk(tb.n_items, [&](int i) { return s_keys[i]; },
-                              L.sel[bh * tb.nch + tb.chunk], s_list, s_scratch);
+  int n;
+  if (a.N <= DENSE_N) {  // below the crossover: every token, exactly
+    n = select_all(s_list, tb.n_items);
+  } else {
+    load_keys(L.keys + bh * a.N + tb.base, tb.n_items, s_keys);
+    n = compact_chunk(tb.n_items, [&](int i) { return s_keys[i]; },
+                      L.sel[bh * tb.nch + tb.chunk], s_list, s_scratch);
+  }
   attend_topk<4, ASTAGES, RSAMP>(a, tb, s_list, n, false, L.vsum + (bh * tb.nch + tb.chunk) * a.D,
                                  {s_bits, s_samp, s_scratch, reinterpret_cast<TileBuf*>(dyn)},
                                  L.out);

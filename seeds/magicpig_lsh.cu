@@ -76,13 +76,10 @@ struct Layout {
 // ------------------------------------------------------------------------------- build phase
 
 extern "C" __global__ void __launch_bounds__(256) key_mean(const Args a) {
-  const int hkv = blockIdx.x, b = blockIdx.y;
   KEVO_CHECK(RowLanes::supported(a.D) && a.D <= MAXD && a.D % 32 == 0 && a.D / 8 >= GT);
   Layout Ly(a);
   KEVO_CHECK(Ly.index_end <= a.index_bytes);
-  __shared__ float s_acc[256 * 8];
-  block_row_mean(a.k + kv_offset(a, b, hkv, 0), a.N, a.D, s_acc,
-                 Ly.mean + ((long long)b * a.Hkv + hkv) * a.D);
+  key_mean_block(a, Ly.mean);
 }
 
 // Code byte l of a token: bit p = sign of (k - mean) . w_{l,p}.

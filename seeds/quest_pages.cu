@@ -31,6 +31,7 @@
 // kevo:param CHP = 128 in {64, 128}
 // kevo:param RSAMP = 32 in {0, 16, 32, 64}
 // kevo:param ASTAGES = 2 in {1, 2, 3}
+// kevo:param DENSE_N = 8192 in {0, 8192, 16384}
 // kevo:index      B*Hkv*cdiv(N,PAGE)*D*4 + B*Hkv*cdiv(N,PAGE*CHP)*D*4 + 512
 // kevo:workspace  B*Hkv*cdiv(N,PAGE)*4 + B*Hkv*4 + (B*Hq*(D+1)*4 + B*Hkv*cdiv(G,8)*8)*cdiv(N,PAGE*CHP)*max(1,min(8,32/cdiv(N,PAGE*CHP))) + 1536
 // kevo:build   page_bounds  grid(cdiv(N,PAGE*8), Hkv, B) block(256)
@@ -96,11 +97,8 @@ extern "C" __global__ void __launch_bounds__(256) page_bounds(const Args a) {
 
 // V sums per chunk of CT tokens, for the residual estimate (kevo/residual.cuh).
 extern "C" __global__ void __launch_bounds__(256) value_sums(const Args a) {
-  const int c = blockIdx.x, hkv = blockIdx.y, b = blockIdx.z;
-  Layout Ly(a);
-  __shared__ float s_acc[256 * 8];
-  block_row_sum(a.v + kv_offset(a, b, hkv, c * CT), min(CT, a.N - c * CT), a.D, s_acc,
-                Ly.vsum + (((long long)b * a.Hkv + hkv) * cdiv(a.N, CT) + c) * a.D, false);
+  const Layout Ly(a);
+  value_sums_block(a, CT, Ly.vsum);
 }
 
 // ------------------------------------------------------------------------------ decode phase
@@ -111,6 +109,7 @@ __device__ __forceinline__ bool forced_page(int page, int N) {
 
 // Page scores for 64 pages per block: D/8 lanes per page, bounds summed over the group's heads.
 extern "C" __global__ void __launch_bounds__(256) score(const Args a) {
+  if (a.N <= DENSE_N) return;  // below the crossover attend reads every token
   const int hkv = blockIdx.y, b = blockIdx.z, D = a.D, G = a.Hq / a.Hkv;
   const int np = cdiv(a.N, PAGE);
   const long long bh = (long long)b * a.Hkv + hkv;
@@ -162,6 +161,7 @@ extern "C" __global__ void __launch_bounds__(256) score(const Args a) {
 
 // Exact k-th largest page score of the list (forced pages do not count).
 extern "C" __global__ void __launch_bounds__(1024) threshold(const Args a) {
+  if (a.N <= DENSE_N) return;  // below the crossover attend reads every token
   const int hkv = blockIdx.x, b = blockIdx.y, np = cdiv(a.N, PAGE);
   const long long bh = (long long)b * a.Hkv + hkv;
   Layout Ly(a);
@@ -186,12 +186,14 @@ extern "C" __global__ void __launch_bounds__(128, 3) attend(const Args a) {
   __shared__ int s_scratch[40];
   extern __shared__ __align__(16) unsigned char dyn[];
 
-  // Selected pages of this chunk, expanded to their tokens (chunk-local positions, in order).
-  const u32 t = Ly.thresh[bh];
+  // Selected pages of this chunk, expanded to their tokens (chunk-local positions, in order);
+  // below the crossover every token, exactly.
+  const u32 t = a.N <= DENSE_N ? 0u : Ly.thresh[bh];
   int n = 0;
   for (int base = 0; base < CHP; base += blockDim.x) {
     const int page = c * CHP + base + threadIdx.x;
-    const bool take = page < np && base + (int)threadIdx.x < CHP && Ly.keys[bh * np + page] >= t;
+    const bool take = page < np && base + (int)threadIdx.x < CHP &&
+                      (a.N <= DENSE_N || Ly.keys[bh * np + page] >= t);
     const int len = take ? min(PAGE, a.N - page * PAGE) : 0;
     int tile;
     const int at = n + block_exclusive_scan(len, s_scratch, &tile);

@@ -35,6 +35,7 @@
 // kevo:param CH = 2048 in {1024, 2048}
 // kevo:param RSAMP = 32 in {0, 16, 32, 64}
 // kevo:param ASTAGES = 2 in {1, 2, 3}
+// kevo:param DENSE_N = 8192 in {0, 8192, 16384}
 // kevo:index      B*Hkv*N*(cdiv(TABLES,16)*16 + 2) + B*Hkv*D*4 + B*Hkv*cdiv(N,CH)*D*4 + 1024
 // kevo:workspace  B*Hkv*TABLES*512 + B*Hkv*N*2 + B*Hkv*cdiv(N,CH)*(1024*2 + 8) + (B*Hq*(D+1)*4 + B*Hkv*cdiv(G,8)*8)*cdiv(N,CH)*max(1,min(8,32/cdiv(N,CH))) + 2048
 // kevo:build   key_mean     grid(Hkv, B) block(256)
@@ -94,13 +95,10 @@ __device__ __forceinline__ u16 f2bf(float x) {
 // ------------------------------------------------------------------------------- build phase
 
 extern "C" __global__ void __launch_bounds__(256) key_mean(const Args a) {
-  const int hkv = blockIdx.x, b = blockIdx.y;
   KEVO_CHECK(RowLanes::supported(a.D) && a.D <= MAXD && a.D % 32 == 0);
   Layout Ly(a);
   KEVO_CHECK(Ly.index_end <= a.index_bytes);
-  __shared__ float s_acc[256 * 8];
-  block_row_mean(a.k + kv_offset(a, b, hkv, 0), a.N, a.D, s_acc,
-                 Ly.mean + ((long long)b * a.Hkv + hkv) * a.D);
+  key_mean_block(a, Ly.mean);
 }
 
 // Codes: bit p of table l = sign of (k - mean) . w_lp; and ||v||. D/8 lanes per row.
@@ -147,17 +145,15 @@ extern "C" __global__ void __launch_bounds__(256) hash_keys(const Args a) {
 
 // V sums per chunk of CH tokens, for the residual estimate (kevo/residual.cuh).
 extern "C" __global__ void __launch_bounds__(256) value_sums(const Args a) {
-  const int c = blockIdx.x, hkv = blockIdx.y, b = blockIdx.z;
-  Layout Ly(a);
-  __shared__ float s_acc[256 * 8];
-  block_row_sum(a.v + kv_offset(a, b, hkv, c * CH), min(CH, a.N - c * CH), a.D, s_acc,
-                Ly.vsum + (((long long)b * a.Hkv + hkv) * cdiv(a.N, CH) + c) * a.D, false);
+  const Layout Ly(a);
+  value_sums_block(a, CH, Ly.vsum);
 }
 
 // ------------------------------------------------------------------------------ decode phase
 
 // Table l of the KV head's group: probs[l][r] = sum_g prod_p sigmoid(2 h_glp c_r[p] / tau).
 extern "C" __global__ void __launch_bounds__(256) bucket_probs(const Args a) {
+  if (a.N <= DENSE_N) return;  // below the crossover attend reads every token
   const int l = blockIdx.x, hkv = blockIdx.y, b = blockIdx.z;
   const int D = a.D, WD = D / 32, G = a.Hq / a.Hkv;
   const long long bh = (long long)b * a.Hkv + hkv;
@@ -196,6 +192,7 @@ extern "C" __global__ void __launch_bounds__(256) bucket_probs(const Args a) {
 }
 
 extern "C" __global__ void __launch_bounds__(256) score(const Args a) {
+  if (a.N <= DENSE_N) return;  // below the crossover attend reads every token
   constexpr int U = 4;  // tokens per thread whose code rows are loaded together
   const int c = blockIdx.x, hkv = blockIdx.y, b = blockIdx.z, N = a.N;
   const long long bh = (long long)b * a.Hkv + hkv;
@@ -257,13 +254,9 @@ extern "C" __global__ void __launch_bounds__(256) score(const Args a) {
 }
 
 extern "C" __global__ void __launch_bounds__(1024) threshold(const Args a) {
-  const int hkv = blockIdx.x, b = blockIdx.y, nch = cdiv(a.N, CH);
-  const long long bh = (long long)b * a.Hkv + hkv;
-  Layout Ly(a);
-  __shared__ u32 s_total[NB];
-  __shared__ int scratch[40];
-  const int k = a.N / TOPK_DIV > 0 ? a.N / TOPK_DIV : 1;
-  select_threshold(Ly.hist + bh * nch * NB, nch, NB, k, Ly.sel + bh * nch, s_total, scratch);
+  if (a.N <= DENSE_N) return;  // below the crossover attend reads every token
+  const Layout Ly(a);
+  threshold_block(a, Ly.hist, cdiv(a.N, CH), NB, a.N / TOPK_DIV, Ly.sel);
 }
 
 extern "C" __global__ void __launch_bounds__(128, 3) attend(const Args a) {
@@ -276,9 +269,14 @@ extern "C" __global__ void __launch_bounds__(128, 3) attend(const Args a) {
   __shared__ int s_samp[RSAMP > 0 ? RSAMP : 1];
   __shared__ int s_scratch[40];
   extern __shared__ __align__(16) unsigned char dyn[];
-  load_keys(Ly.keys + bh * a.N + tb.base, tb.n_items, s_keys);
-  const int n = compact_chunk(tb.n_items, [&](int i) { return s_keys[i]; },
-                              Ly.sel[bh * tb.nch + tb.chunk], s_list, s_scratch);
+  int n;
+  if (a.N <= DENSE_N) {  // below the crossover: every token, exactly
+    n = select_all(s_list, tb.n_items);
+  } else {
+    load_keys(Ly.keys + bh * a.N + tb.base, tb.n_items, s_keys);
+    n = compact_chunk(tb.n_items, [&](int i) { return s_keys[i]; },
+                      Ly.sel[bh * tb.nch + tb.chunk], s_list, s_scratch);
+  }
   attend_topk<4, ASTAGES, RSAMP>(a, tb, s_list, n, false, Ly.vsum + (bh * tb.nch + tb.chunk) * a.D,
                                  {s_bits, s_samp, s_scratch, reinterpret_cast<TileBuf*>(dyn)},
                                  Ly.out);

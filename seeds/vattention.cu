@@ -113,41 +113,15 @@ __device__ __forceinline__ int draw(const Args& a, int stream, long long bh, int
 // ------------------------------------------------------------------------------- build phase
 
 extern "C" __global__ void __launch_bounds__(256) key_mean(const Args a) {
-  const int hkv = blockIdx.x, b = blockIdx.y;
   KEVO_CHECK(RowLanes::supported(a.D) && a.D <= MAXD && a.D % 32 == 0);
   Layout Ly(a);
   KEVO_CHECK(Ly.index_end <= a.index_bytes);
-  __shared__ float s_acc[256 * 8];
-  block_row_mean(a.k + kv_offset(a, b, hkv, 0), a.N, a.D, s_acc,
-                 Ly.mean + ((long long)b * a.Hkv + hkv) * a.D);
+  key_mean_block(a, Ly.mean);
 }
 
 extern "C" __global__ void __launch_bounds__(256) index_keys(const Args a) {
-  const int hkv = blockIdx.y, b = blockIdx.z, D = a.D;
-  const long long bh = (long long)b * a.Hkv + hkv;
-  Layout Ly(a);
-  const RowLanes rl = RowLanes::of(D);
-  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-  const int slot = lane / rl.lpt, li = lane % rl.lpt, d0 = li * 8;
-  float mu[8];
-  for (int j = 0; j < 8; ++j) mu[j] = Ly.mean[bh * D + d0 + j];
-  for (int r = warp * rl.slots; r < 64; r += 8 * rl.slots) {  // warp-uniform
-    const int n = blockIdx.x * 64 + r + slot;
-    float x[8];
-    if (n < a.N) {
-      bf16x8_to_float(ld_stream(a.k + kv_offset(a, b, hkv, n) + d0), x);
-    } else {
-      for (int j = 0; j < 8; ++j) x[j] = mu[j];
-    }
-    for (int j = 0; j < 8; ++j) x[j] -= mu[j];
-    hadamard_rotate(x, li, rl.lpt, D, kRotSeed);
-    const float scale = row_scale<7>(x, li, rl.lpt, DI / 8);
-    const u32 w = pack_int4(x, scale);
-    if (n < a.N) {
-      if (li < DI / 8) *reinterpret_cast<u32*>(Ly.kq + (bh * a.N + n) * ROWB + li * 4) = w;
-      if (li == 0) Ly.kscale[bh * a.N + n] = scale;
-    }
-  }
+  const Layout Ly(a);
+  int4_keys_block(a, Ly.mean, DI, kRotSeed, Ly.kq, Ly.kscale);
 }
 
 // ------------------------------------------------------------------------------ decode phase
@@ -256,14 +230,8 @@ extern "C" __global__ void __launch_bounds__(256) score(const Args a) {
 }
 
 extern "C" __global__ void __launch_bounds__(1024) threshold(const Args a) {
-  const int hkv = blockIdx.x, b = blockIdx.y;
-  const int nch = cdiv(a.N, CH);
-  const long long bh = (long long)b * a.Hkv + hkv;
-  Layout Ly(a);
-  __shared__ u32 s_total[NB];
-  __shared__ int scratch[40];
-  const int k = a.N / HEAVY_DIV > 0 ? a.N / HEAVY_DIV : 1;
-  select_threshold(Ly.hist + bh * nch * NB, nch, NB, k, Ly.sel + bh * nch, s_total, scratch);
+  const Layout Ly(a);
+  threshold_block(a, Ly.hist, cdiv(a.N, CH), NB, a.N / HEAVY_DIV, Ly.sel);
 }
 
 // Exact attention over the deterministic set; its chunks are merged into split nch of `all`.

@@ -265,4 +265,5 @@ struct LseMerge {
 #include "kevo/sparse_attend.cuh"
 #include "kevo/residual.cuh"
 #include "kevo/quant.cuh"
+#include "kevo/index_build.cuh"
 #include "kevo/topk_attend.cuh"

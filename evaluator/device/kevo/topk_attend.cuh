@@ -190,6 +190,15 @@ struct SplitsOut {
   u64* flags;
 };
 
+// Fills list[0..n) with the positions 0 .. n-1 and returns n: the selection of a chunk attended
+// densely (below a seed's crossover a short cache is cheaper to attend whole than to score, and
+// exact). All threads must call.
+__device__ __forceinline__ int select_all(int* list, int n) {
+  for (int i = threadIdx.x; i < n; i += blockDim.x) list[i] = i;
+  __syncthreads();
+  return n;
+}
+
 // Everything of a top-k attend block after its selection: the residual draws among the chunk's
 // unselected tokens (kRsamp of them, kevo/residual.cuh; bits_ready: sm.bits already marks the
 // list), this part's share of list[0..n) (chunk-relative positions) attended with the residual
@@ -200,7 +209,7 @@ __device__ __forceinline__ void attend_topk(const Args& a, const TopkBlock& tb, 
                                             int n, bool bits_ready, const float* chunk_vsum,
                                             const TopkScratch& sm, const SplitsOut& out) {
   int n_drawn = 0;
-  if (kRsamp > 0) {
+  if (kRsamp > 0 && n < tb.n_items) {  // block-uniform
     if (!bits_ready) mark_list(list, n, sm.bits, cdiv(tb.n_items, 32));
     const long long bh = (long long)tb.hg.b * a.Hkv + tb.hg.hkv;
     n_drawn = draw_rest(tb.n_items, kRsamp, a.seed, (u64)bh, (u64)tb.chunk, sm.bits, 0, sm.samp,
@@ -215,7 +224,7 @@ __device__ __forceinline__ void attend_topk(const Args& a, const TopkBlock& tb, 
     out.p.store(a, tb.hg.b, tb.hg.h0 + g, split, d, o, m, den);
   });
   if (arrive_last(a, out.flags + (long long)tb.group * out.p.nsplit, split, out.p.nsplit)) {
-    merge_splits(
+    merge_splits<16>(
         tb.hg.ng, a.D, [&](int r) { return span_of(out.p, a, tb.hg.b, tb.hg.h0 + r); },
         [&](int r, int d0, const float (&o)[4], float) {
           store_output4(a, tb.hg.b, tb.hg.h0 + r, d0, o);

@@ -1,0 +1,70 @@
+// Whole-block bodies of the kernels several seeds share (part of kevo/attention.cuh; include that
+// header): a seed's kernel carves its layout and calls one of these, so the method-specific code
+// is what stays in the seed.
+#pragma once
+
+namespace kevo {
+
+// Build block of a grid (Hkv, B), 256 threads: the mean key of KV head blockIdx.x of batch
+// blockIdx.y into mean + (b * Hkv + hkv) * D (centring keys before hashing, as MagicPIG does).
+__device__ __forceinline__ void key_mean_block(const Args& a, float* mean) {
+  __shared__ float s_acc[256 * 8];
+  const int hkv = blockIdx.x, b = blockIdx.y;
+  block_row_mean(a.k + kv_offset(a, b, hkv, 0), a.N, a.D, s_acc,
+                 mean + ((long long)b * a.Hkv + hkv) * a.D);
+}
+
+// Build block of a grid (cdiv(N, ch), Hkv, B), 256 threads: the V sum of chunk blockIdx.x (ch
+// tokens) into vsum + ((b * Hkv + hkv) * cdiv(N, ch) + c) * D, for the residual estimate
+// (kevo/residual.cuh).
+__device__ __forceinline__ void value_sums_block(const Args& a, int ch, float* vsum) {
+  __shared__ float s_acc[256 * 8];
+  const int c = blockIdx.x, hkv = blockIdx.y, b = blockIdx.z;
+  block_row_sum(a.v + kv_offset(a, b, hkv, c * ch), min(ch, a.N - c * ch), a.D, s_acc,
+                vsum + (((long long)b * a.Hkv + hkv) * cdiv(a.N, ch) + c) * a.D, false);
+}
+
+// Build block of a grid (cdiv(N, 64), Hkv, B), 256 threads: the int4 indexer keys of 64 tokens
+// (DeepSeek's lightning indexer without training): key - mean (mean from key_mean_block), a
+// randomised Hadamard rotation (rot_seed), the first di coordinates as int4 with one scale per
+// token, into kq + (bh * N + n) * di / 2 and kscale[bh * N + n]. di % 8 == 0, di <= D.
+__device__ __forceinline__ void int4_keys_block(const Args& a, const float* mean, int di,
+                                                u64 rot_seed, unsigned char* kq, float* kscale) {
+  const int hkv = blockIdx.y, b = blockIdx.z, D = a.D, rowb = di / 2;
+  const long long bh = (long long)b * a.Hkv + hkv;
+  const RowLanes rl = RowLanes::of(D);
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  const int slot = lane / rl.lpt, li = lane % rl.lpt, d0 = li * 8;
+  float mu[8];
+  for (int j = 0; j < 8; ++j) mu[j] = mean[bh * D + d0 + j];
+  for (int r = warp * rl.slots; r < 64; r += 8 * rl.slots) {  // warp-uniform
+    const int n = blockIdx.x * 64 + r + slot;
+    float x[8];
+    if (n < a.N) {
+      bf16x8_to_float(ld_stream(a.k + kv_offset(a, b, hkv, n) + d0), x);
+    } else {
+      for (int j = 0; j < 8; ++j) x[j] = mu[j];
+    }
+    for (int j = 0; j < 8; ++j) x[j] -= mu[j];
+    hadamard_rotate(x, li, rl.lpt, D, rot_seed);
+    const float scale = row_scale<7>(x, li, rl.lpt, di / 8);
+    const u32 w = pack_int4(x, scale);
+    if (n < a.N) {
+      if (li < di / 8) *reinterpret_cast<u32*>(kq + (bh * a.N + n) * rowb + li * 4) = w;
+      if (li == 0) kscale[bh * a.N + n] = scale;
+    }
+  }
+}
+
+// Decode block of a grid (Hkv, B): the threshold and per-chunk tie quotas that select the k
+// largest keys of list (b, hkv) from its chunk histograms (select_threshold; hist: [B][Hkv][nch]
+// [nb] u16, sel: [B][Hkv][nch]). nb <= kMaxBins.
+__device__ __forceinline__ void threshold_block(const Args& a, const u16* hist, int nch, int nb,
+                                                int k, int2* sel) {
+  __shared__ u32 s_total[kMaxBins];
+  __shared__ int scratch[40];
+  const long long bh = (long long)blockIdx.y * a.Hkv + blockIdx.x;
+  select_threshold(hist + bh * nch * nb, nch, nb, max(k, 1), sel + bh * nch, s_total, scratch);
+}
+
+}  // namespace kevo
