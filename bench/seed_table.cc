@@ -3,8 +3,9 @@
 // dense baseline again on the same data, so each gives its own speedups) and once on the holdout
 // suite; every EvalResult is written to the JSON file that scripts/seeds_table.py renders.
 // A file may carry param overrides: seeds/dsa_indexer.cu:TOPK_DIV=32,RSAMP=16.
-// Usage: bench_seed_table [--suite NAME] [--holdout NAME|none] [--evals N] --json OUT FILE[:P=V,...]...
-// Exit: 0 when every evaluation ran (whatever its status), 1 on bad input, 3 without a GPU.
+// Usage: bench_seed_table [--suite NAME] [--holdout NAME|none] [--evals N] --json OUT
+// FILE[:P=V,...]... Exit: 0 when every evaluation ran (whatever its status), 1 on bad input, 3
+// without a GPU.
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -66,10 +67,14 @@ int main(int argc, char** argv) {
   int evals = 5;
   std::vector<Entry> entries;
   for (int i = 1; i < argc; ++i) {
-    if (!std::strcmp(argv[i], "--suite") && i + 1 < argc) suite = argv[++i];
-    else if (!std::strcmp(argv[i], "--holdout") && i + 1 < argc) holdout = argv[++i];
-    else if (!std::strcmp(argv[i], "--evals") && i + 1 < argc) evals = std::atoi(argv[++i]);
-    else if (!std::strcmp(argv[i], "--json") && i + 1 < argc) json_path = argv[++i];
+    if (!std::strcmp(argv[i], "--suite") && i + 1 < argc)
+      suite = argv[++i];
+    else if (!std::strcmp(argv[i], "--holdout") && i + 1 < argc)
+      holdout = argv[++i];
+    else if (!std::strcmp(argv[i], "--evals") && i + 1 < argc)
+      evals = std::atoi(argv[++i]);
+    else if (!std::strcmp(argv[i], "--json") && i + 1 < argc)
+      json_path = argv[++i];
     else if (argv[i][0] == '-') {
       std::fputs(kUsage, stderr);
       return std::strcmp(argv[i], "--help") ? 2 : 0;
@@ -86,9 +91,11 @@ int main(int argc, char** argv) {
     std::fputs(kUsage, stderr);
     return 2;
   }
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);  // a run stopped by a time limit keeps its log
   auto gpus = query_gpus(true);
   if (!gpus.ok() || gpus->empty()) {
-    std::fprintf(stderr, "no GPU: %s\n", gpus.ok() ? "none found" : gpus.status().message().c_str());
+    std::fprintf(stderr, "no GPU: %s\n",
+                 gpus.ok() ? "none found" : gpus.status().message().c_str());
     return 3;
   }
   auto session = open_gpu_session(0, EvaluatorConfig{});
@@ -96,8 +103,11 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "%s\n", session.status().message().c_str());
     return 3;
   }
-  nlohmann::json report = {{"gpu", (*gpus)[0].name}, {"copy_gbps", (*gpus)[0].copy_gbps},
-                           {"suite", suite}, {"holdout", holdout}, {"evals", evals}};
+  nlohmann::json report = {{"gpu", (*gpus)[0].name},
+                           {"copy_gbps", (*gpus)[0].copy_gbps},
+                           {"suite", suite},
+                           {"holdout", holdout},
+                           {"evals", evals}};
   std::printf("%s, copy %.0f GB/s\n", (*gpus)[0].name.c_str(), (*gpus)[0].copy_gbps);
   nlohmann::json rows = nlohmann::json::array();
   for (const Entry& e : entries) {

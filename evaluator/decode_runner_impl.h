@@ -13,9 +13,9 @@
 
 namespace kevo::runner_detail {
 
-constexpr int kSlots = 16;     // calls per batch: result slots and event sets
-constexpr int kDiffSlot = 2;   // accuracy phase: slot 0 call A, 1 call B, 2 = B compared with A
-constexpr int kRefFirst = 2;   // reference buffers 0 and 1 alternate; 2 is the first call's
+constexpr int kSlots = 16;    // calls per batch: result slots and event sets
+constexpr int kDiffSlot = 2;  // accuracy phase: slot 0 call A, 1 call B, 2 = B compared with A
+constexpr int kRefFirst = 2;  // reference buffers 0 and 1 alternate; 2 is the first call's
 
 // Where the checks write on the GPU: per-slot row errors and q checksums, checksums of k, v and
 // index, guard-band results.
@@ -33,8 +33,15 @@ struct Layout {
 class Runner {
  public:
   Runner(GpuContext& c, WorkloadData& d, const RunPlan& p, const RunLimits& l)
-      : c_(c), drv_(c.drv()), d_(d), plan_(p), lim_(l), s_(d.spec.shape),
-        rows_(s_.B * s_.Hq), lay_(rows_), rng_(std::random_device{}()) {}
+      : c_(c),
+        drv_(c.drv()),
+        d_(d),
+        plan_(p),
+        lim_(l),
+        s_(d.spec.shape),
+        rows_(s_.B * s_.Hq),
+        lay_(rows_),
+        rng_(std::random_device{}()) {}
   ~Runner();
   RunOutcome run();
 

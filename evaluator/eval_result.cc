@@ -53,13 +53,22 @@ nlohmann::json to_json(const EvalResult& r) {
   for (const auto& w : r.workloads) {
     json kernels = json::array();
     for (const auto& k : w.kernels) {
-      kernels.push_back({{"name", k.name}, {"us", k.us}, {"registers", k.registers},
-                         {"smem_bytes", k.smem_bytes}, {"local_bytes", k.local_bytes}});
+      kernels.push_back({{"name", k.name},
+                         {"us", k.us},
+                         {"registers", k.registers},
+                         {"smem_bytes", k.smem_bytes},
+                         {"local_bytes", k.local_bytes}});
     }
-    workloads.push_back({{"name", w.name}, {"B", w.B}, {"N", w.N}, {"decode_us", w.decode_us},
-                         {"dense_us", w.dense_us}, {"speedup", w.speedup},
-                         {"mean_rel_err", w.mean_rel_err}, {"p99_rel_err", w.p99_rel_err},
-                         {"max_rel_err", w.max_rel_err}, {"worst_call_err", w.worst_call_err},
+    workloads.push_back({{"name", w.name},
+                         {"B", w.B},
+                         {"N", w.N},
+                         {"decode_us", w.decode_us},
+                         {"dense_us", w.dense_us},
+                         {"speedup", w.speedup},
+                         {"mean_rel_err", w.mean_rel_err},
+                         {"p99_rel_err", w.p99_rel_err},
+                         {"max_rel_err", w.max_rel_err},
+                         {"worst_call_err", w.worst_call_err},
                          {"build_us", w.build_us},
                          {"kernels", kernels}});
   }

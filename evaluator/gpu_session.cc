@@ -89,8 +89,8 @@ std::optional<Failure> Session::load(const std::string& name, const std::string&
   if (r != CUDA_SUCCESS) {
     Status st = ctx_->check(r, "cuModuleLoadData");
     if (ctx_->poisoned()) return Failure{EvalStatus::kCrash, st.message()};
-    return Failure{EvalStatus::kCompileError,
-                   "the compiled module does not load on this GPU (" + arch() + "): " + st.message()};
+    return Failure{EvalStatus::kCompileError, "the compiled module does not load on this GPU (" +
+                                                  arch() + "): " + st.message()};
   }
   for (const KernelLaunchSpec& k : out.spec.kernels) {
     if (out.kernels.count(k.name)) continue;
@@ -159,7 +159,8 @@ std::optional<Failure> Session::ensure_dense() {
   auto path = data_path("seeds/dense_flashdecode.cu");
   std::string source;
   Status st = path.ok() ? read_text_file(*path, source) : path.status();
-  if (!st.ok()) return Failure{EvalStatus::kCrash, "evaluator fault: the dense baseline: " + st.message()};
+  if (!st.ok())
+    return Failure{EvalStatus::kCrash, "evaluator fault: the dense baseline: " + st.message()};
   Candidate c{"dense_flashdecode", source, {}};
   CompileOptions opt;
   opt.arch = arch();
@@ -225,7 +226,7 @@ RunLimits Session::limits(const Shape& s, bool dense) const {
 }
 
 EvalResult Session::measure(const Candidate& c, const CompileOutcome& compiled,
-                             const std::string& suite_name) {
+                            const std::string& suite_name) {
   auto failure = [&](EvalStatus s, const std::string& msg) {
     EvalResult r = EvalResult::failure(s, msg);
     r.compile_log = compiled.log;
@@ -234,13 +235,15 @@ EvalResult Session::measure(const Candidate& c, const CompileOutcome& compiled,
     return r;
   };
   if (ctx_->poisoned()) {
-    return failure(EvalStatus::kCrash, "this GPU session was lost to an earlier crash or hang; "
-                                       "a fresh runner process must take over");
+    return failure(EvalStatus::kCrash,
+                   "this GPU session was lost to an earlier crash or hang; "
+                   "a fresh runner process must take over");
   }
   if (compiled.status != EvalStatus::kOk) return failure(compiled.status, compiled.message);
   if (auto f = ensure_dense()) return failure(f->status, f->message);
   auto suite = get_suite(suite_name);
-  if (!suite.ok()) return failure(EvalStatus::kCrash, "evaluator fault: " + suite.status().message());
+  if (!suite.ok())
+    return failure(EvalStatus::kCrash, "evaluator fault: " + suite.status().message());
   LoadedModule cand;
   if (auto f = load(c.name, c.source, compiled, cand)) {
     unload(cand);
@@ -263,7 +266,8 @@ EvalResult Session::measure(const Candidate& c, const CompileOutcome& compiled,
     RunOutcome co = run_workload(*ctx_, **data, plan, limits(w.shape, false));
     if (co.inputs_modified) (*data)->dirty = true;
     std::optional<RunOutcome> dn;
-    if (co.status == EvalStatus::kOk) dn = run_workload(*ctx_, **data, dense_plan, limits(w.shape, true));
+    if (co.status == EvalStatus::kOk)
+      dn = run_workload(*ctx_, **data, dense_plan, limits(w.shape, true));
     if ((*data)->dirty && !ctx_->poisoned()) {  // rebuilt on next use
       free_workload_data(*ctx_, **data);
       data_.erase((**suite).file + "|" + w.name + "|" + std::to_string(w.seed));

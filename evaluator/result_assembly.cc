@@ -10,7 +10,8 @@ namespace kevo {
 EvalResult assemble_result(const std::vector<WorkloadMeasure>& ws, double compile_ms) {
   EvalResult r;
   std::vector<double> ratios;
-  double mean_sum = 0, p99 = 0, mx = 0, worst_call = 0, index_per_token = 0, build_us = 0, tokens = 0;
+  double mean_sum = 0, p99 = 0, mx = 0, worst_call = 0, index_per_token = 0, build_us = 0,
+         tokens = 0;
   for (const WorkloadMeasure& m : ws) {
     const WorkloadResult& w = m.result;
     r.workloads.push_back(w);
@@ -78,14 +79,16 @@ std::string feedback_text(const EvalResult& r) {
   if (slowest) {
     out += "lowest speedup: " + slowest->name + " (" + fmt("%.2f", slowest->speedup) + "x)";
     if (!slowest->kernels.empty()) {
-      auto k = std::max_element(slowest->kernels.begin(), slowest->kernels.end(),
-                                [](const KernelTiming& a, const KernelTiming& b) { return a.us < b.us; });
-      out += ", where '" + k->name + "' takes " + fmt("%.0f", 100 * k->us / std::max(1e-9, slowest->decode_us)) +
-             "% of the decode time";
+      auto k = std::max_element(
+          slowest->kernels.begin(), slowest->kernels.end(),
+          [](const KernelTiming& a, const KernelTiming& b) { return a.us < b.us; });
+      out += ", where '" + k->name + "' takes " +
+             fmt("%.0f", 100 * k->us / std::max(1e-9, slowest->decode_us)) + "% of the decode time";
     }
     out += "\n";
   }
-  if (worst) out += "largest error: " + worst->name + " (mean " + fmt("%.4f", worst->mean_rel_err) + ")\n";
+  if (worst)
+    out += "largest error: " + worst->name + " (mean " + fmt("%.4f", worst->mean_rel_err) + ")\n";
   return out;
 }
 

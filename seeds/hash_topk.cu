@@ -29,6 +29,12 @@
 // Index: BITS/8 bytes per token per KV head (8 at the default) + the key mean + V sums per chunk.
 // Error target: mean relative error <= 0.1 on the llama3-8b suite at the defaults (measured
 // figures in seeds/README.md).
+// Crossover: at N <= DENSE_N (default 8192) score and threshold return at once and attend reads
+// every token, exactly: at short contexts scoring costs more than it saves (hash_topk's untrained
+// codes put its B1-N8K per-call error within 0.01 of the 0.2 gate).
+// Roofline (scripts/roofline.py, default params, llama3-8b B1-N8K / B1-N32K / B1-N128K /
+// B8-N32K): the method reads 33.6 / 20.8 / 80.8 / 166.3 MB per decode call,
+// 8.4 / 5.2 / 20.2 / 41.6 us at 4 TB/s.
 #include "kevo/attention.cuh"
 
 // EVOLVE-BLOCK-START
@@ -119,34 +125,19 @@ extern "C" __global__ void __launch_bounds__(256) key_mean(const Args a) {
 
 // Sign bits of (k - mean) against BITS random +-1 planes; D/8 lanes per key row.
 extern "C" __global__ void __launch_bounds__(256) hash_keys(const Args a) {
-  const int hkv = blockIdx.y, b = blockIdx.z, D = a.D, WD = D / 32;
-  const long long bh = (long long)b * a.Hkv + hkv;
+  const int WD = a.D / 32;
+  const long long bh = (long long)blockIdx.z * a.Hkv + blockIdx.y;
   Layout L(a);
   __shared__ u32 s_planes[BITS * (MAXD / 32)];
-  for (int i = threadIdx.x; i < BITS * WD; i += blockDim.x)
-    s_planes[i] = plane_word(kPlaneSeed, i / WD, i % WD);
-  __syncthreads();
-  const RowLanes rl = RowLanes::of(D);
-  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-  const int slot = lane / rl.lpt, d0 = (lane % rl.lpt) * 8;
-  float mu[8];
-  for (int j = 0; j < 8; ++j) mu[j] = L.mean[bh * D + d0 + j];
-  for (int r = warp * rl.slots; r < 64; r += 8 * rl.slots) {  // warp-uniform
-    const int n = blockIdx.x * 64 + r + slot;
-    float x[8];
-    if (n < a.N) {
-      bf16x8_to_float(ld_stream(a.k + kv_offset(a, b, hkv, n) + d0), x);
-    } else {
-      for (int j = 0; j < 8; ++j) x[j] = mu[j];
-    }
-    for (int j = 0; j < 8; ++j) x[j] -= mu[j];
+  load_planes(s_planes, BITS, a.D, kPlaneSeed);
+  for_each_centred_key(a, L.mean, [&](const KeyRow& k, float (&x)[8]) {
     u32 c[2] = {0u, 0u};
     for (int p = 0; p < BITS; ++p) {
-      const float s = group_sum(signed_sum8(s_planes[p * WD + d0 / 32], d0, x), rl.lpt);
+      const float s = group_sum(signed_sum8(s_planes[p * WD + k.d0 / 32], k.d0, x), k.lpt);
       if (s >= 0.f) c[p >> 5] |= 1u << (p & 31);
     }
-    if (n < a.N && d0 == 0) store_code(L, bh, a.N, n, c);
-  }
+    if (k.ok && k.d0 == 0) store_code(L, bh, a.N, k.n, c);
+  });
 }
 
 // V sums per chunk of CH tokens, for the residual estimate (kevo/residual.cuh).
@@ -231,23 +222,9 @@ extern "C" __global__ void __launch_bounds__(512) threshold(const Args a) {
 extern "C" __global__ void __launch_bounds__(128, 3) attend(const Args a) {
   const TopkBlock tb = topk_block<GT>(a, CH, true);
   const long long bh = (long long)tb.hg.b * a.Hkv + tb.hg.hkv;
-  Layout L(a);
-  __shared__ __align__(16) u16 s_keys[CH];
-  __shared__ int s_list[CH];
-  __shared__ u32 s_bits[CH / 32];
-  __shared__ int s_samp[RSAMP > 0 ? RSAMP : 1];
-  __shared__ int s_scratch[40];
-  extern __shared__ __align__(16) unsigned char dyn[];
-  int n;
-  if (a.N <= DENSE_N) {  // below the crossover: every token, exactly
-    n = select_all(s_list, tb.n_items);
-  } else {
-    load_keys(L.keys + bh * a.N + tb.base, tb.n_items, s_keys);
-    n = compact_chunk(tb.n_items, [&](int i) { return s_keys[i]; },
-                      L.sel[bh * tb.nch + tb.chunk], s_list, s_scratch);
-  }
-  attend_topk<4, ASTAGES, RSAMP>(a, tb, s_list, n, false, L.vsum + (bh * tb.nch + tb.chunk) * a.D,
-                                 {s_bits, s_samp, s_scratch, reinterpret_cast<TileBuf*>(dyn)},
-                                 L.out);
+  const Layout L(a);
+  attend_keyed<CH, 4, ASTAGES, RSAMP>(a, tb, L.keys + bh * a.N + tb.base,
+                                      L.sel + bh * tb.nch + tb.chunk, a.N <= DENSE_N,
+                                      L.vsum + (bh * tb.nch + tb.chunk) * a.D, L.out);
 }
 // EVOLVE-BLOCK-END

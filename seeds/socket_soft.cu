@@ -1,7 +1,8 @@
 // socket_soft: SOCKET soft-collision scoring over L tables of P sign planes, times ||v||, top-k,
 // sink and local window.
 //
-// Method: SOCKET (amarka8/SOCKET, https://github.com/amarka8/SOCKET; skylight-org
+// Method: SOCKET (arXiv 2602.06283, https://arxiv.org/abs/2602.06283; code amarka8/SOCKET,
+// https://github.com/amarka8/SOCKET; skylight-org
 // sparse-attention-hub socket_top_k.py): each key is hashed into L tables by P sign random
 // projections (code = P bits per table). The query is not hashed hard: per table it gets a soft
 // distribution over the 2^P buckets, P_l(r) = softmax_r(sum_p h_lp c_r[p] / tau) with
@@ -22,6 +23,11 @@
 // the key mean + V sums per chunk.
 // Error target: mean relative error <= 0.1 on the llama3-8b suite at the defaults (measured
 // figures in seeds/README.md).
+// Crossover: at N <= DENSE_N (default 8192) score and threshold return at once and attend reads
+// every token, exactly: at short contexts scoring costs more than it saves.
+// Roofline (scripts/roofline.py, default params, llama3-8b B1-N8K / B1-N32K / B1-N128K /
+// B8-N32K): the method reads 33.6 / 23.4 / 91.2 / 187.3 MB per decode call,
+// 8.4 / 5.9 / 22.8 / 46.8 us at 4 TB/s.
 #include "kevo/attention.cuh"
 
 // EVOLVE-BLOCK-START
@@ -103,44 +109,34 @@ extern "C" __global__ void __launch_bounds__(256) key_mean(const Args a) {
 
 // Codes: bit p of table l = sign of (k - mean) . w_lp; and ||v||. D/8 lanes per row.
 extern "C" __global__ void __launch_bounds__(256) hash_keys(const Args a) {
-  const int hkv = blockIdx.y, b = blockIdx.z, D = a.D, WD = D / 32;
-  const long long bh = (long long)b * a.Hkv + hkv;
+  const int WD = a.D / 32;
+  const long long bh = (long long)blockIdx.z * a.Hkv + blockIdx.y;
   Layout Ly(a);
   __shared__ u32 s_planes[TABLES * PLANES * (MAXD / 32)];
-  for (int i = threadIdx.x; i < TABLES * PLANES * WD; i += blockDim.x)
-    s_planes[i] = plane_word(kPlaneSeed, i / WD, i % WD);
-  __syncthreads();
-  const RowLanes rl = RowLanes::of(D);
-  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-  const int slot = lane / rl.lpt, li = lane % rl.lpt, d0 = li * 8;
-  float mu[8];
-  for (int j = 0; j < 8; ++j) mu[j] = Ly.mean[bh * D + d0 + j];
-  for (int r = warp * rl.slots; r < 64; r += 8 * rl.slots) {  // warp-uniform
-    const int n = blockIdx.x * 64 + r + slot;
-    const bool ok = n < a.N;
-    float x[8], v[8];
-    if (ok) {
-      bf16x8_to_float(ld_stream(a.k + kv_offset(a, b, hkv, n) + d0), x);
-      bf16x8_to_float(ld_stream(a.v + kv_offset(a, b, hkv, n) + d0), v);
+  load_planes(s_planes, TABLES * PLANES, a.D, kPlaneSeed);
+  for_each_centred_key(a, Ly.mean, [&](const KeyRow& k, float (&x)[8]) {
+    float v[8], vv = 0.f;
+    if (k.ok) {
+      bf16x8_to_float(ld_stream(a.v + kv_offset(a, blockIdx.z, blockIdx.y, k.n) + k.d0), v);
     } else {
-      for (int j = 0; j < 8; ++j) x[j] = mu[j], v[j] = 0.f;
+      for (int j = 0; j < 8; ++j) v[j] = 0.f;
     }
-    float vv = 0.f;
-    for (int j = 0; j < 8; ++j) x[j] -= mu[j], vv += v[j] * v[j];
-    vv = group_sum(vv, rl.lpt);
-    unsigned char* out = Ly.codes + (bh * a.N + (ok ? n : 0)) * LP;
+    for (int j = 0; j < 8; ++j) vv += v[j] * v[j];
+    vv = group_sum(vv, k.lpt);
+    unsigned char* out = Ly.codes + (bh * a.N + (k.ok ? k.n : 0)) * LP;
     for (int l = 0; l < LP; ++l) {
       u32 code = 0;
       if (l < TABLES) {
         for (int p = 0; p < PLANES; ++p) {
-          const float s = group_sum(signed_sum8(s_planes[(l * PLANES + p) * WD + d0 / 32], d0, x), rl.lpt);
+          const float s =
+              group_sum(signed_sum8(s_planes[(l * PLANES + p) * WD + k.d0 / 32], k.d0, x), k.lpt);
           if (s >= 0.f) code |= 1u << p;
         }
       }
-      if (ok && li == 0) out[l] = (unsigned char)code;
+      if (k.ok && k.li == 0) out[l] = (unsigned char)code;
     }
-    if (ok && li == 0) Ly.vnorm[bh * a.N + n] = f2bf(sqrtf(vv));
-  }
+    if (k.ok && k.li == 0) Ly.vnorm[bh * a.N + k.n] = f2bf(sqrtf(vv));
+  });
 }
 
 // V sums per chunk of CH tokens, for the residual estimate (kevo/residual.cuh).
@@ -262,23 +258,9 @@ extern "C" __global__ void __launch_bounds__(1024) threshold(const Args a) {
 extern "C" __global__ void __launch_bounds__(128, 3) attend(const Args a) {
   const TopkBlock tb = topk_block<GT>(a, CH, true);
   const long long bh = (long long)tb.hg.b * a.Hkv + tb.hg.hkv;
-  Layout Ly(a);
-  __shared__ __align__(16) u16 s_keys[CH];
-  __shared__ int s_list[CH];
-  __shared__ u32 s_bits[CH / 32];
-  __shared__ int s_samp[RSAMP > 0 ? RSAMP : 1];
-  __shared__ int s_scratch[40];
-  extern __shared__ __align__(16) unsigned char dyn[];
-  int n;
-  if (a.N <= DENSE_N) {  // below the crossover: every token, exactly
-    n = select_all(s_list, tb.n_items);
-  } else {
-    load_keys(Ly.keys + bh * a.N + tb.base, tb.n_items, s_keys);
-    n = compact_chunk(tb.n_items, [&](int i) { return s_keys[i]; },
-                      Ly.sel[bh * tb.nch + tb.chunk], s_list, s_scratch);
-  }
-  attend_topk<4, ASTAGES, RSAMP>(a, tb, s_list, n, false, Ly.vsum + (bh * tb.nch + tb.chunk) * a.D,
-                                 {s_bits, s_samp, s_scratch, reinterpret_cast<TileBuf*>(dyn)},
-                                 Ly.out);
+  const Layout Ly(a);
+  attend_keyed<CH, 4, ASTAGES, RSAMP>(a, tb, Ly.keys + bh * a.N + tb.base,
+                                      Ly.sel + bh * tb.nch + tb.chunk, a.N <= DENSE_N,
+                                      Ly.vsum + (bh * tb.nch + tb.chunk) * a.D, Ly.out);
 }
 // EVOLVE-BLOCK-END

@@ -24,13 +24,30 @@ __device__ __forceinline__ void value_sums_block(const Args& a, int ch, float* v
                 vsum + (((long long)b * a.Hkv + hkv) * cdiv(a.N, ch) + c) * a.D, false);
 }
 
-// Build block of a grid (cdiv(N, 64), Hkv, B), 256 threads: the int4 indexer keys of 64 tokens
-// (DeepSeek's lightning indexer without training): key - mean (mean from key_mean_block), a
-// randomised Hadamard rotation (rot_seed), the first di coordinates as int4 with one scale per
-// token, into kq + (bh * N + n) * di / 2 and kscale[bh * N + n]. di % 8 == 0, di <= D.
-__device__ __forceinline__ void int4_keys_block(const Args& a, const float* mean, int di,
-                                                u64 rot_seed, unsigned char* kq, float* kscale) {
-  const int hkv = blockIdx.y, b = blockIdx.z, D = a.D, rowb = di / 2;
+// Fills s_planes[0 .. nplanes * D/32) with the sign words of random planes 0 .. nplanes-1
+// (plane_word of seed), then syncs the block: the planes hashing kernels share in shared memory.
+__device__ __forceinline__ void load_planes(u32* s_planes, int nplanes, int D, u64 seed) {
+  const int wd = D / 32;
+  for (int i = threadIdx.x; i < nplanes * wd; i += blockDim.x)
+    s_planes[i] = plane_word(seed, i / wd, i % wd);
+  __syncthreads();
+}
+
+// Where for_each_centred_key's callback stands: the token, and the lane within its row.
+struct KeyRow {
+  int n;        // the token (rows past the cache have ok = false: compute, do not store)
+  bool ok;      // n < N
+  int li, lpt;  // this lane's index within the row's D / 8 lanes, and D / 8
+  int d0;       // the first of this lane's 8 dims
+};
+
+// Build block of a grid (cdiv(N, 64), Hkv, B), 256 threads: calls f(row, x) for the 64 tokens
+// of block blockIdx.x of KV head blockIdx.y, batch blockIdx.z, with x = this lane's 8 dims of
+// key - mean (mean from key_mean_block; 0 past the cache). D / 8 lanes per row; the whole warp
+// calls f together, so f may reduce over a row's lanes with shuffles.
+template <class F>
+__device__ __forceinline__ void for_each_centred_key(const Args& a, const float* mean, F f) {
+  const int hkv = blockIdx.y, b = blockIdx.z, D = a.D;
   const long long bh = (long long)b * a.Hkv + hkv;
   const RowLanes rl = RowLanes::of(D);
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
@@ -46,14 +63,26 @@ __device__ __forceinline__ void int4_keys_block(const Args& a, const float* mean
       for (int j = 0; j < 8; ++j) x[j] = mu[j];
     }
     for (int j = 0; j < 8; ++j) x[j] -= mu[j];
-    hadamard_rotate(x, li, rl.lpt, D, rot_seed);
-    const float scale = row_scale<7>(x, li, rl.lpt, di / 8);
-    const u32 w = pack_int4(x, scale);
-    if (n < a.N) {
-      if (li < di / 8) *reinterpret_cast<u32*>(kq + (bh * a.N + n) * rowb + li * 4) = w;
-      if (li == 0) kscale[bh * a.N + n] = scale;
-    }
+    f(KeyRow{n, n < a.N, li, rl.lpt, d0}, x);
   }
+}
+
+// Build block of a grid (cdiv(N, 64), Hkv, B), 256 threads: the int4 indexer keys of 64 tokens
+// (DeepSeek's lightning indexer without training): key - mean (mean from key_mean_block), a
+// randomised Hadamard rotation (rot_seed), the first di coordinates as int4 with one scale per
+// token, into kq + (bh * N + n) * di / 2 and kscale[bh * N + n]. di % 8 == 0, di <= D.
+__device__ __forceinline__ void int4_keys_block(const Args& a, const float* mean, int di,
+                                                u64 rot_seed, unsigned char* kq, float* kscale) {
+  const long long bh = (long long)blockIdx.z * a.Hkv + blockIdx.y;
+  for_each_centred_key(a, mean, [&](const KeyRow& k, float(&x)[8]) {
+    hadamard_rotate(x, k.li, k.lpt, a.D, rot_seed);
+    const float scale = row_scale<7>(x, k.li, k.lpt, di / 8);
+    const u32 w = pack_int4(x, scale);
+    if (k.ok) {
+      if (k.li < di / 8) *reinterpret_cast<u32*>(kq + (bh * a.N + k.n) * (di / 2) + k.li * 4) = w;
+      if (k.li == 0) kscale[bh * a.N + k.n] = scale;
+    }
+  });
 }
 
 // Decode block of a grid (Hkv, B): the threshold and per-chunk tie quotas that select the k

@@ -8,7 +8,8 @@
 
 namespace kevo {
 
-// Split partials laid out per query head: split s of head h of batch b at row (b*Hq + h)*nsplit + s.
+// Split partials laid out per query head: split s of head h of batch b at row (b*Hq + h)*nsplit +
+// s.
 struct Partials {
   float* o;    // [B][Hq][nsplit][D]
   float* lse;  // [B][Hq][nsplit]

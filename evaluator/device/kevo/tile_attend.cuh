@@ -101,6 +101,53 @@ __device__ __forceinline__ void wait_tile() {
   __syncwarp();
 }
 
+// Runs a warp's pipeline over its n tiles with the kStages buffers wb[0 .. kStages):
+// issue(k, buf) starts tile k's copies into buf (issue_tile), consume(k, buf) uses the tile once it
+// has landed; kStages - 1 tiles stay in flight while one is consumed. Every copy is complete on
+// return. The whole warp calls.
+template <int kStages, class Issue, class Consume>
+__device__ __forceinline__ void tile_pipeline(TileBuf* wb, int n, Issue issue, Consume consume) {
+#pragma unroll
+  for (int k = 0; k < kStages - 1; ++k) {
+    if (k < n) issue(k, wb[k % kStages]);
+    cp_async_commit();
+  }
+#pragma unroll 1
+  for (int k = 0; k < n; ++k) {
+    if (k + kStages - 1 < n) issue(k + kStages - 1, wb[(k + kStages - 1) % kStages]);
+    cp_async_commit();
+    wait_tile<kStages - 1>();
+    consume(k, wb[k % kStages]);
+  }
+  wait_tile<0>();
+}
+
+// Floats per row of a stored warp state (128 dims, max, denominator, weight-only share).
+constexpr int kTileRowFloats = kTileD + 3;
+
+// Row g, dim d of a block's attention from the states its kWarps warps stored (store_state) at
+// all + w * stride: the base-2 max m, the denominator den, the numerator num and the weight-only
+// share r of den, all relative to m (0 when no warp saw a token).
+struct TileRow {
+  float m, den, num, r;
+};
+template <int kWarps>
+__device__ __forceinline__ TileRow combine_warps(const float* all, int stride, int g, int d) {
+  TileRow t{neg_inf(), 0.f, 0.f, 0.f};
+#pragma unroll
+  for (int w = 0; w < kWarps; ++w) t.m = fmaxf(t.m, all[w * stride + g * kTileRowFloats + kTileD]);
+  if (t.m == neg_inf()) return t;
+#pragma unroll
+  for (int w = 0; w < kWarps; ++w) {
+    const float* x = all + w * stride + g * kTileRowFloats;
+    const float c = exp2f(x[kTileD] - t.m);  // a warp without tokens has max -inf: c = 0
+    t.den += x[kTileD + 1] * c;
+    t.num += x[d] * c;
+    t.r += x[kTileD + 2] * c;
+  }
+  return t;
+}
+
 // A warp's online-softmax attention state for query heads h0 .. h0+ng-1 (ng <= 16; kHi: ng > 8,
 // rows 8..15 in use). kVsum (needs !kHi): row 8 accumulates the plain sum of the V rows added
 // (the selected rows' V sum of the residual estimate), readable through vsum_row().
@@ -196,7 +243,8 @@ struct TileAttention {
                                              int valid) {
     const int lane = threadIdx.x & 31, g = lane >> 2, c = lane & 3;
     const u32 a0 = pack_bf16x2(p[0][0], p[0][1]), a2 = pack_bf16x2(p[1][0], p[1][1]);
-    u32 a1 = kHi ? pack_bf16x2(p[0][2], p[0][3]) : 0u, a3 = kHi ? pack_bf16x2(p[1][2], p[1][3]) : 0u;
+    u32 a1 = kHi ? pack_bf16x2(p[0][2], p[0][3]) : 0u,
+        a3 = kHi ? pack_bf16x2(p[1][2], p[1][3]) : 0u;
     if (kVsum && g == 0) {
       a1 = pack_bf16x2(2 * c < valid ? 1.f : 0.f, 2 * c + 1 < valid ? 1.f : 0.f);
       a3 = pack_bf16x2(8 + 2 * c < valid ? 1.f : 0.f, 9 + 2 * c < valid ? 1.f : 0.f);
@@ -258,17 +306,33 @@ struct TileAttention {
   // the unnormalised numerator, dims d0 .. d0 + 7 in v8. Row state: m[r >= 8], l[r >= 8].
   template <class F>
   __device__ __forceinline__ void for_each_output(F f) const {
-    const int lane = threadIdx.x & 31, g = lane >> 2, c = lane & 3;
+    const int g = (threadIdx.x & 31) >> 2;
 #pragma unroll
-    for (int r = 0; r < (kHi ? 2 : 1); ++r) {
+    for (int r = 0; r < (kHi ? 2 : 1); ++r)
+      emit(r, [&](int d0, const float(&v8)[8]) { f(g + 8 * r, d0, v8); });
+  }
+
+  // Writes the warp's finished state (after finish()) for the block to combine (combine_warps):
+  // row r < ng at red + r * kTileRowFloats as 128 numerator dims, max, denominator, r; with kVsum
+  // the V sum at red + 8 * kTileRowFloats. red: this warp's own 16 (kHi) or 9 rows.
+  __device__ __forceinline__ void store_state(float* red, int ng) const {
+    for_each_output([&](int r, int d0, const float(&v)[8]) {
+      if (r < ng) {
 #pragma unroll
-      for (int h = 0; h < 2; ++h) {
+        for (int e = 0; e < 8; ++e) red[r * kTileRowFloats + d0 + e] = v[e];
+      }
+    });
+    vsum_row([&](int d0, const float(&v)[8]) {
 #pragma unroll
-        for (int t = 0; t < 2; ++t) {
-          float v8[8];
+      for (int e = 0; e < 8; ++e) red[8 * kTileRowFloats + d0 + e] = v[e];
+    });
+    const int lane = threadIdx.x & 31, g = lane >> 2;
+    if ((lane & 3) == 0) {
 #pragma unroll
-          for (int e = 0; e < 8; ++e) v8[e] = o[h * 8 + e][2 * r + t];
-          f(g + 8 * r, (2 * c + t + 8 * h) * 8, v8);
+      for (int q = 0; q < (kHi ? 2 : 1); ++q) {
+        if (g + 8 * q < ng) {
+          float* x = red + (g + 8 * q) * kTileRowFloats + kTileD;
+          x[0] = m[q], x[1] = l[q], x[2] = r[q];
         }
       }
     }
@@ -277,15 +341,21 @@ struct TileAttention {
   // With kVsum: calls f(d0, v8) for the lane's chunks of the V sum (lanes with g == 0 only).
   template <class F>
   __device__ __forceinline__ void vsum_row(F f) const {
-    const int lane = threadIdx.x & 31, g = lane >> 2, c = lane & 3;
-    if (!kVsum || g != 0) return;
+    if (kVsum && (threadIdx.x & 31) >> 2 == 0) emit(1, f);
+  }
+
+ private:
+  // f(d0, v8) for the lane's four 8-dim chunks of its row g (half 0) or 8 + g (half 1) of O.
+  template <class F>
+  __device__ __forceinline__ void emit(int half, F f) const {
+    const int c = threadIdx.x & 3;
 #pragma unroll
     for (int h = 0; h < 2; ++h) {
 #pragma unroll
       for (int t = 0; t < 2; ++t) {
         float v8[8];
 #pragma unroll
-        for (int e = 0; e < 8; ++e) v8[e] = o[h * 8 + e][2 + t];
+        for (int e = 0; e < 8; ++e) v8[e] = o[h * 8 + e][2 * half + t];
         f((2 * c + t + 8 * h) * 8, v8);
       }
     }

@@ -22,20 +22,22 @@ __device__ __forceinline__ HeadGroup head_group(const Args& a, int b, int hkv, i
 // What a block attends of one chunk of the cache: the selected tokens, and the uniform draws
 // among the tokens left out that estimate them (kevo/residual.cuh).
 struct ChunkSel {
-  int base;            // the chunk's first token; list and samp hold positions relative to it
-  const int* list;     // selected positions (shared memory), n of them
+  int base;         // the chunk's first token; list and samp hold positions relative to it
+  const int* list;  // selected positions (shared memory), n of them
   int n;
-  const int* samp;     // residual draws among the unselected positions (shared), n_samp
+  const int* samp;  // residual draws among the unselected positions (shared), n_samp
   int n_samp;
-  int n_rest;          // unselected tokens of the chunk (0: no residual)
-  const float* vsum;   // the chunk's V sum (D floats), for the residual's value
-  int parts;           // blocks sharing the chunk's list (each attends its own list): the
-                       // residual is split evenly between them; 1 when one block takes it all
+  int n_rest;         // unselected tokens of the chunk (0: no residual)
+  const float* vsum;  // the chunk's V sum (D floats), for the residual's value
+  int parts;          // blocks sharing the chunk's list (each attends its own list): the
+                      // residual is split evenly between them; 1 when one block takes it all
 };
 
 // Parts per chunk for short caches: up to 8, so that at least ~32 blocks per KV head exist (plan
 // expressions must use the same formula: max(1, min(8, 32 / cdiv(N, CH)))).
-__device__ __forceinline__ int attend_parts(int nch) { return max(1, min(8, 32 / nch)); }
+__device__ __forceinline__ int attend_parts(int nch) {
+  return max(1, min(8, 32 / nch));
+}
 
 // Dynamic shared memory attend_chunk needs: one tile buffer per warp and stage.
 __host__ __device__ constexpr int attend_chunk_smem(int warps, int stages) {
@@ -52,8 +54,8 @@ __host__ __device__ constexpr int attend_chunk_smem(int warps, int stages) {
 // reallocation with a sampled weight). bufs: attend_chunk_smem(kWarps, kStages) bytes of shared
 // memory, free on entry, clobbered. D = 128. All threads must call.
 template <int kWarps, int kStages, class Out>
-__device__ __forceinline__ void attend_chunk(const Args& a, const HeadGroup& hg,
-                                             const ChunkSel& cs, TileBuf* bufs, Out out) {
+__device__ __forceinline__ void attend_chunk(const Args& a, const HeadGroup& hg, const ChunkSel& cs,
+                                             TileBuf* bufs, Out out) {
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
   const __nv_bfloat16* kb = a.k + kv_offset(a, hg.b, hg.hkv, cs.base);
   const __nv_bfloat16* vb = a.v + kv_offset(a, hg.b, hg.hkv, cs.base);
@@ -69,79 +71,44 @@ __device__ __forceinline__ void attend_chunk(const Args& a, const HeadGroup& hg,
     return t < tl ? min(kTileRows, cs.n - t * kTileRows)
                   : min(kTileRows, n_samp - (t - tl) * kTileRows);
   };
-  auto issue = [&](int k) {
-    const int t = warp + k * kWarps;
-    if (t < tl) {
-      const int* rows = cs.list + t * kTileRows;
-      issue_tile(wb[k % kStages], kb, vb, valid_of(t), [&](int i) { return rows[i]; });
-    } else {
-      const int* rows = cs.samp + (t - tl) * kTileRows;
-      issue_tile(wb[k % kStages], kb, vb, valid_of(t), [&](int i) { return rows[i]; }, false);
-    }
-  };
-#pragma unroll
-  for (int k = 0; k < kStages - 1; ++k) {
-    if (k < n_mine) issue(k);
-    cp_async_commit();
-  }
-#pragma unroll 1
-  for (int k = 0; k < n_mine; ++k) {
-    if (k + kStages - 1 < n_mine) issue(k + kStages - 1);
-    cp_async_commit();
-    wait_tile<kStages - 1>();
-    const int t = warp + k * kWarps;
-    if (t < tl) {
-      at.add_tile(wb[k % kStages], valid_of(t), sl);
-    } else {
-      at.add_weights(wb[k % kStages], valid_of(t), sl, shift);
-    }
-  }
-  wait_tile<0>();
+  tile_pipeline<kStages>(
+      wb, n_mine,
+      [&](int k, TileBuf& buf) {  // list tiles, then draw tiles (K only)
+        const int t = warp + k * kWarps;
+        if (t < tl) {
+          const int* rows = cs.list + t * kTileRows;
+          issue_tile(buf, kb, vb, valid_of(t), [&](int i) { return rows[i]; });
+        } else {
+          const int* rows = cs.samp + (t - tl) * kTileRows;
+          issue_tile(
+              buf, kb, vb, valid_of(t), [&](int i) { return rows[i]; }, false);
+        }
+      },
+      [&](int k, const TileBuf& buf) {
+        const int t = warp + k * kWarps;
+        if (t < tl) {
+          at.add_tile(buf, valid_of(t), sl);
+        } else {
+          at.add_weights(buf, valid_of(t), sl, shift);
+        }
+      });
   at.finish();
 
-  // The warps meet in shared memory, each in its own (now idle) first buffer: rows g < ng of
-  // 131 floats (128 dims, max, denominator, draw weight), then the selected V sum (128).
-  constexpr int RS = kTileD + 3;
-  float* red = reinterpret_cast<float*>(wb);
-  at.for_each_output([&](int r, int d0, const float (&v)[8]) {
-    if (r < hg.ng) {
-#pragma unroll
-      for (int e = 0; e < 8; ++e) red[r * RS + d0 + e] = v[e];
-    }
-  });
-  at.vsum_row([&](int d0, const float (&v)[8]) {
-#pragma unroll
-    for (int e = 0; e < 8; ++e) red[8 * RS + d0 + e] = v[e];
-  });
-  if ((lane & 3) == 0 && (lane >> 2) < hg.ng) {
-    float* x = red + (lane >> 2) * RS + kTileD;
-    x[0] = at.m[0], x[1] = at.l[0], x[2] = at.r[0];
-  }
+  // The warps meet in shared memory, each in its own (now idle) first buffer.
+  static_assert(9 * kTileRowFloats * 4 <= (int)sizeof(TileBuf), "a warp's state fits its buffer");
+  at.store_state(reinterpret_cast<float*>(wb), hg.ng);
   __syncthreads();
   constexpr int WS = kStages * (int)(sizeof(TileBuf) / sizeof(float));  // floats per warp
   const float* all = reinterpret_cast<const float*>(bufs);
   const float inv_rest = n_samp > 0 ? 1.f / (float)cs.n_rest : 0.f;
   for (int e = threadIdx.x; e < hg.ng * kTileD; e += blockDim.x) {
     const int g = e / kTileD, d = e % kTileD;
-    float mx = neg_inf(), sel_v = 0.f;
+    float sel_v = 0.f;
 #pragma unroll
-    for (int w = 0; w < kWarps; ++w) {
-      mx = fmaxf(mx, all[w * WS + g * RS + kTileD]);
-      sel_v += all[w * WS + 8 * RS + d];
-    }
-    float den = 0.f, num = 0.f, rest = 0.f;
-    if (mx != neg_inf()) {
-#pragma unroll
-      for (int w = 0; w < kWarps; ++w) {
-        const float* x = all + w * WS + g * RS;
-        const float c = exp2f(x[kTileD] - mx);  // a warp without tiles has max -inf: c = 0
-        den += x[kTileD + 1] * c;
-        num += x[d] * c;
-        rest += x[kTileD + 2] * c;
-      }
-    }
-    const float est = n_samp > 0 ? rest * (cs.vsum[d] - (float)cs.parts * sel_v) * inv_rest : 0.f;
-    out(g, d, num + est, mx, den);
+    for (int w = 0; w < kWarps; ++w) sel_v += all[w * WS + 8 * kTileRowFloats + d];
+    const TileRow t = combine_warps<kWarps>(all, WS, g, d);
+    const float est = n_samp > 0 ? t.r * (cs.vsum[d] - (float)cs.parts * sel_v) * inv_rest : 0.f;
+    out(g, d, t.num + est, t.m, t.den);
   }
   __syncthreads();  // bufs are free again
 }
@@ -150,10 +117,10 @@ __device__ __forceinline__ void attend_chunk(const Args& a, const HeadGroup& hg,
 // chunk, and which part of the chunk's list it attends.
 struct TopkBlock {
   HeadGroup hg;
-  int group;            // (b * Hkv + hkv) * cdiv(G, kGT) + gs: the index of hg
-  int chunk, nch;       // the chunk and the number of chunks per KV head
-  int part, parts;      // this block's part of the chunk's list (attend_parts(nch) parts)
-  int base, n_items;    // the chunk's first token and its number of tokens
+  int group;          // (b * Hkv + hkv) * cdiv(G, kGT) + gs: the index of hg
+  int chunk, nch;     // the chunk and the number of chunks per KV head
+  int part, parts;    // this block's part of the chunk's list (attend_parts(nch) parts)
+  int base, n_items;  // the chunk's first token and its number of tokens
 };
 
 // The TopkBlock of this block for chunks of ch tokens and slices of kGT query heads; parts > 1
@@ -217,20 +184,49 @@ __device__ __forceinline__ void attend_topk(const Args& a, const TopkBlock& tb, 
   }
   const int lo = (int)((long long)n * tb.part / tb.parts);
   const int hi = (int)((long long)n * (tb.part + 1) / tb.parts);
-  const ChunkSel cs{tb.base, list + lo, hi - lo, sm.samp, n_drawn, tb.n_items - n, chunk_vsum,
-                    tb.parts};
+  const ChunkSel cs{tb.base, list + lo,      hi - lo,    sm.samp,
+                    n_drawn, tb.n_items - n, chunk_vsum, tb.parts};
   const int split = tb.chunk * tb.parts + tb.part;
-  attend_chunk<kWarps, kStages>(a, tb.hg, cs, sm.bufs, [&](int g, int d, float o, float m, float den) {
-    out.p.store(a, tb.hg.b, tb.hg.h0 + g, split, d, o, m, den);
-  });
+  attend_chunk<kWarps, kStages>(a, tb.hg, cs, sm.bufs,
+                                [&](int g, int d, float o, float m, float den) {
+                                  out.p.store(a, tb.hg.b, tb.hg.h0 + g, split, d, o, m, den);
+                                });
   if (arrive_last(a, out.flags + (long long)tb.group * out.p.nsplit, split, out.p.nsplit)) {
     merge_splits<16>(
         tb.hg.ng, a.D, [&](int r) { return span_of(out.p, a, tb.hg.b, tb.hg.h0 + r); },
-        [&](int r, int d0, const float (&o)[4], float) {
+        [&](int r, int d0, const float(&o)[4], float) {
           store_output4(a, tb.hg.b, tb.hg.h0 + r, d0, o);
         },
         reinterpret_cast<float*>(sm.bufs));
   }
+}
+
+// The attend block of a top-k seed whose score kernel wrote one u16 key per token (kKeyForced,
+// kKeySkip or a bin, kevo/select.cuh) and whose threshold kernel wrote each chunk's (threshold
+// bin, tie quota): compacts the chunk's selection from keys (the chunk's keys) and *sel, or
+// takes every token when dense (below the seed's crossover; keys and sel are not read), then
+// attend_topk. kCh: tokens per chunk. Dynamic shared memory: attend_chunk_smem(kWarps, kStages).
+template <int kCh, int kWarps, int kStages, int kRsamp>
+__device__ __forceinline__ void attend_keyed(const Args& a, const TopkBlock& tb, const u16* keys,
+                                             const int2* sel, bool dense, const float* chunk_vsum,
+                                             const SplitsOut& out) {
+  __shared__ __align__(16) u16 s_keys[kCh];
+  __shared__ int s_list[kCh];
+  __shared__ u32 s_bits[kCh / 32];
+  __shared__ int s_samp[kRsamp > 0 ? kRsamp : 1];
+  __shared__ int s_scratch[40];
+  extern __shared__ __align__(16) unsigned char kevo_tiles[];
+  int n;
+  if (dense) {
+    n = select_all(s_list, tb.n_items);
+  } else {
+    load_keys(keys, tb.n_items, s_keys);
+    n = compact_chunk(
+        tb.n_items, [&](int i) { return s_keys[i]; }, *sel, s_list, s_scratch);
+  }
+  attend_topk<kWarps, kStages, kRsamp>(
+      a, tb, s_list, n, false, chunk_vsum,
+      {s_bits, s_samp, s_scratch, reinterpret_cast<TileBuf*>(kevo_tiles)}, out);
 }
 
 }  // namespace kevo
