@@ -43,7 +43,7 @@
 // kevo:param CH = 2048 in {1024, 2048, 4096}
 // kevo:param RSAMP = 32 in {0, 16, 32, 64}
 // kevo:param MINB = 2 in {1, 2}
-// kevo:param LOADS = 8 in {4, 8, 16}
+// kevo:param LOADS = 8 in {4, 8}
 // kevo:param ASTAGES = 1 in {1, 2}
 // kevo:index      B*Hkv*N*(DI/2+4) + B*Hkv*D*4 + B*Hkv*cdiv(N,CH)*D*4 + 1024
 // kevo:workspace  B*Hq*cdiv(N,CH)*(D+1)*4 + B*Hkv*cdiv(G,8)*cdiv(N,CH)*8 + 1024

@@ -125,12 +125,14 @@ __device__ __forceinline__ void tile_pipeline(TileBuf* wb, int n, Issue issue, C
 // Floats per row of a stored warp state (128 dims, max, denominator, weight-only share).
 constexpr int kTileRowFloats = kTileD + 3;
 
-// Row g, dim d of a block's attention from the states its kWarps warps stored (store_state) at
-// all + w * stride: the base-2 max m, the denominator den, the numerator num and the weight-only
-// share r of den, all relative to m (0 when no warp saw a token).
+// One row and dim of a block's attention combined over its warps: the base-2 max m, and relative
+// to it the denominator den, the numerator num and the weight-only share r of den.
 struct TileRow {
   float m, den, num, r;
 };
+
+// Row g, dim d of a block's attention from the states its kWarps warps stored (store_state) at
+// all + w * stride (m = -inf and zeros when no warp saw a token).
 template <int kWarps>
 __device__ __forceinline__ TileRow combine_warps(const float* all, int stride, int g, int d) {
   TileRow t{neg_inf(), 0.f, 0.f, 0.f};
