@@ -178,26 +178,8 @@ extern "C" __global__ void __launch_bounds__(TPB, MINB) attend(const Args a) {
   };
   load_batch(0);
   if (threadIdx.x < D) s_vsum[threadIdx.x] = __ldg(Ly.vsum + (bh * nch + c) * D + threadIdx.x);
-  {  // Index queries: warp g rotates and quantises head g of the KV head (row slot 0).
-    const RowLanes rl = RowLanes::of(D);
-    const int li = lane % rl.lpt, d0 = li * 8;
-    if (warp < G) {  // warp-uniform
-      float x[8];
-      bf16x8_to_float(ld_u4(a.q + q_offset(a, b, hkv * G + warp) + d0), x);
-      hadamard_rotate(x, li, rl.lpt, D, kRotSeed);
-      const float s = row_scale<127>(x, li, rl.lpt, DI / 8);
-      u32 e, o;
-      pack_int8_pairs(x, s, &e, &o);
-      if (lane < rl.lpt && li < DI / 8) {
-        s_q8[warp][li][0] = e;
-        s_q8[warp][li][1] = o;
-      }
-      if (lane == 0) s_qs[warp] = s;
-    } else if (warp < MAXG) {  // padding heads score 0, so the score loop needs no bound on G
-      if (lane < DI / 8) s_q8[warp][lane][0] = s_q8[warp][lane][1] = 0u;
-      if (lane == 0) s_qs[warp] = 0.f;
-    }
-  }
+  // Index queries (int8, rotated like the keys); padding heads up to MAXG score 0.
+  int8_queries(a, b, hkv, DI, kRotSeed, MAXG, &s_q8[0][0][0], s_qs);
   __syncthreads();
 
   // Scores I = sum_j ReLU(q_j . k) * scale over the G heads (GP >= G of them, the padding heads

@@ -238,15 +238,8 @@ extern "C" __global__ void __launch_bounds__(256) score(const Args a) {
       s_keys[i] = (n < SINK || n >= N - WIN) ? kKeyForced : (u16)log_key(sum * vn[u]);
     }
   }
-  __syncthreads();
-  u16* keys = Ly.keys + bh * N + n0;
-  for (int i = threadIdx.x; i < n_items; i += blockDim.x) {
-    const u16 key = s_keys[i];
-    if (key < kKeySkip) atomicAdd(&s_hist[key], 1u);
-    keys[i] = key;
-  }
-  __syncthreads();
-  hist_store(s_hist, NB, Ly.hist + bh * cdiv(N, CH) * NB, c);
+  store_chunk_keys(s_keys, n_items, Ly.keys + bh * N + n0, s_hist, NB,
+                   Ly.hist + bh * cdiv(N, CH) * NB, c);
 }
 
 extern "C" __global__ void __launch_bounds__(1024) threshold(const Args a) {

@@ -147,24 +147,7 @@ extern "C" __global__ void __launch_bounds__(256) score(const Args a) {
     if (threadIdx.x == 0) Ly.cnt_base[bh] = 0;
   }
   hist_clear(s_hist, NB);
-  {  // Index queries: warp g rotates and quantises head g (row slot 0 of the warp).
-    const RowLanes rl = RowLanes::of(D);
-    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-    const int li = lane % rl.lpt, d0 = li * 8;
-    if (warp < G) {  // warp-uniform
-      float x[8];
-      bf16x8_to_float(ld_u4(a.q + q_offset(a, b, hkv * G + warp) + d0), x);
-      hadamard_rotate(x, li, rl.lpt, D, kRotSeed);
-      const float s = row_scale<127>(x, li, rl.lpt, DI / 8);
-      u32 e, o;
-      pack_int8_pairs(x, s, &e, &o);
-      if (lane < rl.lpt && li < DI / 8) {
-        s_q8[warp][li][0] = e;
-        s_q8[warp][li][1] = o;
-      }
-      if (lane == 0) s_qs[warp] = s;
-    }
-  }
+  int8_queries(a, b, hkv, DI, kRotSeed, G, &s_q8[0][0][0], s_qs);  // rotated like the keys
   __syncthreads();
   // Index rows of U tokens per thread are loaded together, then scored; keys go through shared
   // memory so that no global store sits between the loads.
@@ -221,15 +204,8 @@ extern "C" __global__ void __launch_bounds__(256) score(const Args a) {
       s_keys[i] = (n < SINK || n >= N - WIN) ? kKeyForced : (u16)log_key(sum * sc[u]);
     }
   }
-  __syncthreads();
-  u16* keys = Ly.keys + bh * N + n0;
-  for (int i = threadIdx.x; i < n_items; i += blockDim.x) {
-    const u16 key = s_keys[i];
-    if (key < kKeySkip) atomicAdd(&s_hist[key], 1u);
-    keys[i] = key;
-  }
-  __syncthreads();
-  hist_store(s_hist, NB, Ly.hist + bh * cdiv(N, CH) * NB, c);
+  store_chunk_keys(s_keys, n_items, Ly.keys + bh * N + n0, s_hist, NB,
+                   Ly.hist + bh * cdiv(N, CH) * NB, c);
 }
 
 extern "C" __global__ void __launch_bounds__(1024) threshold(const Args a) {

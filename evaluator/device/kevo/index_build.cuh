@@ -85,6 +85,49 @@ __device__ __forceinline__ void int4_keys_block(const Args& a, const float* mean
   });
 }
 
+// Decode: the indexer queries of KV head hkv of batch b. Warp g < G rotates head g's query as
+// int4_keys_block rotates keys and quantises its first di coordinates to int8, the even and odd
+// coordinates of its 8-dim chunk w apart (q8[(g * di/8 + w) * 2 + {0, 1}]), scale qs[g]; warps
+// G <= g < pad write zeros (padding heads that score 0, so a score loop needs no bound on G).
+// q8 and qs in shared memory; the caller syncs the block before reading them.
+__device__ __forceinline__ void int8_queries(const Args& a, int b, int hkv, int di, u64 rot_seed,
+                                             int pad, u32* q8, float* qs) {
+  const int D = a.D, G = a.Hq / a.Hkv, lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  const RowLanes rl = RowLanes::of(D);
+  const int li = lane % rl.lpt, d0 = li * 8;
+  if (warp < G) {  // warp-uniform
+    float x[8];
+    bf16x8_to_float(ld_u4(a.q + q_offset(a, b, hkv * G + warp) + d0), x);
+    hadamard_rotate(x, li, rl.lpt, D, rot_seed);
+    const float s = row_scale<127>(x, li, rl.lpt, di / 8);
+    u32 e, o;
+    pack_int8_pairs(x, s, &e, &o);
+    if (lane < rl.lpt && li < di / 8) {
+      q8[(warp * (di / 8) + li) * 2] = e;
+      q8[(warp * (di / 8) + li) * 2 + 1] = o;
+    }
+    if (lane == 0) qs[warp] = s;
+  } else if (warp < pad) {
+    if (lane < di / 8) q8[(warp * (di / 8) + lane) * 2] = q8[(warp * (di / 8) + lane) * 2 + 1] = 0u;
+    if (lane == 0) qs[warp] = 0.f;
+  }
+}
+
+// Block of a score kernel, after its chunk's n keys are in s_keys (shared): counts the counted
+// keys (below kKeySkip) into s_hist (nb zeroed u32 bins), copies the keys to keys (global) and
+// stores the histogram as chunk c of hist_list ([nch][nb] u16, hist_store). All threads must call.
+__device__ __forceinline__ void store_chunk_keys(const u16* s_keys, int n, u16* keys, u32* s_hist,
+                                                 int nb, u16* hist_list, int c) {
+  __syncthreads();
+  for (int i = threadIdx.x; i < n; i += blockDim.x) {
+    const u16 key = s_keys[i];
+    if (key < kKeySkip) atomicAdd(&s_hist[key], 1u);
+    keys[i] = key;
+  }
+  __syncthreads();
+  hist_store(s_hist, nb, hist_list, c);
+}
+
 // Decode block of a grid (Hkv, B): the threshold and per-chunk tie quotas that select the k
 // largest keys of list (b, hkv) from its chunk histograms (select_threshold; hist: [B][Hkv][nch]
 // [nb] u16, sel: [B][Hkv][nch]). nb <= kMaxBins.
