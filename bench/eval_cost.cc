@@ -140,9 +140,8 @@ int main(int argc, char** argv) {
   if (sweep && last.ok()) {
     // Param choices of the dense seed, timed as candidates against the default baseline.
     std::vector<std::map<std::string, int64_t>> configs = {
-        {{"UNROLL", 8}}, {{"UNROLL", 2}}, {{"WARPS", 8}}, {{"WARPS", 8}, {"UNROLL", 2}},
-        {{"CTAS", 4096}}, {{"CTAS", 1024}}, {{"MERGE_WARPS", 16}},
-        {{"CTAS", 1024}, {"MERGE_WARPS", 16}}, {{"MIN_SPLIT", 512}}, {{"GH", 8}}};
+        {{"STAGES", 3}}, {{"WARPS", 4}}, {{"CTAS", 264}, {"WARPS", 4}},
+        {{"CTAS", 264}, {"WARPS", 4}, {"STAGES", 3}}, {{"CTAS", 396}, {"WARPS", 4}}};
     if (!sweep_file.empty()) {
       configs.clear();
       std::ifstream in(sweep_file);

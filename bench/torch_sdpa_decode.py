@@ -2,8 +2,9 @@
 """PyTorch scaled_dot_product_attention decode on the shapes of kevo's default suite.
 
 Compares torch's best decode path with kevo's dense baseline (seeds/dense_flashdecode.cu):
-GQA (Hq=32, Hkv=8, D=128), bf16, one query token, (B, N) = (1, 8K), (1, 32K), (1, 128K),
-(8, 32K). Each SDPA backend is timed alone with CUDA events, L2 flushed before every call,
+bf16, one query token, D=128, on the default suite's shapes (Hq=32, Hkv=8; (B, N) = (1, 8K),
+(1, 32K), (1, 128K), (8, 32K)) and, with --holdout, the holdout suite's (GQA 7:1 and 8:1,
+configs/suites/holdout.yaml). Each SDPA backend is timed alone with CUDA events, L2 flushed before every call,
 median of 50 calls. Bandwidth counts the K and V bytes read once (what a GQA-aware kernel
 must read). With --kevo-json (the output of `kevo eval seeds/dense_flashdecode.cu --json`),
 prints kevo's dense time beside torch's.
@@ -17,8 +18,10 @@ import statistics
 import torch
 import torch.nn.functional as F
 
-SHAPES = [(1, 8192), (1, 32768), (1, 131072), (8, 32768)]
-HQ, HKV, D = 32, 8, 128
+# (B, N, Hq, Hkv): configs/suites/llama3-8b.yaml, then configs/suites/holdout.yaml.
+SHAPES = [(1, 8192, 32, 8), (1, 32768, 32, 8), (1, 131072, 32, 8), (8, 32768, 32, 8)]
+HOLDOUT = [(1, 16384, 28, 4), (2, 65536, 28, 4), (1, 65536, 64, 8), (4, 16384, 64, 8)]
+D = 128
 
 
 def backends():
@@ -53,6 +56,7 @@ def main():
     ap.add_argument("--kevo-json", help="kevo eval --json output of the dense seed")
     ap.add_argument("--copy-gbps", type=float, default=0.0, help="kevo doctor's copy bandwidth")
     ap.add_argument("--json", help="write the results here")
+    ap.add_argument("--holdout", action="store_true", help="also the holdout suite's shapes")
     args = ap.parse_args()
     kevo = {}
     if args.kevo_json:
@@ -64,7 +68,7 @@ def main():
     flush = torch.empty(256 << 20, dtype=torch.uint8, device=dev)
     print(f"torch {torch.__version__}, {torch.cuda.get_device_name()}")
     rows = []
-    for B, N in SHAPES:
+    for B, N, HQ, HKV in SHAPES + (HOLDOUT if args.holdout else []):
         q = torch.randn(B, HQ, 1, D, device=dev, dtype=torch.bfloat16)
         k = torch.randn(B, HKV, N, D, device=dev, dtype=torch.bfloat16)
         v = torch.randn(B, HKV, N, D, device=dev, dtype=torch.bfloat16)
@@ -92,22 +96,22 @@ def main():
             results[name] = time_call(call, flush)
         valid = {n: t for n, t in results.items() if t is not None}
         best = min(valid, key=valid.get)
-        row = {"B": B, "N": N, "kv_bytes": kv_bytes, "torch_us": results,
+        row = {"B": B, "N": N, "Hq": HQ, "Hkv": HKV, "kv_bytes": kv_bytes, "torch_us": results,
                "torch_best": best, "torch_best_us": valid[best],
                "torch_best_gbps": kv_bytes / valid[best] / 1e3}
-        if (B, N) in kevo:
+        if (B, N) in kevo and (HQ, HKV) == (32, 8):
             row["kevo_dense_us"] = kevo[(B, N)]
             row["kevo_dense_gbps"] = kv_bytes / kevo[(B, N)] / 1e3
             row["kevo_vs_torch"] = valid[best] / kevo[(B, N)]
         rows.append(row)
-    hdr = f"{'B':>2} {'N':>7} {'torch best':>22} {'GB/s':>6}"
+    hdr = f"{'B':>2} {'N':>7} {'Hq/Hkv':>6} {'torch best':>22} {'GB/s':>6}"
     if kevo:
         hdr += f" {'kevo dense us':>13} {'GB/s':>6} {'kevo speedup':>12}"
     if args.copy_gbps:
         hdr += f" {'kevo/copy':>9}"
     print(hdr)
     for r in rows:
-        line = (f"{r['B']:>2} {r['N']:>7} {r['torch_best']:>12} {r['torch_best_us']:>7.1f}us "
+        line = (f"{r['B']:>2} {r['N']:>7} {r['Hq']:>3}/{r['Hkv']:<2} {r['torch_best']:>12} {r['torch_best_us']:>7.1f}us "
                 f"{r['torch_best_gbps']:>6.0f}")
         if "kevo_dense_us" in r:
             line += f" {r['kevo_dense_us']:>13.1f} {r['kevo_dense_gbps']:>6.0f} {r['kevo_vs_torch']:>11.2f}x"

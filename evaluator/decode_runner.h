@@ -38,7 +38,7 @@ struct RunPlan {
 struct RunLimits {
   StopRule stop;
   int warmup_iterations = 3;
-  double kernel_timeout_s = 2.0;     // one call (or the build phase) longer than this hangs
+  double kernel_timeout_s = 2.0;  // one call (or the build phase) longer than this hangs
   double max_mean_rel_err = 0.2;
   // Two calls with the same query and seed may differ by this much (row relative difference):
   // room for atomics' summation order, none for reads of garbage.
@@ -48,14 +48,15 @@ struct RunLimits {
 
 struct RunOutcome {
   EvalStatus status = EvalStatus::kOk;
-  std::string message;        // what was caught, for a person and an LLM
-  double decode_us = 0;       // median over timed calls
+  std::string message;   // what was caught, for a person and an LLM
+  double decode_us = 0;  // median over timed calls
   double build_us = 0;
-  double spread = 0;          // interquartile spread / median of the timed calls
+  double spread = 0;               // interquartile spread / median of the timed calls
   std::vector<double> kernel_us;   // median per decode kernel
   std::vector<double> row_errors;  // every checked call's per-row relative errors
+  double worst_call_mean = 0;      // the largest mean row error of one checked call
   int timed_calls = 0;
-  bool inputs_modified = false;    // k or v changed: the session must rebuild this workload
+  bool inputs_modified = false;  // k or v changed: the session must rebuild this workload
 };
 
 RunOutcome run_workload(GpuContext& c, WorkloadData& d, const RunPlan& plan, const RunLimits& lim);

@@ -1,6 +1,7 @@
 // Private to decode_runner*.cc: the state of one workload run and its steps.
 #pragma once
 
+#include <algorithm>
 #include <cstring>
 #include <random>
 #include <string>
@@ -12,9 +13,9 @@
 
 namespace kevo::runner_detail {
 
-constexpr int kSlots = 16;     // calls per batch: result slots and event sets
-constexpr int kDiffSlot = 2;   // accuracy phase: slot 0 call A, 1 call B, 2 = B compared with A
-constexpr int kRefFirst = 2;   // reference buffers 0 and 1 alternate; 2 is the first call's
+constexpr int kSlots = 16;    // calls per batch: result slots and event sets
+constexpr int kDiffSlot = 2;  // accuracy phase: slot 0 call A, 1 call B, 2 = B compared with A
+constexpr int kRefFirst = 2;  // reference buffers 0 and 1 alternate; 2 is the first call's
 
 // Where the checks write on the GPU: per-slot row errors and q checksums, checksums of k, v and
 // index, guard-band results.
@@ -32,8 +33,15 @@ struct Layout {
 class Runner {
  public:
   Runner(GpuContext& c, WorkloadData& d, const RunPlan& p, const RunLimits& l)
-      : c_(c), drv_(c.drv()), d_(d), plan_(p), lim_(l), s_(d.spec.shape),
-        rows_(s_.B * s_.Hq), lay_(rows_), rng_(std::random_device{}()) {}
+      : c_(c),
+        drv_(c.drv()),
+        d_(d),
+        plan_(p),
+        lim_(l),
+        s_(d.spec.shape),
+        rows_(s_.B * s_.Hq),
+        lay_(rows_),
+        rng_(std::random_device{}()) {}
   ~Runner();
   RunOutcome run();
   // Build phase, then the counter passes of one decode call (decode_runner_counters.cc).
@@ -72,7 +80,8 @@ class Runner {
     std::memcpy(&x, host_.data() + off + 8 * i, 8);
     return x;
   }
-  void keep_errors(const float* e) {
+  void keep_errors(const float* e, double call_mean) {
+    out_.worst_call_mean = std::max(out_.worst_call_mean, call_mean);
     for (int r = 0; r < rows_; ++r) {
       if (e[4 * r + 3] == 0 && std::isfinite(e[4 * r])) out_.row_errors.push_back(e[4 * r]);
     }

@@ -58,7 +58,7 @@ bool Runner::accuracy_phase() {
     CallErrors e = summarize_call(errs(call), rows_);
     if (call == 0) first_mean_ = e.mean_cur;
     if (auto v = judge_call(e, 0, s_.Hq, lim_.max_mean_rel_err, first_mean_)) return fail(*v);
-    keep_errors(errs(call));
+    keep_errors(errs(call), e.mean_cur);
   }
   if (auto v = judge_determinism(summarize_call(errs(kDiffSlot), rows_), s_.Hq,
                                  lim_.determinism_tolerance)) {
@@ -90,8 +90,10 @@ bool Runner::timing_phase() {
     }
     if (!enqueue_integrity_checks(false, false)) return false;
     const double budget = lim_.kernel_timeout_s + 10.0 * batch * call_s_ + 1.0;
-    if (!wait_for(budget, "decode calls " + std::to_string(calls + 2) + ".." +
-                              std::to_string(calls + batch + 1), batch)) {
+    if (!wait_for(
+            budget,
+            "decode calls " + std::to_string(calls + 2) + ".." + std::to_string(calls + batch + 1),
+            batch)) {
       return false;
     }
     if (!read_results()) return false;
@@ -101,16 +103,18 @@ bool Runner::timing_phase() {
       if (auto v = judge_call(e, calls + j + 2, s_.Hq, lim_.max_mean_rel_err, first_mean_)) {
         return fail(*v);
       }
-      keep_errors(errs(j));
+      keep_errors(errs(j), e.mean_cur);
       if (calls + j < lim_.warmup_iterations) continue;
       float ms = 0;
       Status st = Status::Ok();
       if (!per_kernel_slot(j) || nk == 1) {  // one kernel: no event between kernels in any slot
-        st = c_.check(drv_.cuEventElapsedTime(&ms, event(j, 0), event(j, int(nk))), "cuEventElapsedTime");
+        st = c_.check(drv_.cuEventElapsedTime(&ms, event(j, 0), event(j, int(nk))),
+                      "cuEventElapsedTime");
         decode.push_back(double(ms) * 1000.0);
       }
       for (size_t i = 0; i < nk && st.ok() && per_kernel_slot(j); ++i) {
-        st = c_.check(drv_.cuEventElapsedTime(&ms, event(j, int(i)), event(j, int(i) + 1)), "cuEventElapsedTime");
+        st = c_.check(drv_.cuEventElapsedTime(&ms, event(j, int(i)), event(j, int(i) + 1)),
+                      "cuEventElapsedTime");
         per_kernel[i].push_back(double(ms) * 1000.0);
       }
       if (!st.ok()) return driver_failed(st, "reading the timings");

@@ -70,6 +70,7 @@ nlohmann::json to_json(const EvalResult& r) {
                          {"mean_rel_err", w.mean_rel_err},
                          {"p99_rel_err", w.p99_rel_err},
                          {"max_rel_err", w.max_rel_err},
+                         {"worst_call_err", w.worst_call_err},
                          {"build_us", w.build_us},
                          {"decode_spread", w.decode_spread},
                          {"dense_spread", w.dense_spread},
@@ -118,6 +119,7 @@ Result<EvalResult> eval_result_from_json(const nlohmann::json& j) {
         wr.mean_rel_err = w.value("mean_rel_err", 0.0);
         wr.p99_rel_err = w.value("p99_rel_err", 0.0);
         wr.max_rel_err = w.value("max_rel_err", 0.0);
+        wr.worst_call_err = w.value("worst_call_err", 0.0);
         wr.build_us = w.value("build_us", 0.0);
         wr.decode_spread = w.value("decode_spread", 0.0);
         wr.dense_spread = w.value("dense_spread", 0.0);

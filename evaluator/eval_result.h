@@ -21,10 +21,10 @@ enum class EvalStatus {
   kCompileError,    // NVRTC failed
   kInvalidPlan,     // plan expressions do not evaluate (division by zero, grid of 0, too big)
   kLaunchError,     // the driver refused a launch (too many registers or shared memory, ...)
-  kCrash,           // a sticky CUDA error (illegal address, trap, misaligned access) or runner death
-  kTimeout,         // compile or a kernel passed its deadline
-  kInaccurate,      // error above the tolerance, or non-finite / unwritten output
-  kCheatDetected,   // wrote inputs, wrote outside buffers, cached across calls, impossible time
+  kCrash,          // a sticky CUDA error (illegal address, trap, misaligned access) or runner death
+  kTimeout,        // compile or a kernel passed its deadline
+  kInaccurate,     // error above the tolerance, or non-finite / unwritten output
+  kCheatDetected,  // wrote inputs, wrote outside buffers, cached across calls, impossible time
 };
 
 const char* eval_status_name(EvalStatus s);  // "ok", "rejected_source", ...
@@ -56,11 +56,12 @@ struct WorkloadResult {
   double dense_us = 0;   // the dense reference kernel, same process, same data
   double speedup = 0;    // dense_us / decode_us
   double mean_rel_err = 0, p99_rel_err = 0, max_rel_err = 0;
-  double build_us = 0;   // build phase, once per KV cache (not in fitness)
+  double build_us = 0;                // build phase, once per KV cache (not in fitness)
   std::vector<KernelTiming> kernels;  // decode kernels, in plan order
   // Noise of the two medians: interquartile range / median of the timed calls (0.02 = the
   // middle half of the samples spans 2% of the median). 0 when unknown (older results).
   double decode_spread = 0, dense_spread = 0;
+  double worst_call_err = 0;  // the largest mean relative error of one call (the gate's unit)
 };
 
 struct EvalResult {

@@ -37,8 +37,8 @@ std::optional<Failure> Session::load(const std::string& name, const std::string&
   if (r != CUDA_SUCCESS) {
     Status st = ctx_->check(r, "cuModuleLoadData");
     if (ctx_->poisoned()) return Failure{EvalStatus::kCrash, st.message()};
-    return Failure{EvalStatus::kCompileError,
-                   "the compiled module does not load on this GPU (" + arch() + "): " + st.message()};
+    return Failure{EvalStatus::kCompileError, "the compiled module does not load on this GPU (" +
+                                                  arch() + "): " + st.message()};
   }
   for (const KernelLaunchSpec& k : out.spec.kernels) {
     if (out.kernels.count(k.name)) continue;
@@ -107,7 +107,8 @@ std::optional<Failure> Session::ensure_dense() {
   auto path = data_path("seeds/dense_flashdecode.cu");
   std::string source;
   Status st = path.ok() ? read_text_file(*path, source) : path.status();
-  if (!st.ok()) return Failure{EvalStatus::kCrash, "evaluator fault: the dense baseline: " + st.message()};
+  if (!st.ok())
+    return Failure{EvalStatus::kCrash, "evaluator fault: the dense baseline: " + st.message()};
   Candidate c{"dense_flashdecode", source, {}};
   CompileOptions opt;
   opt.arch = arch();
@@ -188,13 +189,15 @@ EvalResult Session::measure(const Candidate& c, const CompileOutcome& compiled,
     return r;
   };
   if (ctx_->poisoned()) {
-    return failure(EvalStatus::kCrash, "this GPU session was lost to an earlier crash or hang; "
-                                       "a fresh runner process must take over");
+    return failure(EvalStatus::kCrash,
+                   "this GPU session was lost to an earlier crash or hang; "
+                   "a fresh runner process must take over");
   }
   if (compiled.status != EvalStatus::kOk) return failure(compiled.status, compiled.message);
   if (auto f = ensure_dense()) return failure(f->status, f->message);
   auto suite = get_suite(suite_name);
-  if (!suite.ok()) return failure(EvalStatus::kCrash, "evaluator fault: " + suite.status().message());
+  if (!suite.ok())
+    return failure(EvalStatus::kCrash, "evaluator fault: " + suite.status().message());
   LoadedModule cand;
   if (auto f = load(c.name, c.source, compiled, cand)) {
     unload(cand);
@@ -242,6 +245,7 @@ EvalResult Session::measure(const Candidate& c, const CompileOutcome& compiled,
     r.mean_rel_err = e.mean;
     r.p99_rel_err = e.p99;
     r.max_rel_err = e.max;
+    r.worst_call_err = co.worst_call_mean;
     r.build_us = co.build_us;
     for (size_t i = 0; i < plan.decode.size(); ++i) {
       const PlanKernel& k = plan.decode[i];

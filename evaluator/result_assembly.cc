@@ -22,7 +22,8 @@ double speedup_spread(const std::vector<WorkloadResult>& ws) {
 EvalResult assemble_result(const std::vector<WorkloadMeasure>& ws, double compile_ms) {
   EvalResult r;
   std::vector<double> ratios;
-  double mean_sum = 0, p99 = 0, mx = 0, index_per_token = 0, build_us = 0, tokens = 0;
+  double mean_sum = 0, p99 = 0, mx = 0, worst_call = 0, index_per_token = 0, build_us = 0,
+         tokens = 0;
   for (const WorkloadMeasure& m : ws) {
     const WorkloadResult& w = m.result;
     r.workloads.push_back(w);
@@ -30,6 +31,7 @@ EvalResult assemble_result(const std::vector<WorkloadMeasure>& ws, double compil
     mean_sum += w.mean_rel_err;
     p99 = std::max(p99, w.p99_rel_err);
     mx = std::max(mx, w.max_rel_err);
+    worst_call = std::max(worst_call, w.worst_call_err);
     const double t = double(w.B) * m.Hkv * w.N;
     if (t > 0) index_per_token = std::max(index_per_token, double(m.index_bytes) / t);
     build_us += w.build_us;
@@ -40,6 +42,7 @@ EvalResult assemble_result(const std::vector<WorkloadMeasure>& ws, double compil
   r.metrics["mean_rel_err"] = ws.empty() ? 0 : mean_sum / double(ws.size());
   r.metrics["p99_rel_err"] = p99;
   r.metrics["max_rel_err"] = mx;
+  r.metrics["worst_call_err"] = worst_call;
   r.metrics["index_bytes_per_token"] = index_per_token;
   r.metrics["build_ns_per_token"] = tokens > 0 ? build_us * 1000.0 / tokens : 0;
   r.metrics["compile_ms"] = compile_ms;
@@ -90,14 +93,16 @@ std::string feedback_text(const EvalResult& r) {
   if (slowest) {
     out += "lowest speedup: " + slowest->name + " (" + fmt("%.2f", slowest->speedup) + "x)";
     if (!slowest->kernels.empty()) {
-      auto k = std::max_element(slowest->kernels.begin(), slowest->kernels.end(),
-                                [](const KernelTiming& a, const KernelTiming& b) { return a.us < b.us; });
-      out += ", where '" + k->name + "' takes " + fmt("%.0f", 100 * k->us / std::max(1e-9, slowest->decode_us)) +
-             "% of the decode time";
+      auto k = std::max_element(
+          slowest->kernels.begin(), slowest->kernels.end(),
+          [](const KernelTiming& a, const KernelTiming& b) { return a.us < b.us; });
+      out += ", where '" + k->name + "' takes " +
+             fmt("%.0f", 100 * k->us / std::max(1e-9, slowest->decode_us)) + "% of the decode time";
     }
     out += "\n";
   }
-  if (worst) out += "largest error: " + worst->name + " (mean " + fmt("%.4f", worst->mean_rel_err) + ")\n";
+  if (worst)
+    out += "largest error: " + worst->name + " (mean " + fmt("%.4f", worst->mean_rel_err) + ")\n";
   return out;
 }
 

@@ -1,73 +1,133 @@
 #!/usr/bin/env python3
-"""Renders the measured tables of seeds/README.md from `kevo eval --json` results.
+"""Renders seeds/README.md's measured tables from bench_seed_table JSON.
 
-    scripts/seeds_table.py DIR        # DIR holds eval_<seed>.json (scripts/gpu_export_check.sh
-                                      # writes them on the GPU machine)
+    scripts/seeds_table.py DIR | TABLE.json [MORE.json ...] [--torch TORCH.json]
 
-Prints the summary table and one section per seed (params are the seed file's defaults, read
-from its `kevo:param` lines). Paste the output under "Measured on the GPU machine".
+DIR holds table.json (and torch.json) as scripts/gpu_frontier.sh writes them. With several table
+files a seed's figures come from the last file that has it (its run is named in the table).
+Prints markdown: per seed the speedup over the dense seed per workload (median, and min-max over
+the evaluations), status count, mean and worst per-call error, holdout error, and the decode time
+against the seed's memory roofline (scripts/roofline.py at the run's copy bandwidth); then the
+dense seed against torch SDPA (bench/torch_sdpa_decode.py) on both suites' shapes.
 """
-import glob
+import argparse
 import json
-import math
 import os
-import re
+import statistics
 import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-ORDER = ["hash_topk", "socket_soft", "quest_pages", "magicpig_lsh", "vattention", "dsa_indexer"]
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import roofline  # noqa: E402
+
+ORDER = ["dense_flashdecode", "dsa_indexer", "hash_topk", "socket_soft", "quest_pages",
+         "vattention", "magicpig_lsh"]
 
 
-def defaults(seed):
-    text = open(os.path.join(ROOT, "seeds", seed + ".cu")).read()
-    return [f"{m[0]}={m[1]}" for m in re.findall(r"//\s*kevo:param\s+(\w+)\s*=\s*(-?\d+)", text)]
+def load(paths):
+    seeds, runs, torch_path = {}, [], None
+    for p in paths:
+        if os.path.isdir(p):
+            if os.path.exists(os.path.join(p, "torch.json")):
+                torch_path = os.path.join(p, "torch.json")
+            p = os.path.join(p, "table.json")
+        j = json.load(open(p))
+        runs.append(j)
+        for s in j.get("seeds", []):
+            if s.get("params"):  # variants are not the seed
+                continue
+            name = os.path.basename(s["file"])[:-3]
+            seeds[name] = (s, len(runs), j)
+    return seeds, runs, torch_path
 
 
-def geomean(xs):
-    xs = [x for x in xs if x > 0]
-    return math.exp(sum(map(math.log, xs)) / len(xs)) if xs else 0.0
+def fmt_range(xs):
+    if not xs:
+        return "-"
+    med = statistics.median(xs)
+    if len(xs) == 1:
+        return f"{med:.2f}x"
+    return f"{med:.2f}x ({min(xs):.2f}-{max(xs):.2f})"
+
+
+def seed_rows(seeds):
+    out = []
+    for name in ORDER:
+        if name not in seeds:
+            continue
+        s, run, j = seeds[name]
+        evals = s.get("evals", [])
+        ok = [r for r in evals if r["status"] == "ok"]
+        names = [w["name"] for w in ok[0]["workloads"]] if ok else []
+        sp = {n: [r["workloads"][i]["speedup"] for r in ok] for i, n in enumerate(names)}
+        dec = {n: statistics.median(r["workloads"][i]["decode_us"] for r in ok) for i, n in enumerate(names)}
+        mean_err = statistics.mean(r["metrics"]["mean_rel_err"] for r in ok) if ok else 0
+        worst = max((r["metrics"].get("worst_call_err", 0) for r in ok), default=0)
+        h = s.get("holdout", {})
+        hold = (f"{h['metrics']['mean_rel_err']:.4f}" if h.get("status") == "ok"
+                else h.get("status", "-"))
+        roof = roofline.rooflines([f"seeds/{name}.cu"], j.get("suite", "llama3-8b"), j["copy_gbps"], 0.19)[0]
+        roof_us = {w["workload"]: w["us"] for w in roof["workloads"]}
+        out.append({"name": name, "run": run, "n": len(evals), "ok": len(ok), "sp": sp, "dec": dec,
+                    "mean_err": mean_err, "worst": worst, "hold": hold, "roof": roof_us,
+                    "fail": [r["message"] for r in evals if r["status"] != "ok"]})
+    return out
 
 
 def main():
-    if len(sys.argv) != 2:
-        sys.exit(__doc__)
-    results = {}
-    for f in glob.glob(os.path.join(sys.argv[1], "eval_*.json")):
-        name = os.path.basename(f)[5:-5]
-        try:
-            results[name] = json.load(open(f))
-        except (OSError, ValueError) as e:
-            print(f"skipping {f}: {e}", file=sys.stderr)
-    seeds = [s for s in ORDER if s in results]
-    names = next(([w["name"] for w in results[s]["workloads"]] for s in seeds
-                  if results[s].get("workloads")), [])
-    gpu = next((r.get("gpu") for r in results.values() if r.get("gpu")), "unknown GPU")
-    print(f"Measured on {gpu}.\n")
-    print("| seed | status | mean err | p99 err | index B/token | "
-          + " | ".join(names) + " | geomean |")
+    ap = argparse.ArgumentParser()
+    ap.add_argument("inputs", nargs="+")
+    ap.add_argument("--torch")
+    args = ap.parse_args()
+    seeds, runs, torch_path = load(args.inputs)
+    torch_path = args.torch or torch_path
+    rows = seed_rows(seeds)
+    if not rows:
+        sys.exit("no seed results in " + " ".join(args.inputs))
+    names = next(list(r["sp"]) for r in rows if r["sp"])
+    gpus = sorted({f"{j['gpu']} (copy {j['copy_gbps']:.0f} GB/s)" for j in runs})
+    print(f"Measured on {', '.join(gpus)}; run numbers refer to the table files given, in order.\n")
+    print("Speedup over the dense seed (median, min-max over the evaluations):\n")
+    print("| seed | run | ok | " + " | ".join(names) + " | mean err | worst call err | holdout err |")
     print("|---" * (len(names) + 6) + "|")
-    for s in seeds:
-        r = results[s]
-        m = r.get("metrics", {})
-        sp = {w["name"]: w["speedup"] for w in r.get("workloads", [])}
-        print(f"| {s} | {r['status']} | {m.get('mean_rel_err', 0):.4f} | {m.get('p99_rel_err', 0):.4f} | "
-              f"{m.get('index_bytes_per_token', 0):.1f} | "
-              + " | ".join(f"{sp.get(n, 0):.2f}x" for n in names)
-              + f" | {geomean(list(sp.values())):.2f}x |")
-    for s in seeds:
-        r = results[s]
-        m = r.get("metrics", {})
-        print(f"\n### {s}\n")
-        print(f"Params (defaults): {', '.join(defaults(s))}. Status **{r['status']}**; index "
-              f"{m.get('index_bytes_per_token', 0):.1f} B/token/KV head; build "
-              f"{m.get('build_ns_per_token', 0):.2f} ns/token; mean error {m.get('mean_rel_err', 0):.4f}, "
-              f"p99 {m.get('p99_rel_err', 0):.4f}; speedup (geomean) {m.get('speedup', 0):.2f}x.\n")
-        print("| workload | decode us | dense us | speedup | mean err | p99 err | kernels (us) |")
-        print("|---|---|---|---|---|---|---|")
-        for w in r.get("workloads", []):
-            ks = ", ".join(f"{k['name']} {k['us']:.1f}" for k in w.get("kernels", []))
-            print(f"| {w['name']} | {w['decode_us']:.1f} | {w['dense_us']:.1f} | {w['speedup']:.2f}x | "
-                  f"{w['mean_rel_err']:.4f} | {w['p99_rel_err']:.4f} | {ks} |")
+    for r in rows:
+        cells = " | ".join(fmt_range(r["sp"].get(n, [])) for n in names)
+        print(f"| {r['name']} | {r['run']} | {r['ok']}/{r['n']} | {cells} | {r['mean_err']:.4f} | "
+              f"{r['worst']:.4f} | {r['hold']} |")
+    print("\nDecode time (median) against the memory roofline (scripts/roofline.py: the bytes the "
+          "method must read, at the run's copy bandwidth), and the share of the roofline reached:\n")
+    print("| seed | " + " | ".join(names) + " |")
+    print("|---" * (len(names) + 1) + "|")
+    for r in rows:
+        cells = []
+        for n in names:
+            if n in r["dec"] and n in r["roof"]:
+                cells.append(f"{r['dec'][n]:.1f} / {r['roof'][n]:.1f} us ({100 * r['roof'][n] / r['dec'][n]:.0f}%)")
+            else:
+                cells.append("-")
+        print(f"| {r['name']} | " + " | ".join(cells) + " |")
+    for r in rows:
+        for m in r["fail"]:
+            print(f"\n- {r['name']}: {m[:300]}")
+    if torch_path and os.path.exists(torch_path) and "dense_flashdecode" in seeds:
+        torch = json.load(open(torch_path))
+        s, _, j = seeds["dense_flashdecode"]
+        ok = [r for r in s["evals"] if r["status"] == "ok"]
+        kevo = {}
+        for res in ok + ([s["holdout"]] if s.get("holdout", {}).get("status") == "ok" else []):
+            for w in res["workloads"]:
+                kevo.setdefault(w["name"], []).append(w["decode_us"])
+        print(f"\nDense seed against torch SDPA's best backend ({torch_path.split('/')[-1]}), same GPU "
+              "kind, L2 flushed before every call in both:\n")
+        print("| workload | kevo dense us | K+V GB/s | of copy | torch best | kevo time / torch time |")
+        print("|---|---|---|---|---|---|")
+        for t in torch:
+            name = f"B{t['B']}-N{t['N']}" + ("" if (t["Hq"], t["Hkv"]) == (32, 8) else f"-H{t['Hq']}x{t['Hkv']}")
+            if name not in kevo:
+                continue
+            us = statistics.median(kevo[name])
+            gbps = t["kv_bytes"] / us / 1e3
+            print(f"| {name} | {us:.1f} | {gbps:.0f} | {100 * gbps / j['copy_gbps']:.0f}% | "
+                  f"{t['torch_best_us']:.1f} us ({t['torch_best']}) | {us / t['torch_best_us']:.3f} |")
 
 
 if __name__ == "__main__":

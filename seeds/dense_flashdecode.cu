@@ -1,292 +1,136 @@
-// Dense split-K FlashDecoding (GQA-aware): the baseline every speedup is measured against.
+// dense_flashdecode: split-KV decode attention over every token, the baseline of every speedup.
 //
-// partial: one CTA per (split of the tokens, KV head, batch row) and chunk of GH query heads;
-//   it streams its K/V tokens once for all GH heads of the group (16-byte loads, UNROLL token
-//   pairs per warp in flight; with PREFETCH the next group's loads are issued before the
-//   current group is computed), keeps an online softmax per head in registers, merges its warps
-//   through shared memory and writes a normalised partial output and its log2-sum-exp per
-//   (query head, split) into the workspace.
-// MIN_CTAS_PER_SM caps registers (launch bounds) so more CTAs share an SM.
-// merge: one CTA per query head combines the splits' partials weighted by 2^(lse - max).
+// Method: Flash-Decoding (Dao, Haziza, Massa, Sizov, "Flash-Decoding for long-context
+// inference", 2023, https://crfm.stanford.edu/2023/10/12/flashdecoding.html): the keys and
+// values are split over many blocks so that one query token fills the GPU; each split writes a
+// partial softmax output and its log-sum-exp, and the partials are merged (kevo/splits.cuh).
 //
-// The number of splits adapts to the shape: enough CTAs to fill the GPU (about CTAS), but never
-// fewer than MIN_SPLIT tokens per CTA. The plan expressions and num_splits() below must agree.
-// Defaults from a sweep on an H100 (bench/eval_cost --sweep): 86% of the measured copy
-// bandwidth at B=1, N=128K and 91% at B=8, N=32K.
-// Head dimension 128 (D != 128 leaves the output unwritten, which the evaluator reports).
-#include "kevo/sparse_decode.cuh"
+// Here one wave of CTAS blocks (a multiple of the SM count: 132 on the H100 and H200) shares
+// the B*Hkv*cdiv(G,16)*cdiv(N,16) tiles of 16 tokens evenly, so every block streams the same
+// number of bytes and all finish together; a block's range may run from one (batch, KV head)
+// into the next, and it writes one partial per piece. Each warp takes every WARPS-th tile of a
+// piece, keeps STAGES-1 tiles in flight with cp.async (8 KB each), and attends each tile for all
+// query heads of the KV head at once on tensor cores (kevo/tile_attend.cuh), so K and V are read
+// once per GQA group and a tile costs ~140 warp instructions: the kernel is bound by DRAM, not
+// by issue. The warps' states meet in shared memory, the block writes its partial, and the last
+// block of a (batch, KV head) to finish merges that head's partials (no second kernel).
+// Bytes read: K and V once (B*Hkv*N*512 at D=128), q, and ~0.5 KB of partials per block and
+// head; written: o and the partials. Head dimension 128 only (other D leave o unwritten, which
+// the evaluator reports).
+// Roofline (scripts/roofline.py, default params, llama3-8b B1-N8K / B1-N32K / B1-N128K /
+// B8-N32K): the method reads 33.6 / 134.2 / 536.9 / 1073.9 MB per decode call,
+// 8.4 / 33.6 / 134.2 / 268.5 us at 4 TB/s.
+#include "kevo/attention.cuh"
 
 // EVOLVE-BLOCK-START
 
-// kevo:param CTAS = 1536 in {1024, 1536, 2048, 3072, 4096}
-// kevo:param MIN_SPLIT = 256 in {128, 256, 512}
-// kevo:param GH = 4 in {2, 4, 8}
-// kevo:param WARPS = 4 in {2, 4, 8}
-// kevo:param UNROLL = 2 in {1, 2, 4, 8}
-// kevo:param PREFETCH = 1 in {0, 1}
-// kevo:param MIN_CTAS_PER_SM = 1 in {1, 4, 5, 6}
-// kevo:param MERGE_WARPS = 16 in {4, 8, 16, 32}
-// kevo:workspace B*Hq*min(cdiv(N,MIN_SPLIT),max(1,cdiv(CTAS,B*Hkv*cdiv(G,GH))))*(D+1)*4
-// kevo:decode partial grid(cdiv(G,GH)*min(cdiv(N,MIN_SPLIT),max(1,cdiv(CTAS,B*Hkv*cdiv(G,GH)))), Hkv, B) block(32*WARPS)
-// kevo:decode merge grid(Hq, B) block(32*MERGE_WARPS)
+// kevo:param CTAS = 132 in {132, 264, 396}
+// kevo:param WARPS = 8 in {4, 8}
+// kevo:param STAGES = 2 in {2, 3}
+// kevo:workspace (CTAS + B*Hkv*cdiv(G,16)) * (min(G,16) * (D+1) * 4 + 8) + 1024
+// kevo:decode flash_decode grid(CTAS) block(32*WARPS) smem(WARPS*STAGES*8192)
 
-#define HEAD_DIM 128
-#define LOG2E 1.4426950408889634f
-#define NEG_INF __int_as_float(0xff800000)
+using namespace kevo;
 
-__device__ __forceinline__ int num_splits(const kevo::Args& a) {
-  int chunks = kevo::cdiv(a.Hq / a.Hkv, GH);
-  return min(kevo::cdiv(a.N, MIN_SPLIT), max(1, kevo::cdiv(CTAS, a.B * a.Hkv * chunks)));
+constexpr int GROUP = 16;  // query heads per tile (the M rows of the mma)
+
+struct Layout {
+  float* part_o;    // workspace [slots][GS][128] normalised partial outputs
+  float* part_lse;  // workspace [slots][GS] their base-2 log-sum-exp
+  u64* flags;       // workspace [slots] arrival flags (kevo/splits.cuh arrive_last)
+  long long ws_end;
+  __device__ Layout(const Args& a, int slots, int gs) {
+    Carve ws(a.workspace);
+    part_o = ws.take<float>((long long)slots * gs * kTileD);
+    part_lse = ws.take<float>((long long)slots * gs);
+    flags = ws.take<u64>(slots);
+    ws_end = ws.end();
+  }
+};
+
+// The block whose tile range [x*C/TT, ...) holds tile x (blocks own [i*TT/C, (i+1)*TT/C)).
+__device__ __forceinline__ int block_of(long long x, int C, long long TT) {
+  return (int)(((x + 1) * C + TT - 1) / TT) - 1;
 }
 
-// Streaming 16-byte load: read once, so keep it out of L1.
-__device__ __forceinline__ uint4 load_stream(const uint4* p) {
-  uint4 r;
-  asm("ld.global.nc.L1::no_allocate.v4.u32 {%0, %1, %2, %3}, [%4];"
-      : "=r"(r.x), "=r"(r.y), "=r"(r.z), "=r"(r.w)
-      : "l"(p));
-  return r;
-}
+// Tiles t0 .. t1-1 of (b, hkv) for heads h0 .. h0+ng-1: the warps' pipelines, then the block's
+// partial into slot `slot`. smem: the WARPS x STAGES tile buffers.
+template <bool kHi>
+__device__ __forceinline__ void attend_piece(const Args& a, const Layout& L, TileBuf* smem, int b,
+                                             int hkv, int h0, int ng, int t0, int t1,
+                                             long long slot, int gs_rows) {
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+  const __nv_bfloat16* kb = a.k + kv_offset(a, b, hkv, 0);
+  const __nv_bfloat16* vb = a.v + kv_offset(a, b, hkv, 0);
+  TileBuf* wb = smem + warp * STAGES;
+  TileAttention<kHi> at;
+  at.init(a.q + q_offset(a, b, h0), ng);
+  const float sl = a.scale * kLog2e;
+  const int first = t0 + warp;
+  const int n = first < t1 ? (t1 - first + WARPS - 1) / WARPS : 0;  // this warp's tiles
+  tile_pipeline<STAGES>(
+      wb, n,
+      [&](int k, TileBuf& buf) {
+        const int base = (first + k * WARPS) * kTileRows;
+        issue_tile(buf, kb, vb, min(kTileRows, a.N - base), [&](int r) { return base + r; });
+      },
+      [&](int k, const TileBuf& buf) {
+        at.add_tile(buf, min(kTileRows, a.N - (first + k * WARPS) * kTileRows), sl);
+      });
+  at.finish();
 
-// 8 bf16 (one uint4) -> 8 floats.
-__device__ __forceinline__ void unpack8(const uint4& w, float f[8]) {
-  const unsigned int u[4] = {w.x, w.y, w.z, w.w};
-#pragma unroll
-  for (int j = 0; j < 4; ++j) {
-    f[2 * j] = __uint_as_float(u[j] << 16);
-    f[2 * j + 1] = __uint_as_float(u[j] & 0xFFFF0000u);
+  // The warps meet in shared memory, each at its own (now idle) buffers.
+  static_assert(16 * kTileRowFloats * 4 <= STAGES * (int)sizeof(TileBuf), "state fits");
+  at.store_state(reinterpret_cast<float*>(wb), ng);
+  __syncthreads();
+  const float* all = reinterpret_cast<const float*>(smem);
+  constexpr int WS = STAGES * (int)(sizeof(TileBuf) / sizeof(float));  // floats per warp region
+  for (int e = threadIdx.x; e < ng * kTileD; e += blockDim.x) {
+    const int r = e / kTileD, d = e % kTileD;
+    const TileRow t = combine_warps<WARPS>(all, WS, r, d);
+    const long long row = slot * gs_rows + r;
+    L.part_o[row * kTileD + d] = t.den > 0.f ? t.num / t.den : 0.f;
+    if (d == 0) L.part_lse[row] = t.den > 0.f ? t.m + log2f(t.den) : neg_inf();
   }
 }
 
-// Loads the K and V rows of one group (UNROLL token rows per warp); rows past `end` read as 0.
-template <int U, int W, int R, int L>
-__device__ __forceinline__ void load_group(const uint4* kp, const uint4* vp, int t0, int end,
-                                           int warp, int row, uint4 (&kr)[U], uint4 (&vr)[U]) {
-#pragma unroll
-  for (int u = 0; u < U; ++u) {
-    const int t = t0 + (u * W + warp) * R + row;
-    if (t < end) {
-      kr[u] = load_stream(kp + (long long)t * L);
-      vr[u] = load_stream(vp + (long long)t * L);
+extern "C" __global__ void __launch_bounds__(32 * WARPS, 1) flash_decode(const Args a) {
+  extern __shared__ __align__(16) unsigned char smem_raw[];
+  if (a.D != kTileD) return;
+  TileBuf* smem = reinterpret_cast<TileBuf*>(smem_raw);
+  const int G = a.Hq / a.Hkv, ngs = cdiv(G, GROUP), gs_rows = min(G, GROUP);
+  const int segments = a.B * a.Hkv * ngs, T = cdiv(a.N, kTileRows);
+  const long long TT = (long long)segments * T;
+  const int C = (int)min((long long)gridDim.x, TT), i = blockIdx.x;
+  const Layout L(a, gridDim.x + segments, gs_rows);
+  KEVO_CHECK(L.ws_end <= a.workspace_bytes);
+  if (i >= C) return;
+  const long long lo = (long long)i * TT / C, hi = (long long)(i + 1) * TT / C;
+#pragma unroll 1
+  for (int s = (int)(lo / T); (long long)s * T < hi; ++s) {  // the pieces of [lo, hi)
+    const long long x0 = (long long)s * T;
+    const int t0 = (int)(max(lo, x0) - x0), t1 = (int)(min(hi, x0 + T) - x0);
+    const int gs = s % ngs, b = s / ngs / a.Hkv, hkv = s / ngs % a.Hkv;
+    const int h0 = hkv * G + gs * GROUP, ng = min(GROUP, G - gs * GROUP);
+    if (ng > 8) {
+      attend_piece<true>(a, L, smem, b, hkv, h0, ng, t0, t1, i + s, gs_rows);
     } else {
-      kr[u] = make_uint4(0, 0, 0, 0);
-      vr[u] = make_uint4(0, 0, 0, 0);
+      attend_piece<false>(a, L, smem, b, hkv, h0, ng, t0, t1, i + s, gs_rows);
     }
-  }
-}
-
-extern "C" __global__ void __launch_bounds__(32 * WARPS, MIN_CTAS_PER_SM) partial(const kevo::Args a) {
-  constexpr int LANES = HEAD_DIM / 8;  // lanes per token row (8 channels each)
-  constexpr int ROWS = 32 / LANES;     // token rows per warp step
-  const int G = a.Hq / a.Hkv, chunks = kevo::cdiv(G, GH), nsplit = num_splits(a);
-  if (a.D != HEAD_DIM || (int)gridDim.x != chunks * nsplit) return;
-  const int chunk = blockIdx.x % chunks, split = blockIdx.x / chunks;
-  const int h = blockIdx.y, b = blockIdx.z;
-  const int g0 = chunk * GH, ng = min(GH, G - g0);
-  const int len = ((kevo::cdiv(a.N, nsplit) + 15) / 16) * 16;
-  const int start = split * len, end = min(a.N, start + len);
-  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-  const int row_in_step = lane / LANES, sub = lane % LANES;
-
-  float qf[GH][8];
-#pragma unroll
-  for (int g = 0; g < GH; ++g) {
-    if (g < ng) {
-      const uint4* qp = reinterpret_cast<const uint4*>(a.q + kevo::q_offset(a, b, h * G + g0 + g));
-      unpack8(qp[sub], qf[g]);
-#pragma unroll
-      for (int e = 0; e < 8; ++e) qf[g][e] *= a.scale * LOG2E;  // scores in the log2 domain
-    } else {
-#pragma unroll
-      for (int e = 0; e < 8; ++e) qf[g][e] = 0;
+    // Blocks i_lo .. i_hi hold this segment's tiles; their partials sit in slots i + s.
+    const int i_lo = block_of(x0, C, TT), i_hi = block_of(x0 + T - 1, C, TT);
+    if (arrive_last(a, L.flags + i_lo + s, i - i_lo, i_hi - i_lo + 1)) {
+      merge_splits<16>(
+          ng, kTileD,
+          [&](int r) -> SplitSpan {
+            const long long row = (long long)(i_lo + s) * gs_rows + r;
+            return {L.part_o + row * kTileD, (long long)gs_rows * kTileD, L.part_lse + row, gs_rows,
+                    i_hi - i_lo + 1};
+          },
+          [&](int r, int d0, const float(&o)[4], float) { store_output4(a, b, h0 + r, d0, o); },
+          reinterpret_cast<float*>(smem_raw));
     }
-  }
-  float m[GH], l[GH], acc[GH][8];
-#pragma unroll
-  for (int g = 0; g < GH; ++g) {
-    m[g] = NEG_INF;
-    l[g] = 0;
-#pragma unroll
-    for (int e = 0; e < 8; ++e) acc[g][e] = 0;
-  }
-
-  const uint4* kp = reinterpret_cast<const uint4*>(a.k + kevo::kv_offset(a, b, h, 0)) + sub;
-  const uint4* vp = reinterpret_cast<const uint4*>(a.v + kevo::kv_offset(a, b, h, 0)) + sub;
-  constexpr int STEP = UNROLL * WARPS * ROWS;  // tokens per CTA per iteration
-  uint4 kr[UNROLL], vr[UNROLL];
-#if PREFETCH
-  load_group<UNROLL, WARPS, ROWS, LANES>(kp, vp, start, end, warp, row_in_step, kr, vr);
-#endif
-  for (int t0 = start; t0 < end; t0 += STEP) {
-#if PREFETCH
-    uint4 kn[UNROLL], vn[UNROLL];  // the next group, in flight while this one is computed
-    load_group<UNROLL, WARPS, ROWS, LANES>(kp, vp, t0 + STEP, end, warp, row_in_step, kn, vn);
-#else
-    load_group<UNROLL, WARPS, ROWS, LANES>(kp, vp, t0, end, warp, row_in_step, kr, vr);
-#endif
-    bool valid[UNROLL];
-#pragma unroll
-    for (int u = 0; u < UNROLL; ++u) valid[u] = t0 + (u * WARPS + warp) * ROWS + row_in_step < end;
-    float s[UNROLL][GH];
-#pragma unroll
-    for (int u = 0; u < UNROLL; ++u) {
-      float kf[8];
-      unpack8(kr[u], kf);
-#pragma unroll
-      for (int g = 0; g < GH; ++g) {
-        float d = 0;
-#pragma unroll
-        for (int e = 0; e < 8; ++e) d = fmaf(qf[g][e], kf[e], d);
-        s[u][g] = d;
-      }
-    }
-#pragma unroll
-    for (int off = LANES / 2; off > 0; off /= 2) {
-#pragma unroll
-      for (int u = 0; u < UNROLL; ++u) {
-#pragma unroll
-        for (int g = 0; g < GH; ++g) s[u][g] += __shfl_xor_sync(0xffffffffu, s[u][g], off);
-      }
-    }
-    float mref[GH];
-#pragma unroll
-    for (int g = 0; g < GH; ++g) {
-      float mx = m[g];
-#pragma unroll
-      for (int u = 0; u < UNROLL; ++u) {
-        if (!valid[u]) s[u][g] = NEG_INF;
-        mx = fmaxf(mx, s[u][g]);
-      }
-      mref[g] = mx == NEG_INF ? 0.0f : mx;  // nothing valid yet: keep every weight at 0
-      const float corr = exp2f(m[g] - mref[g]);
-      m[g] = mx;
-      l[g] *= corr;
-#pragma unroll
-      for (int e = 0; e < 8; ++e) acc[g][e] *= corr;
-    }
-#pragma unroll
-    for (int u = 0; u < UNROLL; ++u) {
-      float vf[8];
-      unpack8(vr[u], vf);
-#pragma unroll
-      for (int g = 0; g < GH; ++g) {
-        const float p = exp2f(s[u][g] - mref[g]);
-        l[g] += p;
-#pragma unroll
-        for (int e = 0; e < 8; ++e) acc[g][e] = fmaf(p, vf[e], acc[g][e]);
-      }
-    }
-#if PREFETCH
-#pragma unroll
-    for (int u = 0; u < UNROLL; ++u) {
-      kr[u] = kn[u];
-      vr[u] = vn[u];
-    }
-#endif
-  }
-
-  // Merge the rows of a warp step (lanes sub, sub + LANES, ...), then the warps.
-#pragma unroll
-  for (int off = LANES; off < 32; off *= 2) {
-#pragma unroll
-    for (int g = 0; g < GH; ++g) {
-      const float mo = __shfl_xor_sync(0xffffffffu, m[g], off);
-      const float lo = __shfl_xor_sync(0xffffffffu, l[g], off);
-      const float mx = fmaxf(m[g], mo), r = mx == NEG_INF ? 0.0f : mx;
-      const float c1 = exp2f(m[g] - r), c2 = exp2f(mo - r);
-      l[g] = l[g] * c1 + lo * c2;
-#pragma unroll
-      for (int e = 0; e < 8; ++e) {
-        acc[g][e] = acc[g][e] * c1 + __shfl_xor_sync(0xffffffffu, acc[g][e], off) * c2;
-      }
-      m[g] = mx;
-    }
-  }
-  __shared__ float sm_m[WARPS][GH], sm_l[WARPS][GH];
-  __shared__ float sm_acc[WARPS][GH][HEAD_DIM];
-  if (row_in_step == 0) {
-#pragma unroll
-    for (int g = 0; g < GH; ++g) {
-#pragma unroll
-      for (int e = 0; e < 8; ++e) sm_acc[warp][g][sub * 8 + e] = acc[g][e];
-      if (sub == 0) {
-        sm_m[warp][g] = m[g];
-        sm_l[warp][g] = l[g];
-      }
-    }
-  }
-  __syncthreads();
-  float* ws_o = reinterpret_cast<float*>(a.workspace);
-  float* ws_lse = ws_o + (long long)a.B * a.Hq * nsplit * HEAD_DIM;
-  for (int i = threadIdx.x; i < ng * HEAD_DIM; i += blockDim.x) {
-    const int g = i / HEAD_DIM, d = i % HEAD_DIM;
-    float mx = NEG_INF;
-#pragma unroll
-    for (int w = 0; w < WARPS; ++w) mx = fmaxf(mx, sm_m[w][g]);
-    const float r = mx == NEG_INF ? 0.0f : mx;
-    float L = 0, O = 0;
-#pragma unroll
-    for (int w = 0; w < WARPS; ++w) {
-      const float c = exp2f(sm_m[w][g] - r);
-      L += sm_l[w][g] * c;
-      O += sm_acc[w][g][d] * c;
-    }
-    const long long row = (long long)b * a.Hq + h * G + g0 + g;
-    ws_o[(row * nsplit + split) * HEAD_DIM + d] = L > 0 ? O / L : 0.0f;
-    if (d == 0) ws_lse[row * nsplit + split] = L > 0 ? mx + log2f(L) : NEG_INF;
-  }
-}
-
-extern "C" __global__ void __launch_bounds__(32 * MERGE_WARPS) merge(const kevo::Args a) {
-  const int hq = blockIdx.x, b = blockIdx.y;
-  if (a.D != HEAD_DIM) return;
-  const int nsplit = num_splits(a);
-  const long long row = (long long)b * a.Hq + hq;
-  const float* ws_o = reinterpret_cast<const float*>(a.workspace);
-  const float* lse = ws_o + (long long)a.B * a.Hq * nsplit * HEAD_DIM + row * nsplit;
-  const float* part = ws_o + row * nsplit * HEAD_DIM;
-  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-
-  __shared__ float sm_max[MERGE_WARPS];
-  float mx = NEG_INF;
-  for (int s = threadIdx.x; s < nsplit; s += blockDim.x) mx = fmaxf(mx, lse[s]);
-  for (int off = 16; off > 0; off /= 2) mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, off));
-  if (lane == 0) sm_max[warp] = mx;
-  __syncthreads();
-  mx = NEG_INF;
-#pragma unroll
-  for (int w = 0; w < MERGE_WARPS; ++w) mx = fmaxf(mx, sm_max[w]);
-  const float r = mx == NEG_INF ? 0.0f : mx;
-
-  // Warp w takes splits w, w + MERGE_WARPS, ...; lane takes channels 4*lane .. 4*lane + 3.
-  float4 acc = make_float4(0, 0, 0, 0);
-  float den = 0;
-#pragma unroll 4
-  for (int s = warp; s < nsplit; s += MERGE_WARPS) {
-    const float w = exp2f(lse[s] - r);
-    const float4 x = reinterpret_cast<const float4*>(part + (long long)s * HEAD_DIM)[lane];
-    den += w;
-    acc.x = fmaf(w, x.x, acc.x);
-    acc.y = fmaf(w, x.y, acc.y);
-    acc.z = fmaf(w, x.z, acc.z);
-    acc.w = fmaf(w, x.w, acc.w);
-  }
-  __shared__ float sm_acc[MERGE_WARPS][HEAD_DIM];
-  __shared__ float sm_den[MERGE_WARPS];
-  sm_acc[warp][4 * lane] = acc.x;
-  sm_acc[warp][4 * lane + 1] = acc.y;
-  sm_acc[warp][4 * lane + 2] = acc.z;
-  sm_acc[warp][4 * lane + 3] = acc.w;
-  if (lane == 0) sm_den[warp] = den;
-  __syncthreads();
-  for (int d = threadIdx.x; d < HEAD_DIM; d += blockDim.x) {
-    float o = 0, dn = 0;
-#pragma unroll
-    for (int w = 0; w < MERGE_WARPS; ++w) {
-      o += sm_acc[w][d];
-      dn += sm_den[w];
-    }
-    a.o[kevo::q_offset(a, b, hq) + d] = __float2bfloat16_rn(dn > 0 ? o / dn : 0.0f);
+    __syncthreads();  // the next piece reuses the shared memory
   }
 }
 // EVOLVE-BLOCK-END

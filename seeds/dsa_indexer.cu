@@ -20,16 +20,18 @@
 // threshold pass; docs/decisions.md), plus SINK first and WIN last tokens, and (RSAMP > 0) the
 // residual estimate of kevo/residual.cuh for the rest: without it, any top-k at 1/32 of the
 // tokens loses the mass of near-uniform heads (oracle error ~0.2).
-// Decode: `attend` (chunk x KV head: score, chunk top-k, attention with the residual draws in
-// the same loop (kevo/residual.cuh attend_list_residual), one split of partials) and `merge`
-// (per query head, the splits by LSE). Defaults (H100, seeds/README.md): 1/64 of each chunk plus
-// 16 sinks and a 64-token window, 32 residual draws per chunk; 1/32 costs ~4 us more at B1-N128K
-// for a lower error (TOPK_DIV=32: mean 0.016 instead of 0.022).
+// Decode: one kernel, `attend` (chunk x KV head: score the chunk's index rows, chunk top-k,
+// residual draws, attention of the selected rows on tensor cores, one split of partials; the
+// group's last chunk to finish merges the splits: kevo/topk_attend.cuh attend_topk). Defaults:
+// 1/64 of each chunk plus 16 sinks and a 64-token window, 32 residual draws per chunk.
 //
 // Index: DI/2 + 4 bytes per token per KV head (36 B at the default DI=64) + the key mean + V sums
 // per chunk.
 // Error target: mean relative error <= 0.05 on the llama3-8b suite at the defaults (measured
 // figures in seeds/README.md).
+// Roofline (scripts/roofline.py, default params, llama3-8b B1-N8K / B1-N32K / B1-N128K /
+// B8-N32K): the method reads 3.5 / 13.0 / 50.9 / 103.9 MB per decode call,
+// 0.9 / 3.2 / 12.7 / 26.0 us at 4 TB/s.
 #include "kevo/attention.cuh"
 
 // EVOLVE-BLOCK-START
@@ -42,18 +44,17 @@
 // kevo:param RSAMP = 32 in {0, 16, 32, 64}
 // kevo:param MINB = 2 in {1, 2}
 // kevo:param LOADS = 8 in {4, 8}
-// kevo:param UNROLL = 1 in {1, 2, 3}
+// kevo:param ASTAGES = 1 in {1, 2}
 // kevo:index      B*Hkv*N*(DI/2+4) + B*Hkv*D*4 + B*Hkv*cdiv(N,CH)*D*4 + 1024
-// kevo:workspace  B*Hq*cdiv(N,CH)*(D+1)*4 + 1024
+// kevo:workspace  B*Hq*cdiv(N,CH)*(D+1)*4 + B*Hkv*cdiv(G,8)*cdiv(N,CH)*8 + 1024
 // kevo:build   key_mean    grid(Hkv, B) block(256)
 // kevo:build   index_keys  grid(cdiv(N,64), Hkv, B) block(256)
 // kevo:build   value_sums  grid(cdiv(N,CH), Hkv, B) block(256)
-// kevo:decode  attend      grid(cdiv(N,CH), Hkv*cdiv(G,4), B) block(256)
-// kevo:decode  merge       grid(Hq, B) block(256)
+// kevo:decode  attend      grid(cdiv(N,CH), Hkv*cdiv(G,8), B) block(256) smem(8*ASTAGES*8192)
 
 using namespace kevo;
 
-constexpr int GT = 4, MAXD = 256, MAXG = 8;
+constexpr int GT = 8, MAXD = 256, MAXG = 8;
 constexpr u64 kRotSeed = 0x6b65766f44534121ull;
 static_assert(DI % 32 == 0, "index rows (DI/2 bytes) are read 16 bytes at a time");
 constexpr int ROWB = DI / 2;  // bytes per index row: two int4 coordinates per byte
@@ -64,6 +65,7 @@ struct Layout {
   float* mean;        // index [B][Hkv][D]
   float* vsum;        // index [B][Hkv][nch][D] V sums per chunk (residual estimate)
   Partials part;  // workspace: one split per chunk
+  u64* flags;     // workspace [B][Hkv][cdiv(G, GT)][nch] arrivals (kevo/splits.cuh arrive_last)
   long long index_end, ws_end;
   __device__ explicit Layout(const Args& a) {
     const int nch = cdiv(a.N, CH);
@@ -78,6 +80,7 @@ struct Layout {
     part.nsplit = nch;
     part.o = ws.take<float>((long long)a.B * a.Hq * nch * a.D);
     part.lse = ws.take<float>((long long)a.B * a.Hq * nch);
+    flags = ws.take<u64>(bh * cdiv(a.Hq / a.Hkv, GT) * nch);
     ws_end = ws.end();
   }
 };
@@ -85,50 +88,21 @@ struct Layout {
 // ------------------------------------------------------------------------------- build phase
 
 extern "C" __global__ void __launch_bounds__(256) key_mean(const Args a) {
-  const int hkv = blockIdx.x, b = blockIdx.y;
   KEVO_CHECK(RowLanes::supported(a.D) && a.D <= MAXD && a.D % 32 == 0 && DI <= a.D);
   Layout Ly(a);
   KEVO_CHECK(Ly.index_end <= a.index_bytes);
-  __shared__ float s_acc[256 * 8];
-  block_row_mean(a.k + kv_offset(a, b, hkv, 0), a.N, a.D, s_acc,
-                 Ly.mean + ((long long)b * a.Hkv + hkv) * a.D);
+  key_mean_block(a, Ly.mean);
 }
 
 extern "C" __global__ void __launch_bounds__(256) index_keys(const Args a) {
-  const int hkv = blockIdx.y, b = blockIdx.z, D = a.D;
-  const long long bh = (long long)b * a.Hkv + hkv;
-  Layout Ly(a);
-  const RowLanes rl = RowLanes::of(D);
-  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-  const int slot = lane / rl.lpt, li = lane % rl.lpt, d0 = li * 8;
-  float mu[8];
-  for (int j = 0; j < 8; ++j) mu[j] = Ly.mean[bh * D + d0 + j];
-  for (int r = warp * rl.slots; r < 64; r += 8 * rl.slots) {  // warp-uniform
-    const int n = blockIdx.x * 64 + r + slot;
-    float x[8];
-    if (n < a.N) {
-      bf16x8_to_float(ld_stream(a.k + kv_offset(a, b, hkv, n) + d0), x);
-    } else {
-      for (int j = 0; j < 8; ++j) x[j] = mu[j];
-    }
-    for (int j = 0; j < 8; ++j) x[j] -= mu[j];
-    hadamard_rotate(x, li, rl.lpt, D, kRotSeed);
-    const float scale = row_scale<7>(x, li, rl.lpt, DI / 8);
-    const u32 w = pack_int4(x, scale);
-    if (n < a.N) {
-      if (li < DI / 8) *reinterpret_cast<u32*>(Ly.kq + (bh * a.N + n) * ROWB + li * 4) = w;
-      if (li == 0) Ly.kscale[bh * a.N + n] = scale;
-    }
-  }
+  const Layout Ly(a);
+  int4_keys_block(a, Ly.mean, DI, kRotSeed, Ly.kq, Ly.kscale);
 }
 
 // V sums per chunk of CH tokens, for the residual estimate (kevo/residual.cuh).
 extern "C" __global__ void __launch_bounds__(256) value_sums(const Args a) {
-  const int c = blockIdx.x, hkv = blockIdx.y, b = blockIdx.z;
-  Layout Ly(a);
-  __shared__ float s_acc[256 * 8];
-  block_row_sum(a.v + kv_offset(a, b, hkv, c * CH), min(CH, a.N - c * CH), a.D, s_acc,
-                Ly.vsum + (((long long)b * a.Hkv + hkv) * cdiv(a.N, CH) + c) * a.D, false);
+  const Layout Ly(a);
+  value_sums_block(a, CH, Ly.vsum);
 }
 
 // ------------------------------------------------------------------------------ decode phase
@@ -164,15 +138,13 @@ __device__ __forceinline__ int score_bin(float s, float inv_max) {
 
 // MINB: attend blocks resident per SM the compiler must allow (registers <= 65536 / (256 MINB)).
 extern "C" __global__ void __launch_bounds__(TPB, MINB) attend(const Args a) {
-  const int c = blockIdx.x, b = blockIdx.z, D = a.D, N = a.N;
-  const int G = a.Hq / a.Hkv, ngs = cdiv(G, GT);
-  const int hkv = blockIdx.y / ngs, gs = blockIdx.y % ngs;
+  const TopkBlock tb = topk_block<GT>(a, CH, false);
+  const int c = tb.chunk, b = tb.hg.b, hkv = tb.hg.hkv, D = a.D, N = a.N, G = a.Hq / a.Hkv;
   const long long bh = (long long)b * a.Hkv + hkv;
-  const int nch = cdiv(N, CH), n0 = c * CH, n_items = min(CH, N - n0);
+  const int nch = tb.nch, n0 = tb.base, n_items = tb.n_items;
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   Layout Ly(a);
-  KEVO_CHECK(Ly.ws_end <= a.workspace_bytes && G <= MAXG);
-  KEVO_CHECK(RowLanes::supported(D) && D <= MAXD && D % 32 == 0);
+  KEVO_CHECK(Ly.ws_end <= a.workspace_bytes && G <= MAXG && D == kTileD);
   __shared__ __align__(16) u32 s_q8[MAXG][DI / 8][2];  // rotated int8 queries: even / odd
   __shared__ float s_qs[MAXG];                        // their scales
   __shared__ float s_vsum[MAXD];                      // the chunk's V sum (residual estimate)
@@ -181,13 +153,12 @@ extern "C" __global__ void __launch_bounds__(TPB, MINB) attend(const Args a) {
   __shared__ int s_samp[RSAMP > 0 ? RSAMP : 1];
   __shared__ int s_scratch[40];
   __shared__ float s_max[33];
-  __shared__ union {
-    struct {
-      u32 hist[NW][NBIN];  // one histogram per warp
-      u32 total[NBIN];     // their sum
-    } sel;                                         // selection
-    float att_red[attend_residual_smem_floats(GT, NW, MAXD)];  // attention
-  } sm;
+  // Dynamic: the attend's tile buffers, and before them the selection's histograms.
+  extern __shared__ __align__(16) unsigned char dyn[];
+  TileBuf* bufs = reinterpret_cast<TileBuf*>(dyn);
+  u32 (*hist)[NBIN] = reinterpret_cast<u32(*)[NBIN]>(dyn);  // [NW][NBIN], one per warp
+  u32* total = reinterpret_cast<u32*>(dyn) + NW * NBIN;     // [NBIN], their sum
+  static_assert((NW + 1) * NBIN * 4 <= NW * ASTAGES * (int)sizeof(TileBuf), "histograms fit");
 
   // The chunk's index rows, first batch: in flight while the queries are prepared.
   const unsigned char* kq = Ly.kq + (bh * N + n0) * ROWB;
@@ -207,26 +178,8 @@ extern "C" __global__ void __launch_bounds__(TPB, MINB) attend(const Args a) {
   };
   load_batch(0);
   if (threadIdx.x < D) s_vsum[threadIdx.x] = __ldg(Ly.vsum + (bh * nch + c) * D + threadIdx.x);
-  {  // Index queries: warp g rotates and quantises head g of the KV head (row slot 0).
-    const RowLanes rl = RowLanes::of(D);
-    const int li = lane % rl.lpt, d0 = li * 8;
-    if (warp < G) {  // warp-uniform
-      float x[8];
-      bf16x8_to_float(ld_u4(a.q + q_offset(a, b, hkv * G + warp) + d0), x);
-      hadamard_rotate(x, li, rl.lpt, D, kRotSeed);
-      const float s = row_scale<127>(x, li, rl.lpt, DI / 8);
-      u32 e, o;
-      pack_int8_pairs(x, s, &e, &o);
-      if (lane < rl.lpt && li < DI / 8) {
-        s_q8[warp][li][0] = e;
-        s_q8[warp][li][1] = o;
-      }
-      if (lane == 0) s_qs[warp] = s;
-    } else if (warp < MAXG) {  // padding heads score 0, so the score loop needs no bound on G
-      if (lane < DI / 8) s_q8[warp][lane][0] = s_q8[warp][lane][1] = 0u;
-      if (lane == 0) s_qs[warp] = 0.f;
-    }
-  }
+  // Index queries (int8, rotated like the keys); padding heads up to MAXG score 0.
+  int8_queries(a, b, hkv, DI, kRotSeed, MAXG, &s_q8[0][0][0], s_qs);
   __syncthreads();
 
   // Scores I = sum_j ReLU(q_j . k) * scale over the G heads (GP >= G of them, the padding heads
@@ -270,7 +223,7 @@ extern "C" __global__ void __launch_bounds__(TPB, MINB) attend(const Args a) {
             dot[g] = __dp4a(khi[3], (int)q1.w, dot[g]);
           }
         }
-        float sum = 0.f;  // w_j = 1 (the constant 16 of dot_int4 does not matter)
+        float sum = 0.f;  // w_j = 1 (the constant 16 of the nibble-plane dp4a does not matter)
 #pragma unroll
         for (int g = 0; g < GP; ++g) sum += s_qs[g] * (float)max(dot[g], 0);
         score[r] = (n < SINK || n >= N - WIN) ? -1.f : fmaxf(sum * sc[u], 0.f);
@@ -290,30 +243,27 @@ extern "C" __global__ void __launch_bounds__(TPB, MINB) attend(const Args a) {
   for (int r = 0; r < PER; ++r) best = fmaxf(best, score[r]);
   best = block_max(best, s_max);
   const float inv_best = best > 0.f ? 1.f / best : 0.f;
-  for (int e = threadIdx.x; e < NW * NBIN; e += TPB) (&sm.sel.hist[0][0])[e] = 0;
+  for (int e = threadIdx.x; e < NW * NBIN; e += TPB) (&hist[0][0])[e] = 0;
   __syncthreads();
   int bin[PER];
 #pragma unroll
   for (int r = 0; r < PER; ++r) {
     bin[r] = score[r] >= 0.f ? score_bin(score[r], inv_best) : (score[r] == -1.f ? NBIN : -1);
     const bool counted = bin[r] >= 0 && bin[r] < NBIN;
-    const u32 active = __ballot_sync(0xffffffffu, counted);
-    if (counted) {
-      const u32 peers = __match_any_sync(active, bin[r]);
-      if (lane == __ffs(peers) - 1) atomicAdd(&sm.sel.hist[warp][bin[r]], (u32)__popc(peers));
-    }
+    const u32 peers = __match_any_sync(0xffffffffu, counted ? bin[r] : -1);
+    if (counted && lane == __ffs(peers) - 1) atomicAdd(&hist[warp][bin[r]], (u32)__popc(peers));
   }
   __syncthreads();
   {
     u32 t = 0;
 #pragma unroll
-    for (int w = 0; w < NW; ++w) t += sm.sel.hist[w][threadIdx.x];
-    sm.sel.total[threadIdx.x] = t;
+    for (int w = 0; w < NW; ++w) t += hist[w][threadIdx.x];
+    total[threadIdx.x] = t;
   }
   __syncthreads();
   const int k = max(1, n_items / TOPK_DIV);
   int above;
-  const int t = kth_bin_from_top(sm.sel.total, NBIN, k, &above, s_scratch);
+  const int t = kth_bin_from_top(total, NBIN, k, &above, s_scratch);
   const int quota = k - above;  // ties at bin t the chunk may take
   int n_def = 0, n_tie = 0;
 #pragma unroll
@@ -349,45 +299,10 @@ extern "C" __global__ void __launch_bounds__(TPB, MINB) attend(const Args a) {
   }
   __syncthreads();
 
-  // Residual draws (kevo/residual.cuh): RSAMP uniform positions of the chunk, those that hit a
-  // selected token dropped (the rest stay uniform over the unselected ones), compacted in draw
-  // order by warp 0.
-  int n_samp = 0;
-  if (RSAMP > 0) {
-    if (warp == 0) {
-      int count = 0;
-      for (int s0 = 0; s0 < RSAMP; s0 += 32) {
-        const int s = s0 + lane;
-        int pos = 0;
-        bool ok = false;
-        if (s < RSAMP && n_items > 0) {
-          pos = uniform_below((u32)hash3(a.seed, (u64)bh, (u64)c * 4096 + s), n_items);
-          ok = !((s_bits[pos >> 5] >> (pos & 31)) & 1u);
-        }
-        const u32 hits = __ballot_sync(0xffffffffu, ok);
-        if (ok) s_samp[count + __popc(hits & ((1u << lane) - 1u))] = pos;
-        count += __popc(hits);
-      }
-      if (lane == 0) s_scratch[0] = count;
-    }
-    __syncthreads();
-    n_samp = s_scratch[0];
-  }
-
-  const int h0 = hkv * G + gs * GT, ng = min(GT, G - gs * GT);
-  PlainLogits var{a.scale * kLog2e};
-  attend_list_residual<GT, UNROLL, NW>(
-      a, b, hkv, h0, ng, n0, s_list, n_sel, s_samp, n_samp, n_items - n_sel, s_vsum, var,
-      sm.att_red, [&](int g, int d, float o, float m, float den) {  // split c of head h0 + g
-        Ly.part.store(a, b, h0 + g, c, d, o, m, den);
-      });
-}
-
-// One block per query head: the splits of every chunk, merged by LSE into o.
-extern "C" __global__ void __launch_bounds__(256) merge(const Args a) {
-  const int h = blockIdx.x, b = blockIdx.y;
-  Layout Ly(a);
-  __shared__ float s_red[256 * 6];
-  merge_head_partials(a, Ly.part, b, h, s_red);
+  // The residual draws, attention over the selected tokens on tensor cores, split c of the
+  // group's partials, and the merge by the group's last chunk to finish (kevo/topk_attend.cuh).
+  attend_topk<NW, ASTAGES, RSAMP>(a, tb, s_list, n_sel, true, s_vsum,
+                                  {s_bits, s_samp, s_scratch, reinterpret_cast<TileBuf*>(dyn)},
+                                  {Ly.part, Ly.flags});
 }
 // EVOLVE-BLOCK-END

@@ -29,6 +29,12 @@
 // Index: BITS/8 bytes per token per KV head (8 at the default) + the key mean + V sums per chunk.
 // Error target: mean relative error <= 0.1 on the llama3-8b suite at the defaults (measured
 // figures in seeds/README.md).
+// Crossover: at N <= DENSE_N (default 8192) score and threshold return at once and attend reads
+// every token, exactly: at short contexts scoring costs more than it saves (hash_topk's untrained
+// codes put its B1-N8K per-call error within 0.01 of the 0.2 gate).
+// Roofline (scripts/roofline.py, default params, llama3-8b B1-N8K / B1-N32K / B1-N128K /
+// B8-N32K): the method reads 33.6 / 20.8 / 80.8 / 166.3 MB per decode call,
+// 8.4 / 5.2 / 20.2 / 41.6 us at 4 TB/s.
 #include "kevo/attention.cuh"
 
 // EVOLVE-BLOCK-START
@@ -39,18 +45,20 @@
 // kevo:param WIN = 128 in {32, 64, 128, 256}
 // kevo:param CH = 2048 in {1024, 2048, 4096}
 // kevo:param RSAMP = 32 in {0, 16, 32, 64}
+// kevo:param ASTAGES = 2 in {1, 2, 3}
+// kevo:param DENSE_N = 8192 in {0, 8192, 16384}
 // kevo:index      B*Hkv*N*(BITS/8) + B*Hkv*D*4 + B*Hkv*cdiv(N,CH)*D*4 + 768
-// kevo:workspace  B*Hkv*N*2 + B*Hkv*cdiv(N,CH)*((G*BITS+1)*2 + 8) + B*Hq*cdiv(N,CH)*max(1,min(8,32/cdiv(N,CH)))*(D+1)*4 + B*Hkv*cdiv(G,4)*4 + 2048
+// kevo:workspace  B*Hkv*N*2 + B*Hkv*cdiv(N,CH)*((G*BITS+1)*2 + 8) + (B*Hq*(D+1)*4 + B*Hkv*cdiv(G,8)*8)*cdiv(N,CH)*max(1,min(8,32/cdiv(N,CH))) + 2048
 // kevo:build   key_mean   grid(Hkv, B) block(256)
 // kevo:build   hash_keys  grid(cdiv(N,64), Hkv, B) block(256)
 // kevo:build   value_sums grid(cdiv(N,CH), Hkv, B) block(256)
 // kevo:decode  score      grid(cdiv(N,CH), Hkv, B) block(256)
 // kevo:decode  threshold  grid(Hkv, B) block(512)
-// kevo:decode  attend     grid(cdiv(N,CH)*max(1,min(8,32/cdiv(N,CH))), Hkv*cdiv(G,4), B) block(128)
+// kevo:decode  attend     grid(cdiv(N,CH)*max(1,min(8,32/cdiv(N,CH))), Hkv*cdiv(G,8), B) block(128) smem(4*ASTAGES*8192)
 
 using namespace kevo;
 
-constexpr int GT = 4;          // query heads per attend block (a group slice)
+constexpr int GT = 8;          // query heads per attend block (a group slice)
 constexpr int MAXD = 256;      // largest head dim the shared arrays hold
 constexpr int MAXG = 8;        // largest group the score kernel's shared arrays hold
 constexpr int W = BITS >= 32 ? BITS / 32 : 1;  // 32-bit words per signature
@@ -63,8 +71,7 @@ struct Layout {
   u16* keys;   // workspace: [B][Hkv][N] similarity keys
   u16* hist;   // workspace: [B][Hkv][NB][nch] 
   int2* sel;   // workspace: [B][Hkv][nch] threshold, tie quota
-  Partials part;
-  int* counters;  // workspace: [B][Hkv][cdiv(G, GT)]
+  SplitsOut out;  // workspace: partials and arrival flags of the attend blocks
   long long index_end, ws_end;
   __device__ explicit Layout(const Args& a) {
     const int G = a.Hq / a.Hkv, nch = cdiv(a.N, CH), nb = G * BITS + 1;
@@ -79,10 +86,10 @@ struct Layout {
     keys = ws.take<u16>(bh * a.N);
     hist = ws.take<u16>(bh * nch * nb);
     sel = ws.take<int2>(bh * nch);
-    part.nsplit = nch * attend_parts(nch);
-    part.o = ws.take<float>((long long)a.B * a.Hq * part.nsplit * a.D);
-    part.lse = ws.take<float>((long long)a.B * a.Hq * part.nsplit);
-    counters = ws.take<int>(bh * cdiv(G, GT));
+    out.p.nsplit = nch * attend_parts(nch);
+    out.p.o = ws.take<float>((long long)a.B * a.Hq * out.p.nsplit * a.D);
+    out.p.lse = ws.take<float>((long long)a.B * a.Hq * out.p.nsplit);
+    out.flags = ws.take<u64>(bh * cdiv(G, GT) * out.p.nsplit);
     ws_end = ws.end();
   }
 };
@@ -110,54 +117,33 @@ __device__ __forceinline__ void store_code(const Layout& L, long long bh, int N,
 // ------------------------------------------------------------------------------- build phase
 
 extern "C" __global__ void __launch_bounds__(256) key_mean(const Args a) {
-  const int hkv = blockIdx.x, b = blockIdx.y;
   KEVO_CHECK(RowLanes::supported(a.D) && a.D <= MAXD && a.D % 32 == 0);
   Layout L(a);
   KEVO_CHECK(L.index_end <= a.index_bytes);
-  __shared__ float s_acc[256 * 8];
-  block_row_mean(a.k + kv_offset(a, b, hkv, 0), a.N, a.D, s_acc,
-                 L.mean + ((long long)b * a.Hkv + hkv) * a.D);
+  key_mean_block(a, L.mean);
 }
 
 // Sign bits of (k - mean) against BITS random +-1 planes; D/8 lanes per key row.
 extern "C" __global__ void __launch_bounds__(256) hash_keys(const Args a) {
-  const int hkv = blockIdx.y, b = blockIdx.z, D = a.D, WD = D / 32;
-  const long long bh = (long long)b * a.Hkv + hkv;
+  const int WD = a.D / 32;
+  const long long bh = (long long)blockIdx.z * a.Hkv + blockIdx.y;
   Layout L(a);
   __shared__ u32 s_planes[BITS * (MAXD / 32)];
-  for (int i = threadIdx.x; i < BITS * WD; i += blockDim.x)
-    s_planes[i] = plane_word(kPlaneSeed, i / WD, i % WD);
-  __syncthreads();
-  const RowLanes rl = RowLanes::of(D);
-  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-  const int slot = lane / rl.lpt, d0 = (lane % rl.lpt) * 8;
-  float mu[8];
-  for (int j = 0; j < 8; ++j) mu[j] = L.mean[bh * D + d0 + j];
-  for (int r = warp * rl.slots; r < 64; r += 8 * rl.slots) {  // warp-uniform
-    const int n = blockIdx.x * 64 + r + slot;
-    float x[8];
-    if (n < a.N) {
-      bf16x8_to_float(ld_stream(a.k + kv_offset(a, b, hkv, n) + d0), x);
-    } else {
-      for (int j = 0; j < 8; ++j) x[j] = mu[j];
-    }
-    for (int j = 0; j < 8; ++j) x[j] -= mu[j];
+  load_planes(s_planes, BITS, a.D, kPlaneSeed);
+  for_each_centred_key(a, L.mean, [&](const KeyRow& k, float (&x)[8]) {
     u32 c[2] = {0u, 0u};
     for (int p = 0; p < BITS; ++p) {
-      const float s = group_sum(signed_sum8(s_planes[p * WD + d0 / 32], d0, x), rl.lpt);
+      const float s = group_sum(signed_sum8(s_planes[p * WD + k.d0 / 32], k.d0, x), k.lpt);
       if (s >= 0.f) c[p >> 5] |= 1u << (p & 31);
     }
-    if (n < a.N && d0 == 0) store_code(L, bh, a.N, n, c);
-  }
+    if (k.ok && k.d0 == 0) store_code(L, bh, a.N, k.n, c);
+  });
 }
 
 // V sums per chunk of CH tokens, for the residual estimate (kevo/residual.cuh).
 extern "C" __global__ void __launch_bounds__(256) value_sums(const Args a) {
-  const int c = blockIdx.x, hkv = blockIdx.y, b = blockIdx.z;
-  Layout L(a);
-  __shared__ float s_acc[256 * 8];
-  block_row_sum(a.v + kv_offset(a, b, hkv, c * CH), min(CH, a.N - c * CH), a.D, s_acc,
-                L.vsum + (((long long)b * a.Hkv + hkv) * cdiv(a.N, CH) + c) * a.D, false);
+  const Layout L(a);
+  value_sums_block(a, CH, L.vsum);
 }
 
 // ------------------------------------------------------------------------------ decode phase
@@ -175,6 +161,7 @@ __device__ __forceinline__ int group_similarity(const u32* qsig, int G, const u3
 }
 
 extern "C" __global__ void __launch_bounds__(256) score(const Args a) {
+  if (a.N <= DENSE_N) return;  // below the crossover attend reads every token
   constexpr int TPT = CH / 256;  // tokens per thread
   const int c = blockIdx.x, hkv = blockIdx.y, b = blockIdx.z;
   const int D = a.D, WD = D / 32, G = a.Hq / a.Hkv, NB = G * BITS + 1, N = a.N;
@@ -193,7 +180,6 @@ extern "C" __global__ void __launch_bounds__(256) score(const Args a) {
   __shared__ __align__(16) float s_q[MAXG * MAXD];
   __shared__ u32 s_qsig[MAXG * 2];
   __shared__ u32 s_hist[kMaxBins];
-  if (c == 0 && threadIdx.x < cdiv(G, GT)) L.counters[bh * cdiv(G, GT) + threadIdx.x] = 0;
   for (int i = threadIdx.x; i < BITS * WD; i += blockDim.x)
     s_planes[i] = plane_word(kPlaneSeed, i / WD, i % WD);
   for (int i = threadIdx.x; i < G * D; i += blockDim.x)
@@ -228,33 +214,17 @@ extern "C" __global__ void __launch_bounds__(256) score(const Args a) {
 }
 
 extern "C" __global__ void __launch_bounds__(512) threshold(const Args a) {
-  const int hkv = blockIdx.x, b = blockIdx.y, G = a.Hq / a.Hkv, NB = G * BITS + 1;
-  const int nch = cdiv(a.N, CH);
-  const long long bh = (long long)b * a.Hkv + hkv;
-  Layout L(a);
-  __shared__ u32 s_total[kMaxBins];
-  __shared__ int scratch[40];
-  const int k = a.N / TOPK_DIV > 0 ? a.N / TOPK_DIV : 1;
-  select_threshold(L.hist + bh * nch * NB, nch, NB, k, L.sel + bh * nch, s_total, scratch);
+  if (a.N <= DENSE_N) return;  // below the crossover attend reads every token
+  const Layout L(a);
+  threshold_block(a, L.hist, cdiv(a.N, CH), a.Hq / a.Hkv * BITS + 1, a.N / TOPK_DIV, L.sel);
 }
 
 extern "C" __global__ void __launch_bounds__(128, 3) attend(const Args a) {
-  const int nch = cdiv(a.N, CH), parts = attend_parts(nch);
-  const int c = blockIdx.x / parts, part = blockIdx.x % parts;
-  const int b = blockIdx.z, ngs = cdiv(a.Hq / a.Hkv, GT);
-  const int hkv = blockIdx.y / ngs, gs = blockIdx.y % ngs;
-  const long long bh = (long long)b * a.Hkv + hkv;
-  Layout L(a);
-  __shared__ __align__(16) u16 s_keys[CH];
-  __shared__ int s_list[CH];
-  __shared__ u32 s_bits[CH / 32];
-  __shared__ TopkAttendSmem<GT, RSAMP> sm;
-  const int n_items = min(CH, a.N - c * CH);
-  load_keys(L.keys + bh * a.N + (long long)c * CH, n_items, s_keys);
-  const int n = compact_chunk(n_items, [&](int i) { return s_keys[i]; }, L.sel[bh * nch + c],
-                              s_list, sm.scratch);
-  PlainLogits var{a.scale * kLog2e};
-  attend_selected(a, b, hkv, gs, c, part, parts, c * CH, n_items, s_list, n, s_bits,
-                  L.vsum + (bh * nch + c) * a.D, L.part, L.counters + bh * ngs + gs, var, sm);
+  const TopkBlock tb = topk_block<GT>(a, CH, true);
+  const long long bh = (long long)tb.hg.b * a.Hkv + tb.hg.hkv;
+  const Layout L(a);
+  attend_keyed<CH, 4, ASTAGES, RSAMP>(a, tb, L.keys + bh * a.N + tb.base,
+                                      L.sel + bh * tb.nch + tb.chunk, a.N <= DENSE_N,
+                                      L.vsum + (bh * tb.nch + tb.chunk) * a.D, L.out);
 }
 // EVOLVE-BLOCK-END

@@ -23,6 +23,9 @@
 // Index: TABLES bytes per token per KV head (96 at the default) + the key mean.
 // Error target: mean relative error <= 0.15 on the llama3-8b suite at the defaults (measured
 // figures in seeds/README.md).
+// Roofline (scripts/roofline.py, default params, llama3-8b B1-N8K / B1-N32K / B1-N128K /
+// B8-N32K): the method reads 13.0 / 51.0 / 203.0 / 408.1 MB per decode call,
+// 3.3 / 12.8 / 50.8 / 102.0 us at 4 TB/s.
 #include "kevo/attention.cuh"
 
 // EVOLVE-BLOCK-START
@@ -76,49 +79,31 @@ struct Layout {
 // ------------------------------------------------------------------------------- build phase
 
 extern "C" __global__ void __launch_bounds__(256) key_mean(const Args a) {
-  const int hkv = blockIdx.x, b = blockIdx.y;
   KEVO_CHECK(RowLanes::supported(a.D) && a.D <= MAXD && a.D % 32 == 0 && a.D / 8 >= GT);
   Layout Ly(a);
   KEVO_CHECK(Ly.index_end <= a.index_bytes);
-  __shared__ float s_acc[256 * 8];
-  block_row_mean(a.k + kv_offset(a, b, hkv, 0), a.N, a.D, s_acc,
-                 Ly.mean + ((long long)b * a.Hkv + hkv) * a.D);
+  key_mean_block(a, Ly.mean);
 }
 
 // Code byte l of a token: bit p = sign of (k - mean) . w_{l,p}.
 extern "C" __global__ void __launch_bounds__(256) hash_keys(const Args a) {
-  const int hkv = blockIdx.y, b = blockIdx.z, D = a.D, WD = D / 32;
-  const long long bh = (long long)b * a.Hkv + hkv;
+  const int WD = a.D / 32;
+  const long long bh = (long long)blockIdx.z * a.Hkv + blockIdx.y;
   Layout Ly(a);
   __shared__ u32 s_planes[TABLES * KBITS * (MAXD / 32)];
-  for (int i = threadIdx.x; i < TABLES * KBITS * WD; i += blockDim.x)
-    s_planes[i] = plane_word(kPlaneSeed, i / WD, i % WD);
-  __syncthreads();
-  const RowLanes rl = RowLanes::of(D);
-  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-  const int slot = lane / rl.lpt, li = lane % rl.lpt, d0 = li * 8;
-  float mu[8];
-  for (int j = 0; j < 8; ++j) mu[j] = Ly.mean[bh * D + d0 + j];
-  for (int r = warp * rl.slots; r < 64; r += 8 * rl.slots) {  // warp-uniform
-    const int n = blockIdx.x * 64 + r + slot;
-    const bool ok = n < a.N;
-    float x[8];
-    if (ok) {
-      bf16x8_to_float(ld_stream(a.k + kv_offset(a, b, hkv, n) + d0), x);
-    } else {
-      for (int j = 0; j < 8; ++j) x[j] = mu[j];
-    }
-    for (int j = 0; j < 8; ++j) x[j] -= mu[j];
+  load_planes(s_planes, TABLES * KBITS, a.D, kPlaneSeed);
+  for_each_centred_key(a, Ly.mean, [&](const KeyRow& k, float (&x)[8]) {
 #pragma unroll 1
     for (int l = 0; l < TABLES; ++l) {
       u32 code = 0;
       for (int p = 0; p < KBITS; ++p) {
-        const float s = group_sum(signed_sum8(s_planes[(l * KBITS + p) * WD + d0 / 32], d0, x), rl.lpt);
+        const float s =
+            group_sum(signed_sum8(s_planes[(l * KBITS + p) * WD + k.d0 / 32], k.d0, x), k.lpt);
         if (s >= 0.f) code |= 1u << p;
       }
-      if (ok && li == 0) Ly.codes[(bh * a.N + n) * TABLES + l] = (unsigned char)code;
+      if (k.ok && k.li == 0) Ly.codes[(bh * a.N + k.n) * TABLES + l] = (unsigned char)code;
     }
-  }
+  });
 }
 
 // ------------------------------------------------------------------------------ decode phase

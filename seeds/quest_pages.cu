@@ -20,6 +20,11 @@
 // V sums per chunk.
 // Error target: mean relative error <= 0.1 on the llama3-8b suite at the defaults (measured
 // figures in seeds/README.md).
+// Crossover: at N <= DENSE_N (default 8192) score and threshold return at once and attend reads
+// every token, exactly: at short contexts scoring costs more than it saves.
+// Roofline (scripts/roofline.py, default params, llama3-8b B1-N8K / B1-N32K / B1-N128K /
+// B8-N32K): the method reads 33.6 / 36.2 / 143.5 / 289.3 MB per decode call,
+// 8.4 / 9.0 / 35.9 / 72.3 us at 4 TB/s.
 #include "kevo/attention.cuh"
 
 // EVOLVE-BLOCK-START
@@ -30,17 +35,19 @@
 // kevo:param WIN = 64 in {16, 64, 128}
 // kevo:param CHP = 128 in {64, 128}
 // kevo:param RSAMP = 32 in {0, 16, 32, 64}
+// kevo:param ASTAGES = 2 in {1, 2, 3}
+// kevo:param DENSE_N = 8192 in {0, 8192, 16384}
 // kevo:index      B*Hkv*cdiv(N,PAGE)*D*4 + B*Hkv*cdiv(N,PAGE*CHP)*D*4 + 512
-// kevo:workspace  B*Hkv*cdiv(N,PAGE)*4 + B*Hkv*4 + B*Hq*cdiv(N,PAGE*CHP)*max(1,min(8,32/cdiv(N,PAGE*CHP)))*(D+1)*4 + B*Hkv*cdiv(G,4)*4 + 1536
+// kevo:workspace  B*Hkv*cdiv(N,PAGE)*4 + B*Hkv*4 + (B*Hq*(D+1)*4 + B*Hkv*cdiv(G,8)*8)*cdiv(N,PAGE*CHP)*max(1,min(8,32/cdiv(N,PAGE*CHP))) + 1536
 // kevo:build   page_bounds  grid(cdiv(N,PAGE*8), Hkv, B) block(256)
 // kevo:build   value_sums   grid(cdiv(N,PAGE*CHP), Hkv, B) block(256)
 // kevo:decode  score        grid(cdiv(N,PAGE*64), Hkv, B) block(256)
 // kevo:decode  threshold    grid(Hkv, B) block(1024)
-// kevo:decode  attend       grid(cdiv(N,PAGE*CHP)*max(1,min(8,32/cdiv(N,PAGE*CHP))), Hkv*cdiv(G,4), B) block(128)
+// kevo:decode  attend       grid(cdiv(N,PAGE*CHP)*max(1,min(8,32/cdiv(N,PAGE*CHP))), Hkv*cdiv(G,8), B) block(128) smem(4*ASTAGES*8192)
 
 using namespace kevo;
 
-constexpr int GT = 4, MAXD = 256, MAXG = 8;
+constexpr int GT = 8, MAXD = 256, MAXG = 8;
 constexpr u32 kForcedPage = 0xffffffffu;  // above every float_key
 constexpr int CT = CHP * PAGE;             // tokens per chunk
 
@@ -49,8 +56,7 @@ struct Layout {
   float* vsum;            // index [B][Hkv][nch][D] V sums per chunk (residual estimate)
   u32* keys;              // workspace [B][Hkv][NP] float_key(score) or kForcedPage
   u32* thresh;            // workspace [B][Hkv]
-  Partials part;
-  int* counters;  // workspace [B][Hkv][cdiv(G, GT)]
+  SplitsOut out;          // workspace: partials and arrival flags of the attend blocks
   long long index_end, ws_end;
   __device__ explicit Layout(const Args& a) {
     const int G = a.Hq / a.Hkv, np = cdiv(a.N, PAGE), nch = cdiv(np, CHP);
@@ -62,10 +68,10 @@ struct Layout {
     Carve ws(a.workspace);
     keys = ws.take<u32>(bh * np);
     thresh = ws.take<u32>(bh);
-    part.nsplit = nch * attend_parts(nch);
-    part.o = ws.take<float>((long long)a.B * a.Hq * part.nsplit * a.D);
-    part.lse = ws.take<float>((long long)a.B * a.Hq * part.nsplit);
-    counters = ws.take<int>(bh * cdiv(G, GT));
+    out.p.nsplit = nch * attend_parts(nch);
+    out.p.o = ws.take<float>((long long)a.B * a.Hq * out.p.nsplit * a.D);
+    out.p.lse = ws.take<float>((long long)a.B * a.Hq * out.p.nsplit);
+    out.flags = ws.take<u64>(bh * cdiv(G, GT) * out.p.nsplit);
     ws_end = ws.end();
   }
 };
@@ -96,11 +102,8 @@ extern "C" __global__ void __launch_bounds__(256) page_bounds(const Args a) {
 
 // V sums per chunk of CT tokens, for the residual estimate (kevo/residual.cuh).
 extern "C" __global__ void __launch_bounds__(256) value_sums(const Args a) {
-  const int c = blockIdx.x, hkv = blockIdx.y, b = blockIdx.z;
-  Layout Ly(a);
-  __shared__ float s_acc[256 * 8];
-  block_row_sum(a.v + kv_offset(a, b, hkv, c * CT), min(CT, a.N - c * CT), a.D, s_acc,
-                Ly.vsum + (((long long)b * a.Hkv + hkv) * cdiv(a.N, CT) + c) * a.D, false);
+  const Layout Ly(a);
+  value_sums_block(a, CT, Ly.vsum);
 }
 
 // ------------------------------------------------------------------------------ decode phase
@@ -111,13 +114,13 @@ __device__ __forceinline__ bool forced_page(int page, int N) {
 
 // Page scores for 64 pages per block: D/8 lanes per page, bounds summed over the group's heads.
 extern "C" __global__ void __launch_bounds__(256) score(const Args a) {
+  if (a.N <= DENSE_N) return;  // below the crossover attend reads every token
   const int hkv = blockIdx.y, b = blockIdx.z, D = a.D, G = a.Hq / a.Hkv;
   const int np = cdiv(a.N, PAGE);
   const long long bh = (long long)b * a.Hkv + hkv;
   Layout Ly(a);
   KEVO_CHECK(Ly.ws_end <= a.workspace_bytes && G <= MAXG);
   KEVO_CHECK(RowLanes::supported(D) && D <= MAXD);
-  if (blockIdx.x == 0 && threadIdx.x < cdiv(G, GT)) Ly.counters[bh * cdiv(G, GT) + threadIdx.x] = 0;
   const RowLanes rl = RowLanes::of(D);
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const int slot = lane / rl.lpt, d0 = (lane % rl.lpt) * 8;
@@ -163,6 +166,7 @@ extern "C" __global__ void __launch_bounds__(256) score(const Args a) {
 
 // Exact k-th largest page score of the list (forced pages do not count).
 extern "C" __global__ void __launch_bounds__(1024) threshold(const Args a) {
+  if (a.N <= DENSE_N) return;  // below the crossover attend reads every token
   const int hkv = blockIdx.x, b = blockIdx.y, np = cdiv(a.N, PAGE);
   const long long bh = (long long)b * a.Hkv + hkv;
   Layout Ly(a);
@@ -177,33 +181,34 @@ extern "C" __global__ void __launch_bounds__(1024) threshold(const Args a) {
 }
 
 extern "C" __global__ void __launch_bounds__(128, 3) attend(const Args a) {
-  const int np = cdiv(a.N, PAGE), nch = cdiv(np, CHP), parts = attend_parts(nch);
-  const int c = blockIdx.x / parts, part = blockIdx.x % parts;
-  const int b = blockIdx.z, ngs = cdiv(a.Hq / a.Hkv, GT);
-  const int hkv = blockIdx.y / ngs, gs = blockIdx.y % ngs;
-  const long long bh = (long long)b * a.Hkv + hkv;
+  const TopkBlock tb = topk_block<GT>(a, CT, true);
+  const int np = cdiv(a.N, PAGE), c = tb.chunk;
+  const long long bh = (long long)tb.hg.b * a.Hkv + tb.hg.hkv;
   Layout Ly(a);
   __shared__ int s_list[CT];
   __shared__ u32 s_bits[CT / 32];
-  __shared__ TopkAttendSmem<GT, RSAMP> sm;
+  __shared__ int s_samp[RSAMP > 0 ? RSAMP : 1];
+  __shared__ int s_scratch[40];
+  extern __shared__ __align__(16) unsigned char dyn[];
 
-  // Selected pages of this chunk, expanded to their tokens (chunk-local positions, in order).
-  const u32 t = Ly.thresh[bh];
-  const int n_items = min(CT, a.N - c * CT);
+  // Selected pages of this chunk, expanded to their tokens (chunk-local positions, in order);
+  // below the crossover every token, exactly.
+  const u32 t = a.N <= DENSE_N ? 0u : Ly.thresh[bh];
   int n = 0;
   for (int base = 0; base < CHP; base += blockDim.x) {
     const int page = c * CHP + base + threadIdx.x;
-    const bool take = page < np && base + (int)threadIdx.x < CHP && Ly.keys[bh * np + page] >= t;
+    const bool take = page < np && base + (int)threadIdx.x < CHP &&
+                      (a.N <= DENSE_N || Ly.keys[bh * np + page] >= t);
     const int len = take ? min(PAGE, a.N - page * PAGE) : 0;
     int tile;
-    const int at = n + block_exclusive_scan(len, sm.scratch, &tile);
+    const int at = n + block_exclusive_scan(len, s_scratch, &tile);
 #pragma unroll 1
     for (int j = 0; j < len; ++j) s_list[at + j] = (page - c * CHP) * PAGE + j;
     n += tile;
   }
   __syncthreads();
-  PlainLogits var{a.scale * kLog2e};
-  attend_selected(a, b, hkv, gs, c, part, parts, c * CT, n_items, s_list, n, s_bits,
-                  Ly.vsum + (bh * nch + c) * a.D, Ly.part, Ly.counters + bh * ngs + gs, var, sm);
+  attend_topk<4, ASTAGES, RSAMP>(a, tb, s_list, n, false, Ly.vsum + (bh * tb.nch + c) * a.D,
+                                 {s_bits, s_samp, s_scratch, reinterpret_cast<TileBuf*>(dyn)},
+                                 Ly.out);
 }
 // EVOLVE-BLOCK-END

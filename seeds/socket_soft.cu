@@ -1,7 +1,8 @@
 // socket_soft: SOCKET soft-collision scoring over L tables of P sign planes, times ||v||, top-k,
 // sink and local window.
 //
-// Method: SOCKET (amarka8/SOCKET, https://github.com/amarka8/SOCKET; skylight-org
+// Method: SOCKET (arXiv 2602.06283, https://arxiv.org/abs/2602.06283; code amarka8/SOCKET,
+// https://github.com/amarka8/SOCKET; skylight-org
 // sparse-attention-hub socket_top_k.py): each key is hashed into L tables by P sign random
 // projections (code = P bits per table). The query is not hashed hard: per table it gets a soft
 // distribution over the 2^P buckets, P_l(r) = softmax_r(sum_p h_lp c_r[p] / tau) with
@@ -22,6 +23,11 @@
 // the key mean + V sums per chunk.
 // Error target: mean relative error <= 0.1 on the llama3-8b suite at the defaults (measured
 // figures in seeds/README.md).
+// Crossover: at N <= DENSE_N (default 8192) score and threshold return at once and attend reads
+// every token, exactly: at short contexts scoring costs more than it saves.
+// Roofline (scripts/roofline.py, default params, llama3-8b B1-N8K / B1-N32K / B1-N128K /
+// B8-N32K): the method reads 33.6 / 23.4 / 91.2 / 187.3 MB per decode call,
+// 8.4 / 5.9 / 22.8 / 46.8 us at 4 TB/s.
 #include "kevo/attention.cuh"
 
 // EVOLVE-BLOCK-START
@@ -34,19 +40,21 @@
 // kevo:param WIN = 128 in {32, 64, 128, 256}
 // kevo:param CH = 2048 in {1024, 2048}
 // kevo:param RSAMP = 32 in {0, 16, 32, 64}
+// kevo:param ASTAGES = 2 in {1, 2, 3}
+// kevo:param DENSE_N = 8192 in {0, 8192, 16384}
 // kevo:index      B*Hkv*N*(cdiv(TABLES,16)*16 + 2) + B*Hkv*D*4 + B*Hkv*cdiv(N,CH)*D*4 + 1024
-// kevo:workspace  B*Hkv*TABLES*512 + B*Hkv*N*2 + B*Hkv*cdiv(N,CH)*(1024*2 + 8) + B*Hq*cdiv(N,CH)*max(1,min(8,32/cdiv(N,CH)))*(D+1)*4 + B*Hkv*cdiv(G,4)*4 + 2048
+// kevo:workspace  B*Hkv*TABLES*512 + B*Hkv*N*2 + B*Hkv*cdiv(N,CH)*(1024*2 + 8) + (B*Hq*(D+1)*4 + B*Hkv*cdiv(G,8)*8)*cdiv(N,CH)*max(1,min(8,32/cdiv(N,CH))) + 2048
 // kevo:build   key_mean     grid(Hkv, B) block(256)
 // kevo:build   hash_keys    grid(cdiv(N,64), Hkv, B) block(256)
 // kevo:build   value_sums   grid(cdiv(N,CH), Hkv, B) block(256)
 // kevo:decode  bucket_probs grid(TABLES, Hkv, B) block(256)
 // kevo:decode  score        grid(cdiv(N,CH), Hkv, B) block(256)
 // kevo:decode  threshold    grid(Hkv, B) block(1024)
-// kevo:decode  attend       grid(cdiv(N,CH)*max(1,min(8,32/cdiv(N,CH))), Hkv*cdiv(G,4), B) block(128)
+// kevo:decode  attend       grid(cdiv(N,CH)*max(1,min(8,32/cdiv(N,CH))), Hkv*cdiv(G,8), B) block(128) smem(4*ASTAGES*8192)
 
 using namespace kevo;
 
-constexpr int GT = 4, MAXD = 256, MAXG = 8;
+constexpr int GT = 8, MAXD = 256, MAXG = 8;
 constexpr int LP = (TABLES + 15) / 16 * 16;  // code bytes per token, padded for 16-byte loads
 constexpr int R = 1 << PLANES;               // buckets per table
 constexpr int NB = kMaxBins;            // log_key bins
@@ -62,8 +70,7 @@ struct Layout {
   u16* keys;             // workspace [B][Hkv][N]
   u16* hist;             // workspace [B][Hkv][NB][nch] 
   int2* sel;             // workspace [B][Hkv][nch]
-  Partials part;
-  int* counters;  // workspace [B][Hkv][cdiv(G, GT)]
+  SplitsOut out;          // workspace: partials and arrival flags of the attend blocks
   long long index_end, ws_end;
   __device__ explicit Layout(const Args& a) {
     const int G = a.Hq / a.Hkv, nch = cdiv(a.N, CH);
@@ -79,10 +86,10 @@ struct Layout {
     keys = ws.take<u16>(bh * a.N);
     hist = ws.take<u16>(bh * nch * NB);
     sel = ws.take<int2>(bh * nch);
-    part.nsplit = nch * attend_parts(nch);
-    part.o = ws.take<float>((long long)a.B * a.Hq * part.nsplit * a.D);
-    part.lse = ws.take<float>((long long)a.B * a.Hq * part.nsplit);
-    counters = ws.take<int>(bh * cdiv(G, GT));
+    out.p.nsplit = nch * attend_parts(nch);
+    out.p.o = ws.take<float>((long long)a.B * a.Hq * out.p.nsplit * a.D);
+    out.p.lse = ws.take<float>((long long)a.B * a.Hq * out.p.nsplit);
+    out.flags = ws.take<u64>(bh * cdiv(G, GT) * out.p.nsplit);
     ws_end = ws.end();
   }
 };
@@ -94,70 +101,55 @@ __device__ __forceinline__ u16 f2bf(float x) {
 // ------------------------------------------------------------------------------- build phase
 
 extern "C" __global__ void __launch_bounds__(256) key_mean(const Args a) {
-  const int hkv = blockIdx.x, b = blockIdx.y;
   KEVO_CHECK(RowLanes::supported(a.D) && a.D <= MAXD && a.D % 32 == 0);
   Layout Ly(a);
   KEVO_CHECK(Ly.index_end <= a.index_bytes);
-  __shared__ float s_acc[256 * 8];
-  block_row_mean(a.k + kv_offset(a, b, hkv, 0), a.N, a.D, s_acc,
-                 Ly.mean + ((long long)b * a.Hkv + hkv) * a.D);
+  key_mean_block(a, Ly.mean);
 }
 
 // Codes: bit p of table l = sign of (k - mean) . w_lp; and ||v||. D/8 lanes per row.
 extern "C" __global__ void __launch_bounds__(256) hash_keys(const Args a) {
-  const int hkv = blockIdx.y, b = blockIdx.z, D = a.D, WD = D / 32;
-  const long long bh = (long long)b * a.Hkv + hkv;
+  const int WD = a.D / 32;
+  const long long bh = (long long)blockIdx.z * a.Hkv + blockIdx.y;
   Layout Ly(a);
   __shared__ u32 s_planes[TABLES * PLANES * (MAXD / 32)];
-  for (int i = threadIdx.x; i < TABLES * PLANES * WD; i += blockDim.x)
-    s_planes[i] = plane_word(kPlaneSeed, i / WD, i % WD);
-  __syncthreads();
-  const RowLanes rl = RowLanes::of(D);
-  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-  const int slot = lane / rl.lpt, li = lane % rl.lpt, d0 = li * 8;
-  float mu[8];
-  for (int j = 0; j < 8; ++j) mu[j] = Ly.mean[bh * D + d0 + j];
-  for (int r = warp * rl.slots; r < 64; r += 8 * rl.slots) {  // warp-uniform
-    const int n = blockIdx.x * 64 + r + slot;
-    const bool ok = n < a.N;
-    float x[8], v[8];
-    if (ok) {
-      bf16x8_to_float(ld_stream(a.k + kv_offset(a, b, hkv, n) + d0), x);
-      bf16x8_to_float(ld_stream(a.v + kv_offset(a, b, hkv, n) + d0), v);
+  load_planes(s_planes, TABLES * PLANES, a.D, kPlaneSeed);
+  for_each_centred_key(a, Ly.mean, [&](const KeyRow& k, float (&x)[8]) {
+    float v[8], vv = 0.f;
+    if (k.ok) {
+      bf16x8_to_float(ld_stream(a.v + kv_offset(a, blockIdx.z, blockIdx.y, k.n) + k.d0), v);
     } else {
-      for (int j = 0; j < 8; ++j) x[j] = mu[j], v[j] = 0.f;
+      for (int j = 0; j < 8; ++j) v[j] = 0.f;
     }
-    float vv = 0.f;
-    for (int j = 0; j < 8; ++j) x[j] -= mu[j], vv += v[j] * v[j];
-    vv = group_sum(vv, rl.lpt);
-    unsigned char* out = Ly.codes + (bh * a.N + (ok ? n : 0)) * LP;
+    for (int j = 0; j < 8; ++j) vv += v[j] * v[j];
+    vv = group_sum(vv, k.lpt);
+    unsigned char* out = Ly.codes + (bh * a.N + (k.ok ? k.n : 0)) * LP;
     for (int l = 0; l < LP; ++l) {
       u32 code = 0;
       if (l < TABLES) {
         for (int p = 0; p < PLANES; ++p) {
-          const float s = group_sum(signed_sum8(s_planes[(l * PLANES + p) * WD + d0 / 32], d0, x), rl.lpt);
+          const float s =
+              group_sum(signed_sum8(s_planes[(l * PLANES + p) * WD + k.d0 / 32], k.d0, x), k.lpt);
           if (s >= 0.f) code |= 1u << p;
         }
       }
-      if (ok && li == 0) out[l] = (unsigned char)code;
+      if (k.ok && k.li == 0) out[l] = (unsigned char)code;
     }
-    if (ok && li == 0) Ly.vnorm[bh * a.N + n] = f2bf(sqrtf(vv));
-  }
+    if (k.ok && k.li == 0) Ly.vnorm[bh * a.N + k.n] = f2bf(sqrtf(vv));
+  });
 }
 
 // V sums per chunk of CH tokens, for the residual estimate (kevo/residual.cuh).
 extern "C" __global__ void __launch_bounds__(256) value_sums(const Args a) {
-  const int c = blockIdx.x, hkv = blockIdx.y, b = blockIdx.z;
-  Layout Ly(a);
-  __shared__ float s_acc[256 * 8];
-  block_row_sum(a.v + kv_offset(a, b, hkv, c * CH), min(CH, a.N - c * CH), a.D, s_acc,
-                Ly.vsum + (((long long)b * a.Hkv + hkv) * cdiv(a.N, CH) + c) * a.D, false);
+  const Layout Ly(a);
+  value_sums_block(a, CH, Ly.vsum);
 }
 
 // ------------------------------------------------------------------------------ decode phase
 
 // Table l of the KV head's group: probs[l][r] = sum_g prod_p sigmoid(2 h_glp c_r[p] / tau).
 extern "C" __global__ void __launch_bounds__(256) bucket_probs(const Args a) {
+  if (a.N <= DENSE_N) return;  // below the crossover attend reads every token
   const int l = blockIdx.x, hkv = blockIdx.y, b = blockIdx.z;
   const int D = a.D, WD = D / 32, G = a.Hq / a.Hkv;
   const long long bh = (long long)b * a.Hkv + hkv;
@@ -167,7 +159,6 @@ extern "C" __global__ void __launch_bounds__(256) bucket_probs(const Args a) {
   __shared__ u32 s_planes[PLANES * (MAXD / 32)];
   __shared__ __align__(16) float s_q[MAXG * MAXD];
   __shared__ float s_lp[MAXG * PLANES][2];  // log2 probability of bit p being 0 / 1
-  if (l == 0 && threadIdx.x < cdiv(G, GT)) Ly.counters[bh * cdiv(G, GT) + threadIdx.x] = 0;
   for (int i = threadIdx.x; i < PLANES * WD; i += blockDim.x)
     s_planes[i] = plane_word(kPlaneSeed, l * PLANES + i / WD, i % WD);
   for (int i = threadIdx.x; i < G * D; i += blockDim.x)
@@ -197,6 +188,7 @@ extern "C" __global__ void __launch_bounds__(256) bucket_probs(const Args a) {
 }
 
 extern "C" __global__ void __launch_bounds__(256) score(const Args a) {
+  if (a.N <= DENSE_N) return;  // below the crossover attend reads every token
   constexpr int U = 4;  // tokens per thread whose code rows are loaded together
   const int c = blockIdx.x, hkv = blockIdx.y, b = blockIdx.z, N = a.N;
   const long long bh = (long long)b * a.Hkv + hkv;
@@ -246,44 +238,22 @@ extern "C" __global__ void __launch_bounds__(256) score(const Args a) {
       s_keys[i] = (n < SINK || n >= N - WIN) ? kKeyForced : (u16)log_key(sum * vn[u]);
     }
   }
-  __syncthreads();
-  u16* keys = Ly.keys + bh * N + n0;
-  for (int i = threadIdx.x; i < n_items; i += blockDim.x) {
-    const u16 key = s_keys[i];
-    if (key < kKeySkip) atomicAdd(&s_hist[key], 1u);
-    keys[i] = key;
-  }
-  __syncthreads();
-  hist_store(s_hist, NB, Ly.hist + bh * cdiv(N, CH) * NB, c);
+  store_chunk_keys(s_keys, n_items, Ly.keys + bh * N + n0, s_hist, NB,
+                   Ly.hist + bh * cdiv(N, CH) * NB, c);
 }
 
 extern "C" __global__ void __launch_bounds__(1024) threshold(const Args a) {
-  const int hkv = blockIdx.x, b = blockIdx.y, nch = cdiv(a.N, CH);
-  const long long bh = (long long)b * a.Hkv + hkv;
-  Layout Ly(a);
-  __shared__ u32 s_total[NB];
-  __shared__ int scratch[40];
-  const int k = a.N / TOPK_DIV > 0 ? a.N / TOPK_DIV : 1;
-  select_threshold(Ly.hist + bh * nch * NB, nch, NB, k, Ly.sel + bh * nch, s_total, scratch);
+  if (a.N <= DENSE_N) return;  // below the crossover attend reads every token
+  const Layout Ly(a);
+  threshold_block(a, Ly.hist, cdiv(a.N, CH), NB, a.N / TOPK_DIV, Ly.sel);
 }
 
 extern "C" __global__ void __launch_bounds__(128, 3) attend(const Args a) {
-  const int nch = cdiv(a.N, CH), parts = attend_parts(nch);
-  const int c = blockIdx.x / parts, part = blockIdx.x % parts;
-  const int b = blockIdx.z, ngs = cdiv(a.Hq / a.Hkv, GT);
-  const int hkv = blockIdx.y / ngs, gs = blockIdx.y % ngs;
-  const long long bh = (long long)b * a.Hkv + hkv;
-  Layout Ly(a);
-  __shared__ __align__(16) u16 s_keys[CH];
-  __shared__ int s_list[CH];
-  __shared__ u32 s_bits[CH / 32];
-  __shared__ TopkAttendSmem<GT, RSAMP> sm;
-  const int n_items = min(CH, a.N - c * CH);
-  load_keys(Ly.keys + bh * a.N + (long long)c * CH, n_items, s_keys);
-  const int n = compact_chunk(n_items, [&](int i) { return s_keys[i]; }, Ly.sel[bh * nch + c],
-                              s_list, sm.scratch);
-  PlainLogits var{a.scale * kLog2e};
-  attend_selected(a, b, hkv, gs, c, part, parts, c * CH, n_items, s_list, n, s_bits,
-                  Ly.vsum + (bh * nch + c) * a.D, Ly.part, Ly.counters + bh * ngs + gs, var, sm);
+  const TopkBlock tb = topk_block<GT>(a, CH, true);
+  const long long bh = (long long)tb.hg.b * a.Hkv + tb.hg.hkv;
+  const Layout Ly(a);
+  attend_keyed<CH, 4, ASTAGES, RSAMP>(a, tb, Ly.keys + bh * a.N + tb.base,
+                                      Ly.sel + bh * tb.nch + tb.chunk, a.N <= DENSE_N,
+                                      Ly.vsum + (bh * tb.nch + tb.chunk) * a.D, Ly.out);
 }
 // EVOLVE-BLOCK-END

@@ -22,6 +22,9 @@
 // Index: DI/2 + 4 bytes per token per KV head (36 B at DI=64) + the key mean.
 // Error target: mean relative error <= 0.1 on the llama3-8b suite at the defaults (measured
 // figures in seeds/README.md).
+// Roofline (scripts/roofline.py, default params, llama3-8b B1-N8K / B1-N32K / B1-N128K /
+// B8-N32K): the method reads 6.7 / 24.4 / 95.5 / 195.5 MB per decode call,
+// 1.7 / 6.1 / 23.9 / 48.9 us at 4 TB/s.
 #include "kevo/attention.cuh"
 
 // EVOLVE-BLOCK-START
@@ -113,41 +116,15 @@ __device__ __forceinline__ int draw(const Args& a, int stream, long long bh, int
 // ------------------------------------------------------------------------------- build phase
 
 extern "C" __global__ void __launch_bounds__(256) key_mean(const Args a) {
-  const int hkv = blockIdx.x, b = blockIdx.y;
   KEVO_CHECK(RowLanes::supported(a.D) && a.D <= MAXD && a.D % 32 == 0);
   Layout Ly(a);
   KEVO_CHECK(Ly.index_end <= a.index_bytes);
-  __shared__ float s_acc[256 * 8];
-  block_row_mean(a.k + kv_offset(a, b, hkv, 0), a.N, a.D, s_acc,
-                 Ly.mean + ((long long)b * a.Hkv + hkv) * a.D);
+  key_mean_block(a, Ly.mean);
 }
 
 extern "C" __global__ void __launch_bounds__(256) index_keys(const Args a) {
-  const int hkv = blockIdx.y, b = blockIdx.z, D = a.D;
-  const long long bh = (long long)b * a.Hkv + hkv;
-  Layout Ly(a);
-  const RowLanes rl = RowLanes::of(D);
-  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-  const int slot = lane / rl.lpt, li = lane % rl.lpt, d0 = li * 8;
-  float mu[8];
-  for (int j = 0; j < 8; ++j) mu[j] = Ly.mean[bh * D + d0 + j];
-  for (int r = warp * rl.slots; r < 64; r += 8 * rl.slots) {  // warp-uniform
-    const int n = blockIdx.x * 64 + r + slot;
-    float x[8];
-    if (n < a.N) {
-      bf16x8_to_float(ld_stream(a.k + kv_offset(a, b, hkv, n) + d0), x);
-    } else {
-      for (int j = 0; j < 8; ++j) x[j] = mu[j];
-    }
-    for (int j = 0; j < 8; ++j) x[j] -= mu[j];
-    hadamard_rotate(x, li, rl.lpt, D, kRotSeed);
-    const float scale = row_scale<7>(x, li, rl.lpt, DI / 8);
-    const u32 w = pack_int4(x, scale);
-    if (n < a.N) {
-      if (li < DI / 8) *reinterpret_cast<u32*>(Ly.kq + (bh * a.N + n) * ROWB + li * 4) = w;
-      if (li == 0) Ly.kscale[bh * a.N + n] = scale;
-    }
-  }
+  const Layout Ly(a);
+  int4_keys_block(a, Ly.mean, DI, kRotSeed, Ly.kq, Ly.kscale);
 }
 
 // ------------------------------------------------------------------------------ decode phase
@@ -170,24 +147,7 @@ extern "C" __global__ void __launch_bounds__(256) score(const Args a) {
     if (threadIdx.x == 0) Ly.cnt_base[bh] = 0;
   }
   hist_clear(s_hist, NB);
-  {  // Index queries: warp g rotates and quantises head g (row slot 0 of the warp).
-    const RowLanes rl = RowLanes::of(D);
-    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-    const int li = lane % rl.lpt, d0 = li * 8;
-    if (warp < G) {  // warp-uniform
-      float x[8];
-      bf16x8_to_float(ld_u4(a.q + q_offset(a, b, hkv * G + warp) + d0), x);
-      hadamard_rotate(x, li, rl.lpt, D, kRotSeed);
-      const float s = row_scale<127>(x, li, rl.lpt, DI / 8);
-      u32 e, o;
-      pack_int8_pairs(x, s, &e, &o);
-      if (lane < rl.lpt && li < DI / 8) {
-        s_q8[warp][li][0] = e;
-        s_q8[warp][li][1] = o;
-      }
-      if (lane == 0) s_qs[warp] = s;
-    }
-  }
+  int8_queries(a, b, hkv, DI, kRotSeed, G, &s_q8[0][0][0], s_qs);  // rotated like the keys
   __syncthreads();
   // Index rows of U tokens per thread are loaded together, then scored; keys go through shared
   // memory so that no global store sits between the loads.
@@ -244,26 +204,13 @@ extern "C" __global__ void __launch_bounds__(256) score(const Args a) {
       s_keys[i] = (n < SINK || n >= N - WIN) ? kKeyForced : (u16)log_key(sum * sc[u]);
     }
   }
-  __syncthreads();
-  u16* keys = Ly.keys + bh * N + n0;
-  for (int i = threadIdx.x; i < n_items; i += blockDim.x) {
-    const u16 key = s_keys[i];
-    if (key < kKeySkip) atomicAdd(&s_hist[key], 1u);
-    keys[i] = key;
-  }
-  __syncthreads();
-  hist_store(s_hist, NB, Ly.hist + bh * cdiv(N, CH) * NB, c);
+  store_chunk_keys(s_keys, n_items, Ly.keys + bh * N + n0, s_hist, NB,
+                   Ly.hist + bh * cdiv(N, CH) * NB, c);
 }
 
 extern "C" __global__ void __launch_bounds__(1024) threshold(const Args a) {
-  const int hkv = blockIdx.x, b = blockIdx.y;
-  const int nch = cdiv(a.N, CH);
-  const long long bh = (long long)b * a.Hkv + hkv;
-  Layout Ly(a);
-  __shared__ u32 s_total[NB];
-  __shared__ int scratch[40];
-  const int k = a.N / HEAVY_DIV > 0 ? a.N / HEAVY_DIV : 1;
-  select_threshold(Ly.hist + bh * nch * NB, nch, NB, k, Ly.sel + bh * nch, s_total, scratch);
+  const Layout Ly(a);
+  threshold_block(a, Ly.hist, cdiv(a.N, CH), NB, a.N / HEAVY_DIV, Ly.sel);
 }
 
 // Exact attention over the deterministic set; its chunks are merged into split nch of `all`.

@@ -48,10 +48,10 @@ TEST(ReferenceCpu, DenseSeedCompiles) {
   opt.arch = "sm_90a";
   CompileOutcome out = compile_candidate({"dense_flashdecode", src, {}}, opt);
   ASSERT_EQ(out.status, EvalStatus::kOk) << out.message << "\n" << out.log;
-  // Every param choice the tuner may pick compiles too (the plan and num_splits() agree by
-  // construction; this guards the code paths UNROLL/GH/WARPS select).
+  // The other param choices the tuner may pick compile too (the code paths WARPS and STAGES
+  // select; CTAS only sizes the grid).
   for (auto [name, value] : std::vector<std::pair<std::string, int64_t>>{
-           {"GH", 8}, {"WARPS", 8}, {"UNROLL", 8}, {"MERGE_WARPS", 16}}) {
+           {"WARPS", 4}, {"STAGES", 3}, {"CTAS", 396}}) {
     CompileOutcome o = compile_candidate({"dense", src, {{name, value}}}, opt);
     EXPECT_EQ(o.status, EvalStatus::kOk) << name << "=" << value << ": " << o.message;
   }

@@ -3,13 +3,17 @@
 // method-specific scoring and selection stays short and visible.
 //
 //   attention.cuh   (this file) bf16 16-byte loads, fp32 dot products, warp/block reductions,
-//                   the online-softmax state with update and merge, LSE partials
+//                   the online-softmax state of the CUDA-core attention
 //   kevo/rng.cuh    counter-based random numbers from a.seed, random sign planes, Hamming helpers
 //   kevo/select.cuh top-k by histogram threshold, exact radix select, block stream compaction
-//   kevo/sparse_attend.cuh  attention over a list of selected tokens shared by a KV head's query
-//                   group, split partials and the last-block merge, workspace carving
-//   kevo/residual.cuh  estimate of what a top-k leaves out (per-chunk V sums + sampled weight)
-//   kevo/quant.cuh  randomised Hadamard rotation, int4 keys / int8 queries, dp4a dot products
+//   kevo/splits.cuh split-KV partials, their merge, and the arrival of the block that merges
+//   kevo/tile_attend.cuh  GQA attention of 16-token tiles on tensor cores (cp.async pipelines)
+//   kevo/sparse_attend.cuh  CUDA-core attention over a list of tokens with a logits variant
+//                   (MagicPIG's and vAttention's weights), workspace carving, row sums
+//   kevo/residual.cuh  the residual draws that estimate what a top-k leaves out
+//   kevo/quant.cuh  randomised Hadamard rotation, int4 keys / int8 queries
+//   kevo/index_build.cuh  whole-block bodies of kernels several seeds share (key mean, chunk V
+//                   sums, int4 indexer keys, the top-k threshold)
 //   kevo/topk_attend.cuh  the attend step of the top-k seeds (chunk parts, residual, merge)
 //
 // Device code only; includes only the task header and allow-listed CUDA headers (NVRTC).
@@ -27,9 +31,8 @@ using u16 = unsigned short;
 using u32 = unsigned int;
 using u64 = unsigned long long;
 
-// log2(e) and ln(2): logits are kept in base 2 (scale * kLog2e folded in), so softmax uses exp2f.
+// log2(e): logits are kept in base 2 (scale * kLog2e folded in), so softmax uses exp2f.
 constexpr float kLog2e = 1.4426950408889634f;
-constexpr float kLn2 = 0.6931471805599453f;
 
 // -infinity as a float (the initial running max of an online softmax).
 __device__ __forceinline__ float neg_inf() { return __int_as_float(0xff800000u); }
@@ -121,12 +124,6 @@ __device__ __forceinline__ float warp_max(float x) {
   for (int off = 16; off > 0; off >>= 1) x = fmaxf(x, __shfl_xor_sync(0xffffffffu, x, off));
   return x;
 }
-// Integer sum over the warp; every lane gets the total.
-__device__ __forceinline__ int warp_sum_int(int x) {
-#pragma unroll
-  for (int off = 16; off > 0; off >>= 1) x += __shfl_xor_sync(0xffffffffu, x, off);
-  return x;
-}
 // Inclusive prefix sum over the warp.
 __device__ __forceinline__ int warp_inclusive_scan(int x) {
   const int lane = threadIdx.x & 31;
@@ -138,22 +135,6 @@ __device__ __forceinline__ int warp_inclusive_scan(int x) {
   return x;
 }
 
-// Block-wide sum / max; `scratch` holds at least 33 floats of shared memory. Every thread gets
-// the result. blockDim.x must be a multiple of 32; all threads must call.
-__device__ __forceinline__ float block_sum(float x, float* scratch) {
-  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nw = blockDim.x >> 5;
-  x = warp_sum(x);
-  __syncthreads();
-  if (lane == 0) scratch[warp] = x;
-  __syncthreads();
-  if (warp == 0) {
-    float y = lane < nw ? scratch[lane] : 0.f;
-    y = warp_sum(y);
-    if (lane == 0) scratch[32] = y;
-  }
-  __syncthreads();
-  return scratch[32];
-}
 // Block-wide maximum; `scratch` holds at least 33 floats of shared memory; every thread gets it.
 __device__ __forceinline__ float block_max(float x, float* scratch) {
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nw = blockDim.x >> 5;
@@ -236,31 +217,14 @@ struct SoftmaxState {
   __device__ __forceinline__ float lse() const { return d > 0.f ? m + log2f(d) : neg_inf(); }
 };
 
-// A split's partial result is (o / d, lse). Merging partials i: w_i = 2^(lse_i - max lse),
-// o = sum w_i o_i / sum w_i. This accumulator does that online, one partial at a time.
-struct LseMerge {
-  float m = 0.f, w = 0.f;  // running max lse and sum of weights (relative to m)
-  bool any = false;
-  // Returns the factor to scale the accumulated output by, and sets *wi to the new partial's
-  // weight; acc = acc * factor + wi * o_i.
-  __device__ __forceinline__ float add(float lse, float* wi) {
-    if (lse == neg_inf()) { *wi = 0.f; return 1.f; }
-    if (!any) { any = true; m = lse; w = 1.f; *wi = 1.f; return 1.f; }
-    const float mn = fmaxf(m, lse);
-    const float c = exp2f(m - mn);
-    *wi = exp2f(lse - mn);
-    w = w * c + *wi;
-    m = mn;
-    return c;
-  }
-  __device__ __forceinline__ float inv_total() const { return w > 0.f ? 1.f / w : 0.f; }
-};
-
 }  // namespace kevo
 
 #include "kevo/rng.cuh"
 #include "kevo/select.cuh"
+#include "kevo/splits.cuh"
+#include "kevo/tile_attend.cuh"
 #include "kevo/sparse_attend.cuh"
 #include "kevo/residual.cuh"
 #include "kevo/quant.cuh"
+#include "kevo/index_build.cuh"
 #include "kevo/topk_attend.cuh"

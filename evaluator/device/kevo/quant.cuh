@@ -6,7 +6,7 @@
 // D/8 lanes per row, 8 consecutive coordinates per lane (li = lane index within the row).
 // int4 keys pack 8 coordinates per 32-bit word, byte b holding coordinate 2b (low nibble) and
 // 2b+1 (high nibble); int8 queries are split into even and odd coordinates so that one dp4a per
-// nibble plane gives 16 * q . k without unpacking (dot_int4).
+// nibble plane gives 16 * q . k without unpacking.
 #pragma once
 
 namespace kevo {
@@ -68,11 +68,6 @@ __device__ __forceinline__ void pack_int8_pairs(const float x[8], float scale, u
   }
   *even = e;
   *odd = o;
-}
-// acc + 16 * (q . k) over the 8 coordinates of one int4 key word.
-__device__ __forceinline__ int dot_int4(u32 k, u32 q_even, u32 q_odd, int acc) {
-  acc = __dp4a((int)((k << 4) & 0xf0f0f0f0u), (int)q_even, acc);
-  return __dp4a((int)(k & 0xf0f0f0f0u), (int)q_odd, acc);
 }
 
 }  // namespace kevo

@@ -210,24 +210,6 @@ __device__ __forceinline__ void attend_list(const Args& a, int b, int hkv, int h
   }
 }
 
-// Split partials: for query head h of batch b and split s, lse (base 2) and o / d.
-struct Partials {
-  float* o;    // [B][Hq][nsplit][D]
-  float* lse;  // [B][Hq][nsplit]
-  int nsplit;
-  __device__ __forceinline__ long long row(const Args& a, int b, int h, int s) const {
-    return ((long long)b * a.Hq + h) * nsplit + s;
-  }
-  // Dim d of split s of head h from an online-softmax state (numerator num, base-2 max m,
-  // denominator den); the thread with d == 0 also writes the split's lse.
-  __device__ __forceinline__ void store(const Args& a, int b, int h, int s, int d, float num,
-                                        float m, float den) const {
-    const long long r = row(a, b, h, s);
-    o[r * a.D + d] = den > 0.f ? num / den : 0.f;
-    if (d == 0) lse[r] = den > 0.f ? m + log2f(den) : neg_inf();
-  }
-};
-
 // Writes the block's per-head states (from attend_list, possibly merged with more) as split s.
 __device__ __forceinline__ void write_partials(const Args& a, const Partials& p, int b, int h0,
                                                int ng, int s, const float* m, const float* den,
@@ -254,54 +236,20 @@ __device__ __forceinline__ bool arrive_last(int* counter, int nblocks, int* s_fl
 
 // Merges the nsplit partials of heads h0 .. h0+ng-1 (written by other blocks: read through L2),
 // handing each head's result to out(h, d, o[4], lse) for dims d .. d+3 (lse is base 2, of the
-// merged softmax denominator). Threads over (head, 4 dims); D % 4 == 0.
+// merged softmax denominator). One thread per (head, 4 dims), all splits (SplitMerge4 of
+// kevo/splits.cuh); merge_splits spreads a few heads over more threads.
 template <class Out>
 __device__ __forceinline__ void merge_partials(const Args& a, const Partials& p, int b, int h0,
                                                int ng, Out out) {
-  // Two passes with independent loads (16 in flight): the max lse, then the weighted sum. A
-  // single online pass would chain every load behind the previous split's weight.
-  constexpr int kF = 16;
-  const int D = a.D, D4 = D >> 2, ns = p.nsplit;
+  const int D4 = a.D >> 2;
   for (int e = threadIdx.x; e < ng * D4; e += blockDim.x) {
     const int g = e / D4, d = (e - g * D4) * 4;
-    const int h = h0 + g;
-    const long long r0 = p.row(a, b, h, 0);
-    float m = neg_inf();
-    for (int s0 = 0; s0 < ns; s0 += kF) {
-#pragma unroll
-      for (int j = 0; j < kF; ++j)
-        if (s0 + j < ns) m = fmaxf(m, __ldcg(p.lse + r0 + s0 + j));
-    }
-    float acc[4] = {0.f, 0.f, 0.f, 0.f}, wsum = 0.f;
-    if (m != neg_inf()) {
-      for (int s0 = 0; s0 < ns; s0 += kF) {
-        float l[kF];
-        float4 x[kF];
-#pragma unroll
-        for (int j = 0; j < kF; ++j) {
-          if (s0 + j < ns) {
-            l[j] = __ldcg(p.lse + r0 + s0 + j);
-            x[j] = __ldcg(reinterpret_cast<const float4*>(p.o + (r0 + s0 + j) * D + d));
-          } else {
-            l[j] = neg_inf();
-            x[j] = make_float4(0.f, 0.f, 0.f, 0.f);
-          }
-        }
-#pragma unroll
-        for (int j = 0; j < kF; ++j) {
-          const float w = exp2f(l[j] - m);  // an empty split has lse = -inf: w = 0
-          wsum += w;
-          acc[0] += w * x[j].x;
-          acc[1] += w * x[j].y;
-          acc[2] += w * x[j].z;
-          acc[3] += w * x[j].w;
-        }
-      }
-    }
-    const float inv = wsum > 0.f ? 1.f / wsum : 0.f;
-#pragma unroll
-    for (int j = 0; j < 4; ++j) acc[j] *= inv;
-    out(h, d, acc, wsum > 0.f ? m + log2f(wsum) : neg_inf());
+    SplitMerge4 mg;
+    mg.init();
+    mg.add<16>(span_of(p, a, b, h0 + g), d, 0, 1);
+    float o[4];
+    const float lse = mg.result(o);
+    out(h0 + g, d, o, lse);
   }
 }
 
@@ -325,90 +273,6 @@ __device__ __forceinline__ void merge_partials_to_partial(const Args& a, const P
     for (int j = 0; j < 4; ++j) dst.o[r * a.D + d + j] = o[j];
     if (d == 0) dst.lse[r] = lse;
   });
-}
-
-// Merges all p.nsplit partials of query head h of batch b into o, with one block for the head:
-// threads over (D/4 columns) x (blockDim / (D/4) split lanes); each split lane takes every
-// lanes-th split with kPer loads in flight, so that 64 splits arrive in one round trip at
-// D = 128 and 256 threads (merge_partials spends a trip per 16 splits on a few threads). The
-// split lanes then merge through shared memory. s_red: 6 * blockDim.x floats of shared memory.
-// D % 4 == 0 and blockDim.x >= D / 4. All threads must call.
-template <int kPer = 8>
-__device__ __forceinline__ void merge_head_partials(const Args& a, const Partials& p, int b, int h,
-                                                    float* s_red) {
-  const int D4 = a.D >> 2, lanes = blockDim.x / D4, col = threadIdx.x % D4;
-  const int sl = threadIdx.x / D4, ns = p.nsplit;
-  const long long r0 = p.row(a, b, h, 0);
-  float m = neg_inf(), w = 0.f, acc[4] = {0.f, 0.f, 0.f, 0.f};
-  if (sl < lanes) {
-    for (int s0 = sl; s0 < ns; s0 += lanes * kPer) {
-      float l[kPer];
-      float4 x[kPer];
-#pragma unroll
-      for (int j = 0; j < kPer; ++j) {
-        const int s = s0 + j * lanes;
-        if (s < ns) {
-          l[j] = __ldcg(p.lse + r0 + s);
-          x[j] = __ldcg(reinterpret_cast<const float4*>(p.o + (r0 + s) * a.D) + col);
-        } else {
-          l[j] = neg_inf();
-          x[j] = make_float4(0.f, 0.f, 0.f, 0.f);
-        }
-      }
-      float mn = m;
-#pragma unroll
-      for (int j = 0; j < kPer; ++j) mn = fmaxf(mn, l[j]);
-      if (mn == neg_inf()) continue;
-      const float c = exp2f(m - mn);  // m = -inf gives 0
-      w *= c;
-#pragma unroll
-      for (int e = 0; e < 4; ++e) acc[e] *= c;
-#pragma unroll
-      for (int j = 0; j < kPer; ++j) {
-        const float wj = exp2f(l[j] - mn);  // an empty split has lse = -inf: weight 0
-        w += wj;
-        acc[0] += wj * x[j].x;
-        acc[1] += wj * x[j].y;
-        acc[2] += wj * x[j].z;
-        acc[3] += wj * x[j].w;
-      }
-      m = mn;
-    }
-    float* r = s_red + threadIdx.x * 6;
-    r[0] = m;
-    r[1] = w;
-#pragma unroll
-    for (int e = 0; e < 4; ++e) r[2 + e] = acc[e];
-  }
-  __syncthreads();
-  if (sl == 0) {
-    float mm = neg_inf();
-    for (int k = 0; k < lanes; ++k) mm = fmaxf(mm, s_red[(k * D4 + col) * 6]);
-    float wt = 0.f, o[4] = {0.f, 0.f, 0.f, 0.f};
-    if (mm != neg_inf()) {
-      for (int k = 0; k < lanes; ++k) {
-        const float* r = s_red + (k * D4 + col) * 6;
-        const float c = exp2f(r[0] - mm);
-        wt += r[1] * c;
-#pragma unroll
-        for (int e = 0; e < 4; ++e) o[e] += r[2 + e] * c;
-      }
-    }
-    const float inv = wt > 0.f ? 1.f / wt : 0.f;
-    __nv_bfloat16* dst = a.o + q_offset(a, b, h) + col * 4;
-#pragma unroll
-    for (int e = 0; e < 4; ++e) dst[e] = __float2bfloat16_rn(o[e] * inv);
-  }
-}
-
-// Final output from one block's states (no splits): o = o / d as bf16.
-__device__ __forceinline__ void write_output(const Args& a, int b, int h0, int ng,
-                                             const float* den, const float* o) {
-  const int D = a.D;
-  for (int e = threadIdx.x; e < ng * D; e += blockDim.x) {
-    const int g = e / D, d = e - g * D;
-    a.o[q_offset(a, b, h0 + g) + d] = __float2bfloat16_rn(den[g] > 0.f ? o[e] / den[g] : 0.f);
-  }
 }
 
 // Sum (or mean, if `mean`) of the n rows (D bf16 each) at `rows` into out[D] (fp32), by one

@@ -1,77 +1,232 @@
-// The attend step shared by the top-k seeds (part of kevo/attention.cuh; include that header).
-//
-// One block = one part of one chunk's selected tokens, for one KV head's query group slice:
-//   grid.x = nch * S (S parts per chunk, more when the cache is short so that small caches
-//   still fill the GPU), grid.y = Hkv * cdiv(G, GT), grid.z = B.
-// The block has compacted the chunk's selected tokens (chunk-local positions, identical in every
-// part); it takes its share of the list, attends it, adds its share of the residual estimate
-// (RSAMP > 0, kevo/residual.cuh), writes split (c * S + part) of the partials, and the last
-// block to finish merges all nch * S splits into o.
+// The attend step of the top-k seeds (part of kevo/attention.cuh; include that header): one
+// block attends the tokens a chunk of the cache selected for a KV head's query group, on tensor
+// cores (kevo/tile_attend.cuh), adds the residual estimate of what the selection left out
+// (kevo/residual.cuh), and the block's result becomes one split of the partials
+// (kevo/splits.cuh), which the last block of the group merges.
 #pragma once
 
 namespace kevo {
 
-// Parts per chunk: up to 8, so that at least ~32 blocks per KV head exist (plan expressions
-// must use the same formula: max(1, min(8, 32 / cdiv(N, CH)))).
-__device__ __forceinline__ int attend_parts(int nch) { return max(1, min(8, 32 / nch)); }
-
-// kWarps: blockDim.x / 32 of the block that attends (the block merge needs a slot per warp).
-template <int kGT, int kRsamp, int kMaxD = 256, int kWarps = 4>
-struct TopkAttendSmem {
-  float red[attend_smem_floats(kGT, kWarps, kMaxD)];
-  float m[kGT], d[kGT], o[kGT * kMaxD], vsum[kMaxD], restl[kGT];
-  int samp[kRsamp > 0 ? kRsamp : 1];
-  int scratch[40];
-  int flag;
+// Query heads h0 .. h0+ng-1 (ng <= 8), all reading KV head hkv of batch b.
+struct HeadGroup {
+  int b, hkv, h0, ng;
 };
 
-// list[0..n): the chunk's selected tokens as chunk-local positions (rewritten to token indices);
-// bits: a shared bitmap of >= cdiv(n_items, 32) words; chunk_vsum: the chunk's V sum (index or
-// shared memory). Attends this part's share of the list, adds its share of the residual and
-// writes split (c * parts + part) of the partials. blockDim.x must be 32 * kWarps. All threads
-// must call.
-template <int kGT, int kRsamp, int kMaxD, int kWarps, class Variant>
-__device__ __forceinline__ void attend_selected_partial(
-    const Args& a, int b, int hkv, int gs, int c, int part, int parts, int chunk_base, int n_items,
-    int* list, int n, u32* bits, const float* chunk_vsum, const Partials& p, Variant& var,
-    TopkAttendSmem<kGT, kRsamp, kMaxD, kWarps>& sm) {
-  const int G = a.Hq / a.Hkv, h0 = hkv * G + gs * kGT, ng = min(kGT, G - gs * kGT);
-  const long long bh = (long long)b * a.Hkv + hkv;
-  int n_drawn = 0;
-  if (kRsamp > 0) {
-    mark_list(list, n, bits, cdiv(n_items, 32));
-    n_drawn = draw_rest(n_items, kRsamp, a.seed, (u64)bh, (u64)c, bits, chunk_base, sm.samp,
-                        sm.scratch);
-  }
-  for (int i = threadIdx.x; i < n; i += blockDim.x) list[i] += chunk_base;
-  __syncthreads();
-  const int lo = (int)((long long)n * part / parts), hi = (int)((long long)n * (part + 1) / parts);
-  attend_list<kGT, 4>(a, b, hkv, h0, ng, list + lo, hi - lo, var, sm.red, sm.m, sm.d, sm.o,
-                     kRsamp > 0 ? sm.vsum : nullptr);
-  if (kRsamp > 0) {
-    rest_logsum<kGT>(a, b, hkv, h0, ng, sm.samp, n_drawn, a.scale * kLog2e, sm.red, sm.restl);
-    if (part == 0) {
-      add_residual(a, ng, sm.m, sm.d, sm.o, sm.restl, n_items - n, n_drawn, chunk_vsum, sm.vsum);
-    } else {
-      add_residual_share(a, ng, sm.m, sm.o, sm.restl, n_drawn, sm.vsum);
-    }
-  }
-  write_partials(a, p, b, h0, ng, c * parts + part, sm.m, sm.d, sm.o);
+// The group slice gs of kGT heads of KV head hkv of batch b (G = Hq / Hkv heads in all).
+template <int kGT>
+__device__ __forceinline__ HeadGroup head_group(const Args& a, int b, int hkv, int gs) {
+  const int G = a.Hq / a.Hkv;
+  return {b, hkv, hkv * G + gs * kGT, min(kGT, G - gs * kGT)};
 }
 
-// attend_selected_partial, then the last block to finish (of gridDim.x, per counter) merges all
-// nch * parts splits into o. counter must be zero before the kernel.
-template <int kGT, int kRsamp, int kMaxD, int kWarps, class Variant>
-__device__ __forceinline__ void attend_selected(const Args& a, int b, int hkv, int gs, int c,
-                                                int part, int parts, int chunk_base,
-                                                int n_items, int* list, int n, u32* bits,
-                                                const float* chunk_vsum, const Partials& p,
-                                                int* counter, Variant& var,
-                                                TopkAttendSmem<kGT, kRsamp, kMaxD, kWarps>& sm) {
-  attend_selected_partial(a, b, hkv, gs, c, part, parts, chunk_base, n_items, list, n, bits,
-                          chunk_vsum, p, var, sm);
-  const int G = a.Hq / a.Hkv, h0 = hkv * G + gs * kGT, ng = min(kGT, G - gs * kGT);
-  if (arrive_last(counter, gridDim.x, &sm.flag)) merge_partials_to_output(a, p, b, h0, ng);
+// What a block attends of one chunk of the cache: the selected tokens, and the uniform draws
+// among the tokens left out that estimate them (kevo/residual.cuh).
+struct ChunkSel {
+  int base;         // the chunk's first token; list and samp hold positions relative to it
+  const int* list;  // selected positions (shared memory), n of them
+  int n;
+  const int* samp;  // residual draws among the unselected positions (shared), n_samp
+  int n_samp;
+  int n_rest;         // unselected tokens of the chunk (0: no residual)
+  const float* vsum;  // the chunk's V sum (D floats), for the residual's value
+  int parts;          // blocks sharing the chunk's list (each attends its own list): the
+                      // residual is split evenly between them; 1 when one block takes it all
+};
+
+// Parts per chunk for short caches: up to 8, so that at least ~32 blocks per KV head exist (plan
+// expressions must use the same formula: max(1, min(8, 32 / cdiv(N, CH)))).
+__device__ __forceinline__ int attend_parts(int nch) {
+  return max(1, min(8, 32 / nch));
+}
+
+// Dynamic shared memory attend_chunk needs: one tile buffer per warp and stage.
+__host__ __device__ constexpr int attend_chunk_smem(int warps, int stages) {
+  return warps * stages * (int)sizeof(TileBuf);
+}
+
+// Attention of hg's heads over cs's selected tokens plus its residual pseudo-token, by one
+// block of kWarps warps: each warp attends every kWarps-th 16-token tile (list tiles, then draw
+// tiles whose V rows are not read) with kStages tiles in flight, the warps' states meet in
+// shared memory, and out(g, d, num, m, den) receives head g's (< hg.ng) unnormalised numerator
+// for dim d with the base-2 max and denominator (one call per (g, d), any thread). The residual:
+// each draw enters the softmax with weight 2^(logit) * n_rest / n_samp, and the draws' total
+// weight r multiplies the mean rest value (vsum - selected V sum) / n_rest (SparQ's mean value
+// reallocation with a sampled weight). bufs: attend_chunk_smem(kWarps, kStages) bytes of shared
+// memory, free on entry, clobbered. D = 128. All threads must call.
+template <int kWarps, int kStages, class Out>
+__device__ __forceinline__ void attend_chunk(const Args& a, const HeadGroup& hg, const ChunkSel& cs,
+                                             TileBuf* bufs, Out out) {
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+  const __nv_bfloat16* kb = a.k + kv_offset(a, hg.b, hg.hkv, cs.base);
+  const __nv_bfloat16* vb = a.v + kv_offset(a, hg.b, hg.hkv, cs.base);
+  const int n_samp = cs.n_rest > 0 ? cs.n_samp : 0;
+  const int tl = cdiv(cs.n, kTileRows), tt = tl + cdiv(n_samp, kTileRows);
+  const float sl = a.scale * kLog2e;
+  const float shift = n_samp > 0 ? log2f((float)cs.n_rest / ((float)n_samp * cs.parts)) : 0.f;
+  TileBuf* wb = bufs + warp * kStages;
+  TileAttention<false, true> at;
+  at.init(a.q + q_offset(a, hg.b, hg.h0), hg.ng);
+  const int n_mine = warp < tt ? (tt - warp + kWarps - 1) / kWarps : 0;
+  auto valid_of = [&](int t) {
+    return t < tl ? min(kTileRows, cs.n - t * kTileRows)
+                  : min(kTileRows, n_samp - (t - tl) * kTileRows);
+  };
+  tile_pipeline<kStages>(
+      wb, n_mine,
+      [&](int k, TileBuf& buf) {  // list tiles, then draw tiles (K only)
+        const int t = warp + k * kWarps;
+        if (t < tl) {
+          const int* rows = cs.list + t * kTileRows;
+          issue_tile(buf, kb, vb, valid_of(t), [&](int i) { return rows[i]; });
+        } else {
+          const int* rows = cs.samp + (t - tl) * kTileRows;
+          issue_tile(
+              buf, kb, vb, valid_of(t), [&](int i) { return rows[i]; }, false);
+        }
+      },
+      [&](int k, const TileBuf& buf) {
+        const int t = warp + k * kWarps;
+        if (t < tl) {
+          at.add_tile(buf, valid_of(t), sl);
+        } else {
+          at.add_weights(buf, valid_of(t), sl, shift);
+        }
+      });
+  at.finish();
+
+  // The warps meet in shared memory, each in its own (now idle) first buffer.
+  static_assert(9 * kTileRowFloats * 4 <= (int)sizeof(TileBuf), "a warp's state fits its buffer");
+  at.store_state(reinterpret_cast<float*>(wb), hg.ng);
+  __syncthreads();
+  constexpr int WS = kStages * (int)(sizeof(TileBuf) / sizeof(float));  // floats per warp
+  const float* all = reinterpret_cast<const float*>(bufs);
+  const float inv_rest = n_samp > 0 ? 1.f / (float)cs.n_rest : 0.f;
+  for (int e = threadIdx.x; e < hg.ng * kTileD; e += blockDim.x) {
+    const int g = e / kTileD, d = e % kTileD;
+    float sel_v = 0.f;
+#pragma unroll
+    for (int w = 0; w < kWarps; ++w) sel_v += all[w * WS + 8 * kTileRowFloats + d];
+    const TileRow t = combine_warps<kWarps>(all, WS, g, d);
+    const float est = n_samp > 0 ? t.r * (cs.vsum[d] - (float)cs.parts * sel_v) * inv_rest : 0.f;
+    out(g, d, t.num + est, t.m, t.den);
+  }
+  __syncthreads();  // bufs are free again
+}
+
+// Where a top-k attend block stands in a grid (nch * parts, Hkv * cdiv(G, kGT), B): its heads, its
+// chunk, and which part of the chunk's list it attends.
+struct TopkBlock {
+  HeadGroup hg;
+  int group;          // (b * Hkv + hkv) * cdiv(G, kGT) + gs: the index of hg
+  int chunk, nch;     // the chunk and the number of chunks per KV head
+  int part, parts;    // this block's part of the chunk's list (attend_parts(nch) parts)
+  int base, n_items;  // the chunk's first token and its number of tokens
+};
+
+// The TopkBlock of this block for chunks of ch tokens and slices of kGT query heads; parts > 1
+// only with split_parts (grid.x = nch * attend_parts(nch)).
+template <int kGT>
+__device__ __forceinline__ TopkBlock topk_block(const Args& a, int ch, bool split_parts) {
+  TopkBlock t;
+  t.nch = cdiv(a.N, ch);
+  t.parts = split_parts ? attend_parts(t.nch) : 1;
+  t.chunk = blockIdx.x / t.parts;
+  t.part = blockIdx.x % t.parts;
+  const int ngs = cdiv(a.Hq / a.Hkv, kGT), hkv = blockIdx.y / ngs, gs = blockIdx.y % ngs;
+  t.hg = head_group<kGT>(a, blockIdx.z, hkv, gs);
+  t.group = (blockIdx.z * a.Hkv + hkv) * ngs + gs;
+  t.base = t.chunk * ch;
+  t.n_items = min(ch, a.N - t.base);
+  return t;
+}
+
+// Shared memory a top-k attend block lends attend_topk: the chunk's bitmap (>= cdiv(n_items,
+// 32) words), the residual draws (>= kRsamp ints), scan scratch (>= 40 ints) and the tile
+// buffers (attend_chunk_smem(kWarps, kStages) bytes).
+struct TopkScratch {
+  u32* bits;
+  int* samp;
+  int* scratch;
+  TileBuf* bufs;
+};
+
+// Where the blocks' results go: split (chunk * parts + part) of each head in p (p.nsplit =
+// nch * parts), and one arrival flag per split and group at flags[group * p.nsplit + split].
+struct SplitsOut {
+  Partials p;
+  u64* flags;
+};
+
+// Fills list[0..n) with the positions 0 .. n-1 and returns n: the selection of a chunk attended
+// densely (below a seed's crossover a short cache is cheaper to attend whole than to score, and
+// exact). All threads must call.
+__device__ __forceinline__ int select_all(int* list, int n) {
+  for (int i = threadIdx.x; i < n; i += blockDim.x) list[i] = i;
+  __syncthreads();
+  return n;
+}
+
+// Everything of a top-k attend block after its selection: the residual draws among the chunk's
+// unselected tokens (kRsamp of them, kevo/residual.cuh; bits_ready: sm.bits already marks the
+// list), this part's share of list[0..n) (chunk-relative positions) attended with the residual
+// (attend_chunk), the block's split, and the merge into o by the group's last block to finish.
+// chunk_vsum: the chunk's V sum (D floats). All threads must call.
+template <int kWarps, int kStages, int kRsamp>
+__device__ __forceinline__ void attend_topk(const Args& a, const TopkBlock& tb, const int* list,
+                                            int n, bool bits_ready, const float* chunk_vsum,
+                                            const TopkScratch& sm, const SplitsOut& out) {
+  int n_drawn = 0;
+  if (kRsamp > 0 && n < tb.n_items) {  // block-uniform
+    if (!bits_ready) mark_list(list, n, sm.bits, cdiv(tb.n_items, 32));
+    const long long bh = (long long)tb.hg.b * a.Hkv + tb.hg.hkv;
+    n_drawn = draw_rest(tb.n_items, kRsamp, a.seed, (u64)bh, (u64)tb.chunk, sm.bits, 0, sm.samp,
+                        sm.scratch);
+  }
+  const int lo = (int)((long long)n * tb.part / tb.parts);
+  const int hi = (int)((long long)n * (tb.part + 1) / tb.parts);
+  const ChunkSel cs{tb.base, list + lo,      hi - lo,    sm.samp,
+                    n_drawn, tb.n_items - n, chunk_vsum, tb.parts};
+  const int split = tb.chunk * tb.parts + tb.part;
+  attend_chunk<kWarps, kStages>(a, tb.hg, cs, sm.bufs,
+                                [&](int g, int d, float o, float m, float den) {
+                                  out.p.store(a, tb.hg.b, tb.hg.h0 + g, split, d, o, m, den);
+                                });
+  if (arrive_last(a, out.flags + (long long)tb.group * out.p.nsplit, split, out.p.nsplit)) {
+    merge_splits<16>(
+        tb.hg.ng, a.D, [&](int r) { return span_of(out.p, a, tb.hg.b, tb.hg.h0 + r); },
+        [&](int r, int d0, const float(&o)[4], float) {
+          store_output4(a, tb.hg.b, tb.hg.h0 + r, d0, o);
+        },
+        reinterpret_cast<float*>(sm.bufs));
+  }
+}
+
+// The attend block of a top-k seed whose score kernel wrote one u16 key per token (kKeyForced,
+// kKeySkip or a bin, kevo/select.cuh) and whose threshold kernel wrote each chunk's (threshold
+// bin, tie quota): compacts the chunk's selection from keys (the chunk's keys) and *sel, or
+// takes every token when dense (below the seed's crossover; keys and sel are not read), then
+// attend_topk. kCh: tokens per chunk. Dynamic shared memory: attend_chunk_smem(kWarps, kStages).
+template <int kCh, int kWarps, int kStages, int kRsamp>
+__device__ __forceinline__ void attend_keyed(const Args& a, const TopkBlock& tb, const u16* keys,
+                                             const int2* sel, bool dense, const float* chunk_vsum,
+                                             const SplitsOut& out) {
+  __shared__ __align__(16) u16 s_keys[kCh];
+  __shared__ int s_list[kCh];
+  __shared__ u32 s_bits[kCh / 32];
+  __shared__ int s_samp[kRsamp > 0 ? kRsamp : 1];
+  __shared__ int s_scratch[40];
+  extern __shared__ __align__(16) unsigned char kevo_tiles[];
+  int n;
+  if (dense) {
+    n = select_all(s_list, tb.n_items);
+  } else {
+    load_keys(keys, tb.n_items, s_keys);
+    n = compact_chunk(
+        tb.n_items, [&](int i) { return s_keys[i]; }, *sel, s_list, s_scratch);
+  }
+  attend_topk<kWarps, kStages, kRsamp>(
+      a, tb, s_list, n, false, chunk_vsum,
+      {s_bits, s_samp, s_scratch, reinterpret_cast<TileBuf*>(kevo_tiles)}, out);
 }
 
 }  // namespace kevo

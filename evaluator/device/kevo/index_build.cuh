@@ -1,0 +1,142 @@
+// Whole-block bodies of the kernels several seeds share (part of kevo/attention.cuh; include that
+// header): a seed's kernel carves its layout and calls one of these, so the method-specific code
+// is what stays in the seed.
+#pragma once
+
+namespace kevo {
+
+// Build block of a grid (Hkv, B), 256 threads: the mean key of KV head blockIdx.x of batch
+// blockIdx.y into mean + (b * Hkv + hkv) * D (centring keys before hashing, as MagicPIG does).
+__device__ __forceinline__ void key_mean_block(const Args& a, float* mean) {
+  __shared__ float s_acc[256 * 8];
+  const int hkv = blockIdx.x, b = blockIdx.y;
+  block_row_mean(a.k + kv_offset(a, b, hkv, 0), a.N, a.D, s_acc,
+                 mean + ((long long)b * a.Hkv + hkv) * a.D);
+}
+
+// Build block of a grid (cdiv(N, ch), Hkv, B), 256 threads: the V sum of chunk blockIdx.x (ch
+// tokens) into vsum + ((b * Hkv + hkv) * cdiv(N, ch) + c) * D, for the residual estimate
+// (kevo/residual.cuh).
+__device__ __forceinline__ void value_sums_block(const Args& a, int ch, float* vsum) {
+  __shared__ float s_acc[256 * 8];
+  const int c = blockIdx.x, hkv = blockIdx.y, b = blockIdx.z;
+  block_row_sum(a.v + kv_offset(a, b, hkv, c * ch), min(ch, a.N - c * ch), a.D, s_acc,
+                vsum + (((long long)b * a.Hkv + hkv) * cdiv(a.N, ch) + c) * a.D, false);
+}
+
+// Fills s_planes[0 .. nplanes * D/32) with the sign words of random planes 0 .. nplanes-1
+// (plane_word of seed), then syncs the block: the planes hashing kernels share in shared memory.
+__device__ __forceinline__ void load_planes(u32* s_planes, int nplanes, int D, u64 seed) {
+  const int wd = D / 32;
+  for (int i = threadIdx.x; i < nplanes * wd; i += blockDim.x)
+    s_planes[i] = plane_word(seed, i / wd, i % wd);
+  __syncthreads();
+}
+
+// Where for_each_centred_key's callback stands: the token, and the lane within its row.
+struct KeyRow {
+  int n;        // the token (rows past the cache have ok = false: compute, do not store)
+  bool ok;      // n < N
+  int li, lpt;  // this lane's index within the row's D / 8 lanes, and D / 8
+  int d0;       // the first of this lane's 8 dims
+};
+
+// Build block of a grid (cdiv(N, 64), Hkv, B), 256 threads: calls f(row, x) for the 64 tokens
+// of block blockIdx.x of KV head blockIdx.y, batch blockIdx.z, with x = this lane's 8 dims of
+// key - mean (mean from key_mean_block; 0 past the cache). D / 8 lanes per row; the whole warp
+// calls f together, so f may reduce over a row's lanes with shuffles.
+template <class F>
+__device__ __forceinline__ void for_each_centred_key(const Args& a, const float* mean, F f) {
+  const int hkv = blockIdx.y, b = blockIdx.z, D = a.D;
+  const long long bh = (long long)b * a.Hkv + hkv;
+  const RowLanes rl = RowLanes::of(D);
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  const int slot = lane / rl.lpt, li = lane % rl.lpt, d0 = li * 8;
+  float mu[8];
+  for (int j = 0; j < 8; ++j) mu[j] = mean[bh * D + d0 + j];
+  for (int r = warp * rl.slots; r < 64; r += 8 * rl.slots) {  // warp-uniform
+    const int n = blockIdx.x * 64 + r + slot;
+    float x[8];
+    if (n < a.N) {
+      bf16x8_to_float(ld_stream(a.k + kv_offset(a, b, hkv, n) + d0), x);
+    } else {
+      for (int j = 0; j < 8; ++j) x[j] = mu[j];
+    }
+    for (int j = 0; j < 8; ++j) x[j] -= mu[j];
+    f(KeyRow{n, n < a.N, li, rl.lpt, d0}, x);
+  }
+}
+
+// Build block of a grid (cdiv(N, 64), Hkv, B), 256 threads: the int4 indexer keys of 64 tokens
+// (DeepSeek's lightning indexer without training): key - mean (mean from key_mean_block), a
+// randomised Hadamard rotation (rot_seed), the first di coordinates as int4 with one scale per
+// token, into kq + (bh * N + n) * di / 2 and kscale[bh * N + n]. di % 8 == 0, di <= D.
+__device__ __forceinline__ void int4_keys_block(const Args& a, const float* mean, int di,
+                                                u64 rot_seed, unsigned char* kq, float* kscale) {
+  const long long bh = (long long)blockIdx.z * a.Hkv + blockIdx.y;
+  for_each_centred_key(a, mean, [&](const KeyRow& k, float(&x)[8]) {
+    hadamard_rotate(x, k.li, k.lpt, a.D, rot_seed);
+    const float scale = row_scale<7>(x, k.li, k.lpt, di / 8);
+    const u32 w = pack_int4(x, scale);
+    if (k.ok) {
+      if (k.li < di / 8) *reinterpret_cast<u32*>(kq + (bh * a.N + k.n) * (di / 2) + k.li * 4) = w;
+      if (k.li == 0) kscale[bh * a.N + k.n] = scale;
+    }
+  });
+}
+
+// Decode: the indexer queries of KV head hkv of batch b. Warp g < G rotates head g's query as
+// int4_keys_block rotates keys and quantises its first di coordinates to int8, the even and odd
+// coordinates of its 8-dim chunk w apart (q8[(g * di/8 + w) * 2 + {0, 1}]), scale qs[g]; warps
+// G <= g < pad write zeros (padding heads that score 0, so a score loop needs no bound on G).
+// q8 and qs in shared memory; the caller syncs the block before reading them.
+__device__ __forceinline__ void int8_queries(const Args& a, int b, int hkv, int di, u64 rot_seed,
+                                             int pad, u32* q8, float* qs) {
+  const int D = a.D, G = a.Hq / a.Hkv, lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  const RowLanes rl = RowLanes::of(D);
+  const int li = lane % rl.lpt, d0 = li * 8;
+  if (warp < G) {  // warp-uniform
+    float x[8];
+    bf16x8_to_float(ld_u4(a.q + q_offset(a, b, hkv * G + warp) + d0), x);
+    hadamard_rotate(x, li, rl.lpt, D, rot_seed);
+    const float s = row_scale<127>(x, li, rl.lpt, di / 8);
+    u32 e, o;
+    pack_int8_pairs(x, s, &e, &o);
+    if (lane < rl.lpt && li < di / 8) {
+      q8[(warp * (di / 8) + li) * 2] = e;
+      q8[(warp * (di / 8) + li) * 2 + 1] = o;
+    }
+    if (lane == 0) qs[warp] = s;
+  } else if (warp < pad) {
+    if (lane < di / 8) q8[(warp * (di / 8) + lane) * 2] = q8[(warp * (di / 8) + lane) * 2 + 1] = 0u;
+    if (lane == 0) qs[warp] = 0.f;
+  }
+}
+
+// Block of a score kernel, after its chunk's n keys are in s_keys (shared): counts the counted
+// keys (below kKeySkip) into s_hist (nb zeroed u32 bins), copies the keys to keys (global) and
+// stores the histogram as chunk c of hist_list ([nch][nb] u16, hist_store). All threads must call.
+__device__ __forceinline__ void store_chunk_keys(const u16* s_keys, int n, u16* keys, u32* s_hist,
+                                                 int nb, u16* hist_list, int c) {
+  __syncthreads();
+  for (int i = threadIdx.x; i < n; i += blockDim.x) {
+    const u16 key = s_keys[i];
+    if (key < kKeySkip) atomicAdd(&s_hist[key], 1u);
+    keys[i] = key;
+  }
+  __syncthreads();
+  hist_store(s_hist, nb, hist_list, c);
+}
+
+// Decode block of a grid (Hkv, B): the threshold and per-chunk tie quotas that select the k
+// largest keys of list (b, hkv) from its chunk histograms (select_threshold; hist: [B][Hkv][nch]
+// [nb] u16, sel: [B][Hkv][nch]). nb <= kMaxBins.
+__device__ __forceinline__ void threshold_block(const Args& a, const u16* hist, int nch, int nb,
+                                                int k, int2* sel) {
+  __shared__ u32 s_total[kMaxBins];
+  __shared__ int scratch[40];
+  const long long bh = (long long)blockIdx.y * a.Hkv + blockIdx.x;
+  select_threshold(hist + bh * nch * nb, nch, nb, max(k, 1), sel + bh * nch, s_total, scratch);
+}
+
+}  // namespace kevo

@@ -1,0 +1,149 @@
+#!/usr/bin/env python3
+"""The memory roofline of each seed's decode: the bytes its method must read per workload.
+
+    scripts/roofline.py [--suite llama3-8b] [--copy-gbps 4040] [--json] [SEED.cu[:P=V,...] ...]
+
+For a seed at its default params (its `kevo:param` lines, or the overrides given), the bytes one
+decode call must move at the least: the index bytes its scoring reads, the K/V rows of the tokens
+it attends (K and V, 2*D bytes each; residual draws read K only), the per-chunk V sums of the
+residual estimate, and q and o. Workspace traffic of an implementation (keys, histograms,
+partials) is not counted: it is what a better kernel removes. Time at the roofline is bytes over
+the copy bandwidth (kevo doctor's, bytes read + written; default: the H200's measured 4040 GB/s).
+Without SEED arguments, every seed in seeds/. A seed at N <= its DENSE_N attends densely and reads
+what the dense seed reads. Data-dependent budgets take their smallest value:
+vattention's sampled budget is its base sample, magicpig_lsh samples --magicpig-frac of the
+tokens (the CPU simulation in its header measured ~0.19).
+"""
+import argparse
+import glob
+import json
+import math
+import os
+import re
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def cdiv(a, b):
+    return -(-a // b)
+
+
+def params_of(path, overrides):
+    text = open(path).read()
+    p = {m[0]: int(m[1]) for m in re.findall(r"//\s*kevo:param\s+(\w+)\s*=\s*(-?\d+)", text)}
+    p.update(overrides)
+    return p
+
+
+def suite_shapes(name):
+    path = name if name.endswith(".yaml") else os.path.join(ROOT, "configs", "suites", name + ".yaml")
+    text = open(path).read()
+    top = {k: int(v) for k, v in re.findall(r"^(Hq|Hkv|D):\s*(\d+)", text, re.M)}
+    out = []
+    for w in re.findall(r"-\s*\{([^}]*)\}", text):
+        s = dict(top)
+        s.update({k: int(v) for k, v in re.findall(r"(\w+):\s*(\d+)", w)})
+        name = f"B{s['B']}-N{s['N']}" + ("" if (s["Hq"], s["Hkv"]) == (32, 8) else f"-H{s['Hq']}x{s['Hkv']}")
+        out.append((name, s))
+    return out
+
+
+def topk_rows(n, chunk, div, sink, win):
+    """Tokens a per-chunk top-k keeps: n_items / div per chunk (at least 1) plus sink and window."""
+    full, rest = divmod(n, chunk)
+    k = full * max(1, chunk // div) + (max(1, rest // div) if rest else 0)
+    return min(n, k + sink + win)
+
+
+def seed_bytes(seed, p, s, magicpig_frac):
+    """(index bytes, K/V row bytes, other bytes) one decode call reads, per the method."""
+    B, Hq, Hkv, N, D = s["B"], s["Hq"], s["Hkv"], s["N"], s["D"]
+    heads = B * Hkv
+    row = 2 * D  # one K or V row, bf16
+    qo = 2 * B * Hq * D * 2
+    if seed == "dense_flashdecode" or N <= p.get("DENSE_N", 0):  # below a crossover: dense
+        return 0, heads * N * 2 * row, qo
+    if seed == "dsa_indexer":
+        nch = cdiv(N, p["CH"])
+        sel = topk_rows(N, p["CH"], p["TOPK_DIV"], p["SINK"], p["WIN"])
+        draws = min(N - sel, nch * p["RSAMP"])
+        return (heads * N * (p["DI"] // 2 + 4), heads * (sel * 2 * row + draws * row),
+                qo + heads * nch * D * 4)
+    if seed in ("hash_topk", "socket_soft"):
+        nch = cdiv(N, p["CH"])
+        per_token = p["BITS"] // 8 if seed == "hash_topk" else cdiv(p["TABLES"], 16) * 16 + 2
+        # Both select N / TOPK_DIV over the whole list (one threshold per KV head).
+        sel = min(N, N // p["TOPK_DIV"] + p["SINK"] + p["WIN"])
+        draws = min(N - sel, nch * p["RSAMP"])
+        return heads * N * per_token, heads * (sel * 2 * row + draws * row), qo + heads * nch * D * 4
+    if seed == "quest_pages":
+        page, np_ = p["PAGE"], cdiv(N, p["PAGE"])
+        nch = cdiv(np_, p["CHP"])
+        pages = min(np_, np_ // p["TOPK_DIV"] + cdiv(p["SINK"], page) + cdiv(p["WIN"], page) + 1)
+        sel = min(N, pages * page)
+        draws = min(N - sel, nch * p["RSAMP"])
+        return heads * np_ * 2 * D * 2, heads * (sel * 2 * row + draws * row), qo + heads * nch * D * 4
+    if seed == "vattention":
+        ns = max(0, N - p["SINK"] - p["WIN"])
+        det = min(N, N // p["HEAVY_DIV"] + p["SINK"] + p["WIN"])
+        base = min(ns, max(2, ns // p["BASE_DIV"])) if ns else 0
+        # the base sample reads K; the budget (at least the base size) reads K and V
+        return heads * N * (p["DI"] // 2 + 4), heads * (det * 2 * row + base * row + base * 2 * row), qo
+    if seed == "magicpig_lsh":
+        sampled = min(N, int(magicpig_frac * N) + p["SINK"] + p["WIN"])
+        return heads * N * p["TABLES"], heads * sampled * 2 * row, qo
+    raise ValueError(f"no roofline model for seed '{seed}'")
+
+
+def parse_arg(arg):
+    path, _, rest = arg.partition(".cu:")
+    path = path if path.endswith(".cu") else path + ".cu"
+    over = {}
+    for kv in filter(None, rest.split(",")):
+        k, v = kv.split("=")
+        over[k] = int(v)
+    return path, over
+
+
+def rooflines(paths, suite, copy_gbps, magicpig_frac):
+    out = []
+    for arg in paths:
+        path, over = parse_arg(arg)
+        seed = os.path.basename(path)[:-3]
+        p = params_of(path if os.path.isabs(path) else os.path.join(ROOT, path), over)
+        rows = []
+        for name, s in suite_shapes(suite):
+            idx, kv, other = seed_bytes(seed, p, s, magicpig_frac)
+            total = idx + kv + other
+            rows.append({"workload": name, "index_bytes": idx, "kv_bytes": kv, "other_bytes": other,
+                         "bytes": total, "us": total / copy_gbps / 1e3})
+        out.append({"seed": seed, "params": p, "workloads": rows})
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("seeds", nargs="*")
+    ap.add_argument("--suite", default="llama3-8b")
+    ap.add_argument("--copy-gbps", type=float, default=4040.0)
+    ap.add_argument("--magicpig-frac", type=float, default=0.19)
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args()
+    seeds = args.seeds or sorted(os.path.relpath(f, ROOT) for f in glob.glob(os.path.join(ROOT, "seeds", "*.cu")))
+    try:
+        res = rooflines(seeds, args.suite, args.copy_gbps, args.magicpig_frac)
+    except (OSError, ValueError, KeyError) as e:
+        sys.exit(f"roofline: {e}")
+    if args.json:
+        json.dump(res, sys.stdout, indent=1)
+        return
+    print(f"suite {args.suite}, copy bandwidth {args.copy_gbps:.0f} GB/s: MB read per decode (us at the roofline)")
+    names = [w["workload"] for w in res[0]["workloads"]] if res else []
+    print(f"{'seed':<20}" + "".join(f"{n:>22}" for n in names))
+    for r in res:
+        print(f"{r['seed']:<20}" + "".join(f"{w['bytes'] / 1e6:>12.1f} ({w['us']:6.1f})" for w in r["workloads"]))
+
+
+if __name__ == "__main__":
+    main()
