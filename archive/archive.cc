@@ -16,11 +16,11 @@ namespace kevo {
 
 using namespace archive_internal;
 using nlohmann::json;
-using sqlite::Txn;
+using sql::Txn;
 namespace fs = std::filesystem;
 
 Archive::Impl::~Impl() {
-  db = sqlite::Db();  // close the database before giving up the writer lock
+  db = sql::Db();  // close the database before giving up the writer lock
   if (lock_fd >= 0) close(lock_fd);
 }
 
@@ -57,7 +57,7 @@ Result<int> take_writer_lock(const std::string& db_path) {
 
 // WAL lets readers (kevo status) run while the writer commits; synchronous=NORMAL keeps every
 // committed transaction across a process crash (only a power loss may drop the last few).
-Status set_writer_pragmas(sqlite::Db& db) {
+Status set_writer_pragmas(sql::Db& db) {
   KEVO_ASSIGN_OR_RETURN(std::string mode, db.query_text("PRAGMA journal_mode = WAL"));
   if (mode != "wal") {
     return Status::IoError("archive: the file system refused WAL mode (journal_mode=" + mode + ")");
@@ -65,8 +65,44 @@ Status set_writer_pragmas(sqlite::Db& db) {
   return db.exec("PRAGMA synchronous = NORMAL");
 }
 
+// One writing process per run on PostgreSQL too: a session advisory lock, which the server drops
+// when the connection ends (a killed orchestrator's included). Its holder's host and pid are
+// left in kv for the message a second writer gets.
+Status take_postgres_writer_lock(sql::Db& db, const std::string& location) {
+  bool locked = false;
+  for (int attempt = 0; attempt < 50 && !locked; ++attempt) {
+    KEVO_ASSIGN_OR_RETURN(int64_t got, db.query_int("SELECT CASE WHEN pg_try_advisory_lock("
+                                                    "1801812591, 1) THEN 1 ELSE 0 END"));
+    locked = got == 1;
+    if (!locked) usleep(2000);
+  }
+  if (!locked) {
+    auto who = db.query_text("SELECT value FROM kv WHERE key = 'archive.writer'");
+    return Status::Unavailable("archive: another kevo process" +
+                               (who.ok() ? " (" + *who + ")" : std::string()) + " is writing " +
+                               location);
+  }
+  return Status::Ok();
+}
+
+Result<std::unique_ptr<Archive::Impl>> open_postgres(const std::string& url,
+                                                     const ArchiveOptions& options) {
+  auto impl = std::make_unique<Archive::Impl>();
+  impl->path = sql::redact_url(url);
+  KEVO_ASSIGN_OR_RETURN(impl->db, sql::Db::connect(url, options.busy_timeout_ms));
+  KEVO_RETURN_IF_ERROR(archive_schema::migrate(impl->db));
+  KEVO_RETURN_IF_ERROR(take_postgres_writer_lock(impl->db, impl->path));
+  char host[256] = "";
+  gethostname(host, sizeof host - 1);
+  KEVO_RETURN_IF_ERROR(
+      kv_set(impl->db, "archive.writer",
+             std::string_view(std::string(host) + ", pid " + std::to_string(getpid()))));
+  return impl;
+}
+
 Result<std::unique_ptr<Archive::Impl>> open_impl(const std::string& path,
                                                  const ArchiveOptions& options, bool create) {
+  if (sql::is_postgres_url(path)) return open_postgres(path, options);
   auto impl = std::make_unique<Archive::Impl>();
   impl->path = path;
   std::error_code ec;
@@ -78,10 +114,10 @@ Result<std::unique_ptr<Archive::Impl>> open_impl(const std::string& path,
     return Status::NotFound("archive: no run database at " + path);
   }
   KEVO_ASSIGN_OR_RETURN(impl->lock_fd, take_writer_lock(path));
-  KEVO_ASSIGN_OR_RETURN(impl->db, sqlite::Db::open(path,
-                                                   create ? sqlite::Db::Mode::kReadWriteCreate
-                                                          : sqlite::Db::Mode::kReadWrite,
-                                                   options.busy_timeout_ms));
+  KEVO_ASSIGN_OR_RETURN(impl->db, sql::Db::open(path,
+                                                create ? sql::Db::Mode::kReadWriteCreate
+                                                       : sql::Db::Mode::kReadWrite,
+                                                options.busy_timeout_ms));
   KEVO_RETURN_IF_ERROR(set_writer_pragmas(impl->db));
   KEVO_RETURN_IF_ERROR(archive_schema::migrate(impl->db));
   return impl;
@@ -98,7 +134,7 @@ Result<std::unique_ptr<Archive>> Archive::create(const std::string& path, const 
   KEVO_RETURN_IF_ERROR(validate_config(config));
   if (run.name.empty()) return Status::InvalidArgument("archive: the run needs a name");
   KEVO_ASSIGN_OR_RETURN(auto impl, open_impl(path, options, /*create=*/true));
-  sqlite::Db& db = impl->db;
+  sql::Db& db = impl->db;
   KEVO_ASSIGN_OR_RETURN(auto txn, Txn::begin(db, Txn::Kind::kWrite));
   KEVO_ASSIGN_OR_RETURN(int64_t runs, db.query_int("SELECT count(*) FROM runs"));
   if (runs > 0) {
@@ -108,15 +144,14 @@ Result<std::unique_ptr<Archive>> Archive::create(const std::string& path, const 
   double now = now_unix();
   KEVO_ASSIGN_OR_RETURN(auto st, db.prepare("INSERT INTO runs (name, seed, status, created_at, "
                                             "updated_at, archive_config, config) "
-                                            "VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?6)"));
-  KEVO_RETURN_IF_ERROR(st.bind(1, run.name)
-                           .bind(2, static_cast<int64_t>(run.seed))
-                           .bind(3, run.status.empty() ? std::string("running") : run.status)
-                           .bind(4, now)
-                           .bind(5, dump_json(config_to_json(config)))
-                           .bind(6, run.config)
-                           .run());
-  impl->run_id = db.last_insert_rowid();
+                                            "VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?6) RETURNING id"));
+  st.bind(1, run.name)
+      .bind(2, static_cast<int64_t>(run.seed))
+      .bind(3, run.status.empty() ? std::string("running") : run.status)
+      .bind(4, now)
+      .bind(5, dump_json(config_to_json(config)))
+      .bind(6, run.config);
+  KEVO_ASSIGN_OR_RETURN(impl->run_id, returned_id(st));
   KEVO_RETURN_IF_ERROR(kv_set(db, kKeyRng, Rng(run.seed).state()));
   KEVO_RETURN_IF_ERROR(kv_set(db, kKeyEvaluations, int64_t{0}));
   KEVO_RETURN_IF_ERROR(insert_event(db, "run_created", {{"name", run.name}, {"seed", run.seed}}));
@@ -128,7 +163,7 @@ Result<std::unique_ptr<Archive>> Archive::create(const std::string& path, const 
 Result<std::unique_ptr<Archive>> Archive::open(const std::string& path,
                                                const ArchiveOptions& options) {
   KEVO_ASSIGN_OR_RETURN(auto impl, open_impl(path, options, /*create=*/false));
-  sqlite::Db& db = impl->db;
+  sql::Db& db = impl->db;
   KEVO_ASSIGN_OR_RETURN(auto txn, Txn::begin(db, Txn::Kind::kWrite));
   KEVO_ASSIGN_OR_RETURN(auto run, read_run(db));
   impl->run_id = run.first;
@@ -160,21 +195,21 @@ Status Archive::set_run_status(const std::string& status) {
 
 Result<LlmCallId> Archive::record_llm_call(const LlmCall& c) {
   std::lock_guard lock(impl_->mu);
-  sqlite::Db& db = impl_->db;
+  sql::Db& db = impl_->db;
   KEVO_ASSIGN_OR_RETURN(auto txn, Txn::begin(db, Txn::Kind::kWrite));
   KEVO_ASSIGN_OR_RETURN(
       auto st, db.prepare("INSERT INTO llm_calls (created_at, model, provider, tokens_in, "
                           "tokens_out, cost_usd, latency_s, status, error, prompt, response, "
                           "tag, parent_id, attempt, outcome, child_id) "
                           "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, "
-                          "?15, ?16)"));
-  KEVO_RETURN_IF_ERROR(st.bind(1, now_unix()).bind(2, c.model).bind(3, c.provider)
-                           .bind(4, c.tokens_in).bind(5, c.tokens_out).bind(6, c.cost_usd)
-                           .bind(7, c.latency_s).bind(8, c.status).bind(9, c.error)
-                           .bind(10, c.prompt).bind(11, c.response).bind(12, c.tag)
-                           .bind(13, c.parent).bind(14, c.attempt).bind(15, c.outcome)
-                           .bind(16, c.child).run());
-  LlmCallId id = db.last_insert_rowid();
+                          "?15, ?16) RETURNING id"));
+  st.bind(1, now_unix()).bind(2, c.model).bind(3, c.provider)
+      .bind(4, c.tokens_in).bind(5, c.tokens_out).bind(6, c.cost_usd)
+      .bind(7, c.latency_s).bind(8, c.status).bind(9, c.error)
+      .bind(10, c.prompt).bind(11, c.response).bind(12, c.tag)
+      .bind(13, c.parent).bind(14, c.attempt).bind(15, c.outcome)
+      .bind(16, c.child);
+  KEVO_ASSIGN_OR_RETURN(LlmCallId id, returned_id(st));
   // Running totals, so budgets and `kevo status` never sum the (large) call table.
   KEVO_RETURN_IF_ERROR(kv_add(db, kKeyLlmCalls, 1).status());
   if (c.status != "ok") KEVO_RETURN_IF_ERROR(kv_add(db, kKeyLlmFailed, 1).status());

@@ -9,7 +9,7 @@
 namespace kevo {
 
 using namespace archive_internal;
-using sqlite::Txn;
+using sql::Txn;
 
 namespace {
 
@@ -27,7 +27,7 @@ std::string row_select(const std::set<std::string>& c) {
          " FROM llm_calls ";
 }
 
-LlmCallRow read_row(const sqlite::Stmt& st) {
+LlmCallRow read_row(const sql::Stmt& st) {
   LlmCallRow r;
   r.id = st.int64(0);
   r.created_at = st.real(1);
@@ -46,7 +46,7 @@ LlmCallRow read_row(const sqlite::Stmt& st) {
   return r;
 }
 
-Result<std::vector<LlmCallRow>> read_rows(sqlite::Stmt& st) {
+Result<std::vector<LlmCallRow>> read_rows(sql::Stmt& st) {
   std::vector<LlmCallRow> out;
   while (true) {
     KEVO_ASSIGN_OR_RETURN(bool row, st.step());
@@ -60,7 +60,7 @@ constexpr double kClockSlack_s = 300;
 
 // The first id of `table` whose `time_col` is >= t, by binary search over the rowid: rows are
 // inserted in time order (give or take kClockSlack_s, which callers subtract). 1 if none earlier.
-Result<int64_t> first_id_at(sqlite::Db& db, const std::string& table, const std::string& time_col,
+Result<int64_t> first_id_at(sql::Db& db, const std::string& table, const std::string& time_col,
                             double t) {
   KEVO_ASSIGN_OR_RETURN(auto st, db.prepare("SELECT id, " + time_col + " FROM " + table +
                                             " WHERE id >= ?1 ORDER BY id LIMIT 1"));
@@ -90,7 +90,7 @@ Result<int64_t> first_id_at(sqlite::Db& db, const std::string& table, const std:
 // (the program page knows it). Before v4 programs.llm_call_id has no index: programs made by the
 // calls are looked for from the first one created after the earliest call (a program names a
 // call recorded before it), so recent calls cost a short scan and the oldest a whole one.
-Status complete_rows(sqlite::Db& db, bool stored, std::vector<LlmCallRow>& rows,
+Status complete_rows(sql::Db& db, bool stored, std::vector<LlmCallRow>& rows,
                      std::optional<std::pair<ProgramId, std::string>> known_child = {}) {
   if (rows.empty()) return Status::Ok();
   auto [lo_it, hi_it] = std::minmax_element(
@@ -161,7 +161,7 @@ Status complete_rows(sqlite::Db& db, bool stored, std::vector<LlmCallRow>& rows,
 }  // namespace
 
 Result<LlmCallPage> RunViews::llm_calls(const LlmCallQuery& q) {
-  sqlite::Db& db = impl_->db;
+  sql::Db& db = impl_->db;
   const bool stored = has_call_outcomes();
   KEVO_ASSIGN_OR_RETURN(auto txn, Txn::begin(db, Txn::Kind::kRead));
   KEVO_ASSIGN_OR_RETURN(int64_t max_id, db.query_int("SELECT coalesce(max(id), 0) FROM llm_calls"));
@@ -171,7 +171,7 @@ Result<LlmCallPage> RunViews::llm_calls(const LlmCallQuery& q) {
   std::string sql = row_select(impl_->call_columns) +
                     "WHERE id < ?1 AND id >= ?2 AND (?3 = '' OR status = ?3) AND (?5 = '' OR "
                     "model = ?5)" +
-                    (stored ? " AND (?4 = '' OR outcome = ?4) AND (?6 IS NULL OR parent_id = ?6)"
+                    (stored ? " AND (?4 = '' OR outcome = ?4) AND (parent_id = ?6 OR ?6 IS NULL)"
                             : "") +
                     " ORDER BY id DESC";
   KEVO_ASSIGN_OR_RETURN(auto st, db.prepare(sql));
@@ -199,7 +199,7 @@ Result<LlmCallPage> RunViews::llm_calls(const LlmCallQuery& q) {
 }
 
 Result<LlmCallDetail> RunViews::llm_call(LlmCallId id, std::optional<ProgramId> child) {
-  sqlite::Db& db = impl_->db;
+  sql::Db& db = impl_->db;
   KEVO_ASSIGN_OR_RETURN(auto txn, Txn::begin(db, Txn::Kind::kRead));
   LlmCallDetail d;
   KEVO_ASSIGN_OR_RETURN(d.call, read_llm_call(db, id));
@@ -223,7 +223,7 @@ Result<LlmCallDetail> RunViews::llm_call(LlmCallId id, std::optional<ProgramId> 
 }
 
 Result<std::vector<LlmCallRow>> RunViews::all_llm_calls() {
-  sqlite::Db& db = impl_->db;
+  sql::Db& db = impl_->db;
   KEVO_ASSIGN_OR_RETURN(auto txn, Txn::begin(db, Txn::Kind::kRead));
   KEVO_ASSIGN_OR_RETURN(auto st, db.prepare(row_select(impl_->call_columns) + "ORDER BY id"));
   KEVO_ASSIGN_OR_RETURN(auto rows, read_rows(st));

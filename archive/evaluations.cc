@@ -7,7 +7,7 @@ namespace kevo {
 
 using namespace archive_internal;
 using nlohmann::json;
-using sqlite::Txn;
+using sql::Txn;
 
 namespace {
 
@@ -37,9 +37,9 @@ std::string artifact(const json& result, const char* name) {
   return it != a->end() && it->is_string() ? it->get<std::string>() : "";
 }
 
-Result<std::optional<double>> best_fitness(sqlite::Db& db, std::optional<int> island) {
+Result<std::optional<double>> best_fitness(sql::Db& db, std::optional<int> island) {
   KEVO_ASSIGN_OR_RETURN(auto st, db.prepare("SELECT max(fitness) FROM cells "
-                                            "WHERE ?1 IS NULL OR island = ?1"));
+                                            "WHERE island = ?1 OR ?1 IS NULL"));
   st.bind(1, island);
   KEVO_ASSIGN_OR_RETURN(bool row, st.step());
   return row ? st.opt_real(0) : std::nullopt;
@@ -58,7 +58,7 @@ Result<BeginResult> Archive::begin_evaluation(const NewProgram& p) {
   out.hash = program_hash(source, p.params);
 
   std::lock_guard lock(impl_->mu);
-  sqlite::Db& db = impl_->db;
+  sql::Db& db = impl_->db;
   KEVO_ASSIGN_OR_RETURN(auto txn, Txn::begin(db, Txn::Kind::kWrite));
   KEVO_ASSIGN_OR_RETURN(auto find, db.prepare("SELECT id, status FROM programs WHERE hash = ?1"));
   find.bind(1, out.hash);
@@ -80,12 +80,12 @@ Result<BeginResult> Archive::begin_evaluation(const NewProgram& p) {
   KEVO_ASSIGN_OR_RETURN(
       auto ins, db.prepare("INSERT INTO programs (run_id, hash, parent_id, island, generation, "
                            "origin, llm_call_id, status, created_at, params, source) "
-                           "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending', ?8, ?9, ?10)"));
-  KEVO_RETURN_IF_ERROR(ins.bind(1, impl_->run_id).bind(2, out.hash).bind(3, p.parent)
-                           .bind(4, p.island).bind(5, generation).bind(6, p.origin)
-                           .bind(7, p.llm_call).bind(8, now_unix())
-                           .bind(9, dump_json(json(p.params))).bind(10, source).run());
-  out.id = db.last_insert_rowid();
+                           "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending', ?8, ?9, ?10) "
+                           "RETURNING id"));
+  ins.bind(1, impl_->run_id).bind(2, out.hash).bind(3, p.parent).bind(4, p.island)
+      .bind(5, generation).bind(6, p.origin).bind(7, p.llm_call).bind(8, now_unix())
+      .bind(9, dump_json(json(p.params))).bind(10, source);
+  KEVO_ASSIGN_OR_RETURN(out.id, returned_id(ins));
   out.status = kPending;
   KEVO_RETURN_IF_ERROR(kv_add(db, count_key(kPending), 1).status());
   KEVO_RETURN_IF_ERROR(txn.commit());
@@ -113,7 +113,7 @@ Result<RecordOutcome> Archive::record_result(ProgramId id, const json& result) {
   stored.erase("artifacts");  // kept in their own columns
 
   std::lock_guard lock(impl_->mu);
-  sqlite::Db& db = impl_->db;
+  sql::Db& db = impl_->db;
   KEVO_ASSIGN_OR_RETURN(auto txn, Txn::begin(db, Txn::Kind::kWrite));
   KEVO_ASSIGN_OR_RETURN(auto cur, db.prepare("SELECT status, island FROM programs WHERE id = ?1"));
   cur.bind(1, id);
@@ -168,7 +168,7 @@ Result<RecordOutcome> Archive::record_result(ProgramId id, const json& result) {
 Status Archive::record_holdout(ProgramId id, const json& result) {
   if (!result.is_object()) return Status::InvalidArgument("archive: holdout result is not an object");
   std::lock_guard lock(impl_->mu);
-  sqlite::Db& db = impl_->db;
+  sql::Db& db = impl_->db;
   KEVO_ASSIGN_OR_RETURN(auto st, db.prepare("UPDATE programs SET holdout = ?2 "
                                             "WHERE id = ?1 AND status <> 'pending'"));
   KEVO_RETURN_IF_ERROR(st.bind(1, id).bind(2, dump_json(result)).run());
@@ -186,7 +186,7 @@ Status Archive::amend_result(ProgramId id, const json& result) {
   json stored = result;
   stored.erase("artifacts");  // kept in their own columns, as recorded
   std::lock_guard lock(impl_->mu);
-  sqlite::Db& db = impl_->db;
+  sql::Db& db = impl_->db;
   KEVO_ASSIGN_OR_RETURN(auto txn, Txn::begin(db, Txn::Kind::kWrite));
   KEVO_ASSIGN_OR_RETURN(auto cur, db.prepare("SELECT metrics FROM programs "
                                              "WHERE id = ?1 AND status = ?2"));
@@ -207,7 +207,7 @@ Status Archive::amend_result(ProgramId id, const json& result) {
 
 Status Archive::cancel_evaluation(ProgramId id) {
   std::lock_guard lock(impl_->mu);
-  sqlite::Db& db = impl_->db;
+  sql::Db& db = impl_->db;
   KEVO_ASSIGN_OR_RETURN(auto txn, Txn::begin(db, Txn::Kind::kWrite));
   KEVO_ASSIGN_OR_RETURN(auto st, db.prepare("DELETE FROM programs "
                                             "WHERE id = ?1 AND status = 'pending'"));

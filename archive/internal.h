@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "archive/archive.h"
-#include "archive/sqlite.h"
+#include "archive/sql.h"
 
 namespace kevo::archive_internal {
 
@@ -26,18 +26,18 @@ Result<ArchiveConfig> config_from_json(const std::string& text);
 Status validate_config(const ArchiveConfig& c);
 
 // The run row of this file (a file holds one run) and its id.
-Result<std::pair<int64_t, RunInfo>> read_run(sqlite::Db& db);
-Result<ArchiveConfig> read_archive_config(sqlite::Db& db);
+Result<std::pair<int64_t, RunInfo>> read_run(sql::Db& db);
+Result<ArchiveConfig> read_archive_config(sql::Db& db);
 
 // kv table. The archive's own keys start with "archive."; the caller's counters with
 // "counter." and its JSON values with "value.".
-Result<std::optional<std::string>> kv_text(sqlite::Db& db, const std::string& key);
-Result<int64_t> kv_int(sqlite::Db& db, const std::string& key);  // 0 when absent
-Result<double> kv_real(sqlite::Db& db, const std::string& key);  // 0 when absent
-Status kv_set(sqlite::Db& db, const std::string& key, int64_t v);
-Status kv_set(sqlite::Db& db, const std::string& key, double v);
-Status kv_set(sqlite::Db& db, const std::string& key, std::string_view v);
-Result<int64_t> kv_add(sqlite::Db& db, const std::string& key, int64_t delta);
+Result<std::optional<std::string>> kv_text(sql::Db& db, const std::string& key);
+Result<int64_t> kv_int(sql::Db& db, const std::string& key);  // 0 when absent
+Result<double> kv_real(sql::Db& db, const std::string& key);  // 0 when absent
+Status kv_set(sql::Db& db, const std::string& key, int64_t v);
+Status kv_set(sql::Db& db, const std::string& key, double v);
+Status kv_set(sql::Db& db, const std::string& key, std::string_view v);
+Result<int64_t> kv_add(sql::Db& db, const std::string& key, int64_t delta);
 
 inline constexpr const char* kKeyRng = "archive.rng";
 inline constexpr const char* kKeyEvaluations = "archive.evaluations";
@@ -51,24 +51,30 @@ inline constexpr const char* kKeyCost = "archive.cost_usd";
 inline constexpr const char* kKeyCountPrefix = "archive.count.";
 inline std::string count_key(const std::string& status) { return kKeyCountPrefix + status; }
 
-Status insert_event(sqlite::Db& db, const std::string& kind, const nlohmann::json& message);
+// The id an INSERT ... RETURNING id gave back (steps the statement to its end).
+Result<int64_t> returned_id(sql::Stmt& st);
+
+Status insert_event(sql::Db& db, const std::string& kind, const nlohmann::json& message);
+
+// Whether a process holds a PostgreSQL archive for writing (the writer's advisory lock).
+Result<bool> postgres_writer_active(sql::Db& db);
 
 // Reads (queries.cc).
-Result<Program> read_program(sqlite::Db& db, ProgramId id);  // NotFound naming the id
-Result<std::vector<ProgramSummary>> read_summaries(sqlite::Stmt& st);  // rows of kSummaryCols
+Result<Program> read_program(sql::Db& db, ProgramId id);  // NotFound naming the id
+Result<std::vector<ProgramSummary>> read_summaries(sql::Stmt& st);  // rows of kSummaryCols
 inline constexpr const char* kSummaryCols =
     "id, status, fitness, island, generation, cell, origin, parent_id, metrics, created_at, "
     "message";
-Result<std::vector<ProgramSummary>> read_children(sqlite::Db& db, ProgramId parent, int limit);
-Result<std::vector<Elite>> read_elites(sqlite::Db& db, std::optional<int> island);
+Result<std::vector<ProgramSummary>> read_children(sql::Db& db, ProgramId parent, int limit);
+Result<std::vector<Elite>> read_elites(sql::Db& db, std::optional<int> island);
 // `count_by_scan`: count programs per status with a scan (files older than schema 3 have no
 // per-status counters).
-Result<Totals> read_totals(sqlite::Db& db, bool count_by_scan = false);
-Result<LlmCall> read_llm_call(sqlite::Db& db, LlmCallId id);
-Result<std::vector<LlmOutcomeCount>> read_llm_outcomes(sqlite::Db& db);
-Result<std::vector<ProgramSummary>> read_top(sqlite::Db& db, const TopQuery& q);
-Result<std::vector<ProgramSummary>> read_lineage(sqlite::Db& db, ProgramId id);
-Result<std::vector<Event>> read_events(sqlite::Db& db, const std::string& kind, int limit);
+Result<Totals> read_totals(sql::Db& db, bool count_by_scan = false);
+Result<LlmCall> read_llm_call(sql::Db& db, LlmCallId id);
+Result<std::vector<LlmOutcomeCount>> read_llm_outcomes(sql::Db& db);
+Result<std::vector<ProgramSummary>> read_top(sql::Db& db, const TopQuery& q);
+Result<std::vector<ProgramSummary>> read_lineage(sql::Db& db, ProgramId id);
+Result<std::vector<Event>> read_events(sql::Db& db, const std::string& kind, int limit);
 
 // Methods (methods.cc): each program's generation-0 ancestor, and the names of the seeds.
 struct MethodMap {
@@ -76,17 +82,17 @@ struct MethodMap {
   std::vector<std::pair<ProgramId, ProgramId>> of;  // (program id, seed id), sorted by id
   ProgramId seed_of(ProgramId id) const;            // 0 when unknown
 };
-Result<MethodMap> read_method_map(sqlite::Db& db);
-Result<std::vector<MethodSummary>> read_methods(sqlite::Db& db);
-Result<RunActivity> read_activity(sqlite::Db& db, const RunInfo& run, bool writer_active);
+Result<MethodMap> read_method_map(sql::Db& db);
+Result<std::vector<MethodSummary>> read_methods(sql::Db& db);
+Result<RunActivity> read_activity(sql::Db& db, const RunInfo& run, bool writer_active);
 
 // Ring migration (selection.cc): each island's best `migration_count` elites try the next
 // island's grid (same program ids), under the usual rule. Records a "migration" event.
-Status migrate_ring(sqlite::Db& db, const ArchiveConfig& config);
+Status migrate_ring(sql::Db& db, const ArchiveConfig& config);
 
 // Places program `id` (fitness, cell) on `island` if its cell is empty or held by strictly lower
 // fitness. Returns whether it was placed.
-Result<bool> offer_to_cell(sqlite::Db& db, int island, const std::string& cell, ProgramId id,
+Result<bool> offer_to_cell(sql::Db& db, int island, const std::string& cell, ProgramId id,
                            double fitness);
 
 }  // namespace kevo::archive_internal
@@ -96,7 +102,7 @@ namespace kevo {
 struct Archive::Impl {
   ~Impl();
   std::mutex mu;  // guards db and everything below it
-  sqlite::Db db;
+  sql::Db db;
   std::string path;
   ArchiveConfig config;
   int64_t run_id = 0;
@@ -104,7 +110,7 @@ struct Archive::Impl {
 };
 
 struct ArchiveReader::Impl {
-  sqlite::Db db;
+  sql::Db db;
   ArchiveConfig config;
   int schema_version = 0;  // as found: readers do not upgrade files
   bool writer_active = false;  // a process held the run for writing when the reader opened

@@ -25,7 +25,7 @@ std::string display_name(const std::string& seed) {
 // Names for the seeds (the programs without a parent). A run records them in its
 // "seeds_added" event: {"programs": [{"id", "name"}]}; runs written before that list only the
 // names ({"seeds": [...]}), in the order the seeds were inserted, which is id order.
-void name_seeds(sqlite::Db& db, std::map<ProgramId, std::string>& names) {
+void name_seeds(sql::Db& db, std::map<ProgramId, std::string>& names) {
   auto events = read_events(db, "seeds_added", 16);
   if (!events.ok()) return;
   std::vector<std::string> listed;
@@ -60,7 +60,7 @@ void name_seeds(sqlite::Db& db, std::map<ProgramId, std::string>& names) {
 
 }  // namespace
 
-Result<MethodMap> read_method_map(sqlite::Db& db) {
+Result<MethodMap> read_method_map(sql::Db& db) {
   MethodMap m;
   // Read from the (parent_id, id) index alone: a few megabytes at 100,000 programs.
   KEVO_ASSIGN_OR_RETURN(auto st, db.prepare("SELECT id, parent_id FROM programs"));
@@ -82,7 +82,7 @@ Result<MethodMap> read_method_map(sqlite::Db& db) {
   return m;
 }
 
-Result<std::vector<MethodSummary>> read_methods(sqlite::Db& db) {
+Result<std::vector<MethodSummary>> read_methods(sql::Db& db) {
   KEVO_ASSIGN_OR_RETURN(MethodMap map, read_method_map(db));
   std::map<ProgramId, MethodSummary> by_seed;
   for (const auto& [id, name] : map.names) {
@@ -128,12 +128,12 @@ Result<std::vector<MethodSummary>> read_methods(sqlite::Db& db) {
   return out;
 }
 
-Result<RunActivity> read_activity(sqlite::Db& db, const RunInfo& run, bool writer_active) {
+Result<RunActivity> read_activity(sql::Db& db, const RunInfo& run, bool writer_active) {
   RunActivity a;
   a.writer_active = writer_active;
   // The newest evaluations are among the newest programs (results arrive about in id order).
   KEVO_ASSIGN_OR_RETURN(auto last, db.prepare("SELECT max(evaluated_at) FROM (SELECT evaluated_at "
-                                              "FROM programs ORDER BY id DESC LIMIT 256)"));
+                                              "FROM programs ORDER BY id DESC LIMIT 256) AS recent"));
   KEVO_ASSIGN_OR_RETURN(bool row, last.step());
   if (row && !last.is_null(0)) a.last_evaluation = last.real(0);
   KEVO_ASSIGN_OR_RETURN(auto st, db.prepare("SELECT time, kind, message FROM events WHERE kind IN "

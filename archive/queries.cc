@@ -24,7 +24,7 @@ json object_or_empty(json j) { return j.is_object() ? j : json::object(); }
 
 }  // namespace
 
-Result<Program> read_program(sqlite::Db& db, ProgramId id) {
+Result<Program> read_program(sql::Db& db, ProgramId id) {
   KEVO_ASSIGN_OR_RETURN(
       auto st, db.prepare("SELECT id, hash, source, params, parent_id, island, generation, origin, "
                           "llm_call_id, status, message, fitness, cell, metrics, result, holdout, "
@@ -57,7 +57,7 @@ Result<Program> read_program(sqlite::Db& db, ProgramId id) {
   return p;
 }
 
-Result<std::vector<ProgramSummary>> read_summaries(sqlite::Stmt& st) {
+Result<std::vector<ProgramSummary>> read_summaries(sql::Stmt& st) {
   std::vector<ProgramSummary> out;
   while (true) {
     KEVO_ASSIGN_OR_RETURN(bool row, st.step());
@@ -78,7 +78,7 @@ Result<std::vector<ProgramSummary>> read_summaries(sqlite::Stmt& st) {
   }
 }
 
-Result<std::vector<ProgramSummary>> read_children(sqlite::Db& db, ProgramId parent, int limit) {
+Result<std::vector<ProgramSummary>> read_children(sql::Db& db, ProgramId parent, int limit) {
   KEVO_ASSIGN_OR_RETURN(auto st, db.prepare(std::string("SELECT ") + kSummaryCols +
                                             " FROM programs WHERE parent_id = ?1 "
                                             "ORDER BY id DESC LIMIT ?2"));
@@ -86,10 +86,10 @@ Result<std::vector<ProgramSummary>> read_children(sqlite::Db& db, ProgramId pare
   return read_summaries(st);
 }
 
-Result<std::vector<Elite>> read_elites(sqlite::Db& db, std::optional<int> island) {
+Result<std::vector<Elite>> read_elites(sql::Db& db, std::optional<int> island) {
   // Ordered by island then cell key: a stable order that selection's PRNG draws index into.
   KEVO_ASSIGN_OR_RETURN(auto st, db.prepare("SELECT island, cell, program_id, fitness FROM cells "
-                                            "WHERE ?1 IS NULL OR island = ?1 "
+                                            "WHERE island = ?1 OR ?1 IS NULL "
                                             "ORDER BY island, cell"));
   st.bind(1, island);
   std::vector<Elite> out;
@@ -100,7 +100,7 @@ Result<std::vector<Elite>> read_elites(sqlite::Db& db, std::optional<int> island
   }
 }
 
-Result<Totals> read_totals(sqlite::Db& db, bool count_by_scan) {
+Result<Totals> read_totals(sql::Db& db, bool count_by_scan) {
   Totals t;
   KEVO_ASSIGN_OR_RETURN(t.evaluations, kv_int(db, kKeyEvaluations));
   // Per-status counters (kept with every status change), a short range of the kv key index.
@@ -144,7 +144,7 @@ constexpr const char* kCallCols =
     "id, model, provider, tokens_in, tokens_out, cost_usd, latency_s, status, error, created_at, "
     "tag, parent_id, attempt, outcome, child_id";
 
-LlmCall call_from_row(sqlite::Stmt& st) {
+LlmCall call_from_row(sql::Stmt& st) {
   LlmCall c;
   c.id = st.int64(0);
   c.model = st.text(1);
@@ -166,7 +166,7 @@ LlmCall call_from_row(sqlite::Stmt& st) {
 
 }  // namespace
 
-Result<LlmCall> read_llm_call(sqlite::Db& db, LlmCallId id) {
+Result<LlmCall> read_llm_call(sql::Db& db, LlmCallId id) {
   KEVO_ASSIGN_OR_RETURN(auto st, db.prepare(std::string("SELECT ") + kCallCols +
                                             ", prompt, response FROM llm_calls WHERE id = ?1"));
   st.bind(1, id);
@@ -178,7 +178,7 @@ Result<LlmCall> read_llm_call(sqlite::Db& db, LlmCallId id) {
   return c;
 }
 
-Result<std::vector<LlmOutcomeCount>> read_llm_outcomes(sqlite::Db& db) {
+Result<std::vector<LlmOutcomeCount>> read_llm_outcomes(sql::Db& db) {
   // Reads only the (model, outcome, tokens, cost) index: fast on a large call table.
   KEVO_ASSIGN_OR_RETURN(auto st, db.prepare("SELECT model, outcome, count(*), sum(tokens_in), "
                                             "sum(tokens_out), sum(cost_usd) FROM llm_calls "
@@ -192,14 +192,14 @@ Result<std::vector<LlmOutcomeCount>> read_llm_outcomes(sqlite::Db& db) {
   return out;
 }
 
-Result<std::vector<ProgramSummary>> read_top(sqlite::Db& db, const TopQuery& q) {
+Result<std::vector<ProgramSummary>> read_top(sql::Db& db, const TopQuery& q) {
   if (q.status) {
     // Failed programs have no fitness, so within one status the (status, fitness DESC, id) index
     // holds them in id order: "ORDER BY fitness, id DESC" is that index read backwards, no sort.
     // (ok programs have a fitness: for them newest first needs a sort.)
     std::string sql = std::string("SELECT ") + kSummaryCols + " FROM programs WHERE status = ?2" +
                       (q.island ? " AND island = ?3" : "") +
-                      (*q.status == "ok" ? " ORDER BY id DESC" : " ORDER BY fitness, id DESC") +
+                      (*q.status == "ok" ? " ORDER BY id DESC" : " ORDER BY fitness NULLS FIRST, id DESC") +
                       " LIMIT ?1";
     KEVO_ASSIGN_OR_RETURN(auto st, db.prepare(sql));
     std::vector<std::string> statuses = {*q.status};
@@ -230,7 +230,7 @@ Result<std::vector<ProgramSummary>> read_top(sqlite::Db& db, const TopQuery& q) 
   if (!q.per_cell) {
     // Both forms read only the (status, [island,] fitness DESC, id) indexes.
     std::string sql = std::string("SELECT ") + kSummaryCols + " FROM programs WHERE status = 'ok'" +
-                      (q.island ? " AND island = ?2" : "") + " ORDER BY fitness DESC, id LIMIT ?1";
+                      (q.island ? " AND island = ?2" : "") + " ORDER BY fitness DESC NULLS LAST, id LIMIT ?1";
     KEVO_ASSIGN_OR_RETURN(auto st, db.prepare(sql));
     st.bind(1, q.limit);
     if (q.island) st.bind(2, *q.island);
@@ -244,7 +244,7 @@ Result<std::vector<ProgramSummary>> read_top(sqlite::Db& db, const TopQuery& q) 
   }
   KEVO_ASSIGN_OR_RETURN(auto st, db.prepare("SELECT " + cols +
                                             " FROM cells c JOIN programs p ON p.id = c.program_id"
-                                            " WHERE ?1 IS NULL OR c.island = ?1"
+                                            " WHERE c.island = ?1 OR ?1 IS NULL"
                                             " ORDER BY c.fitness DESC, p.id, c.island"));
   st.bind(1, q.island);
   KEVO_ASSIGN_OR_RETURN(auto rows, read_summaries(st));
@@ -257,7 +257,7 @@ Result<std::vector<ProgramSummary>> read_top(sqlite::Db& db, const TopQuery& q) 
   return out;
 }
 
-Result<std::vector<ProgramSummary>> read_lineage(sqlite::Db& db, ProgramId id) {
+Result<std::vector<ProgramSummary>> read_lineage(sql::Db& db, ProgramId id) {
   std::vector<ProgramSummary> out;
   KEVO_ASSIGN_OR_RETURN(auto st, db.prepare(std::string("SELECT ") + kSummaryCols +
                                             " FROM programs WHERE id = ?1"));
@@ -281,7 +281,7 @@ Result<std::vector<ProgramSummary>> read_lineage(sqlite::Db& db, ProgramId id) {
   return out;
 }
 
-Result<std::vector<Event>> read_events(sqlite::Db& db, const std::string& kind, int limit) {
+Result<std::vector<Event>> read_events(sql::Db& db, const std::string& kind, int limit) {
   KEVO_ASSIGN_OR_RETURN(auto st, db.prepare(kind.empty() ? "SELECT id, time, kind, message FROM "
                                                             "events WHERE ?1 = '' ORDER BY id "
                                                             "DESC LIMIT ?2"

@@ -14,7 +14,16 @@
 namespace kevo {
 
 using namespace archive_internal;
-using sqlite::Txn;
+using sql::Txn;
+
+Result<bool> archive_internal::postgres_writer_active(sql::Db& db) {
+  KEVO_ASSIGN_OR_RETURN(int64_t held,
+                        db.query_int("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
+                                     "AND classid = 1801812591 AND objid = 1 AND granted "
+                                     "AND database = (SELECT oid FROM pg_database WHERE "
+                                     "datname = current_database())"));
+  return held > 0;
+}
 
 ArchiveReader::ArchiveReader(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 ArchiveReader::~ArchiveReader() = default;
@@ -39,10 +48,40 @@ bool wal_has_content(const std::string& db_path) {
   return !ec && size > 0;
 }
 
+// A PostgreSQL archive: a connection whose transactions are read-only (a reader never writes,
+// not even a schema upgrade), and whether the writer's advisory lock is held.
+Result<std::unique_ptr<ArchiveReader::Impl>> open_postgres(const std::string& url,
+                                                     const ArchiveOptions& options) {
+  auto impl = std::make_unique<ArchiveReader::Impl>();
+  KEVO_ASSIGN_OR_RETURN(impl->db, sql::Db::connect(url, options.busy_timeout_ms));
+  KEVO_RETURN_IF_ERROR(impl->db.exec("SET default_transaction_read_only = on"));
+  KEVO_ASSIGN_OR_RETURN(int version, archive_schema::version(impl->db));
+  if (version == 0) {
+    return Status::NotFound("archive: no kevo run in the database at " + sql::redact_url(url));
+  }
+  if (version > archive_schema::latest_version()) {
+    return Status::InvalidArgument("archive: the database at " + sql::redact_url(url) +
+                                   " was written by a newer kevo (schema " +
+                                   std::to_string(version) + "); use a newer kevo");
+  }
+  impl->schema_version = version;
+  KEVO_ASSIGN_OR_RETURN(impl->writer_active, postgres_writer_active(impl->db));
+  auto config = read_archive_config(impl->db);
+  if (!config.ok() && config.status().code() == StatusCode::kNotFound) {
+    return Status::NotFound("archive: no kevo run in the database at " + sql::redact_url(url));
+  }
+  KEVO_ASSIGN_OR_RETURN(impl->config, std::move(config));
+  return impl;
+}
+
 }  // namespace
 
 Result<std::unique_ptr<ArchiveReader>> ArchiveReader::open(const std::string& path,
                                                            const ArchiveOptions& options) {
+  if (sql::is_postgres_url(path)) {
+    KEVO_ASSIGN_OR_RETURN(auto impl, open_postgres(path, options));
+    return std::unique_ptr<ArchiveReader>(new ArchiveReader(std::move(impl)));
+  }
   std::error_code ec;
   if (std::filesystem::is_directory(path, ec)) {
     return Status::InvalidArgument("archive: " + path + " is a folder; give its kevo.db");
@@ -59,7 +98,7 @@ Result<std::unique_ptr<ArchiveReader>> ArchiveReader::open(const std::string& pa
   // Otherwise share the writer's WAL index like any SQLite reader.
   const bool immutable = !writer_active(path) && !wal_has_content(path);
   auto db =
-      sqlite::Db::open(path, immutable ? sqlite::Db::Mode::kImmutable : sqlite::Db::Mode::kReadOnly,
+      sql::Db::open(path, immutable ? sql::Db::Mode::kImmutable : sql::Db::Mode::kReadOnly,
                        options.busy_timeout_ms);
   if (!db.ok()) return db.status();
   impl->db = std::move(db).value();
@@ -157,7 +196,11 @@ Result<std::map<ProgramId, std::string>> ArchiveReader::methods_of(
 Result<RunActivity> ArchiveReader::activity() {
   KEVO_ASSIGN_OR_RETURN(auto txn, Txn::begin(impl_->db, Txn::Kind::kRead));
   KEVO_ASSIGN_OR_RETURN(auto run, read_run(impl_->db));
-  return read_activity(impl_->db, run.second, impl_->writer_active);
+  bool writer = impl_->writer_active;
+  if (impl_->db.postgres()) {
+    KEVO_ASSIGN_OR_RETURN(writer, postgres_writer_active(impl_->db));
+  }
+  return read_activity(impl_->db, run.second, writer);
 }
 
 }  // namespace kevo

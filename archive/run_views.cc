@@ -11,7 +11,7 @@
 namespace kevo {
 
 using namespace archive_internal;
-using sqlite::Txn;
+using sql::Txn;
 
 RunViews::RunViews(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 RunViews::~RunViews() = default;
@@ -21,11 +21,21 @@ Result<std::unique_ptr<RunViews>> RunViews::open(const std::string& path,
   auto impl = std::make_unique<Impl>();
   // The reader checks the file (exists, is a kevo archive, schema known) before we query it.
   KEVO_ASSIGN_OR_RETURN(impl->reader, ArchiveReader::open(path, options));
+  if (sql::is_postgres_url(path)) {
+    KEVO_ASSIGN_OR_RETURN(impl->db, sql::Db::connect(path, options.busy_timeout_ms));
+    KEVO_RETURN_IF_ERROR(impl->db.exec("SET default_transaction_read_only = on"));
+    impl->path = sql::redact_url(path);
+  } else {
+    KEVO_ASSIGN_OR_RETURN(
+        impl->db, sql::Db::open(path, sql::Db::Mode::kReadOnly, options.busy_timeout_ms));
+    impl->path = path;
+  }
   KEVO_ASSIGN_OR_RETURN(
-      impl->db, sqlite::Db::open(path, sqlite::Db::Mode::kReadOnly, options.busy_timeout_ms));
-  impl->path = path;
-  KEVO_ASSIGN_OR_RETURN(auto st,
-                        impl->db.prepare("SELECT name FROM pragma_table_info('llm_calls')"));
+      auto st, impl->db.prepare(impl->db.postgres()
+                                    ? "SELECT column_name FROM information_schema.columns WHERE "
+                                      "table_schema = current_schema() AND "
+                                      "table_name = 'llm_calls'"
+                                    : "SELECT name FROM pragma_table_info('llm_calls')"));
   while (true) {
     KEVO_ASSIGN_OR_RETURN(bool row, st.step());
     if (!row) break;
@@ -47,7 +57,7 @@ bool RunViews::has_call_outcomes() const {
 namespace {
 
 // Parents of every program, from the programs_by_parent index alone (rowid + parent_id).
-Result<std::unordered_map<ProgramId, std::optional<ProgramId>>> parents(sqlite::Db& db) {
+Result<std::unordered_map<ProgramId, std::optional<ProgramId>>> parents(sql::Db& db) {
   std::unordered_map<ProgramId, std::optional<ProgramId>> out;
   KEVO_ASSIGN_OR_RETURN(auto st, db.prepare("SELECT id, parent_id FROM programs "
                                             "INDEXED BY programs_by_parent"));
@@ -80,7 +90,7 @@ ProgramId root_of(ProgramId id,
 }
 
 // Runs inside the caller's transaction.
-Result<std::vector<EvalPoint>> read_points(sqlite::Db& db, ProgramId after) {
+Result<std::vector<EvalPoint>> read_points(sql::Db& db, ProgramId after) {
   KEVO_ASSIGN_OR_RETURN(auto parent, parents(db));
   // Covering index (status, island, fitness, id): no row of the table is read.
   KEVO_ASSIGN_OR_RETURN(auto st, db.prepare("SELECT id, island, status, fitness FROM programs "
@@ -116,7 +126,7 @@ Result<std::vector<EvalPoint>> RunViews::points() {
 }
 
 Result<RunViews::PointsPage> RunViews::points_after(ProgramId after) {
-  sqlite::Db& db = impl_->db;
+  sql::Db& db = impl_->db;
   // One snapshot: the points and the first pending program must agree, or one finishing in
   // between would fall through the gap.
   KEVO_ASSIGN_OR_RETURN(auto txn, Txn::begin(db, Txn::Kind::kRead));
@@ -131,7 +141,7 @@ Result<RunViews::PointsPage> RunViews::points_after(ProgramId after) {
 }
 
 Result<std::vector<Method>> RunViews::methods() {
-  sqlite::Db& db = impl_->db;
+  sql::Db& db = impl_->db;
   KEVO_ASSIGN_OR_RETURN(auto txn, Txn::begin(db, Txn::Kind::kRead));
   KEVO_ASSIGN_OR_RETURN(auto pts, read_points(db, 0));
   // Roots, with their origin and status (a handful of rows).
@@ -171,7 +181,7 @@ Result<std::vector<Method>> RunViews::methods() {
 }
 
 Result<EvalRate> RunViews::rate(double window_s, double now) {
-  sqlite::Db& db = impl_->db;
+  sql::Db& db = impl_->db;
   KEVO_ASSIGN_OR_RETURN(auto txn, Txn::begin(db, Txn::Kind::kRead));
   KEVO_ASSIGN_OR_RETURN(auto run, read_run(db));
   KEVO_ASSIGN_OR_RETURN(int64_t evaluations, kv_int(db, kKeyEvaluations));
@@ -207,15 +217,20 @@ Result<std::vector<ProgramSummary>> RunViews::children(ProgramId id, int limit) 
 }
 
 Result<std::vector<ProgramMetrics>> RunViews::ok_metrics(const std::string& error_metric) {
-  sqlite::Db& db = impl_->db;
+  sql::Db& db = impl_->db;
   KEVO_ASSIGN_OR_RETURN(auto txn, Txn::begin(db, Txn::Kind::kRead));
   KEVO_ASSIGN_OR_RETURN(auto parent, parents(db));
-  KEVO_ASSIGN_OR_RETURN(auto st, db.prepare("SELECT id, fitness, json_extract(metrics, ?1) FROM "
-                                            "programs WHERE status = 'ok' AND fitness IS NOT NULL "
-                                            "ORDER BY id"));
+  // The metric from the stored JSON, by the engine's own JSON functions (a number, else NULL).
+  KEVO_ASSIGN_OR_RETURN(
+      auto st, db.prepare(std::string("SELECT id, fitness, ") +
+                          (db.postgres() ? "CASE WHEN jsonb_typeof(metrics::jsonb -> ?1) = "
+                                           "'number' THEN (metrics::jsonb ->> ?1)::float8 END"
+                                         : "json_extract(metrics, ?1)") +
+                          " FROM programs WHERE status = 'ok' AND fitness IS NOT NULL "
+                          "ORDER BY id"));
   std::string key = error_metric;
   key.erase(std::remove(key.begin(), key.end(), '"'), key.end());
-  st.bind(1, "$.\"" + key + "\"");
+  st.bind(1, db.postgres() ? key : "$.\"" + key + "\"");
   std::vector<ProgramMetrics> out;
   std::unordered_map<ProgramId, ProgramId> memo;
   while (true) {

@@ -7,13 +7,13 @@
 #include <vector>
 
 #include "archive/run_views.h"
-#include "archive/sqlite.h"
+#include "archive/sql.h"
 
 namespace kevo {
 
 struct RunViews::Impl {
   std::unique_ptr<ArchiveReader> reader;
-  sqlite::Db db;  // our own read-only connection: the reader's is private to it
+  sql::Db db;  // our own read-only connection: the reader's is private to it
   std::string path;
   std::set<std::string> call_columns;  // columns of llm_calls in this file
 };

@@ -6,10 +6,11 @@
 namespace kevo::archive_schema {
 namespace {
 
-// Each entry moves the schema from version i to i + 1. Never edit a released entry: add one.
+// Each entry moves the schema from version i to i + 1. Never edit a released entry: add one, here
+// and in schema_postgres.cc (the same version in PostgreSQL's words).
 // Column order matters for speed: small columns first, big text last, so listings never walk a
 // row's overflow pages.
-const std::vector<const char*>& migrations() {
+const std::vector<const char*>& sqlite_migrations() {
   static const std::vector<const char*> m = {
       // 1: the tables.
       R"sql(
@@ -106,29 +107,79 @@ ALTER TABLE llm_calls ADD COLUMN child_id INTEGER;
 CREATE INDEX llm_calls_by_model_outcome ON llm_calls(model, outcome, tokens_in, tokens_out, cost_usd);
 CREATE INDEX llm_calls_by_parent ON llm_calls(parent_id, id);
 )sql",
+      // 5: the work queue of a run whose GPU hosts share the archive (archive/queue.h): a task
+      // per evaluation to be made by a worker, with its lease, and the workers that heart-beat.
+      R"sql(
+CREATE TABLE tasks (
+  id INTEGER PRIMARY KEY,
+  program_id INTEGER NOT NULL REFERENCES programs(id) ON DELETE CASCADE,
+  purpose TEXT NOT NULL,                  -- 'eval', 'holdout' or 'counters'
+  suite TEXT NOT NULL,
+  gpu_model TEXT NOT NULL,                -- only a worker with this GPU model takes it
+  state TEXT NOT NULL,                    -- 'queued', 'running', 'done', then 'recorded'
+  claims INTEGER NOT NULL DEFAULT 0,      -- workers that took it
+  max_claims INTEGER NOT NULL,            -- a lease expiring at this many claims ends as crash
+  worker_id INTEGER,
+  worker TEXT,                            -- "host pid gpu N", for people
+  lease_until REAL,                       -- the database's clock, unix seconds
+  enqueued_at REAL NOT NULL,
+  claimed_at REAL,
+  finished_at REAL,
+  eval_s REAL,                            -- the worker's compile + evaluation time
+  result TEXT,                            -- the evaluation result JSON until recorded
+  UNIQUE (program_id, purpose)
+);
+CREATE INDEX tasks_by_state ON tasks(state, gpu_model, id);
+CREATE TABLE workers (
+  id INTEGER PRIMARY KEY,
+  host TEXT NOT NULL,
+  pid INTEGER NOT NULL,
+  gpu_model TEXT NOT NULL,
+  gpus INTEGER NOT NULL,
+  state TEXT NOT NULL,                    -- 'running' or 'stopped'
+  started_at REAL NOT NULL,
+  heartbeat_at REAL NOT NULL,
+  evaluations INTEGER NOT NULL DEFAULT 0,
+  busy_s REAL NOT NULL DEFAULT 0
+);
+)sql",
   };
   return m;
 }
 
+const std::vector<const char*>& migrations(sql::Dialect d) {
+  return d == sql::Dialect::kPostgres ? postgres_migrations() : sqlite_migrations();
+}
+
 }  // namespace
 
-int latest_version() { return static_cast<int>(migrations().size()); }
+int latest_version() {
+  assert(sqlite_migrations().size() == postgres_migrations().size());
+  return static_cast<int>(sqlite_migrations().size());
+}
 
-Result<int> version(sqlite::Db& db) {
-  KEVO_ASSIGN_OR_RETURN(int64_t has, db.query_int("SELECT count(*) FROM sqlite_schema WHERE "
-                                                  "type = 'table' AND name = 'schema_version'"));
+Result<int> version(sql::Db& db) {
+  KEVO_ASSIGN_OR_RETURN(
+      int64_t has,
+      db.query_int(db.postgres() ? "SELECT count(*) FROM information_schema.tables WHERE "
+                                   "table_schema = current_schema() AND "
+                                   "table_name = 'schema_version'"
+                                 : "SELECT count(*) FROM sqlite_schema WHERE "
+                                   "type = 'table' AND name = 'schema_version'"));
   if (has == 0) return 0;
   auto v = db.query_int("SELECT version FROM schema_version");
   if (!v.ok()) return v.status().code() == StatusCode::kNotFound ? Result<int>(0) : v.status();
   return static_cast<int>(*v);
 }
 
-Status migrate(sqlite::Db& db, int target) {
+Status migrate(sql::Db& db, int target) {
   if (target < 0) target = latest_version();
   while (true) {
-    KEVO_ASSIGN_OR_RETURN(auto txn, sqlite::Txn::begin(db, sqlite::Txn::Kind::kWrite));
+    KEVO_ASSIGN_OR_RETURN(auto txn, sql::Txn::begin(db, sql::Txn::Kind::kWrite));
     // Read the version inside the write transaction: two processes opening one old file at
-    // once must not both apply a migration.
+    // once must not both apply a migration. (PostgreSQL takes no lock at BEGIN: an advisory
+    // lock, released with the transaction, does it.)
+    if (db.postgres()) KEVO_RETURN_IF_ERROR(db.exec("SELECT pg_advisory_xact_lock(1801812591, 2)"));
     KEVO_ASSIGN_OR_RETURN(int v, version(db));
     if (v > latest_version()) {
       return Status::InvalidArgument("archive: the file has schema version " + std::to_string(v) +
@@ -141,7 +192,7 @@ Status migrate(sqlite::Db& db, int target) {
                                    "(version INTEGER NOT NULL); DELETE FROM schema_version; "
                                    "INSERT INTO schema_version VALUES (0)"));
     }
-    KEVO_RETURN_IF_ERROR(db.exec(migrations()[v]).with_context("schema migration " +
+    KEVO_RETURN_IF_ERROR(db.exec(migrations(db.dialect())[v]).with_context("schema migration " +
                                                                std::to_string(v + 1)));
     KEVO_ASSIGN_OR_RETURN(auto st, db.prepare("UPDATE schema_version SET version = ?1"));
     KEVO_RETURN_IF_ERROR(st.bind(1, v + 1).run());

@@ -11,7 +11,7 @@ namespace kevo {
 
 using namespace archive_internal;
 using nlohmann::json;
-using sqlite::Txn;
+using sql::Txn;
 
 namespace {
 
@@ -53,7 +53,7 @@ Result<Selection> Archive::select(std::optional<int> island) {
                                    std::to_string(cfg.islands - 1));
   }
   std::lock_guard lock(impl_->mu);
-  sqlite::Db& db = impl_->db;
+  sql::Db& db = impl_->db;
   KEVO_ASSIGN_OR_RETURN(auto txn, Txn::begin(db, Txn::Kind::kWrite));
   KEVO_ASSIGN_OR_RETURN(std::vector<Elite> all, read_elites(db, std::nullopt));
   if (all.empty()) {
@@ -123,7 +123,7 @@ Result<Selection> Archive::select(std::optional<int> island) {
 
 namespace archive_internal {
 
-Result<bool> offer_to_cell(sqlite::Db& db, int island, const std::string& cell, ProgramId id,
+Result<bool> offer_to_cell(sql::Db& db, int island, const std::string& cell, ProgramId id,
                            double fitness) {
   KEVO_ASSIGN_OR_RETURN(auto cur, db.prepare("SELECT program_id, fitness FROM cells "
                                              "WHERE island = ?1 AND cell = ?2"));
@@ -141,7 +141,7 @@ Result<bool> offer_to_cell(sqlite::Db& db, int island, const std::string& cell, 
   return true;
 }
 
-Status migrate_ring(sqlite::Db& db, const ArchiveConfig& config) {
+Status migrate_ring(sql::Db& db, const ArchiveConfig& config) {
   KEVO_ASSIGN_OR_RETURN(std::vector<Elite> all, read_elites(db, std::nullopt));
   // Choose every island's emigrants before placing any, so an elite moves one step per round.
   std::vector<std::vector<Elite>> emigrants(config.islands);

@@ -81,7 +81,7 @@ Status validate_config(const ArchiveConfig& c) {
   return Status::Ok();
 }
 
-Result<std::pair<int64_t, RunInfo>> read_run(sqlite::Db& db) {
+Result<std::pair<int64_t, RunInfo>> read_run(sql::Db& db) {
   KEVO_ASSIGN_OR_RETURN(auto st, db.prepare("SELECT id, name, config, seed, status, created_at, "
                                             "updated_at FROM runs ORDER BY id LIMIT 1"));
   KEVO_ASSIGN_OR_RETURN(bool row, st.step());
@@ -96,13 +96,13 @@ Result<std::pair<int64_t, RunInfo>> read_run(sqlite::Db& db) {
   return std::make_pair(st.int64(0), r);
 }
 
-Result<ArchiveConfig> read_archive_config(sqlite::Db& db) {
+Result<ArchiveConfig> read_archive_config(sql::Db& db) {
   KEVO_ASSIGN_OR_RETURN(std::string text,
                         db.query_text("SELECT archive_config FROM runs ORDER BY id LIMIT 1"));
   return config_from_json(text);
 }
 
-Result<std::optional<std::string>> kv_text(sqlite::Db& db, const std::string& key) {
+Result<std::optional<std::string>> kv_text(sql::Db& db, const std::string& key) {
   KEVO_ASSIGN_OR_RETURN(auto st, db.prepare("SELECT value FROM kv WHERE key = ?1"));
   st.bind(1, key);
   KEVO_ASSIGN_OR_RETURN(bool row, st.step());
@@ -110,14 +110,14 @@ Result<std::optional<std::string>> kv_text(sqlite::Db& db, const std::string& ke
   return std::optional<std::string>(st.text(0));
 }
 
-Result<int64_t> kv_int(sqlite::Db& db, const std::string& key) {
+Result<int64_t> kv_int(sql::Db& db, const std::string& key) {
   KEVO_ASSIGN_OR_RETURN(auto st, db.prepare("SELECT value FROM kv WHERE key = ?1"));
   st.bind(1, key);
   KEVO_ASSIGN_OR_RETURN(bool row, st.step());
   return row ? st.int64(0) : 0;
 }
 
-Result<double> kv_real(sqlite::Db& db, const std::string& key) {
+Result<double> kv_real(sql::Db& db, const std::string& key) {
   KEVO_ASSIGN_OR_RETURN(auto st, db.prepare("SELECT value FROM kv WHERE key = ?1"));
   st.bind(1, key);
   KEVO_ASSIGN_OR_RETURN(bool row, st.step());
@@ -126,26 +126,34 @@ Result<double> kv_real(sqlite::Db& db, const std::string& key) {
 
 namespace {
 template <typename T>
-Status kv_put(sqlite::Db& db, const std::string& key, T v) {
+Status kv_put(sql::Db& db, const std::string& key, T v) {
   KEVO_ASSIGN_OR_RETURN(auto st, db.prepare("INSERT INTO kv (key, value) VALUES (?1, ?2) "
                                             "ON CONFLICT (key) DO UPDATE SET value = ?2"));
   return st.bind(1, key).bind(2, v).run();
 }
 }  // namespace
 
-Status kv_set(sqlite::Db& db, const std::string& key, int64_t v) { return kv_put(db, key, v); }
-Status kv_set(sqlite::Db& db, const std::string& key, double v) { return kv_put(db, key, v); }
-Status kv_set(sqlite::Db& db, const std::string& key, std::string_view v) {
+Status kv_set(sql::Db& db, const std::string& key, int64_t v) { return kv_put(db, key, v); }
+Status kv_set(sql::Db& db, const std::string& key, double v) { return kv_put(db, key, v); }
+Status kv_set(sql::Db& db, const std::string& key, std::string_view v) {
   return kv_put(db, key, v);
 }
 
-Result<int64_t> kv_add(sqlite::Db& db, const std::string& key, int64_t delta) {
+Result<int64_t> kv_add(sql::Db& db, const std::string& key, int64_t delta) {
   KEVO_ASSIGN_OR_RETURN(int64_t v, kv_int(db, key));
   KEVO_RETURN_IF_ERROR(kv_set(db, key, v + delta));
   return v + delta;
 }
 
-Status insert_event(sqlite::Db& db, const std::string& kind, const json& message) {
+Result<int64_t> returned_id(sql::Stmt& st) {
+  KEVO_ASSIGN_OR_RETURN(bool row, st.step());
+  if (!row) return Status::Internal("archive: an insert returned no id");
+  int64_t id = st.int64(0);
+  KEVO_RETURN_IF_ERROR(st.run());
+  return id;
+}
+
+Status insert_event(sql::Db& db, const std::string& kind, const json& message) {
   KEVO_ASSIGN_OR_RETURN(auto st,
                         db.prepare("INSERT INTO events (time, kind, message) VALUES (?1, ?2, ?3)"));
   return st.bind(1, now_unix()).bind(2, kind).bind(3, dump_json(message)).run();

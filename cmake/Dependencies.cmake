@@ -27,6 +27,15 @@ if(NOT KEVO_HTTPLIB_FOUND)
   message(FATAL_ERROR "kevo: cpp-httplib not found. Install it with: apt-get install "
                       "libcpp-httplib-dev pkg-config (or run scripts/setup.sh).")
 endif()
+# libpq (the PostgreSQL archive, archive/sql_postgres.cc): the C client library of Debian's
+# PostgreSQL, found through pkg-config.
+if(PkgConfig_FOUND)
+  pkg_check_modules(KEVO_LIBPQ QUIET IMPORTED_TARGET libpq)
+endif()
+if(NOT KEVO_LIBPQ_FOUND)
+  message(FATAL_ERROR "kevo: libpq not found. Install it with: apt-get install libpq-dev "
+                      "pkg-config (or run scripts/setup.sh).")
+endif()
 find_library(KEVO_SECCOMP_LIB seccomp)
 find_path(KEVO_SECCOMP_INCLUDE seccomp.h)
 if(NOT KEVO_SECCOMP_LIB OR NOT KEVO_SECCOMP_INCLUDE)

@@ -5,6 +5,7 @@
 #include "archive/archive.h"
 #include "evaluator/counters.h"
 #include "tests/archive_fixtures.h"
+#include "tests/pg_support.h"
 #include "tests/test_support.h"
 
 namespace kevo {
@@ -12,9 +13,13 @@ namespace {
 
 using nlohmann::json;
 
-TEST(ArchiveAmend, ReplacesTheStoredResultAndNothingElse) {
-  testing::TempDir dir;
-  auto ar = Archive::create(dir.file("kevo.db"), testing::test_run(), testing::test_config());
+class ArchiveAmend : public testing::ArchiveBackendTest {};
+INSTANTIATE_TEST_SUITE_P(Backends, ArchiveAmend,
+                         ::testing::Values(testing::Backend::kSqlite, testing::Backend::kPostgres),
+                         testing::backend_name);
+
+TEST_P(ArchiveAmend, ReplacesTheStoredResultAndNothingElse) {
+  auto ar = Archive::create(location(), testing::test_run(), testing::test_config());
   ASSERT_TRUE(ar.ok()) << ar.status().message();
   auto b = (*ar)->begin_evaluation({testing::kernel_source(1), {}, std::nullopt, 0, "seed"});
   ASSERT_TRUE(b.ok());
@@ -55,7 +60,7 @@ TEST(ArchiveAmend, ReplacesTheStoredResultAndNothingElse) {
   amended["workloads"][0]["kernels"][1]["counters"] = to_json(kc);
   ASSERT_TRUE((*ar)->amend_result(b->id, amended).ok());
   auto shown =
-      testing::run_kevo("show " + std::to_string(b->id) + " --db '" + dir.file("kevo.db") + "'");
+      testing::run_kevo("show " + std::to_string(b->id) + " --db '" + location() + "'");
   ASSERT_EQ(shown.exit_code, 0) << shown.err;
   const size_t table =
       shown.out.find("hardware counters (one call, replayed after the timed calls)");

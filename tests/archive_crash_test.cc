@@ -11,7 +11,7 @@
 
 #include "archive/archive.h"
 #include "archive/rng.h"
-#include "archive/sqlite.h"
+#include "archive/sql.h"
 #include "tests/archive_fixtures.h"
 #include "tests/test_support.h"
 
@@ -77,7 +77,7 @@ TEST(ArchiveCrash, KilledWriterLeavesAConsistentFileWithEveryCommittedProgram) {
     close(fds[0]);
 
     {
-      auto db = sqlite::Db::open(path, sqlite::Db::Mode::kReadWrite, 5000);
+      auto db = sql::Db::open(path, sql::Db::Mode::kReadWrite, 5000);
       ASSERT_TRUE(db.ok()) << db.status().to_string();
       EXPECT_EQ(*db->query_text("PRAGMA integrity_check"), "ok");
       // The counters kept beside the rows agree with the rows.

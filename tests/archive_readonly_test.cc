@@ -13,7 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "archive/archive.h"
-#include "archive/sqlite.h"
+#include "archive/sql.h"
 #include "tests/archive_fixtures.h"
 #include "tests/test_support.h"
 
@@ -169,7 +169,7 @@ TEST(ArchiveReadOnly, OlderSchemaIsReadWithoutUpgrading) {
   const std::string db = dir.file("run/kevo.db");
   fill(db, 6);
   {
-    auto raw = std::move(sqlite::Db::open(db, sqlite::Db::Mode::kReadWrite, 1000)).value();
+    auto raw = std::move(sql::Db::open(db, sql::Db::Mode::kReadWrite, 1000)).value();
     ASSERT_TRUE(raw.exec("DELETE FROM kv WHERE key LIKE 'archive.count.%'; "
                          "UPDATE schema_version SET version = 2; PRAGMA wal_checkpoint(TRUNCATE)")
                     .ok());
@@ -179,7 +179,7 @@ TEST(ArchiveReadOnly, OlderSchemaIsReadWithoutUpgrading) {
   auto j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j["by_status"]["ok"], 4);
   EXPECT_EQ(j["by_status"]["inaccurate"], 2);
-  auto raw = std::move(sqlite::Db::open(db, sqlite::Db::Mode::kReadOnly, 1000)).value();
+  auto raw = std::move(sql::Db::open(db, sql::Db::Mode::kReadOnly, 1000)).value();
   EXPECT_EQ(*raw.query_int("SELECT version FROM schema_version"), 2);
 }
 
@@ -193,8 +193,8 @@ TEST(ArchiveReadOnly, ErrorsAreOneLineWithoutSql) {
   fs::create_directories(dir.file("other"));
   fs::create_directories(dir.file("odd"));
   {  // an SQLite file of another program, then one whose tables are not what kevo wrote
-    auto other = std::move(sqlite::Db::open(dir.file("other/kevo.db"),
-                                            sqlite::Db::Mode::kReadWriteCreate, 1000))
+    auto other = std::move(sql::Db::open(dir.file("other/kevo.db"),
+                                            sql::Db::Mode::kReadWriteCreate, 1000))
                      .value();
     ASSERT_TRUE(other.exec("CREATE TABLE t (x)").ok());
   }
@@ -202,8 +202,8 @@ TEST(ArchiveReadOnly, ErrorsAreOneLineWithoutSql) {
   EXPECT_EQ(other.exit_code, 2);
   EXPECT_NE(other.err.find("is not a kevo database"), std::string::npos) << other.err;
   {
-    auto odd = std::move(sqlite::Db::open(dir.file("odd/kevo.db"),
-                                          sqlite::Db::Mode::kReadWriteCreate, 1000))
+    auto odd = std::move(sql::Db::open(dir.file("odd/kevo.db"),
+                                          sql::Db::Mode::kReadWriteCreate, 1000))
                    .value();
     ASSERT_TRUE(odd.exec("CREATE TABLE schema_version (version INTEGER); "
                          "INSERT INTO schema_version VALUES (3); CREATE TABLE runs (id)")

@@ -7,13 +7,15 @@
 #include "archive/archive.h"
 #include "archive/rng.h"
 #include "tests/archive_fixtures.h"
+#include "tests/pg_support.h"
 #include "tests/test_support.h"
 
 namespace kevo {
 namespace {
 using testing::eval_json;
 using testing::kernel_source;
-using testing::TempDir;
+using testing::ArchiveBackendTest;
+using testing::Backend;
 
 std::vector<Elite> all_elites(Archive& ar, int island) {
   auto e = ar.elites(island);
@@ -63,21 +65,25 @@ std::vector<std::string> run_steps(Archive& ar, int from, int to) {
   return out;
 }
 
-TEST(ArchiveSelection, ResumeContinuesTheSameSequenceAsAnUninterruptedRun) {
-  TempDir dir;
+class ArchiveSelection : public ArchiveBackendTest {};
+INSTANTIATE_TEST_SUITE_P(Backends, ArchiveSelection,
+                         ::testing::Values(Backend::kSqlite, Backend::kPostgres),
+                         testing::backend_name);
+
+TEST_P(ArchiveSelection, ResumeContinuesTheSameSequenceAsAnUninterruptedRun) {
   std::vector<std::string> straight, resumed;
   {
-    auto ar = std::move(Archive::create(dir.file("a/kevo.db"), testing::test_run(11), config())).value();
+    auto ar = std::move(Archive::create(location("a"), testing::test_run(11), config())).value();
     seed_archive(*ar);
     straight = run_steps(*ar, 0, 150);
   }
   {
-    auto ar = std::move(Archive::create(dir.file("b/kevo.db"), testing::test_run(11), config())).value();
+    auto ar = std::move(Archive::create(location("b"), testing::test_run(11), config())).value();
     seed_archive(*ar);
     resumed = run_steps(*ar, 0, 60);
   }
   for (int part : {0, 1}) {  // two resumes, from the file alone
-    auto ar = Archive::open(dir.file("b/kevo.db"));
+    auto ar = Archive::open(location("b"));
     ASSERT_TRUE(ar.ok()) << ar.status().to_string();
     auto more = run_steps(**ar, part == 0 ? 60 : 100, part == 0 ? 100 : 150);
     resumed.insert(resumed.end(), more.begin(), more.end());
@@ -90,15 +96,30 @@ TEST(ArchiveSelection, ResumeContinuesTheSameSequenceAsAnUninterruptedRun) {
   EXPECT_EQ(modes, (std::set<std::string>{"exploit", "explore", "global"}));
 
   // Another seed gives another sequence.
-  auto other = std::move(Archive::create(dir.file("c/kevo.db"), testing::test_run(12), config())).value();
+  auto other = std::move(Archive::create(location("c"), testing::test_run(12), config())).value();
   seed_archive(*other);
   EXPECT_NE(run_steps(*other, 0, 150), straight);
 }
 
-TEST(ArchiveSelection, NothingToSelectFromIsNotFoundAndConsumesNoRandomness) {
-  TempDir dir;
-  auto a = std::move(Archive::create(dir.file("a/kevo.db"), testing::test_run(5), config())).value();
-  auto b = std::move(Archive::create(dir.file("b/kevo.db"), testing::test_run(5), config())).value();
+// The two engines order cells and break ties alike, so one seed draws the same parents on both:
+// a run moved from a laptop's SQLite to a cluster's PostgreSQL explores the same way.
+TEST(ArchiveSelectionEngines, OneSeedGivesTheSameSequenceOnSqliteAndPostgres) {
+  KEVO_REQUIRE_POSTGRES();
+  testing::TempDir dir;
+  testing::ScratchDatabase pg;
+  std::vector<std::vector<std::string>> runs;
+  for (const std::string& where : {dir.file("a/kevo.db"), pg.url()}) {
+    auto ar = Archive::create(where, testing::test_run(11), config());
+    ASSERT_TRUE(ar.ok()) << ar.status().to_string();
+    seed_archive(**ar);
+    runs.push_back(run_steps(**ar, 0, 120));
+  }
+  EXPECT_EQ(runs[0], runs[1]);
+}
+
+TEST_P(ArchiveSelection, NothingToSelectFromIsNotFoundAndConsumesNoRandomness) {
+  auto a = std::move(Archive::create(location("a"), testing::test_run(5), config())).value();
+  auto b = std::move(Archive::create(location("b"), testing::test_run(5), config())).value();
   EXPECT_EQ(a->select().status().code(), StatusCode::kNotFound);
   for (Archive* ar : {a.get(), b.get()}) {
     auto failed = ar->begin_evaluation({kernel_source(99), {}, std::nullopt, 0, "seed", std::nullopt});
@@ -110,13 +131,12 @@ TEST(ArchiveSelection, NothingToSelectFromIsNotFoundAndConsumesNoRandomness) {
   EXPECT_EQ(describe(*a->select()), describe(*b->select()));
 }
 
-TEST(ArchiveSelection, ModesFollowTheRatiosAndInspirationsExcludeTheParent) {
-  TempDir dir;
+TEST_P(ArchiveSelection, ModesFollowTheRatiosAndInspirationsExcludeTheParent) {
   ArchiveConfig c = testing::test_config(1);
   c.exploit_ratio = 1.0;
   c.explore_ratio = 0.0;
   c.inspirations = 4;
-  auto ar = std::move(Archive::create(dir.file("a/kevo.db"), testing::test_run(), c)).value();
+  auto ar = std::move(Archive::create(location("a"), testing::test_run(), c)).value();
   // Eight elites in eight cells, fitness 1..8.
   const double index_bytes[8] = {0, 2, 4, 8, 16, 32, 64, 128};  // one bin each
   for (int i = 0; i < 8; ++i) {
@@ -138,7 +158,7 @@ TEST(ArchiveSelection, ModesFollowTheRatiosAndInspirationsExcludeTheParent) {
   ar.reset();
   c.exploit_ratio = 0.0;
   c.explore_ratio = 1.0;
-  ar = std::move(Archive::create(dir.file("b/kevo.db"), testing::test_run(), c)).value();
+  ar = std::move(Archive::create(location("b"), testing::test_run(), c)).value();
   auto b = ar->begin_evaluation({kernel_source(0), {}, std::nullopt, 0, "seed", std::nullopt});
   ASSERT_TRUE(ar->record_result(b->id, eval_json("ok", 1.0, 0.004, 0)).ok());
   auto s = ar->select();
@@ -147,12 +167,11 @@ TEST(ArchiveSelection, ModesFollowTheRatiosAndInspirationsExcludeTheParent) {
   EXPECT_EQ(ar->select(3).status().code(), StatusCode::kInvalidArgument);
 }
 
-TEST(ArchiveSelection, RingMigrationCopiesTopElitesToTheNextIsland) {
-  TempDir dir;
+TEST_P(ArchiveSelection, RingMigrationCopiesTopElitesToTheNextIsland) {
   ArchiveConfig c = testing::test_config(3);
   c.migration_interval = 4;
   c.migration_count = 1;
-  auto ar = std::move(Archive::create(dir.file("a/kevo.db"), testing::test_run(), c)).value();
+  auto ar = std::move(Archive::create(location("a"), testing::test_run(), c)).value();
   auto put = [&](int i, int island, double f, double err) {
     auto b = ar->begin_evaluation({kernel_source(i), {}, std::nullopt, island, "seed", std::nullopt});
     auto o = ar->record_result(b->id, eval_json("ok", f, err, 4));
@@ -193,7 +212,7 @@ TEST(ArchiveSelection, RingMigrationCopiesTopElitesToTheNextIsland) {
       EXPECT_EQ(e.program, holder);
     }
   }
-  auto reader = ArchiveReader::open(dir.file("a/kevo.db"));
+  auto reader = ArchiveReader::open(location("a"));
   auto events = (*reader)->events("migration", 10);
   ASSERT_EQ(events->size(), 2u);
   EXPECT_EQ((*events)[0].message["evaluations"], 4);

@@ -1,5 +1,6 @@
 // The archive's store: program identity and duplicates, the elite rule, results, pending work,
-// LLM accounting, counters, schema migrations and the single-writer lock. Real SQLite files.
+// LLM accounting, counters, schema migrations and the single-writer lock. Real SQLite files, and
+// the same suite on real PostgreSQL databases (tests/pg_support.h).
 #include <gtest/gtest.h>
 
 #include <map>
@@ -7,14 +8,17 @@
 #include "archive/archive.h"
 #include "archive/rng.h"
 #include "archive/schema.h"
-#include "archive/sqlite.h"
+#include "archive/sql.h"
 #include "tests/archive_fixtures.h"
+#include "tests/pg_support.h"
 #include "tests/test_support.h"
 
 namespace kevo {
 namespace {
 using testing::eval_json;
 using testing::kernel_source;
+using testing::ArchiveBackendTest;
+using testing::Backend;
 using testing::TempDir;
 
 std::vector<Elite> all_elites(Archive& ar, int island) {
@@ -23,8 +27,9 @@ std::vector<Elite> all_elites(Archive& ar, int island) {
   return e.ok() ? *e : std::vector<Elite>{};
 }
 
-std::unique_ptr<Archive> make(const TempDir& dir, const ArchiveConfig& c = testing::test_config()) {
-  auto ar = Archive::create(dir.file("run/kevo.db"), testing::test_run(), c);
+std::unique_ptr<Archive> make(const std::string& where,
+                              const ArchiveConfig& c = testing::test_config()) {
+  auto ar = Archive::create(where, testing::test_run(), c);
   EXPECT_TRUE(ar.ok()) << ar.status().to_string();
   return std::move(ar).value();
 }
@@ -36,6 +41,11 @@ ProgramId add(Archive& ar, const std::string& src, int island = 0,
   EXPECT_FALSE(b->duplicate);
   return b->id;
 }
+
+class ArchiveStore : public ArchiveBackendTest {};
+INSTANTIATE_TEST_SUITE_P(Backends, ArchiveStore,
+                         ::testing::Values(Backend::kSqlite, Backend::kPostgres),
+                         testing::backend_name);
 
 TEST(ArchiveIdentity, NormalizesWhitespaceButKeepsComments) {
   EXPECT_EQ(normalize_source("a  \r\nb\t\rc\n\n\n\n"), "a\nb\nc\n");
@@ -65,9 +75,8 @@ TEST(ArchiveGrid, BinsAreUpperEdgesWithAFinalOverflowBin) {
             "mean_rel_err<=0.02 index_bytes_per_token<=4");
 }
 
-TEST(ArchiveStore, DuplicatesByContentHashAreFoundAndNotEvaluatedAgain) {
-  TempDir dir;
-  auto ar = make(dir);
+TEST_P(ArchiveStore, DuplicatesByContentHashAreFoundAndNotEvaluatedAgain) {
+  auto ar = make(location());
   ProgramId id = add(*ar, kernel_source(1));
   // Same program with other line endings and trailing blanks: the same id, nothing inserted.
   std::string variant = kernel_source(1);
@@ -96,9 +105,8 @@ TEST(ArchiveStore, DuplicatesByContentHashAreFoundAndNotEvaluatedAgain) {
   EXPECT_EQ(ar->totals()->evaluations, 1);
 }
 
-TEST(ArchiveStore, EliteIsNeverReplacedByAWorseOrEqualProgram) {
-  TempDir dir;
-  auto ar = make(dir);
+TEST_P(ArchiveStore, EliteIsNeverReplacedByAWorseOrEqualProgram) {
+  auto ar = make(location());
   auto elite_of = [&](const std::string& cell) -> std::optional<Elite> {
     for (const Elite& e : all_elites(*ar, 0)) {
       if (e.cell == cell) return e;
@@ -107,7 +115,7 @@ TEST(ArchiveStore, EliteIsNeverReplacedByAWorseOrEqualProgram) {
   };
   ProgramId a = add(*ar, kernel_source(1));
   auto oa = ar->record_result(a, eval_json("ok", 2.0, 0.01, 4));
-  ASSERT_TRUE(oa.ok());
+  ASSERT_TRUE(oa.ok()) << oa.status().to_string();
   EXPECT_TRUE(oa->new_elite && oa->new_island_best && oa->new_global_best);
   EXPECT_EQ(oa->cell, "1,2");
   ProgramId worse = add(*ar, kernel_source(2));
@@ -147,9 +155,8 @@ TEST(ArchiveStore, EliteIsNeverReplacedByAWorseOrEqualProgram) {
   }
 }
 
-TEST(ArchiveStore, StoresTheWholeResultAndLineage) {
-  TempDir dir;
-  auto ar = make(dir);
+TEST_P(ArchiveStore, StoresTheWholeResultAndLineage) {
+  auto ar = make(location());
   ProgramId seed = ar->begin_evaluation({kernel_source(1), {}, std::nullopt, 1, "seed", std::nullopt})->id;
   ASSERT_TRUE(ar->record_result(seed, eval_json("ok", 1.0, 0.001, 0)).ok());
   LlmCall call;
@@ -192,12 +199,11 @@ TEST(ArchiveStore, StoresTheWholeResultAndLineage) {
             StatusCode::kInvalidArgument);
 }
 
-TEST(ArchiveStore, PendingWorkCountersAndTotalsSurviveReopening) {
-  TempDir dir;
-  std::string path = dir.file("run/kevo.db");
+TEST_P(ArchiveStore, PendingWorkCountersAndTotalsSurviveReopening) {
+  std::string path = location();
   ProgramId lost, cancelled;
   {
-    auto ar = make(dir);
+    auto ar = make(location());
     ProgramId done = add(*ar, kernel_source(1));
     ASSERT_TRUE(ar->record_result(done, eval_json("ok", 3.0, 0.01, 4)).ok());
     lost = add(*ar, kernel_source(2));
@@ -241,18 +247,17 @@ TEST(ArchiveStore, PendingWorkCountersAndTotalsSurviveReopening) {
   EXPECT_TRUE((*ar)->record_result(lost, eval_json("timeout", 0, 0, 0)).ok());
 }
 
-TEST(ArchiveStore, OneWriterAtATimeAndNoSecondRunInAFile) {
-  TempDir dir;
-  auto ar = make(dir);
-  auto second = Archive::open(dir.file("run/kevo.db"));
+TEST_P(ArchiveStore, OneWriterAtATimeAndNoSecondRunInAFile) {
+  auto ar = make(location());
+  auto second = Archive::open(location());
   EXPECT_EQ(second.status().code(), StatusCode::kUnavailable) << second.status().to_string();
   ar.reset();
-  auto again = Archive::create(dir.file("run/kevo.db"), testing::test_run(), testing::test_config());
+  auto again = Archive::create(location(), testing::test_run(), testing::test_config());
   EXPECT_EQ(again.status().code(), StatusCode::kInvalidArgument);
-  EXPECT_EQ(Archive::open(dir.file("nothing/kevo.db")).status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(Archive::open(location("nothing")).status().code(), StatusCode::kNotFound);
   ArchiveConfig bad = testing::test_config();
   bad.features.clear();
-  EXPECT_FALSE(Archive::create(dir.file("bad/kevo.db"), testing::test_run(), bad).ok());
+  EXPECT_FALSE(Archive::create(location("bad"), testing::test_run(), bad).ok());
 }
 
 // A file from the previous schema version is upgraded on open; a newer one is refused.
@@ -260,10 +265,10 @@ TEST(ArchiveSchema, OlderFilesAreReadAsTheyAreMigratedByTheWriterNewerOnesRefuse
   TempDir dir;
   std::string path = dir.file("run/kevo.db");
   {
-    auto ar = make(dir);
+    auto ar = make(path);
     ASSERT_TRUE(ar->record_result(add(*ar, kernel_source(1)), eval_json("ok", 2, 0.01, 4)).ok());
   }
-  auto raw = [&] { return std::move(sqlite::Db::open(path, sqlite::Db::Mode::kReadWrite, 1000)).value(); };
+  auto raw = [&] { return std::move(sql::Db::open(path, sql::Db::Mode::kReadWrite, 1000)).value(); };
   {
     // Roll the file back to version 1 as an older kevo would have left it.
     auto db = raw();
@@ -275,6 +280,7 @@ TEST(ArchiveSchema, OlderFilesAreReadAsTheyAreMigratedByTheWriterNewerOnesRefuse
                         "ALTER TABLE llm_calls DROP COLUMN attempt; "
                         "ALTER TABLE llm_calls DROP COLUMN outcome; "
                         "ALTER TABLE llm_calls DROP COLUMN child_id; "
+                        "DROP TABLE tasks; DROP TABLE workers; "
                         "UPDATE schema_version SET version = 1")
                     .ok());
   }
@@ -320,6 +326,23 @@ TEST(ArchiveSchema, OlderFilesAreReadAsTheyAreMigratedByTheWriterNewerOnesRefuse
   EXPECT_EQ(newer.status().code(), StatusCode::kInvalidArgument);
   EXPECT_NE(newer.status().message().find("newer"), std::string::npos);
   EXPECT_FALSE(ArchiveReader::open(path).ok());
+}
+
+// Both engines refuse a database written by a newer kevo, writer and reader alike.
+TEST_P(ArchiveStore, ANewerSchemaIsRefused) {
+  std::string where = location();
+  make(where).reset();
+  {
+    auto db = postgres() ? sql::Db::connect(where, 1000)
+                         : sql::Db::open(where, sql::Db::Mode::kReadWrite, 1000);
+    ASSERT_TRUE(db.ok()) << db.status().to_string();
+    EXPECT_EQ(*archive_schema::version(*db), archive_schema::latest_version());
+    ASSERT_TRUE(db->exec("UPDATE schema_version SET version = 99").ok());
+  }
+  auto newer = Archive::open(where);
+  EXPECT_EQ(newer.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(newer.status().message().find("newer"), std::string::npos);
+  EXPECT_FALSE(ArchiveReader::open(where).ok());
 }
 
 TEST(ArchiveRng, StateRoundTripsAndContinuesTheStream) {

@@ -8,7 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "archive/archive.h"
-#include "archive/sqlite.h"
+#include "archive/sql.h"
 #include "tests/archive_fixtures.h"
 #include "tests/test_support.h"
 
@@ -81,7 +81,7 @@ class StatusCli : public ::testing::Test {
 
   // Moves the run's clock: started at t0, evaluations every 30 s, stopped at t0 + 300 s.
   void set_times(double t0, bool resumed_and_killed) {
-    auto db = std::move(sqlite::Db::open(db_, sqlite::Db::Mode::kReadWrite, 1000)).value();
+    auto db = std::move(sql::Db::open(db_, sql::Db::Mode::kReadWrite, 1000)).value();
     ASSERT_TRUE(db.exec("UPDATE runs SET created_at = " + std::to_string(t0) +
                         "; UPDATE programs SET evaluated_at = " + std::to_string(t0) +
                         " + 30 * id; UPDATE events SET time = " + std::to_string(t0 + 300) +
