@@ -37,8 +37,8 @@ Result<std::unique_ptr<WorkQueue>> WorkQueue::open(const std::string& location,
     if (!std::filesystem::exists(location, ec)) {
       return Status::NotFound("archive: no run database at " + location);
     }
-    KEVO_ASSIGN_OR_RETURN(impl->db, sql::Db::open(location, sql::Db::Mode::kReadWrite,
-                                                  options.busy_timeout_ms));
+    KEVO_ASSIGN_OR_RETURN(
+        impl->db, sql::Db::open(location, sql::Db::Mode::kReadWrite, options.busy_timeout_ms));
     impl->now = "((julianday('now') - 2440587.5) * 86400.0)";
   }
   KEVO_ASSIGN_OR_RETURN(int version, archive_schema::version(impl->db));
@@ -86,7 +86,11 @@ Result<TaskId> WorkQueue::enqueue(const TaskRequest& r) {
                                             "gpu_model, state, max_claims, enqueued_at) "
                                             "VALUES (?1, ?2, ?3, ?4, 'queued', ?5, " +
                                             impl_->now + ")" + upsert_tail()));
-  st.bind(1, r.program).bind(2, r.purpose).bind(3, r.suite).bind(4, r.gpu_model).bind(5, r.max_claims);
+  st.bind(1, r.program)
+      .bind(2, r.purpose)
+      .bind(3, r.suite)
+      .bind(4, r.gpu_model)
+      .bind(5, r.max_claims);
   KEVO_ASSIGN_OR_RETURN(TaskId id, returned_id(st));
   KEVO_RETURN_IF_ERROR(impl_->notify("tasks"));
   KEVO_RETURN_IF_ERROR(txn.commit());
@@ -96,11 +100,11 @@ Result<TaskId> WorkQueue::enqueue(const TaskRequest& r) {
 Result<TaskId> WorkQueue::enqueue_by_hash(const std::string& hash, TaskRequest r) {
   sql::Db& db = impl_->db;
   KEVO_ASSIGN_OR_RETURN(auto txn, Txn::begin(db, Txn::Kind::kWrite));
-  KEVO_ASSIGN_OR_RETURN(auto st, db.prepare("INSERT INTO tasks (program_id, purpose, suite, "
-                                            "gpu_model, state, max_claims, enqueued_at) "
-                                            "SELECT id, ?2, ?3, ?4, 'queued', ?5, " +
-                                            impl_->now + " FROM programs WHERE hash = ?1" +
-                                            upsert_tail()));
+  KEVO_ASSIGN_OR_RETURN(auto st,
+                        db.prepare("INSERT INTO tasks (program_id, purpose, suite, "
+                                   "gpu_model, state, max_claims, enqueued_at) "
+                                   "SELECT id, ?2, ?3, ?4, 'queued', ?5, " +
+                                   impl_->now + " FROM programs WHERE hash = ?1" + upsert_tail()));
   st.bind(1, hash).bind(2, r.purpose).bind(3, r.suite).bind(4, r.gpu_model).bind(5, r.max_claims);
   KEVO_ASSIGN_OR_RETURN(bool row, st.step());
   if (!row) return Status::NotFound("archive: no program with hash " + hash.substr(0, 12));
@@ -119,7 +123,8 @@ Result<std::vector<TaskResult>> WorkQueue::take_results(const std::vector<TaskId
   for (size_t i = 0; i < ids.size(); ++i) in += (i ? ", ?" : "?") + std::to_string(i + 1);
   KEVO_ASSIGN_OR_RETURN(auto txn, Txn::begin(db, Txn::Kind::kWrite));
   KEVO_ASSIGN_OR_RETURN(auto st, db.prepare("SELECT id, result FROM tasks WHERE state = 'done' "
-                                            "AND id IN (" + in + ") ORDER BY id"));
+                                            "AND id IN (" +
+                                            in + ") ORDER BY id"));
   for (size_t i = 0; i < ids.size(); ++i) st.bind(static_cast<int>(i + 1), ids[i]);
   while (true) {
     KEVO_ASSIGN_OR_RETURN(bool row, st.step());
@@ -145,11 +150,11 @@ Status WorkQueue::withdraw_extras() {
 
 Result<int64_t> WorkQueue::register_worker(const std::string& host, int64_t pid,
                                            const std::string& gpu_model, int gpus) {
-  KEVO_ASSIGN_OR_RETURN(auto st, impl_->db.prepare("INSERT INTO workers (host, pid, gpu_model, "
-                                                   "gpus, state, started_at, heartbeat_at) "
-                                                   "VALUES (?1, ?2, ?3, ?4, 'running', " +
-                                                   impl_->now + ", " + impl_->now +
-                                                   ") RETURNING id"));
+  KEVO_ASSIGN_OR_RETURN(auto st,
+                        impl_->db.prepare("INSERT INTO workers (host, pid, gpu_model, "
+                                          "gpus, state, started_at, heartbeat_at) "
+                                          "VALUES (?1, ?2, ?3, ?4, 'running', " +
+                                          impl_->now + ", " + impl_->now + ") RETURNING id"));
   st.bind(1, host).bind(2, pid).bind(3, gpu_model).bind(4, gpus);
   return returned_id(st);
 }
@@ -161,8 +166,8 @@ Status WorkQueue::heartbeat(int64_t worker, double lease_s) {
                                                 " + ?2 WHERE worker_id = ?1 AND "
                                                 "state = 'running'"));
   KEVO_RETURN_IF_ERROR(leases.bind(1, worker).bind(2, lease_s).run());
-  KEVO_ASSIGN_OR_RETURN(auto me, db.prepare("UPDATE workers SET heartbeat_at = " + impl_->now +
-                                            " WHERE id = ?1"));
+  KEVO_ASSIGN_OR_RETURN(
+      auto me, db.prepare("UPDATE workers SET heartbeat_at = " + impl_->now + " WHERE id = ?1"));
   KEVO_RETURN_IF_ERROR(me.bind(1, worker).run());
   return txn.commit();
 }
@@ -176,10 +181,11 @@ Result<std::optional<ClaimedTask>> WorkQueue::claim(int64_t worker, const std::s
   KEVO_ASSIGN_OR_RETURN(
       auto st,
       db.prepare("UPDATE tasks SET state = 'running', claims = claims + 1, worker_id = ?1, "
-                 "worker = ?2, lease_until = " + impl_->now + " + ?3, claimed_at = " +
-                 impl_->now +
+                 "worker = ?2, lease_until = " +
+                 impl_->now + " + ?3, claimed_at = " + impl_->now +
                  " WHERE id = (SELECT id FROM tasks WHERE state = 'queued' AND gpu_model = ?4 "
-                 "ORDER BY id LIMIT 1" + (db.postgres() ? " FOR UPDATE SKIP LOCKED" : "") +
+                 "ORDER BY id LIMIT 1" +
+                 (db.postgres() ? " FOR UPDATE SKIP LOCKED" : "") +
                  ") RETURNING id, program_id, purpose, suite, claims"));
   st.bind(1, worker).bind(2, label).bind(3, lease_s).bind(4, gpu_model);
   KEVO_ASSIGN_OR_RETURN(bool row, st.step());
@@ -194,8 +200,8 @@ Result<std::optional<ClaimedTask>> WorkQueue::claim(int64_t worker, const std::s
   KEVO_ASSIGN_OR_RETURN(auto prog, db.prepare("SELECT source, params FROM programs WHERE id = ?1"));
   prog.bind(1, t.program);
   KEVO_ASSIGN_OR_RETURN(bool found, prog.step());
-  if (!found) return Status::Internal("archive: task #" + std::to_string(t.id) +
-                                      " names a missing program");
+  if (!found)
+    return Status::Internal("archive: task #" + std::to_string(t.id) + " names a missing program");
   t.source = prog.text(0);
   json params = parse_json(prog.text(1));
   if (params.is_object()) {
@@ -211,11 +217,12 @@ Result<bool> WorkQueue::finish(TaskId task, int64_t worker, const json& result, 
   sql::Db& db = impl_->db;
   KEVO_ASSIGN_OR_RETURN(auto txn, Txn::begin(db, Txn::Kind::kWrite));
   KEVO_ASSIGN_OR_RETURN(auto st, db.prepare("UPDATE tasks SET state = 'done', result = ?3, "
-                                            "eval_s = ?4, finished_at = " + impl_->now +
+                                            "eval_s = ?4, finished_at = " +
+                                            impl_->now +
                                             " WHERE id = ?1 AND worker_id = ?2 AND "
                                             "state = 'running'"));
-  KEVO_RETURN_IF_ERROR(st.bind(1, task).bind(2, worker).bind(3, dump_json(result))
-                           .bind(4, eval_s).run());
+  KEVO_RETURN_IF_ERROR(
+      st.bind(1, task).bind(2, worker).bind(3, dump_json(result)).bind(4, eval_s).run());
   if (db.changes() == 0) return false;  // the lease was lost: someone else has it now
   KEVO_ASSIGN_OR_RETURN(auto me, db.prepare("UPDATE workers SET evaluations = evaluations + 1, "
                                             "busy_s = busy_s + ?2 WHERE id = ?1"));
@@ -229,9 +236,10 @@ Status WorkQueue::stop_worker(int64_t worker) {
   sql::Db& db = impl_->db;
   KEVO_ASSIGN_OR_RETURN(auto txn, Txn::begin(db, Txn::Kind::kWrite));
   // Tasks it still holds go back at once, and their claim does not count against them.
-  KEVO_ASSIGN_OR_RETURN(auto back, db.prepare("UPDATE tasks SET state = 'queued', worker_id = NULL, "
-                                              "lease_until = NULL, claims = claims - 1 "
-                                              "WHERE worker_id = ?1 AND state = 'running'"));
+  KEVO_ASSIGN_OR_RETURN(auto back,
+                        db.prepare("UPDATE tasks SET state = 'queued', worker_id = NULL, "
+                                   "lease_until = NULL, claims = claims - 1 "
+                                   "WHERE worker_id = ?1 AND state = 'running'"));
   KEVO_RETURN_IF_ERROR(back.bind(1, worker).run());
   const bool requeued = db.changes() > 0;
   KEVO_ASSIGN_OR_RETURN(auto me, db.prepare("UPDATE workers SET state = 'stopped' WHERE id = ?1"));
@@ -245,16 +253,20 @@ Result<int> WorkQueue::expire_leases() {
   KEVO_ASSIGN_OR_RETURN(auto txn, Txn::begin(db, Txn::Kind::kWrite));
   const std::string expired = "state = 'running' AND lease_until < " + impl_->now;
   json crash = {{"status", "crash"},
-                {"message", "the candidate was being evaluated each time its worker stopped "
-                            "(killed, or its host went down): it is not tried again"},
+                {"message",
+                 "the candidate was being evaluated each time its worker stopped "
+                 "(killed, or its host went down): it is not tried again"},
                 {"metrics", json::object()}};
-  KEVO_ASSIGN_OR_RETURN(auto dead, db.prepare("UPDATE tasks SET state = 'done', result = ?1, "
-                                              "finished_at = " + impl_->now + " WHERE " +
-                                              expired + " AND claims >= max_claims"));
+  KEVO_ASSIGN_OR_RETURN(auto dead,
+                        db.prepare("UPDATE tasks SET state = 'done', result = ?1, "
+                                   "finished_at = " +
+                                   impl_->now + " WHERE " + expired + " AND claims >= max_claims"));
   KEVO_RETURN_IF_ERROR(dead.bind(1, dump_json(crash)).run());
   const int crashed = db.changes();
-  KEVO_ASSIGN_OR_RETURN(auto back, db.prepare("UPDATE tasks SET state = 'queued', worker_id = NULL, "
-                                              "lease_until = NULL WHERE " + expired));
+  KEVO_ASSIGN_OR_RETURN(auto back,
+                        db.prepare("UPDATE tasks SET state = 'queued', worker_id = NULL, "
+                                   "lease_until = NULL WHERE " +
+                                   expired));
   KEVO_RETURN_IF_ERROR(back.run());
   const int requeued = db.changes();
   if (crashed) KEVO_RETURN_IF_ERROR(impl_->notify("results"));
@@ -271,14 +283,17 @@ Status WorkQueue::listen(const std::string& channel) {
   return impl_->db.exec("LISTEN kevo_" + channel);
 }
 
-Result<bool> WorkQueue::wait(int timeout_ms) { return impl_->db.wait_notify(timeout_ms); }
+Result<bool> WorkQueue::wait(int timeout_ms) {
+  return impl_->db.wait_notify(timeout_ms);
+}
 
 Result<std::vector<WorkerRecord>> WorkQueue::workers(double alive_within_s) {
   KEVO_ASSIGN_OR_RETURN(
-      auto st, impl_->db.prepare("SELECT id, host, pid, gpu_model, gpus, state, started_at, " +
-                                 impl_->now + " - heartbeat_at, evaluations, busy_s FROM workers "
-                                 "WHERE (state = 'running' AND " + impl_->now +
-                                 " - heartbeat_at <= ?1) OR ?1 < 0 ORDER BY id DESC"));
+      auto st,
+      impl_->db.prepare("SELECT id, host, pid, gpu_model, gpus, state, started_at, " + impl_->now +
+                        " - heartbeat_at, evaluations, busy_s FROM workers "
+                        "WHERE (state = 'running' AND " +
+                        impl_->now + " - heartbeat_at <= ?1) OR ?1 < 0 ORDER BY id DESC"));
   st.bind(1, alive_within_s);
   std::vector<WorkerRecord> out;
   while (true) {

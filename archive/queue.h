@@ -77,7 +77,7 @@ struct WorkerRecord {
 
 struct QueueCounts {
   std::map<std::string, int64_t> by_state;  // queued, running, done, recorded
-  int64_t requeued = 0;                      // tasks claimed more than once
+  int64_t requeued = 0;                     // tasks claimed more than once
 };
 
 class WorkQueue {

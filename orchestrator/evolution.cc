@@ -234,7 +234,7 @@ void Evolution::Impl::produce() {
   auto totals = archive.totals();
   if (!totals.ok()) return;
   if (totals->by_status["ok"] == 0) return;  // children need a parent: wait for the seeds
-  const int gpus = std::max(1, backend.gpu_count());
+  const int gpus = std::max(1, backend.active_gpus());
   // Enough compiled work queued that a GPU finishing a candidate finds the next one waiting.
   const size_t target_depth =
       size_t(gpus) * 2 + size_t(resolved_compile_workers(config.sandbox));
@@ -304,8 +304,9 @@ Progress Evolution::Impl::snapshot(bool final) {
   p.evals_per_minute = double(p.evaluations - evaluations_at_start) / minutes;
   {
     std::lock_guard lock(mu);
-    double gpus = std::max(1, backend.gpu_count());
-    p.gpu_busy = std::min(1.0, gpu_busy_s / (std::max(p.elapsed_s, 1e-3) * gpus));
+    double gpus = std::max(1, backend.active_gpus());
+    double busy = backend.gpu_busy_s().value_or(gpu_busy_s);
+    p.gpu_busy = std::min(1.0, busy / (std::max(p.elapsed_s, 1e-3) * gpus));
     p.llm_in_flight = llm_waiting;
   }
   if (roster) p.llm = llm_progress();

@@ -41,6 +41,12 @@ class EvaluationBackend {
   virtual EvalResult evaluate(int gpu, const Candidate& candidate, const CompileOutcome& compiled,
                               const std::string& suite) = 0;
   virtual int gpu_count() const = 0;
+  // GPUs at work now: how many candidates to keep queued (about two each). The GPUs of a queue's
+  // workers come and go; a local backend's are its gpu_count().
+  virtual int active_gpus() const { return gpu_count(); }
+  // Seconds the GPUs spent evaluating since the backend started, when the backend knows better
+  // than the loop's own clock around evaluate() (a queue's evaluate() also waits for a worker).
+  virtual std::optional<double> gpu_busy_s() const { return std::nullopt; }
   // Hardware counters only (EvalOptions::counters_only) of a program already evaluated ok, on
   // `suite`; merge_counters() puts them into its result. By default there are none to give.
   virtual EvalResult measure_counters(int gpu, const Candidate& candidate,

@@ -32,8 +32,8 @@ class ArchiveQueue : public testing::ArchiveBackendTest {
   }
 
   ProgramId add(int variant) {
-    auto b = archive->begin_evaluation({kernel_source(variant), {{"BITS", 16}}, std::nullopt, 0,
-                                        "tuner", std::nullopt});
+    auto b = archive->begin_evaluation(
+        {kernel_source(variant), {{"BITS", 16}}, std::nullopt, 0, "tuner", std::nullopt});
     EXPECT_TRUE(b.ok()) << b.status().to_string();
     return b->id;
   }
