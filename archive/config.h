@@ -31,6 +31,11 @@ struct ArchiveConfig {
   double exploit_ratio = 0.6;
   double explore_ratio = 0.3;  // the rest (0.1) is the global best
   int inspirations = 3;
+  // Islands kept apart in groups: island i is in group i % island_groups, and migration and the
+  // global-best parent stay inside a group. A run on GPUs of several models gives each model a
+  // group (fitness measured on one model never competes with another's). Not a YAML key: the run
+  // sets it from its GPUs; islands must be a multiple of it.
+  int island_groups = 1;
 };
 
 void bind(YamlSection& s, ArchiveConfig& c);

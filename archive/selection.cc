@@ -71,11 +71,16 @@ Result<Selection> Archive::select(std::optional<int> island) {
     s.island = static_cast<int>(next % cfg.islands);
     KEVO_RETURN_IF_ERROR(kv_set(db, kKeyNextIsland, next + 1));
   }
-  std::vector<const Elite*> mine, everyone;
+  // "everyone": the islands of this island's group (all of them unless GPU models are kept
+  // apart), where the global best comes from.
+  std::vector<const Elite*> mine, everyone, anywhere;
+  const int groups = std::max(1, cfg.island_groups);
   for (const Elite& e : all) {
-    everyone.push_back(&e);
+    anywhere.push_back(&e);
+    if (e.island % groups == s.island % groups) everyone.push_back(&e);
     if (e.island == s.island) mine.push_back(&e);
   }
+  if (everyone.empty()) everyone = anywhere;  // a group not yet populated starts from any best
 
   const double r = rng.uniform();
   const Elite* parent;
@@ -111,7 +116,7 @@ Result<Selection> Archive::select(std::optional<int> island) {
   }
   draw_diverse(rng, mine, want, taken, cells, s.inspirations);
   std::vector<const Elite*> others;
-  for (const Elite* e : everyone) {
+  for (const Elite* e : anywhere) {
     if (e->island != s.island) others.push_back(e);
   }
   draw_diverse(rng, others, want, taken, cells, s.inspirations);
@@ -152,8 +157,11 @@ Status migrate_ring(sql::Db& db, const ArchiveConfig& config) {
     if (static_cast<int>(list.size()) < config.migration_count) list.push_back(e);
   }
   json moves = json::array();
+  // The ring runs through the islands of one group: i -> i + groups.
+  const int groups = std::max(1, config.island_groups);
   for (int from = 0; from < config.islands; ++from) {
-    int to = (from + 1) % config.islands;
+    int to = (from + groups) % config.islands;
+    if (to == from) continue;
     json sent = json::array(), placed = json::array();
     for (const Elite& e : emigrants[from]) {
       sent.push_back(e.program);

@@ -33,7 +33,8 @@ json config_to_json(const ArchiveConfig& c) {
           {"migration_count", c.migration_count},
           {"exploit_ratio", c.exploit_ratio},
           {"explore_ratio", c.explore_ratio},
-          {"inspirations", c.inspirations}};
+          {"inspirations", c.inspirations},
+          {"island_groups", c.island_groups}};
 }
 
 Result<ArchiveConfig> config_from_json(const std::string& text) {
@@ -54,6 +55,7 @@ Result<ArchiveConfig> config_from_json(const std::string& text) {
     c.exploit_ratio = j.value("exploit_ratio", c.exploit_ratio);
     c.explore_ratio = j.value("explore_ratio", c.explore_ratio);
     c.inspirations = j.value("inspirations", c.inspirations);
+    c.island_groups = j.value("island_groups", c.island_groups);
   } catch (const json::exception& e) {
     return Status::InvalidArgument(std::string("archive: stored grid config: ") + e.what());
   }
@@ -72,6 +74,9 @@ Status validate_config(const ArchiveConfig& c) {
   }
   if (c.fitness.empty()) return Status::InvalidArgument("archive: no fitness metric");
   if (c.islands < 1) return Status::InvalidArgument("archive: islands must be at least 1");
+  if (c.island_groups < 1 || c.islands % c.island_groups != 0) {
+    return Status::InvalidArgument("archive: islands must be a multiple of the island groups");
+  }
   if (c.exploit_ratio < 0 || c.explore_ratio < 0 || c.exploit_ratio + c.explore_ratio > 1) {
     return Status::InvalidArgument("archive: exploit_ratio + explore_ratio must be in [0, 1]");
   }

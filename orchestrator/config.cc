@@ -95,6 +95,9 @@ void bind(YamlSection& s, RunConfig& c) {
   s.field("max_cost_usd", c.max_cost_usd);
   s.field("max_wall_minutes", c.max_wall_minutes);
   s.field("tuner_share", c.tuner_share);
+  s.field("gpus", c.gpus);
+  s.field("allow_mixed_gpus", c.allow_mixed_gpus);
+  if (c.gpus.empty()) s.error("gpus", "must be 'all' or GPU indices such as 0,2");
   if (c.name.empty() || c.name.find('/') != std::string::npos) {
     s.error("name", "must be a non-empty name without '/'");
   }
@@ -104,12 +107,21 @@ void bind(YamlSection& s, RunConfig& c) {
   if (c.tuner_share < 0 || c.tuner_share > 1) s.error("tuner_share", "must be between 0 and 1");
 }
 
+void bind(YamlSection& s, QueueConfig& c) {
+  s.field("gpu_model", c.gpu_model);
+  s.field("max_claims", c.max_claims);
+  s.field("slots", c.slots);
+  if (c.max_claims < 1) s.error("max_claims", "must be >= 1");
+  if (c.slots < 1) s.error("slots", "must be >= 1");
+}
+
 void bind(YamlSection& s, KevoConfig& c) {
   s.section("run", c.run);
   s.section("llm", c.llm);
   s.section("evaluator", c.evaluator);
   s.section("sandbox", c.sandbox);
   s.section("archive", c.archive);
+  s.section("queue", c.queue);
 }
 
 Result<KevoConfig> load_config(const std::string& path) {

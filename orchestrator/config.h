@@ -89,9 +89,30 @@ struct RunConfig {
   double max_wall_minutes = 60;
   // Share of children made by the built-in tuner when an LLM is configured (1.0 without one).
   double tuner_share = 0.3;
+  // This host's GPUs to evaluate on, one runner each: "all" or indices ("0,2"). A GPU listed
+  // twice (two runners on one GPU) only tests the multi-runner path: it needs
+  // KEVO_ALLOW_SHARED_GPU=1.
+  std::string gpus = "all";
+  // Speedups measured on different GPU models are not comparable: such GPUs are refused together
+  // unless this is set, and then each model gets islands of its own (results never compete).
+  bool allow_mixed_gpus = false;
 };
 
 void bind(YamlSection& s, RunConfig& c);
+
+// A run whose GPUs are `kevo worker` processes (a PostgreSQL archive, or `kevo run --workers`).
+struct QueueConfig {
+  // The GPU model the run's tasks are for (a worker's GPU name, "NVIDIA H200"); "" takes the model
+  // of the workers that register, and keeps it for the run.
+  std::string gpu_model;
+  // Workers a candidate may take down (a worker killed, a host lost mid-evaluation) before it is
+  // recorded as crash: one loss can be bad luck, two in a row is the candidate.
+  int max_claims = 2;
+  // Evaluations waited on at once: at least the workers' GPUs in all.
+  int slots = 64;
+};
+
+void bind(YamlSection& s, QueueConfig& c);
 
 struct KevoConfig {
   RunConfig run;
@@ -99,6 +120,7 @@ struct KevoConfig {
   EvaluatorConfig evaluator;
   SandboxConfig sandbox;
   ArchiveConfig archive;
+  QueueConfig queue;
 };
 
 void bind(YamlSection& s, KevoConfig& c);

@@ -1,5 +1,6 @@
 // The coordinator: one thread that keeps every stage fed and records results, plus one thread
 // per GPU that evaluates compiled candidates. All archive writes happen on the coordinator.
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 
@@ -87,14 +88,15 @@ std::optional<ProgramId> Evolution::Impl::start_program(const NewProgram& p,
     return std::nullopt;
   }
   Candidate c{"program " + std::to_string(begun->id), normalize_source(p.source), p.params};
-  start_job(begun->id, std::move(c), false, std::move(llm));
+  start_job(begun->id, p.island, std::move(c), false, std::move(llm));
   return begun->id;
 }
 
-void Evolution::Impl::start_job(ProgramId id, Candidate c, bool holdout,
+void Evolution::Impl::start_job(ProgramId id, int island, Candidate c, bool holdout,
                                 std::shared_ptr<LlmOrigin> llm) {
   auto job = std::make_shared<Job>();
   job->id = id;
+  job->island = island;
   job->holdout = holdout;
   job->llm = std::move(llm);
   job->candidate = std::move(c);
@@ -103,14 +105,21 @@ void Evolution::Impl::start_job(ProgramId id, Candidate c, bool holdout,
 }
 
 void Evolution::Impl::gpu_thread(int gpu) {
+  const int groups = std::max(1, archive.config().island_groups);
+  const int mine = gpu < static_cast<int>(gpu_group.size()) ? gpu_group[gpu] : 0;
+  auto for_me = [&](const std::shared_ptr<Job>& j) { return j->island % groups == mine; };
   for (;;) {
     std::shared_ptr<Job> job;
     {
       std::unique_lock lock(mu);
-      gpu_cv.wait(lock, [&] { return gpu_threads_exit || !ready.empty(); });
-      if (ready.empty()) return;  // exit requested and nothing left
-      job = ready.front();
-      ready.pop_front();
+      auto next = ready.end();
+      gpu_cv.wait(lock, [&] {
+        next = std::find_if(ready.begin(), ready.end(), for_me);
+        return gpu_threads_exit || next != ready.end();
+      });
+      if (next == ready.end()) return;  // exit requested and nothing left for this GPU
+      job = *next;
+      ready.erase(next);
       ++gpu_running;
     }
     auto t0 = std::chrono::steady_clock::now();
@@ -142,7 +151,7 @@ void Evolution::Impl::harvest_compiles() {
     if (job->compiled.status == EvalStatus::kOk) {
       std::lock_guard lock(mu);
       ready.push_back(job);
-      gpu_cv.notify_one();
+      gpu_cv.notify_all();
     } else {
       EvalResult r = EvalResult::failure(job->compiled.status, job->compiled.message);
       r.compile_log = job->compiled.log;
@@ -194,24 +203,26 @@ void Evolution::Impl::harvest_results() {
     if (outcome->new_elite && !config.evaluator.holdout_suite.empty()) {
       auto job2 = std::make_shared<Job>();
       job2->id = job->id;
+      job2->island = job->island;
       job2->holdout = true;
       job2->candidate = job->candidate;
       job2->compiled = job->compiled;
       std::lock_guard lock(mu);
       ready.push_back(std::move(job2));
-      gpu_cv.notify_one();
+      gpu_cv.notify_all();
     }
     // Hardware counters for the programs prompts show as parents (evaluator.counters: elites).
     if (outcome->new_elite && config.evaluator.counters == "elites") {
       auto job3 = std::make_shared<Job>();
       job3->id = job->id;
+      job3->island = job->island;
       job3->counters = true;
       job3->candidate = job->candidate;
       job3->compiled = job->compiled;
       job3->result = r;  // the counters are merged into it, then it replaces the stored one
       std::lock_guard lock(mu);
       ready.push_back(std::move(job3));
-      gpu_cv.notify_one();
+      gpu_cv.notify_all();
     }
   }
 }
@@ -314,6 +325,49 @@ Progress Evolution::Impl::snapshot(bool final) {
   return p;
 }
 
+Status Evolution::Impl::assign_gpu_groups() {
+  const int groups = std::max(1, archive.config().island_groups);
+  const int gpus = std::max(1, backend.gpu_count());
+  gpu_group.assign(gpus, 0);
+  if (groups == 1) return Status::Ok();
+  // The models in group order, as the run first recorded them (so a resumed run on the same
+  // host gives each model the same islands again).
+  KEVO_ASSIGN_OR_RETURN(auto stored, archive.value("gpu_models"));
+  std::vector<std::string> models;
+  if (stored && stored->is_array()) {
+    for (const auto& m : *stored) models.push_back(m.get<std::string>());
+  } else {
+    for (const GpuInfo& g : hardware) {
+      if (std::find(models.begin(), models.end(), g.name) == models.end()) {
+        models.push_back(g.name);
+      }
+    }
+    KEVO_RETURN_IF_ERROR(archive.set_value("gpu_models", models));
+  }
+  if (static_cast<int>(models.size()) != groups ||
+      static_cast<int>(hardware.size()) != gpus) {
+    return Status::InvalidArgument("the run keeps " + std::to_string(groups) +
+                                   " GPU models apart, but its GPUs are not known for each");
+  }
+  std::vector<bool> served(groups, false);
+  for (int g = 0; g < gpus; ++g) {
+    auto it = std::find(models.begin(), models.end(), hardware[g].name);
+    if (it == models.end()) {
+      return Status::InvalidArgument("GPU " + std::to_string(hardware[g].index) + " (" +
+                                     hardware[g].name + ") is not one of this run's GPU models");
+    }
+    gpu_group[g] = static_cast<int>(it - models.begin());
+    served[gpu_group[g]] = true;
+  }
+  for (int i = 0; i < groups; ++i) {
+    if (!served[i]) {
+      return Status::InvalidArgument("the run's islands for " + models[i] +
+                                     " need a GPU of that model, and none is selected");
+    }
+  }
+  return Status::Ok();
+}
+
 double Evolution::Impl::now_s() const { return seconds_since(started); }
 
 Result<RunSummary> Evolution::run(std::atomic<bool>& stop,
@@ -336,11 +390,13 @@ Result<RunSummary> Evolution::run(std::atomic<bool>& stop,
     }
   }
 
+  KEVO_RETURN_IF_ERROR(s.assign_gpu_groups());
   // Programs a stopped or crashed run left pending (the seeds of a new run, too) come first.
   KEVO_ASSIGN_OR_RETURN(std::vector<ProgramId> pending, s.archive.pending_evaluations());
   for (ProgramId id : pending) {
     KEVO_ASSIGN_OR_RETURN(Program p, s.archive.program(id));
-    s.start_job(id, Candidate{"program " + std::to_string(id), p.source, p.params}, false);
+    s.start_job(id, p.island, Candidate{"program " + std::to_string(id), p.source, p.params},
+                false);
   }
   if (!pending.empty()) spdlog::info("evaluating {} pending program(s) first", pending.size());
 

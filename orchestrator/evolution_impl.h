@@ -48,6 +48,7 @@ struct LlmOrigin {
 // One program on its way through compile and GPU evaluation.
 struct Job {
   ProgramId id = 0;
+  int island = 0;  // where the program was born: with GPU models kept apart, which GPUs take it
   Candidate candidate;
   bool holdout = false;  // a new elite's holdout evaluation (recorded apart, never in prompts)
   bool counters = false;  // a new elite's hardware counters, merged into `result` (its own)
@@ -91,8 +92,12 @@ struct Evolution::Impl {
   // (`duplicate_of` then holds the program it repeats, 0 for an error).
   std::optional<ProgramId> start_program(const NewProgram& p, std::shared_ptr<LlmOrigin> llm,
                                          ProgramId* duplicate_of = nullptr);
-  void start_job(ProgramId id, Candidate c, bool holdout, std::shared_ptr<LlmOrigin> llm = nullptr);
+  void start_job(ProgramId id, int island, Candidate c, bool holdout,
+                 std::shared_ptr<LlmOrigin> llm = nullptr);
   void gpu_thread(int gpu);
+  // Which island group each GPU serves (all 0 unless GPU models are kept apart), from the models
+  // the run recorded; InvalidArgument when this host lacks a model the run's islands need.
+  Status assign_gpu_groups();
   void harvest_compiles();
   void harvest_results();
   void harvest_llm();
@@ -144,6 +149,7 @@ struct Evolution::Impl {
   bool gpu_threads_exit = false;
   double gpu_busy_s = 0;
   std::vector<std::thread> gpu_threads;
+  std::vector<int> gpu_group;  // by GPU index
 };
 
 }  // namespace kevo

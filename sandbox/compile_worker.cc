@@ -1,4 +1,4 @@
-// `kevo worker compile`: the confined compile worker. Confines itself, warms NVRTC up inside the
+// `kevo sandbox-worker compile`: the confined compile worker. Confines itself, warms NVRTC up inside the
 // walls, limits its memory, and only then reads candidate text.
 #include <malloc.h>
 #include <nvrtc.h>

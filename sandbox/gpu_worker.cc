@@ -1,4 +1,4 @@
-// `kevo worker gpu --device N`: the GPU runner process. Keeps one GpuSession (context, suite data,
+// `kevo sandbox-worker gpu --device N`: the GPU runner process. Keeps one GpuSession (context, suite data,
 // reference outputs) across candidates and exits after a sticky CUDA error, so the orchestrator
 // starts a clean one. Candidates bring only device code, so the runner is not confined like a
 // compile worker (the driver needs /dev/nvidia*, ioctls and its own files); it gets a scrubbed

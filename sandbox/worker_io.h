@@ -1,5 +1,5 @@
 // The worker's end of the pipe protocol (private to sandbox/): one JSON object per line on
-// stdin, one per line back. Used by `kevo worker compile` and `kevo worker gpu`.
+// stdin, one per line back. Used by `kevo sandbox-worker compile` and `kevo sandbox-worker gpu`.
 #pragma once
 
 #include <optional>

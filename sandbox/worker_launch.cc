@@ -15,7 +15,7 @@ SpawnSpec worker_spawn_spec(const WorkerLaunch& launch, WorkerKind kind,
     auto sv = spdlog::level::to_string_view(spdlog::get_level());
     level.assign(sv.data(), sv.size());
   }
-  spec.args = {"--log-level", level, "worker"};
+  spec.args = {"--log-level", level, "sandbox-worker"};
   spec.args.insert(spec.args.end(), sub_args.begin(), sub_args.end());
   spec.env = scrubbed_environment(kind, current_environment());
   spec.name = name;

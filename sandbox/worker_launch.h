@@ -1,4 +1,4 @@
-// How the orchestrator starts `kevo worker ...` processes (private to sandbox/).
+// How the orchestrator starts `kevo sandbox-worker ...` processes (private to sandbox/).
 #pragma once
 
 #include <string>

@@ -219,5 +219,38 @@ TEST_P(ArchiveSelection, RingMigrationCopiesTopElitesToTheNextIsland) {
   EXPECT_EQ((*events)[0].message["moves"][0]["programs"][0], strong);
 }
 
+// GPU models kept apart (island_groups 2 over 4 islands): parents, migration and the global best
+// stay in their group, so no elite of a group was measured on the other group's GPUs.
+TEST_P(ArchiveSelection, IslandGroupsNeverMixParentsOrElites) {
+  ArchiveConfig c = testing::test_config(4);
+  c.island_groups = 2;
+  c.migration_interval = 5;
+  c.migration_count = 2;
+  c.exploit_ratio = 0.3;
+  c.explore_ratio = 0.3;  // 0.4 global
+  auto ar = std::move(Archive::create(location(), testing::test_run(9), c)).value();
+  seed_archive(*ar);
+  std::set<std::string> modes;
+  for (int i = 0; i < 120; ++i) {
+    Selection s = step(*ar, i);
+    modes.insert(s.mode);
+    EXPECT_EQ(ar->program(s.parent)->island % 2, s.island % 2) << describe(s);
+  }
+  EXPECT_TRUE(modes.count("global"));
+  int migrated_elites = 0;
+  for (int island = 0; island < 4; ++island) {
+    for (const Elite& e : all_elites(*ar, island)) {
+      int born = ar->program(e.program)->island;
+      EXPECT_EQ(born % 2, island % 2) << "#" << e.program << " on island " << island;
+      migrated_elites += born != island;
+    }
+  }
+  EXPECT_GT(migrated_elites, 0);  // migration ran, inside the groups
+  ArchiveConfig bad = testing::test_config(3);
+  bad.island_groups = 2;
+  EXPECT_EQ(Archive::create(location("bad"), testing::test_run(), bad).status().code(),
+            StatusCode::kInvalidArgument);
+}
+
 }  // namespace
 }  // namespace kevo

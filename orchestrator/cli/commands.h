@@ -47,6 +47,7 @@ void add_calls_command(CLI::App& app, Cli& cli);
 void add_suite_stats_command(CLI::App& app, Cli& cli);  // cmd_suite_stats.cc
 void add_serve_command(CLI::App& app, Cli& cli);   // cmd_serve.cc: the web view
 void add_report_command(CLI::App& app, Cli& cli);  // cmd_report.cc: figures and report.md
-void add_worker_command(CLI::App& app, Cli& cli);  // hidden: sandbox worker processes
+void add_sandbox_worker_command(CLI::App& app, Cli& cli);  // hidden: the sandbox's processes
+void add_worker_command(CLI::App& app, Cli& cli);  // cmd_worker.cc: a GPU host of a shared archive
 
 }  // namespace kevo::cli

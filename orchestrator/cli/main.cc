@@ -64,6 +64,7 @@ int main(int argc, char** argv) {
   add_serve_command(app, cli);
   add_report_command(app, cli);
   add_worker_command(app, cli);
+  add_sandbox_worker_command(app, cli);
 
   try {
     app.parse(argc, argv);

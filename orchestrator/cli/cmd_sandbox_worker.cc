@@ -1,4 +1,4 @@
-// `kevo worker compile|gpu`: the sandbox's worker processes (sandbox/sandbox.h). The orchestrator
+// `kevo sandbox-worker compile|gpu`: the sandbox's worker processes (sandbox/sandbox.h). The orchestrator
 // starts these itself, with pipes on stdin/stdout; they are hidden from --help because a person
 // never runs them.
 #include "orchestrator/cli/commands.h"
@@ -6,8 +6,8 @@
 
 namespace kevo::cli {
 
-void add_worker_command(CLI::App& app, Cli& cli) {
-  auto* cmd = app.add_subcommand("worker", "Internal: a sandboxed compile worker or GPU runner "
+void add_sandbox_worker_command(CLI::App& app, Cli& cli) {
+  auto* cmd = app.add_subcommand("sandbox-worker", "Internal: a sandboxed compile worker or GPU runner "
                                            "(started by kevo itself, speaks JSON lines on stdin/stdout)");
   cmd->group("");  // hidden
   cmd->require_subcommand(1);
