@@ -59,6 +59,8 @@ void print_counters(const json& result) {
     return;
   }
   std::cout << "\nhardware counters (one call, replayed after the timed calls)\n" << t.render();
+}
+
 // The spread of one workload's speedup (its two medians' spreads combined), "-" when unknown.
 std::string workload_noise(const json& wl) {
   double d = wl.value("decode_spread", 0.0), n = wl.value("dense_spread", 0.0);

@@ -27,7 +27,7 @@ json probe_model(const LlmModelConfig& model) {
   auto client = make_model_client(m, options);
   if (!client.ok()) return {{"ok", false}, {"error", client.status().message()}};
   auto reply = (*client)->complete(
-      {"You are a connectivity probe.", "Reply with the word OK.", "doctor-probe"});
+      LlmRequest::single("You are a connectivity probe.", "Reply with the word OK.", "doctor-probe"));
   if (!reply.ok()) return {{"ok", false}, {"error", reply.status().message()}};
   std::string text = reply->text.substr(0, 40);
   for (char& c : text) c = c == '\n' ? ' ' : c;
