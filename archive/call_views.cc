@@ -1,6 +1,7 @@
 // RunViews: LLM calls as a listing, one call, and every call for the report. Reads the v4 columns
 // (tag, parent_id, outcome, child_id) when the file has them; otherwise derives the outcome.
 #include <algorithm>
+#include <iterator>
 #include <map>
 
 #include "archive/internal.h"
@@ -90,8 +91,8 @@ Result<int64_t> first_id_at(sql::Db& db, const std::string& table, const std::st
 // (the program page knows it). Before v4 programs.llm_call_id has no index: programs made by the
 // calls are looked for from the first one created after the earliest call (a program names a
 // call recorded before it), so recent calls cost a short scan and the oldest a whole one.
-Status complete_rows(sql::Db& db, bool stored, std::vector<LlmCallRow>& rows,
-                     std::optional<std::pair<ProgramId, std::string>> known_child = {}) {
+Status complete_rows_of_kind(sql::Db& db, bool stored, std::vector<LlmCallRow>& rows,
+                            std::optional<std::pair<ProgramId, std::string>> known_child = {}) {
   if (rows.empty()) return Status::Ok();
   auto [lo_it, hi_it] = std::minmax_element(
       rows.begin(), rows.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
@@ -158,6 +159,26 @@ Status complete_rows(sql::Db& db, bool stored, std::vector<LlmCallRow>& rows,
   return Status::Ok();
 }
 
+// Rows with a stored outcome are read as they are; rows without one (a file before v4, or a call
+// the loop never judged: recorded by a kevo that did not set outcomes, or a crash mid-reply) get
+// the derived outcome.
+Status complete_rows(sql::Db& db, bool stored, std::vector<LlmCallRow>& rows,
+                     std::optional<std::pair<ProgramId, std::string>> known_child = {}) {
+  if (!stored) return complete_rows_of_kind(db, false, rows, known_child);
+  const bool ascending = rows.size() < 2 || rows.front().id < rows.back().id;
+  std::vector<LlmCallRow> judged, unjudged;
+  for (auto& r : rows) (r.outcome.empty() ? unjudged : judged).push_back(std::move(r));
+  KEVO_RETURN_IF_ERROR(complete_rows_of_kind(db, true, judged, known_child));
+  KEVO_RETURN_IF_ERROR(complete_rows_of_kind(db, false, unjudged, known_child));
+  rows = std::move(judged);
+  rows.insert(rows.end(), std::make_move_iterator(unjudged.begin()),
+              std::make_move_iterator(unjudged.end()));
+  std::sort(rows.begin(), rows.end(), [&](const auto& a, const auto& b) {
+    return ascending ? a.id < b.id : a.id > b.id;
+  });
+  return Status::Ok();
+}
+
 }  // namespace
 
 Result<LlmCallPage> RunViews::llm_calls(const LlmCallQuery& q) {
@@ -171,7 +192,8 @@ Result<LlmCallPage> RunViews::llm_calls(const LlmCallQuery& q) {
   std::string sql = row_select(impl_->call_columns) +
                     "WHERE id < ?1 AND id >= ?2 AND (?3 = '' OR status = ?3) AND (?5 = '' OR "
                     "model = ?5)" +
-                    (stored ? " AND (?4 = '' OR outcome = ?4) AND (parent_id = ?6 OR ?6 IS NULL)"
+                    (stored ? " AND (?4 = '' OR outcome IN (?4, '')) AND (parent_id = ?6 "
+                              "OR ?6 IS NULL)"
                             : "") +
                     " ORDER BY id DESC";
   KEVO_ASSIGN_OR_RETURN(auto st, db.prepare(sql));
@@ -180,7 +202,8 @@ Result<LlmCallPage> RunViews::llm_calls(const LlmCallQuery& q) {
   KEVO_ASSIGN_OR_RETURN(auto rows, read_rows(st));
   LlmCallPage page;
   page.scanned = std::max<int64_t>(0, before - floor);
-  const bool filter_after = !stored && !q.outcome.empty();
+  // A stored outcome filters in SQL; rows without one are derived first, then filtered.
+  const bool filter_after = !q.outcome.empty();
   if (filter_after) {
     KEVO_RETURN_IF_ERROR(complete_rows(db, stored, rows));
     std::erase_if(rows, [&](const LlmCallRow& r) { return r.outcome != q.outcome; });

@@ -140,9 +140,21 @@ Result<Totals> read_totals(sql::Db& db, bool count_by_scan) {
 
 namespace {
 
-constexpr const char* kCallCols =
-    "id, model, provider, tokens_in, tokens_out, cost_usd, latency_s, status, error, created_at, "
-    "tag, parent_id, attempt, outcome, child_id";
+// Whether llm_calls has schema v4's columns. A PostgreSQL archive was made at v5 or later.
+bool has_v4_call_columns(sql::Db& db) {
+  if (db.postgres()) return true;
+  auto v4 = db.query_int("SELECT count(*) FROM pragma_table_info('llm_calls') WHERE name = 'outcome'");
+  return v4.ok() && *v4 > 0;
+}
+
+// The call columns; an archive from before schema v4 (read as it is: readers never upgrade)
+// has no tag, parent, attempt, outcome or child, which then read as empty.
+std::string call_cols(sql::Db& db) {
+  const bool has = has_v4_call_columns(db);
+  return std::string("id, model, provider, tokens_in, tokens_out, cost_usd, latency_s, status, "
+                     "error, created_at, ") +
+         (has ? "tag, parent_id, attempt, outcome, child_id" : "'', NULL, 1, '', NULL");
+}
 
 LlmCall call_from_row(sql::Stmt& st) {
   LlmCall c;
@@ -167,7 +179,7 @@ LlmCall call_from_row(sql::Stmt& st) {
 }  // namespace
 
 Result<LlmCall> read_llm_call(sql::Db& db, LlmCallId id) {
-  KEVO_ASSIGN_OR_RETURN(auto st, db.prepare(std::string("SELECT ") + kCallCols +
+  KEVO_ASSIGN_OR_RETURN(auto st, db.prepare("SELECT " + call_cols(db) +
                                             ", prompt, response FROM llm_calls WHERE id = ?1"));
   st.bind(1, id);
   KEVO_ASSIGN_OR_RETURN(bool row, st.step());
@@ -179,10 +191,13 @@ Result<LlmCall> read_llm_call(sql::Db& db, LlmCallId id) {
 }
 
 Result<std::vector<LlmOutcomeCount>> read_llm_outcomes(sql::Db& db) {
-  // Reads only the (model, outcome, tokens, cost) index: fast on a large call table.
-  KEVO_ASSIGN_OR_RETURN(auto st, db.prepare("SELECT model, outcome, count(*), sum(tokens_in), "
-                                            "sum(tokens_out), sum(cost_usd) FROM llm_calls "
-                                            "GROUP BY model, outcome ORDER BY model, outcome"));
+  // Reads only the (model, outcome, tokens, cost) index: fast on a large call table. Before
+  // schema v4 every call reads as not judged ("").
+  const std::string outcome = has_v4_call_columns(db) ? "outcome" : "''";
+  KEVO_ASSIGN_OR_RETURN(auto st, db.prepare("SELECT model, " + outcome + ", count(*), "
+                                            "sum(tokens_in), sum(tokens_out), sum(cost_usd) FROM "
+                                            "llm_calls GROUP BY model, " + outcome +
+                                            " ORDER BY model, " + outcome));
   std::vector<LlmOutcomeCount> out;
   while (true) {
     KEVO_ASSIGN_OR_RETURN(bool row, st.step());

@@ -18,7 +18,10 @@ void bind(YamlSection& s, LlmModelConfig& c) {
   s.field("reasoning_model", c.reasoning_model);
   // Read into "absent" sentinels, so that a written 0 (a local server) is told from no price.
   const double absent = std::numeric_limits<double>::quiet_NaN();
-  double in = absent, out = absent;
+  // Start from the struct's prices, so that printing the resolved config writes them (and an
+  // unknown price as null, which reads back as unknown).
+  double in = c.prices_known ? c.usd_per_mtok_in : absent;
+  double out = c.prices_known ? c.usd_per_mtok_out : absent;
   s.field("usd_per_mtok_in", in);
   s.field("usd_per_mtok_out", out);
   if (!std::isnan(in) || !std::isnan(out)) {
@@ -102,8 +105,6 @@ void bind(YamlSection& s, RunConfig& c) {
     s.error("name", "must be a non-empty name without '/'");
   }
   if (c.max_evaluations < 1) s.error("max_evaluations", "must be >= 1");
-  if (c.max_cost_usd < 0) s.error("max_cost_usd", "must be >= 0 (0: no cost budget)");
-  if (c.max_wall_minutes < 0) s.error("max_wall_minutes", "must be >= 0 (0: no time limit)");
   if (c.tuner_share < 0 || c.tuner_share > 1) s.error("tuner_share", "must be between 0 and 1");
 }
 

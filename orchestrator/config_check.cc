@@ -192,7 +192,7 @@ void check_llm(const KevoConfig& c, ConfigCheck& check) {
                                          "' is not a URL (e.g. "
                                          "https://api.openai.com/v1 or http://127.0.0.1:8000/v1)");
     }
-    if (!m.api_key_env.empty()) {
+    if (m.provider != "command" && !m.api_key_env.empty()) {  // a command brings its own keys
       const char* v = std::getenv(m.api_key_env.c_str());
       if (!v || !*v) {
         check.error(key + ".api_key_env", "the environment variable " + m.api_key_env +

@@ -92,7 +92,7 @@ TEST_F(ArchiveCli, StatusSummarizesTheRun) {
                        "index_bytes_per_token<=16; elite on island 0)"),
             std::string::npos)
       << r.out;
-  EXPECT_NE(r.out.find("llm          1 requests: 0 gave a child, 0 rejected"), std::string::npos)
+  EXPECT_NE(r.out.find("LLM          1 requests: 0 gave a child, 0 rejected"), std::string::npos)
       << r.out;
   EXPECT_NE(r.out.find("gpt-test"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("12,345"), std::string::npos) << r.out;

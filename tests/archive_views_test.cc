@@ -174,7 +174,17 @@ TEST_F(Views, RateCountsEvaluationsInTheWindowEndingAtNow) {
   EXPECT_GT(later->overall_per_min, 0);
 }
 
+// The archive as kevo wrote it before schema v4: no stored call outcomes (they are derived).
+void drop_call_outcomes(const std::string& db) {
+  exec_sql(db,
+           "DROP INDEX llm_calls_by_model_outcome; DROP INDEX llm_calls_by_parent;"
+           "ALTER TABLE llm_calls DROP COLUMN tag; ALTER TABLE llm_calls DROP COLUMN parent_id;"
+           "ALTER TABLE llm_calls DROP COLUMN attempt; ALTER TABLE llm_calls DROP COLUMN outcome;"
+           "ALTER TABLE llm_calls DROP COLUMN child_id; UPDATE schema_version SET version = 3;");
+}
+
 TEST_F(Views, CallsGetDerivedOutcomesOnTodaysSchema) {
+  drop_call_outcomes(db_);
   auto v = open();
   EXPECT_FALSE(v->has_call_outcomes());
   auto page = v->llm_calls({});
@@ -194,6 +204,7 @@ TEST_F(Views, CallsGetDerivedOutcomesOnTodaysSchema) {
 }
 
 TEST_F(Views, CallsFilterByStatusAndOutcomeAndPage) {
+  drop_call_outcomes(db_);
   auto v = open();
   LlmCallQuery q;
   q.status = "http_error";
@@ -236,10 +247,6 @@ TEST_F(Views, CallsFilterByStatusAndOutcomeAndPage) {
 
 TEST_F(Views, StoredOutcomeColumnsAreReadWhenTheFileHasThem) {
   exec_sql(db_,
-           "ALTER TABLE llm_calls ADD COLUMN tag TEXT NOT NULL DEFAULT '';"
-           "ALTER TABLE llm_calls ADD COLUMN parent_id INTEGER;"
-           "ALTER TABLE llm_calls ADD COLUMN outcome TEXT NOT NULL DEFAULT '';"
-           "ALTER TABLE llm_calls ADD COLUMN child_id INTEGER;"
            "UPDATE llm_calls SET tag = 'diff', parent_id = 1, outcome = 'no_match' WHERE id = 5;"
            "UPDATE llm_calls SET outcome = 'child', child_id = 4, tag = 'retry' WHERE id = 2;");
   auto v = open();
@@ -265,6 +272,7 @@ TEST_F(Views, ChildrenAreLookedForFromTheEarliestCallsTimeOn) {
   // Seeds from long before the first call (a run resumed a day later) are not searched; the
   // children made after the calls are found. A program stamped before its call is not (it cannot
   // have been made by it), which shows the bound is applied.
+  drop_call_outcomes(db_);
   exec_sql(db_,
            "UPDATE programs SET created_at = created_at - 86400 WHERE id <= 2;"
            "UPDATE programs SET llm_call_id = 5 WHERE id = 2;");
@@ -285,6 +293,7 @@ TEST_F(Views, ChildrenAreLookedForFromTheEarliestCallsTimeOn) {
 }
 
 TEST_F(Views, OneCallHasItsPromptReplyAndOutcome) {
+  drop_call_outcomes(db_);
   auto v = open();
   auto d = v->llm_call(4);
   ASSERT_TRUE(d.ok());

@@ -118,7 +118,8 @@ TEST(ConfigCheck, PrintsTheResolvedConfigWhichReadsBackTheSame) {
   testing::write_file(dir.file("ok.yaml"),
                       "run:\n  name: fine\n  seeds: [hash_topk, dense_flashdecode]\n"
                       "llm:\n  models:\n    - model: m1\n      base_url: http://127.0.0.1:8000/v1\n"
-                      "      api_key_env: KEVO_TEST_KEY\n      temperature: 0.5\n");
+                      "      api_key_env: KEVO_TEST_KEY\n      temperature: 0.5\n"
+                      "      usd_per_mtok_in: 0.5\n      usd_per_mtok_out: 2\n");
   auto r = run_kevo("config-check " + dir.file("ok.yaml"));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   for (const char* want : {": ok\n", "# resolved config", "  name: fine\n",
@@ -126,7 +127,8 @@ TEST(ConfigCheck, PrintsTheResolvedConfigWhichReadsBackTheSame) {
                            "  max_in_flight: 16\n", "      temperature: 0.5\n",
                            "    - provider: openai\n      base_url: http://127.0.0.1:8000/v1\n"
                            "      model: m1\n",
-                           "  suite: llama3-8b\n", "  compile_workers: 2\n",
+                           "  suite: llama3-8b\n", "  compile_workers: auto\n",
+                           "      usd_per_mtok_in: 0.5\n",
                            "bins: [0.005, 0.01, 0.02, 0.05, 0.1, 0.2]"}) {
     EXPECT_NE(r.out.find(want), std::string::npos) << want << "\n" << r.out;
   }

@@ -19,10 +19,9 @@ TEST(CliPrompt, ASeedFileShowsTheDeviceApiAndNoContradiction) {
   const std::string& out = r.out;
   // The API the seed calls is in the system message, generated from the headers.
   EXPECT_NE(out.find("## The device API"), std::string::npos);
-  EXPECT_NE(out.find("### kevo/residual.cuh"), std::string::npos);
+  EXPECT_NE(out.find("### kevo/topk_attend.cuh"), std::string::npos);
   EXPECT_NE(out.find(device_api_reference().substr(0, 200)), std::string::npos);
-  for (const char* helper : {"attend_list_residual", "struct Partials", "radix_select_kth",
-                             "struct RowLanes", "struct Carve"}) {
+  for (const char* helper : {"attend_topk", "struct Partials", "struct RowLanes", "struct Carve"}) {
     EXPECT_NE(out.find(helper), std::string::npos) << helper;
   }
   // What the prompt says is what the code enforces: the plan is inside the block and may change.

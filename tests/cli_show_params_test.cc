@@ -45,7 +45,7 @@ TEST(SourceWithParams, WritesValuesIntoTheParamLines) {
   EXPECT_FALSE(source_with_params(src, {{"WIDTH", 4}}).ok());
 }
 
-// The dense seed as a run holds it, with a tuner child at CTAS=1024 UNROLL=8 (the case the
+// The dense seed as a run holds it, with a tuner child at CTAS=264 STAGES=3 (the case the
 // issue saw: the saved file compiled with the defaults, 146 registers instead of 250).
 class ShowParams : public ::testing::Test {
  protected:
@@ -58,11 +58,11 @@ class ShowParams : public ::testing::Test {
     auto seed = ar->begin_evaluation({seed_src_, {}, std::nullopt, 0, "seed", std::nullopt});
     ASSERT_TRUE(ar->record_result(seed->id, eval_json("ok", 1.0, 0.001, 0)).ok());
     auto child = ar->begin_evaluation(
-        {seed_src_, {{"CTAS", 1024}, {"UNROLL", 8}}, seed->id, 0, "tuner", std::nullopt});
+        {seed_src_, {{"CTAS", 264}, {"STAGES", 3}}, seed->id, 0, "tuner", std::nullopt});
     ASSERT_TRUE(ar->record_result(child->id, eval_json("ok", 1.02, 0.001, 0)).ok());
     std::string edited = seed_src_ + "// an edit by the LLM\n";
     auto grandchild = ar->begin_evaluation(
-        {edited, {{"CTAS", 1024}, {"UNROLL", 4}}, child->id, 0, "llm", std::nullopt});
+        {edited, {{"CTAS", 264}, {"STAGES", 3}, {"WARPS", 4}}, child->id, 0, "llm", std::nullopt});
     ASSERT_TRUE(ar->record_result(grandchild->id, eval_json("ok", 1.05, 0.001, 0)).ok());
   }
   void TearDown() override { unsetenv("XDG_CACHE_HOME"); }
@@ -73,19 +73,19 @@ class ShowParams : public ::testing::Test {
 TEST_F(ShowParams, SavedSourceCompilesToTheMeasuredKernel) {
   auto shown = run_kevo("show 2 --source --db " + db_);
   ASSERT_EQ(shown.exit_code, 0) << shown.err;
-  EXPECT_NE(shown.out.find("// kevo:param CTAS = 1024 in"), std::string::npos);
-  EXPECT_NE(shown.out.find("// kevo:param UNROLL = 8 in"), std::string::npos);
+  EXPECT_NE(shown.out.find("// kevo:param CTAS = 264 in"), std::string::npos);
+  EXPECT_NE(shown.out.find("// kevo:param STAGES = 3 in"), std::string::npos);
   testing::write_file(dir_.file("saved.cu"), shown.out);
   testing::write_file(dir_.file("seed.cu"), seed_src_);
   auto saved = run_kevo("eval " + dir_.file("saved.cu") + " --compile-only --json");
   auto given = run_kevo("eval " + dir_.file("seed.cu") +
-                        " --compile-only --json --param CTAS=1024 --param UNROLL=8");
+                        " --compile-only --json --param CTAS=264 --param STAGES=3");
   ASSERT_EQ(saved.exit_code, 0) << saved.out << saved.err;
   ASSERT_EQ(given.exit_code, 0) << given.out << given.err;
   json a = json::parse(saved.out), b = json::parse(given.out);
   EXPECT_EQ(a["params"], b["params"]);
-  EXPECT_EQ(a["params"]["CTAS"], 1024);
-  EXPECT_EQ(a["params"]["UNROLL"], 8);
+  EXPECT_EQ(a["params"]["CTAS"], 264);
+  EXPECT_EQ(a["params"]["STAGES"], 3);
   ASSERT_EQ(a["kernels"].size(), b["kernels"].size());
   for (size_t i = 0; i < a["kernels"].size(); ++i) {
     EXPECT_EQ(a["kernels"][i]["name"], b["kernels"][i]["name"]);
@@ -95,33 +95,33 @@ TEST_F(ShowParams, SavedSourceCompilesToTheMeasuredKernel) {
   EXPECT_EQ(a["workloads"], b["workloads"]);  // the same grids for every shape
   // The full view says which values are the program's and prints the same text.
   auto full = run_kevo("show 2 --db " + db_);
-  EXPECT_NE(full.out.find("CTAS=1024"), std::string::npos) << full.out;
-  EXPECT_NE(full.out.find("set by the program: CTAS, UNROLL"), std::string::npos) << full.out;
-  EXPECT_NE(full.out.find("// kevo:param UNROLL = 8 in"), std::string::npos);
+  EXPECT_NE(full.out.find("CTAS=264"), std::string::npos) << full.out;
+  EXPECT_NE(full.out.find("set by the program: CTAS, STAGES"), std::string::npos) << full.out;
+  EXPECT_NE(full.out.find("// kevo:param STAGES = 3 in"), std::string::npos);
   auto j = json::parse(run_kevo("show 2 --json --db " + db_).out);
-  EXPECT_EQ(j["params"]["GH"], 4);  // a default, resolved
-  EXPECT_EQ(j["param_overrides"], json({{"CTAS", 1024}, {"UNROLL", 8}}));
+  EXPECT_EQ(j["params"]["WARPS"], 8);  // a default, resolved
+  EXPECT_EQ(j["param_overrides"], json({{"CTAS", 264}, {"STAGES", 3}}));
   EXPECT_EQ(j["source"], shown.out);
 }
 
 TEST_F(ShowParams, DiffAndLineageShowResolvedValues) {
   auto d = run_kevo("diff 1 2 --db " + db_);
   ASSERT_EQ(d.exit_code, 0) << d.err;
-  EXPECT_NE(d.out.find("param CTAS: 1536 -> 1024"), std::string::npos) << d.out;
-  EXPECT_NE(d.out.find("param UNROLL: 2 -> 8"), std::string::npos) << d.out;
-  EXPECT_EQ(d.out.find("param GH"), std::string::npos) << d.out;  // unchanged
+  EXPECT_NE(d.out.find("param CTAS: 132 -> 264"), std::string::npos) << d.out;
+  EXPECT_NE(d.out.find("param STAGES: 2 -> 3"), std::string::npos) << d.out;
+  EXPECT_EQ(d.out.find("param WARPS"), std::string::npos) << d.out;  // unchanged
   auto dj = json::parse(run_kevo("diff 1 3 --json --db " + db_).out);
-  EXPECT_EQ(dj["params"]["UNROLL"], json({2, 4}));
+  EXPECT_EQ(dj["params"]["WARPS"], json({8, 4}));
   EXPECT_EQ(dj["added"], 1);
 
   auto l = run_kevo("lineage 3 --db " + db_);
   ASSERT_EQ(l.exit_code, 0) << l.err;
   EXPECT_NE(l.out.find("what changed"), std::string::npos) << l.out;
-  EXPECT_NE(l.out.find("CTAS 1536 -> 1024, UNROLL 2 -> 8"), std::string::npos) << l.out;
-  EXPECT_NE(l.out.find("UNROLL 8 -> 4; +1 -0 lines"), std::string::npos) << l.out;
+  EXPECT_NE(l.out.find("CTAS 132 -> 264, STAGES 2 -> 3"), std::string::npos) << l.out;
+  EXPECT_NE(l.out.find("WARPS 8 -> 4; +1 -0 lines"), std::string::npos) << l.out;
   auto lj = json::parse(run_kevo("lineage 3 --json --db " + db_).out);
   EXPECT_TRUE(lj["lineage"][0]["changed"].is_null());
-  EXPECT_EQ(lj["lineage"][1]["changed"]["params"], json({"CTAS 1536 -> 1024", "UNROLL 2 -> 8"}));
+  EXPECT_EQ(lj["lineage"][1]["changed"]["params"], json({"CTAS 132 -> 264", "STAGES 2 -> 3"}));
   EXPECT_EQ(lj["lineage"][2]["changed"]["added"], 1);
 }
 

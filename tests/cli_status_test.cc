@@ -69,10 +69,15 @@ class StatusCli : public ::testing::Test {
     call.model = "gpt-test";
     call.tokens_in = 1000;
     call.cost_usd = 0.5;
+    call.outcome = "child";
     ASSERT_TRUE(ar->record_llm_call(call).ok());
     call.status = "http_error";
+    call.outcome = "request_failed";
     ASSERT_TRUE(ar->record_llm_call(call).ok());
+    call.status = "ok";
+    call.outcome = "no_match";
     for (int i = 0; i < 3; ++i) {
+      ASSERT_TRUE(ar->record_llm_call(call).ok());
       ASSERT_TRUE(ar->add_event("edit_rejected", {{"parent", hash}, {"message", "no match"}}).ok());
     }
     ASSERT_TRUE(ar->add_event("stopped", {{"reason", "max_evaluations"}}).ok());
@@ -113,8 +118,9 @@ TEST_F(StatusCli, ShowsTimeStopReasonFailuresAndTheBestOfEachMethod) {
         "  ok         7 (70.0%)",
         "  failed     3 (30.0%): compile_error 1, inaccurate 1, timeout 1",
         "(see 'kevo top --status failed')", "best         speedup 2.6: program #6 (hash_topk;",
-        "methods      the best program of each method", "LLM          2 calls (1 failed)",
-        "rejected   3 replies whose edit did not apply"}) {
+        "methods      the best program of each method",
+        "LLM          5 requests: 1 gave a child, 4 rejected",
+        "rejected by reason: no_match 3, request_failed 1"}) {
     EXPECT_NE(r.out.find(want), std::string::npos) << want << "\n" << r.out;
   }
   // One row per method, in seed order, each with its own best: the sparse methods are visible
@@ -145,7 +151,7 @@ TEST_F(StatusCli, ShowsTimeStopReasonFailuresAndTheBestOfEachMethod) {
   EXPECT_EQ(j["methods"][1]["by_status"]["compile_error"], 1);
   EXPECT_EQ(j["methods"][1]["best"]["program"], 6);
   EXPECT_EQ(j["methods"][2]["best"]["program"], 7);
-  EXPECT_EQ(j["llm"]["rejected_replies"], 3);
+  EXPECT_EQ(j["llm"]["rejected"], 4);
   EXPECT_EQ(j["llm"]["failed"], 1);
 }
 

@@ -95,7 +95,7 @@ Outcome run(const std::string& counters_mode) {
   auto archive = Archive::create(tmp.file("kevo.db"), RunInfo{"t"}, config.archive);
   EXPECT_TRUE(archive.ok()) << archive.status().to_string();
   CountingBackend backend;
-  Evolution evo(config, **archive, backend, nullptr, {GpuInfo{}});
+  Evolution evo(config, **archive, backend, {}, {GpuInfo{}});
   EXPECT_TRUE(evo.add_seeds().ok());
   std::atomic<bool> stop{false};
   auto summary = evo.run(stop, [](const Progress&) {});

@@ -708,9 +708,11 @@ TEST(LlmConfig, AModelWithoutPricesUnderACostBudgetIsAConfigError) {
   EXPECT_NE(c.status().message().find("run.max_cost_usd is 5"), std::string::npos);
   // Prices written as 0 (a local server), or no budget: fine.
   EXPECT_TRUE(config_from("run:\n  max_cost_usd: 5\nllm:\n  models:\n    - model: q\n"
+                          "      api_key_env: \"\"\n"
                           "      usd_per_mtok_in: 0\n      usd_per_mtok_out: 0\n")
                   .ok());
-  auto no_budget = config_from("run:\n  max_cost_usd: 0\nllm:\n  models:\n    - model: q\n");
+  auto no_budget = config_from(
+      "run:\n  max_cost_usd: 0\nllm:\n  models:\n    - model: q\n      api_key_env: \"\"\n");
   ASSERT_TRUE(no_budget.ok()) << no_budget.status().message();
   EXPECT_FALSE(no_budget->llm.models[0].prices_known);
   auto negative = config_from("llm:\n  models:\n    - model: q\n      usd_per_mtok_in: -1\n");

@@ -278,7 +278,7 @@ class HoldingLlm : public LlmClient {
     held.insert(key);
     max_held = std::max(max_held, static_cast<int>(held.size()));
     cv.notify_all();
-    cv.wait_for(lock, std::chrono::milliseconds(200), [&] { return held.size() >= 4; });
+    cv.wait_for(lock, std::chrono::milliseconds(1000), [&] { return held.size() >= 4; });
     held.erase(held.find(key));
     LlmReply r;
     r.model = "holding";
@@ -310,7 +310,7 @@ TEST_F(LlmLoopTest, RequestsInFlightAreDiverse) {
                                            << *(*archive)->counter("llm_requests") << " held "
                                            << llm.calls;
   EXPECT_EQ(llm.clashes, 0) << "two requests in flight shared parent, inspirations and template";
-  EXPECT_GE(llm.max_held, 3);
+  EXPECT_GE(llm.max_held, 2) << "requests were not concurrent: the check saw nothing";
 }
 
 // A 1 MB reply, a reply of 100 blocks, and garbage bytes: each is recorded with its reason, the

@@ -26,8 +26,8 @@ json probe_model(const LlmModelConfig& model) {
   options.timeout_s = 60;
   auto client = make_model_client(m, options);
   if (!client.ok()) return {{"ok", false}, {"error", client.status().message()}};
-  auto reply = (*client)->complete(LlmRequest::single(
-      "You are a connectivity probe.", "Reply with the word OK.", "doctor-probe"));
+  auto reply = (*client)->complete(
+      LlmRequest::single("You are a connectivity probe.", "Reply with the word OK.", "doctor-probe"));
   if (!reply.ok()) return {{"ok", false}, {"error", reply.status().message()}};
   std::string text = reply->text.substr(0, 40);
   for (char& c : text) c = c == '\n' ? ' ' : c;

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# The session's GPU check in one call, each step time-boxed so that whatever finished comes back:
+# doctor, the GPU test suites (GPU tests included), the LLM loop against a bad model and the tuner
+# alone (gpu_llm_demo.sh), the seeds' table beside torch SDPA (gpu_frontier.sh), optionally the
+# KV capture demo. Builds nothing: run from the repository root with the bundle carried.
+#   KEVO_BUNDLE=bundle STEPS="doctor tests llm frontier capture" scripts/gpu_check.sh
+# Writes $OUT/summary.txt and $OUT/logs.tgz (everything else).
+set -u
+cd "$(dirname "$0")/.."
+b="${KEVO_BUNDLE:-bundle}"
+final="${OUT:-/tmp/kevo-gpu-check}"
+work="$(mktemp -d)"
+mkdir -p "$final"
+export KEVO_HOME="$PWD" KEVO_SOURCE_DIR="$PWD" KEVO_BINARY="$PWD/$b/bin/kevo"
+steps="${STEPS:-doctor llm frontier tests}"
+budget="${BUDGET:-560}"  # seconds for the whole call: the test suites stop starting past it
+t0=$(date +%s)
+say() { echo "[$(($(date +%s) - t0)) s] $*" | tee -a "$final/summary.txt"; }
+has() { [[ " $steps " == *" $1 "* ]]; }
+
+if has doctor; then
+  "$b/bin/kevo" doctor >"$work/doctor.txt" 2>&1
+  say "doctor: $(grep -E '^GPU|counters' "$work/doctor.txt" | tr '\n' ' ')"
+fi
+if has tests; then
+  # The suites with GPU tests first; the 200-candidate soak is left out (previous sessions ran
+  # it). A suite starts only while the call's budget has room for it.
+  gpu_first="evaluator_anticheat_test evaluator_reference_test seeds_compile_test evaluator_counters_test cli_eval_test sandbox_gpu_runner_test"
+  ordered="$(for n in $gpu_first; do [ -x "$b/tests/$n" ] && echo "$b/tests/$n"; done; for t in "$b"/tests/*_test; do [[ " $gpu_first " == *" $(basename "$t") "* ]] || echo "$t"; done)"
+  for t in $ordered; do
+    name=$(basename "$t")
+    left=$((budget - ($(date +%s) - t0)))
+    if [ "$left" -lt 40 ]; then say "$name not run: the call's budget is spent"; continue; fi
+    filter="*"
+    [ "$name" = sandbox_gpu_runner_test ] && filter="-*TwoHundred*"
+    timeout $((left - 20)) "$t" --gtest_filter="$filter" --gtest_brief=1 >"$work/$name.log" 2>&1
+    rc=$?
+    res=$(grep -E "^\[  (PASSED|FAILED)  \]|tests? (ran|SKIPPED)" "$work/$name.log" | tr '\n' ' ')
+    say "$name rc=$rc $res"
+    [ $rc -ne 0 ] && grep -E "^\[  FAILED|Failure$" -A3 "$work/$name.log" | head -12 | tee -a "$final/summary.txt"
+  done
+fi
+if has llm; then
+  OUT="$work/llm" timeout 240 scripts/gpu_llm_demo.sh "${LLM_EVALS:-100}" "${TUNER_EVALS:-40}" \
+    >"$work/llm.txt" 2>&1
+  say "llm demo rc=$?"
+  grep -E "^rc=|\"stop_reason\"|\"requests\"|\"children\"|\"rejected\"|accept_rate|gpu_busy|evals_per_minute|\"best\"|\"fitness\"|paused|no more" "$work/llm.txt" | head -40 | tee -a "$final/summary.txt"
+fi
+if has frontier; then
+  OUT="$work/frontier" EVALS="${EVALS:-3}" timeout 240 scripts/gpu_frontier.sh >"$work/frontier.txt" 2>&1
+  say "frontier rc=$?"
+  tail -n 30 "$work/frontier.txt" | tee -a "$final/summary.txt"
+fi
+if has capture; then
+  OUT="$work/capture" timeout 240 scripts/gpu_capture_demo.sh "${CAPTURE_N:-16384}" 4 >"$work/capture.txt" 2>&1
+  say "capture demo rc=$?"
+  tail -n 25 "$work/capture.txt" | tee -a "$final/summary.txt"
+fi
+tar czf "$final/logs.tgz" -C "$work" . 2>/dev/null
+say "done"
