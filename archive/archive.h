@@ -35,6 +35,13 @@ namespace kevo {
 using ProgramId = int64_t;
 using LlmCallId = int64_t;
 
+// ---- Where an archive is ----
+// A location is a SQLite file path or a PostgreSQL URL (postgresql://user@host/db; the password
+// from PGPASSWORD or ~/.pgpass rather than the URL). One database holds one run.
+bool is_postgres_location(std::string_view location);
+// The location as it may be printed, logged or stored: a URL loses its password.
+std::string printable_location(std::string_view location);
+
 // ---- Program identity ----
 
 // The form of a source that identifies a program: line endings normalized to "\n", trailing

@@ -149,13 +149,14 @@ Status WorkQueue::withdraw_extras() {
 }
 
 Result<int64_t> WorkQueue::register_worker(const std::string& host, int64_t pid,
-                                           const std::string& gpu_model, int gpus) {
+                                           const std::string& gpu_model, int gpus,
+                                           const json& info) {
   KEVO_ASSIGN_OR_RETURN(auto st,
-                        impl_->db.prepare("INSERT INTO workers (host, pid, gpu_model, "
-                                          "gpus, state, started_at, heartbeat_at) "
+                        impl_->db.prepare("INSERT INTO workers (host, pid, gpu_model, gpus, "
+                                          "state, started_at, heartbeat_at, info) "
                                           "VALUES (?1, ?2, ?3, ?4, 'running', " +
-                                          impl_->now + ", " + impl_->now + ") RETURNING id"));
-  st.bind(1, host).bind(2, pid).bind(3, gpu_model).bind(4, gpus);
+                                          impl_->now + ", " + impl_->now + ", ?5) RETURNING id"));
+  st.bind(1, host).bind(2, pid).bind(3, gpu_model).bind(4, gpus).bind(5, dump_json(info));
   return returned_id(st);
 }
 
@@ -291,7 +292,7 @@ Result<std::vector<WorkerRecord>> WorkQueue::workers(double alive_within_s) {
   KEVO_ASSIGN_OR_RETURN(
       auto st,
       impl_->db.prepare("SELECT id, host, pid, gpu_model, gpus, state, started_at, " + impl_->now +
-                        " - heartbeat_at, evaluations, busy_s FROM workers "
+                        " - heartbeat_at, evaluations, busy_s, info FROM workers "
                         "WHERE (state = 'running' AND " +
                         impl_->now + " - heartbeat_at <= ?1) OR ?1 < 0 ORDER BY id DESC"));
   st.bind(1, alive_within_s);
@@ -310,6 +311,7 @@ Result<std::vector<WorkerRecord>> WorkQueue::workers(double alive_within_s) {
     w.heartbeat_age_s = st.real(7);
     w.evaluations = st.int64(8);
     w.busy_s = st.real(9);
+    w.info = parse_json(st.text(10));
     out.push_back(std::move(w));
   }
 }

@@ -73,6 +73,7 @@ struct WorkerRecord {
   double heartbeat_age_s = 0;  // seconds since its last heartbeat, by the database's clock
   int64_t evaluations = 0;
   double busy_s = 0;
+  nlohmann::json info;  // its first GPU, as it registered it
 };
 
 struct QueueCounts {
@@ -109,8 +110,11 @@ class WorkQueue {
   Status withdraw_extras();
 
   // ---- A worker's side ----
+  // `info`: what the worker says of its GPU (evaluator/gpu_info.h JSON), for the prompts'
+  // hardware facts.
   Result<int64_t> register_worker(const std::string& host, int64_t pid,
-                                  const std::string& gpu_model, int gpus);
+                                  const std::string& gpu_model, int gpus,
+                                  const nlohmann::json& info = nlohmann::json::object());
   // Renews the leases of every task the worker holds and its own heartbeat.
   Status heartbeat(int64_t worker, double lease_s);
   // The oldest queued task for `gpu_model`, now running under the worker's lease; none when

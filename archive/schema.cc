@@ -140,7 +140,8 @@ CREATE TABLE workers (
   started_at REAL NOT NULL,
   heartbeat_at REAL NOT NULL,
   evaluations INTEGER NOT NULL DEFAULT 0,
-  busy_s REAL NOT NULL DEFAULT 0
+  busy_s REAL NOT NULL DEFAULT 0,
+  info TEXT NOT NULL DEFAULT '{}'         -- its first GPU (gpu_info.h JSON), for prompts
 );
 )sql",
   };

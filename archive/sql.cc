@@ -6,6 +6,8 @@
 #include <cctype>
 #include <utility>
 
+#include "archive/archive.h"
+
 namespace kevo::sql {
 
 std::string statement_head(std::string_view sql) {
@@ -118,3 +120,12 @@ std::string redact_url(std::string_view url) {
 }
 
 }  // namespace kevo::sql
+
+namespace kevo {
+
+bool is_postgres_location(std::string_view location) { return sql::is_postgres_url(location); }
+std::string printable_location(std::string_view location) {
+  return sql::is_postgres_url(location) ? sql::redact_url(location) : std::string(location);
+}
+
+}  // namespace kevo

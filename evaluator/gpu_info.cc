@@ -1,6 +1,7 @@
 #include "evaluator/gpu_info.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <vector>
 
 #include "evaluator/cuda_driver.h"
@@ -25,6 +26,25 @@ nlohmann::json to_json(const GpuInfo& g) {
           {"l2_bytes", g.l2_bytes},
           {"max_smem_per_block_optin", g.max_smem_per_block_optin},
           {"copy_gbps", g.copy_gbps}};
+}
+
+GpuInfo gpu_info_from_json(const nlohmann::json& j) {
+  GpuInfo g;
+  if (!j.is_object()) return g;
+  g.index = j.value("index", 0);
+  g.name = j.value("name", std::string());
+  std::string cc = j.value("compute_capability", std::string("0.0"));
+  size_t dot = cc.find('.');
+  if (dot != std::string::npos) {
+    g.cc_major = std::atoi(cc.substr(0, dot).c_str());
+    g.cc_minor = std::atoi(cc.substr(dot + 1).c_str());
+  }
+  g.sm_count = j.value("sm_count", 0);
+  g.memory_bytes = j.value("memory_bytes", int64_t{0});
+  g.l2_bytes = j.value("l2_bytes", int64_t{0});
+  g.max_smem_per_block_optin = j.value("max_smem_per_block_optin", 0);
+  g.copy_gbps = j.value("copy_gbps", 0.0);
+  return g;
 }
 
 namespace {

@@ -26,6 +26,9 @@ struct GpuInfo {
 };
 
 nlohmann::json to_json(const GpuInfo& g);
+// What to_json wrote (another host's GPU, from a worker's registration); missing fields keep
+// their defaults.
+GpuInfo gpu_info_from_json(const nlohmann::json& j);
 
 // Queries every GPU; with measure_bandwidth, times a device-to-device copy on each (about 0.3 s
 // per GPU). Unavailable (one clear line) when there is no driver or GPU.

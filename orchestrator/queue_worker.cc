@@ -35,6 +35,24 @@ std::unique_ptr<WorkQueue> open_retrying(const std::string& location, std::atomi
 
 }  // namespace
 
+Result<RunInfo> wait_for_run(const std::string& location, std::atomic<bool>& stop,
+                             const std::function<void()>& on_wait) {
+  bool said = false;
+  while (!stop.load()) {
+    auto q = WorkQueue::open(location);
+    if (q.ok()) {
+      KEVO_ASSIGN_OR_RETURN(auto run, (*q)->run());
+      if (run) return std::move(*run);
+    } else if (q.status().code() != StatusCode::kNotFound) {
+      return q.status();
+    }
+    if (!said && on_wait) on_wait();
+    said = true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  return Status::Cancelled("stopped while waiting for the run");
+}
+
 EvalResult compile_failure_result(const CompileOutcome& compiled) {
   EvalResult r = EvalResult::failure(compiled.status, compiled.message);
   r.compile_log = compiled.log;
@@ -56,7 +74,8 @@ Result<WorkerSummary> QueueWorker::run(std::atomic<bool>& stop) {
   WorkerSummary summary;
   KEVO_ASSIGN_OR_RETURN(summary.worker_id,
                         q->register_worker(host_name(), getpid(), models.begin()->first,
-                                           static_cast<int>(slot_models_.size())));
+                                           static_cast<int>(slot_models_.size()),
+                                           options_.gpu_info));
   spdlog::info("worker #{} on {}: {} GPU(s) ({}), lease {} s", summary.worker_id, host_name(),
                slot_models_.size(), models.begin()->first, options_.lease_s);
   std::atomic<bool> slots_done{false};

@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -26,6 +27,9 @@ struct QueueWorkerOptions {
   double idle_wait_s = 1;
   // Stop once this many tasks are finished (0: run until stopped). For tests and benchmarks.
   int64_t max_tasks = 0;
+  // The worker's first GPU (evaluator/gpu_info.h JSON), registered so that the orchestrator's
+  // prompts state the hardware of a host it does not run on.
+  nlohmann::json gpu_info = nlohmann::json::object();
 };
 
 struct WorkerSummary {
@@ -53,6 +57,12 @@ class QueueWorker {
   QueueWorkerOptions options_;
   std::atomic<int64_t> finished_{0};
 };
+
+// The run the archive at `location` holds, waiting (until `stop`) for the orchestrator to create
+// it: on a cluster the workers may well start first. `on_wait` is called once, when the wait
+// begins. Cancelled when stopped; other errors (a server that refuses the login) at once.
+Result<RunInfo> wait_for_run(const std::string& location, std::atomic<bool>& stop,
+                             const std::function<void()>& on_wait = {});
 
 // The result a candidate gets from a compile that failed (as the evolution loop records it).
 EvalResult compile_failure_result(const CompileOutcome& compiled);

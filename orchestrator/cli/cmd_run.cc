@@ -8,10 +8,12 @@
 #include <filesystem>
 #include <iostream>
 
+#include "archive/queue.h"
 #include "common/log.h"
 #include "common/paths.h"
 #include "orchestrator/backend.h"
 #include "orchestrator/cli/commands.h"
+#include "orchestrator/cli/run_backend.h"
 #include "orchestrator/cli/run_progress.h"
 #include "orchestrator/config.h"
 #include "orchestrator/config_check.h"
@@ -45,7 +47,18 @@ struct RunOptions {
   std::string llm_model, llm_url, llm_key_env, llm_provider, llm_price;
   std::string replay;
   bool json = false;
+  // Where to evaluate and where the archive is.
+  std::string gpus;         // run.gpus
+  bool allow_mixed = false;  // run.allow_mixed_gpus
+  std::string db;           // a PostgreSQL URL (or a SQLite file) instead of RUNS_DIR/NAME/kevo.db
+  bool workers = false;     // evaluate on `kevo worker` processes (always so with PostgreSQL)
+  std::string gpu_model;    // queue.gpu_model
+  int max_claims = 0;       // queue.max_claims
 };
+
+bool remote(const RunOptions& o, const std::string& location) {
+  return o.workers || is_postgres_location(location);
+}
 
 // Applies the flags to the YAML tree, so the stored config text is exactly what ran.
 void apply_overrides(YAML::Node& root, const RunOptions& o) {
@@ -57,6 +70,10 @@ void apply_overrides(YAML::Node& root, const RunOptions& o) {
   if (o.max_cost >= 0) root["run"]["max_cost_usd"] = o.max_cost;
   if (o.islands > 0) root["archive"]["islands"] = o.islands;
   if (!o.replay.empty()) root["llm"]["replay_from"] = o.replay;
+  if (!o.gpus.empty()) root["run"]["gpus"] = o.gpus;
+  if (o.allow_mixed) root["run"]["allow_mixed_gpus"] = true;
+  if (!o.gpu_model.empty()) root["queue"]["gpu_model"] = o.gpu_model;
+  if (o.max_claims > 0) root["queue"]["max_claims"] = o.max_claims;
   if (o.no_llm) root["llm"]["models"] = YAML::Node(YAML::NodeType::Sequence);
   if (!o.llm_model.empty() || !o.llm_url.empty()) {
     YAML::Node m;
@@ -106,12 +123,8 @@ Result<std::pair<KevoConfig, std::string>> load_effective_config(const std::stri
   return std::make_pair(std::move(c.config), std::move(c.effective));
 }
 
-int evolve(Archive& archive, const KevoConfig& config, const std::vector<GpuInfo>& gpus,
-           bool new_run, const RunOptions& opt) {
-  fs::path run_dir = fs::path(archive.path()).parent_path();
-  auto backend = SandboxBackend::start(config, gpus, (run_dir.parent_path() / ".cubin-cache").string());
-  if (!backend.ok()) return fail(kExitFailure, backend.status().message());
-
+int evolve(Archive& archive, const KevoConfig& config, RunBackend run, bool new_run,
+           const RunOptions& opt) {
   ArchiveCallRecorder recorder(archive);
   std::vector<std::unique_ptr<LlmClient>> clients;
   std::vector<LlmModelHandle> models;
@@ -132,7 +145,7 @@ int evolve(Archive& archive, const KevoConfig& config, const std::vector<GpuInfo
     }
   }
 
-  Evolution evo(config, archive, **backend, std::move(models), gpus);
+  Evolution evo(config, archive, *run.backend, std::move(models), run.hardware);
   evo.set_call_ids([&recorder](const std::string& tag) { return recorder.take_id(tag); });
   if (new_run) {
     Status st = evo.add_seeds();
@@ -151,10 +164,22 @@ int evolve(Archive& archive, const KevoConfig& config, const std::vector<GpuInfo
   return kExitOk;
 }
 
-Result<std::vector<GpuInfo>> gpus_or_fail() {
-  auto gpus = query_gpus(/*measure_bandwidth=*/true);
-  if (!gpus.ok()) return gpus.status();
-  return gpus;
+// The backend for `archive`: this host's GPUs, or the queue's workers. An exit code on failure.
+Result<RunBackend> backend_for(Archive& archive, const KevoConfig& config,
+                               const std::string& location, const GpuSelection* gpus,
+                               const std::string& cubin_cache) {
+  if (!gpus) return start_queue_backend(archive, config, location, g_stop);
+  return start_local_backend(config, *gpus, cubin_cache);
+}
+
+// This host's GPUs, or the exit code to fail with: 3 without one, 2 for a selection that
+// cannot be (an unknown index, models mixed without --allow-mixed-gpus).
+Result<GpuSelection> local_gpus_or_code(KevoConfig& config, bool new_run, int& code) {
+  auto sel = select_local_gpus(config, new_run);
+  if (!sel.ok()) {
+    code = sel.status().code() == StatusCode::kUnavailable ? kExitNoGpu : kExitUsage;
+  }
+  return sel;
 }
 
 int run_command(const RunOptions& opt) {
@@ -175,19 +200,30 @@ int run_command(const RunOptions& opt) {
   if (!loaded.ok()) return fail(kExitFailure, loaded.status().message());
   auto& [config, effective] = *loaded;
 
-  // Then the GPU: on a machine without one, say so before creating anything on disk.
-  auto gpus = gpus_or_fail();
-  if (!gpus.ok()) return fail(kExitNoGpu, gpus.status().message());
-
+  // Where the archive is, and where evaluations happen.
+  const bool pg = is_postgres_location(opt.db);
   fs::path run_dir = fs::path(config.run.runs_dir) / config.run.name;
-  fs::path db = run_dir / "kevo.db";
-  if (fs::exists(db)) {
-    return fail(kExitFailure, "run '" + config.run.name + "' already exists (" + db.string() +
+  std::string location = opt.db.empty() ? (run_dir / "kevo.db").string() : opt.db;
+  if (!opt.db.empty() && !pg) run_dir = fs::path(opt.db).parent_path();
+  const std::string shown = printable_location(location);
+
+  // Then the GPU (unless workers evaluate): on a machine without one, say so before creating
+  // anything on disk.
+  std::optional<GpuSelection> gpus;
+  if (!remote(opt, location)) {
+    int code = kExitFailure;
+    auto sel = local_gpus_or_code(config, /*new_run=*/true, code);
+    if (!sel.ok()) return fail(code, sel.status().message());
+    gpus = std::move(*sel);
+  }
+
+  if (!pg && fs::exists(location)) {
+    return fail(kExitFailure, "run '" + config.run.name + "' already exists (" + location +
                                   "); continue it with 'kevo resume " + config.run.name +
                                   "' or start another with --name");
   }
   std::error_code ec;
-  fs::create_directories(run_dir, ec);
+  if (!run_dir.empty()) fs::create_directories(run_dir, ec);
   if (ec) return fail(kExitFailure, "cannot create " + run_dir.string() + ": " + ec.message());
   st = add_log_file((run_dir / "kevo.log").string());
   if (!st.ok()) return fail(kExitFailure, st.message());
@@ -196,52 +232,74 @@ int run_command(const RunOptions& opt) {
   info.name = config.run.name;
   info.config = effective;
   info.seed = config.run.seed;
-  auto archive = Archive::create(db.string(), info, config.archive);
+  auto archive = Archive::create(location, info, config.archive);
   if (!archive.ok()) return fail(kExitFailure, archive.status().message());
-  const GpuInfo& g = gpus->front();
+  std::signal(SIGINT, on_sigint);  // waiting for a worker can take a while
+  auto run = backend_for(**archive, config, location, gpus ? &*gpus : nullptr,
+                         (run_dir.parent_path() / ".cubin-cache").string());
+  if (!run.ok()) return fail(kExitFailure, run.status().message());
   std::cout << "kevo run '" << config.run.name << "': " << config.run.seeds.size() << " seed(s), up to "
-            << config.run.max_evaluations << " evaluations on " << gpus->size() << " GPU(s) ("
-            << g.name << ", " << int(g.copy_gbps) << " GB/s), "
+            << config.run.max_evaluations << " evaluations on " << run->description << ", "
             << (config.llm.models.empty() && config.llm.replay_from.empty()
                     ? std::string("built-in tuner only (no LLM configured)")
                     : "LLM: " + (config.llm.replay_from.empty() ? config.llm.models.front().model
                                                                 : std::string("replay")))
-            << "\n  archive " << db.string() << "\n";
-  return evolve(**archive, config, *gpus, /*new_run=*/true, opt);
+            << "\n  archive " << shown << "\n";
+  return evolve(**archive, config, std::move(*run), /*new_run=*/true, opt);
 }
 
 int resume_command(const RunOptions& opt, const std::string& name_or_db) {
-  fs::path db = name_or_db;
-  if (!fs::exists(db) || fs::is_directory(db)) {
-    fs::path dir = fs::is_directory(db) ? db : fs::path(opt.runs_dir.empty() ? "kevo-runs" : opt.runs_dir) / name_or_db;
-    db = dir / "kevo.db";
+  std::string location = !opt.db.empty() ? opt.db : name_or_db;
+  const bool pg = is_postgres_location(location);
+  fs::path db = location;
+  if (!pg) {
+    if (!fs::exists(db) || fs::is_directory(db)) {
+      fs::path dir = fs::is_directory(db) ? db : fs::path(opt.runs_dir.empty() ? "kevo-runs" : opt.runs_dir) / name_or_db;
+      db = dir / "kevo.db";
+    }
+    if (!fs::exists(db)) return fail(kExitFailure, "no run at " + db.string() + " (give a run name, a kevo.db path or a postgresql:// URL)");
+    location = db.string();
   }
-  if (!fs::exists(db)) return fail(kExitFailure, "no run at " + db.string() + " (give a run name or a kevo.db path)");
-  auto gpus = gpus_or_fail();
-  if (!gpus.ok()) return fail(kExitNoGpu, gpus.status().message());
-  auto archive = Archive::open(db.string());
+  auto archive = Archive::open(location);
   if (!archive.ok()) return fail(kExitFailure, archive.status().message());
   RunOptions o = opt;
   o.name.clear();  // the stored run keeps its name and folder
   o.runs_dir.clear();
-  auto loaded = load_effective_config((*archive)->run().config, db.string() + " (stored config)", o,
+  const std::string shown = (*archive)->path();
+  auto loaded = load_effective_config((*archive)->run().config, shown + " (stored config)", o,
                                       /*section_checks=*/false);
   if (!loaded.ok()) return fail(kExitFailure, loaded.status().message());
   auto& [config, effective] = *loaded;
+  config.archive = (*archive)->config();  // as the run made it (island groups included)
+  std::optional<GpuSelection> gpus;
+  if (!remote(opt, location)) {
+    int code = kExitFailure;
+    auto sel = local_gpus_or_code(config, /*new_run=*/false, code);
+    if (!sel.ok()) return fail(code, sel.status().message());
+    gpus = std::move(*sel);
+  }
   auto totals = (*archive)->totals();
   if (totals.ok() && totals->evaluations >= config.run.max_evaluations) {
     return fail(kExitFailure, "run '" + config.run.name + "' already used its budget of " +
                                   std::to_string(config.run.max_evaluations) +
                                   " evaluations; pass --evaluations N to continue up to N");
   }
-  Status st = add_log_file((db.parent_path() / "kevo.log").string());
+  fs::path run_dir = pg ? fs::path(config.run.runs_dir) / config.run.name : db.parent_path();
+  std::error_code ec;
+  fs::create_directories(run_dir, ec);
+  Status st = add_log_file((run_dir / "kevo.log").string());
   if (!st.ok()) return fail(kExitFailure, st.message());
   (void)(*archive)->add_event("resumed", {{"config", effective}});
   (void)(*archive)->set_run_status("running");
+  std::signal(SIGINT, on_sigint);
+  auto run = backend_for(**archive, config, location, gpus ? &*gpus : nullptr,
+                         (run_dir.parent_path() / ".cubin-cache").string());
+  if (!run.ok()) return fail(kExitFailure, run.status().message());
   std::cout << "kevo resume '" << config.run.name << "': " << (totals.ok() ? totals->evaluations : 0)
             << " evaluations so far, " << (totals.ok() ? totals->pending : 0)
-            << " pending, budget " << config.run.max_evaluations << "\n";
-  return evolve(**archive, config, *gpus, /*new_run=*/false, o);
+            << " pending, budget " << config.run.max_evaluations << ", on " << run->description
+            << "\n";
+  return evolve(**archive, config, std::move(*run), /*new_run=*/false, o);
 }
 
 void add_budget_flags(CLI::App* cmd, RunOptions& o) {
@@ -277,6 +335,19 @@ void add_budget_flags(CLI::App* cmd, RunOptions& o) {
       });
   cmd->add_option("--replay", o.replay, "replay the LLM replies recorded in this kevo.db");
   cmd->add_flag("--json", o.json, "print the final summary as JSON");
+  cmd->add_option("--gpus", o.gpus, "this host's GPUs to evaluate on, one runner each: all, or "
+                                    "indices such as 0,2 (default: run.gpus, all)");
+  cmd->add_flag("--allow-mixed-gpus", o.allow_mixed,
+                "allow GPUs of different models; each model gets islands of its own");
+  cmd->add_flag("--workers", o.workers,
+                "evaluate on `kevo worker` processes through the archive's work queue instead of "
+                "this host's GPUs (always so with a postgresql:// archive)");
+  cmd->add_option("--gpu-model", o.gpu_model,
+                  "with workers: the GPU model (name) tasks are for (default: the workers')");
+  cmd->add_option("--max-claims", o.max_claims,
+                  "with workers: workers a candidate may take down before it counts as crash "
+                  "(default 2)")
+      ->check(at_least(1));
 }
 
 }  // namespace
@@ -290,6 +361,10 @@ void add_run_command(CLI::App& app, Cli& cli) {
   cmd->add_option("--name", opt->name, "run name (folder under the runs directory)");
   cmd->add_option("--runs-dir", opt->runs_dir, "where run folders go (default kevo-runs)");
   cmd->add_option("--islands", opt->islands, "MAP-Elites islands")->check(at_least(1));
+  cmd->add_option("--db", opt->db,
+                  "the archive: a postgresql:// URL (GPU hosts share it through `kevo worker`; "
+                  "password from PGPASSWORD or ~/.pgpass) or a kevo.db path (default "
+                  "RUNS_DIR/NAME/kevo.db)");
   cmd->add_option("--seed", opt->seed, "random seed of selection, tuner and data")
       ->check(at_least(0));
   add_budget_flags(cmd, *opt);
@@ -302,10 +377,19 @@ void add_resume_command(CLI::App& app, Cli& cli) {
   auto* cmd = app.add_subcommand(
       "resume", "Continue a stopped or crashed run from its archive: pending evaluations first, "
                 "then the same selection sequence.");
-  cmd->add_option("run", *name, "run name (under --runs-dir) or path to its kevo.db")->required();
+  cmd->add_option("run", *name, "run name (under --runs-dir), path to its kevo.db, or the "
+                                "postgresql:// URL of its archive");
+  cmd->add_option("--db", opt->db, "the archive (a postgresql:// URL or a kevo.db path)");
   cmd->add_option("--runs-dir", opt->runs_dir, "where run folders are (default kevo-runs)");
   add_budget_flags(cmd, *opt);
-  cmd->callback([&cli, opt, name] { cli.exit_code = resume_command(*opt, *name); });
+  cmd->callback([&cli, opt, name] {
+    if (name->empty() && opt->db.empty()) {
+      cli.exit_code = fail(kExitUsage, "kevo resume: name the run (NAME, a kevo.db path, or --db "
+                                       "URL)");
+      return;
+    }
+    cli.exit_code = resume_command(*opt, *name);
+  });
 }
 
 }  // namespace kevo::cli
