@@ -14,7 +14,7 @@ namespace fs = std::filesystem;
 
 void add_archive_args(CLI::App* cmd, ArchiveArgs& args) {
   cmd->add_option("--run", args.run, "run name: its archive is RUNS_DIR/NAME/kevo.db");
-  cmd->add_option("--db", args.db, "archive file (kevo.db) to read");
+  cmd->add_option("--db", args.db, "the archive to read: a kevo.db file or a postgresql:// URL");
   cmd->add_option("--runs-dir", args.runs_dir, "folder holding the runs")->capture_default_str();
   cmd->add_flag("--json", args.json, "machine-readable output");
 }

@@ -311,9 +311,9 @@ void add_status_command(CLI::App& app, Cli& cli) {
     }
     const ArchiveConfig& cfg = (*reader)->config();
     if (args->json) {
-      std::cout << to_json(*report, *activity, *methods, llm->json, cfg, *path).dump(2) << "\n";
+      std::cout << to_json(*report, *activity, *methods, llm->json, cfg, printable_location(*path)).dump(2) << "\n";
     } else {
-      print_text(*report, *activity, *methods, *llm, cfg, *path);
+      print_text(*report, *activity, *methods, *llm, cfg, printable_location(*path));
     }
   });
 }
