@@ -133,6 +133,7 @@ void Evolution::Impl::gpu_thread(int gpu) {
     double busy = seconds_since(t0);
     std::lock_guard lock(mu);
     gpu_busy_s += busy;
+    if (gpu >= 0 && gpu < static_cast<int>(gpu_jobs.size())) ++gpu_jobs[gpu];
     --gpu_running;
     done.push_back(std::move(job));
     wake.notify_one();
@@ -319,6 +320,7 @@ Progress Evolution::Impl::snapshot(bool final) {
     double busy = backend.gpu_busy_s().value_or(gpu_busy_s);
     p.gpu_busy = std::min(1.0, busy / (std::max(p.elapsed_s, 1e-3) * gpus));
     p.llm_in_flight = llm_waiting;
+    p.gpu_jobs = gpu_jobs;
   }
   if (roster) p.llm = llm_progress();
   p.note = last_note;
@@ -400,6 +402,10 @@ Result<RunSummary> Evolution::run(std::atomic<bool>& stop,
   }
   if (!pending.empty()) spdlog::info("evaluating {} pending program(s) first", pending.size());
 
+  {
+    std::lock_guard lock(s.mu);
+    s.gpu_jobs.assign(std::max(1, s.backend.gpu_count()), 0);
+  }
   for (int g = 0; g < std::max(1, s.backend.gpu_count()); ++g) {
     s.gpu_threads.emplace_back([&s, g] { s.gpu_thread(g); });
   }

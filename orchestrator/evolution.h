@@ -98,6 +98,9 @@ struct Progress {
   int64_t tokens = 0;
   double cost_usd = 0;
   double gpu_busy = 0;  // share of wall time the GPUs spent evaluating, 0..1
+  // GPU jobs (evaluations, holdouts, counters) each runner did this session, by GPU index: shows
+  // how the work spread over several runners.
+  std::vector<int64_t> gpu_jobs;
   double elapsed_s = 0;
   std::string note;     // latest notable event ("new best 5.1x (#17)")
   std::optional<LlmProgress> llm;  // present when an LLM is configured

@@ -148,6 +148,7 @@ struct Evolution::Impl {
   int llm_waiting = 0;  // requests sent whose answers have not been harvested
   bool gpu_threads_exit = false;
   double gpu_busy_s = 0;
+  std::vector<int64_t> gpu_jobs;  // by GPU index (Progress::gpu_jobs)
   std::vector<std::thread> gpu_threads;
   std::vector<int> gpu_group;  // by GPU index
 };

@@ -117,6 +117,10 @@ TEST(GpuLoop, EveryRunnerTakesWork) {
   EXPECT_EQ(summary->progress.evaluations, 20);
   EXPECT_FALSE(backend.on_gpu[0].empty());
   EXPECT_FALSE(backend.on_gpu[1].empty());
+  // The summary counts each runner's jobs as the runners saw them.
+  ASSERT_EQ(summary->progress.gpu_jobs.size(), 2u);
+  EXPECT_EQ(summary->progress.gpu_jobs[0], static_cast<int64_t>(backend.on_gpu[0].size()));
+  EXPECT_EQ(summary->progress.gpu_jobs[1], static_cast<int64_t>(backend.on_gpu[1].size()));
 }
 
 TEST(GpuLoop, MixedModelsEachEvaluateTheirOwnIslands) {

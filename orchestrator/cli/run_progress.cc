@@ -95,6 +95,7 @@ void ProgressPrinter::finish(const RunSummary& s, const std::string& run_name, b
                         {"llm_edit_failures", s.llm_edit_failures},
                         {"duplicates", s.duplicates},
                         {"gpu_busy", p.gpu_busy},
+                        {"gpu_jobs", p.gpu_jobs},
                         {"evals_per_minute", p.evals_per_minute},
                         {"tokens", p.tokens},
                         {"cost_usd", p.cost_usd},
