@@ -320,6 +320,9 @@ TEST_F(WorkerProcesses, AnOrchestratorKilledMidRunIsResumedAndThePasswordIsNowhe
   auto shown = testing::run_kevo("status --db '" + with_password + "'");
   EXPECT_EQ(shown.exit_code, 0) << shown.err;
   EXPECT_NE(shown.out.find("shared"), std::string::npos) << shown.out;
+  // ... and list the workers: the one still running, with what it evaluated.
+  EXPECT_NE(shown.out.find("workers      1 live of 1"), std::string::npos) << shown.out;
+  EXPECT_NE(shown.out.find("Fake H100 x2  running"), std::string::npos) << shown.out;
   auto top = testing::run_kevo("top --db '" + with_password + "' --json");
   EXPECT_EQ(top.exit_code, 0) << top.err;
 

@@ -310,10 +310,16 @@ void add_status_command(CLI::App& app, Cli& cli) {
       return;
     }
     const ArchiveConfig& cfg = (*reader)->config();
+    const std::string shown = printable_location(*path);
+    WorkersStatus workers = workers_status(*path);
     if (args->json) {
-      std::cout << to_json(*report, *activity, *methods, llm->json, cfg, printable_location(*path)).dump(2) << "\n";
+      json j = to_json(*report, *activity, *methods, llm->json, cfg, shown);
+      if (!workers.json.is_null()) j["queue"] = workers.json;
+      std::cout << j.dump(2) << "\n";
     } else {
-      print_text(*report, *activity, *methods, *llm, cfg, printable_location(*path));
+      print_text(*report, *activity, *methods, *llm, cfg, shown);
+      if (!workers.lines.empty()) std::cout << "\n";
+      for (const auto& line : workers.lines) std::cout << line << "\n";
     }
   });
 }

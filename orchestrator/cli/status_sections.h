@@ -22,3 +22,16 @@ struct LlmStatus {
 Result<LlmStatus> llm_status(ArchiveReader& reader, const StatusReport& report);
 
 }  // namespace kevo::cli
+
+namespace kevo::cli {
+
+// The work queue of a shared (PostgreSQL) archive: the workers that registered (host, pid, GPU
+// model, evaluations, heartbeat age) and the tasks by state. Empty `lines` and a null `json` for
+// an archive no worker ever used.
+struct WorkersStatus {
+  std::vector<std::string> lines;
+  nlohmann::json json;
+};
+WorkersStatus workers_status(const std::string& location);
+
+}  // namespace kevo::cli
