@@ -8,7 +8,9 @@
 #   KEVO_TEST_PG=$url ctest ...                  # the PostgreSQL tests use it
 #   scripts/pg_test_server.sh stop DIR           # stops the server and removes DIR
 #
-# Needs Debian's `postgresql` package (initdb, pg_ctl under /usr/lib/postgresql/<version>/bin).
+# Needs Debian's `postgresql` package (initdb, pg_ctl under /usr/lib/postgresql/<version>/bin), or
+# the unpacked archive of scripts/pg_bundle.sh named by KEVO_PG_ROOT (its binaries then take their
+# libraries from KEVO_PG_ROOT/deps). The server runs in GMT, which needs no time zone files.
 set -euo pipefail
 
 cmd=${1:-}
@@ -19,9 +21,17 @@ if [[ -z "$cmd" || -z "$dir" ]]; then
 fi
 
 bindir=""
-for d in /usr/lib/postgresql/*/bin; do
-  [[ -x "$d/initdb" ]] && bindir=$d
-done
+libs=""
+if [[ -n "${KEVO_PG_ROOT:-}" ]]; then
+  for d in "$KEVO_PG_ROOT"/lib/postgresql/*/bin; do
+    [[ -x "$d/initdb" ]] && bindir=$d
+  done
+  libs="$KEVO_PG_ROOT/deps"
+else
+  for d in /usr/lib/postgresql/*/bin; do
+    [[ -x "$d/initdb" ]] && bindir=$d
+  done
+fi
 if [[ -z "$bindir" ]]; then
   echo "pg_test_server: no PostgreSQL server binaries (apt-get install postgresql)" >&2
   exit 1
@@ -30,9 +40,10 @@ fi
 # Runs a server binary as the owner of the data folder.
 as_owner() {
   if [[ "$(id -u)" -eq 0 ]]; then
-    setpriv --reuid=nobody --regid=nogroup --clear-groups env -i PATH=/usr/bin:/bin LANG=C.UTF-8 "$@"
+    setpriv --reuid=nobody --regid=nogroup --clear-groups env -i PATH=/usr/bin:/bin LANG=C.UTF-8 \
+      TZ=GMT LD_LIBRARY_PATH="$libs" "$@"
   else
-    "$@"
+    env TZ=GMT LD_LIBRARY_PATH="$libs" "$@"
   fi
 }
 
