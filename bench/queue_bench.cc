@@ -36,7 +36,9 @@ namespace {
 using namespace kevo;
 using Clock = std::chrono::steady_clock;
 
-double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+double since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
 
 double process_cpu_s() {
   rusage u{};
@@ -55,7 +57,9 @@ std::string seed(int variant) {
          "// kevo:decode attend grid(Hq, B) block(TILE)\n"
          "// EVOLVE-BLOCK-START\n"
          "extern \"C\" __global__ void attend(const kevo::Args a) {\n"
-         "  // variant " + std::to_string(variant) + "\n"
+         "  // variant " +
+         std::to_string(variant) +
+         "\n"
          "}\n"
          "// EVOLVE-BLOCK-END\n";
 }
@@ -120,8 +124,8 @@ void claims_per_second(const std::string& url, int tasks, int workers) {
   std::vector<TaskId> ids;
   auto t_enqueue = Clock::now();
   for (int i = 0; i < tasks; ++i) {
-    auto b = (*archive)->begin_evaluation({normalize_source(seed(i)), {}, std::nullopt, 0, "seed",
-                                           std::nullopt});
+    auto b = (*archive)->begin_evaluation(
+        {normalize_source(seed(i)), {}, std::nullopt, 0, "seed", std::nullopt});
     TaskRequest r;
     r.program = b->id;
     r.suite = "llama3-8b";
@@ -140,9 +144,10 @@ void claims_per_second(const std::string& url, int tasks, int workers) {
   }
   const double s = since(t0);
   auto c = (*q)->counts();
-  std::printf("claims: %d tasks, %d workers: %.2f s, %.0f claims/s (claim + evaluate + finish; "
-              "requeued %lld); enqueue %.0f tasks/s\n",
-              tasks, workers, s, tasks / s, static_cast<long long>(c->requeued), tasks / enqueue_s);
+  std::printf(
+      "claims: %d tasks, %d workers: %.2f s, %.0f claims/s (claim + evaluate + finish; "
+      "requeued %lld); enqueue %.0f tasks/s\n",
+      tasks, workers, s, tasks / s, static_cast<long long>(c->requeued), tasks / enqueue_s);
 }
 
 struct LoopFigures {
@@ -193,14 +198,18 @@ int main(int argc, char** argv) {
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string k = argv[i];
     int v = std::atoi(argv[i + 1]);
-    if (k == "--tasks") tasks = v;
-    else if (k == "--evaluations") evaluations = v;
-    else if (k == "--workers") workers = v;
+    if (k == "--tasks")
+      tasks = v;
+    else if (k == "--evaluations")
+      evaluations = v;
+    else if (k == "--workers")
+      workers = v;
   }
   const char* server = std::getenv("KEVO_TEST_PG");
   if (!server || !*server) {
-    std::fprintf(stderr, "bench_queue: set KEVO_TEST_PG (url=$(scripts/pg_test_server.sh start "
-                         "DIR))\n");
+    std::fprintf(stderr,
+                 "bench_queue: set KEVO_TEST_PG (url=$(scripts/pg_test_server.sh start "
+                 "DIR))\n");
     return 2;
   }
   {
@@ -216,9 +225,9 @@ int main(int argc, char** argv) {
 
   // The same loop on an instant in-process backend (SQLite archive): the loop's own cost.
   testing::FakeBackend local;
-  LoopFigures base = run_loop(
-      (dir / "local.db").string(), [&]() -> EvaluationBackend& { return local; }, evaluations,
-      seed_file);
+  LoopFigures base =
+      run_loop((dir / "local.db").string(), [&]() -> EvaluationBackend& { return local; },
+               evaluations, seed_file);
   LoopFigures queued;
   {
     Scratch db(server, "kevo_bench_loop");
@@ -244,14 +253,16 @@ int main(int argc, char** argv) {
   }
   std::filesystem::remove_all(dir);
   auto per = [](double s, int64_t n) { return n > 0 ? 1000.0 * s / n : 0.0; };
-  std::printf("loop, in-process instant backend + SQLite: %lld evaluations, %.2f ms wall and %.2f "
-              "ms CPU per candidate\n",
-              static_cast<long long>(base.evaluations), per(base.wall_s, base.evaluations),
-              per(base.loop_cpu_s, base.evaluations));
-  std::printf("loop, queue through PostgreSQL, %d instant workers (in this process): %lld "
-              "evaluations, %.2f ms wall per candidate; CPU of the whole process (loop and "
-              "workers) %.2f ms per candidate\n",
-              workers, static_cast<long long>(queued.evaluations),
-              per(queued.wall_s, queued.evaluations), per(queued.loop_cpu_s, queued.evaluations));
+  std::printf(
+      "loop, in-process instant backend + SQLite: %lld evaluations, %.2f ms wall and %.2f "
+      "ms CPU per candidate\n",
+      static_cast<long long>(base.evaluations), per(base.wall_s, base.evaluations),
+      per(base.loop_cpu_s, base.evaluations));
+  std::printf(
+      "loop, queue through PostgreSQL, %d instant workers (in this process): %lld "
+      "evaluations, %.2f ms wall per candidate; CPU of the whole process (loop and "
+      "workers) %.2f ms per candidate\n",
+      workers, static_cast<long long>(queued.evaluations), per(queued.wall_s, queued.evaluations),
+      per(queued.loop_cpu_s, queued.evaluations));
   return 0;
 }

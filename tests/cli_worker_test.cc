@@ -5,8 +5,8 @@
 // that takes it ends as crash after max_claims; an orchestrator killed mid-run is resumed to the
 // end of its budget; a URL's password reaches no output, log or archive row. The in-process cases
 // are in orchestrator_queue_test.cc and archive_queue_test.cc.
-#include <gtest/gtest.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -42,7 +42,9 @@ std::string seed_source(const std::string& tag) {
          "// kevo:decode attend grid(Hq, B) block(TILE)\n"
          "// EVOLVE-BLOCK-START\n"
          "extern \"C\" __global__ void attend(const kevo::Args a) {\n"
-         "  // " + tag + "\n"
+         "  // " +
+         tag +
+         "\n"
          "}\n"
          "// EVOLVE-BLOCK-END\n";
 }
@@ -140,7 +142,10 @@ class WorkerProcesses : public ::testing::Test {
     std::vector<TaskId> tasks;
     for (int i = 0; i < n; ++i) {
       auto b = archive_->begin_evaluation({normalize_source(seed_source(tag + std::to_string(i))),
-                                           {{"TILE", 64}, {"UNROLL", 1}}, std::nullopt, 0, "seed",
+                                           {{"TILE", 64}, {"UNROLL", 1}},
+                                           std::nullopt,
+                                           0,
+                                           "seed",
                                            std::nullopt});
       EXPECT_TRUE(b.ok()) << b.status().to_string();
       TaskRequest r;
@@ -186,8 +191,7 @@ TEST_F(WorkerProcesses, TwoWorkersNeverEvaluateOneCandidate) {
   ASSERT_TRUE(eventually([&] { return live_workers() == 2; }))
       << read_file(dir.file("workers.out"));
   auto tasks = queue_programs(40);
-  ASSERT_TRUE(eventually([&] { return done_tasks() == 40; }))
-      << read_file(dir.file("workers.out"));
+  ASSERT_TRUE(eventually([&] { return done_tasks() == 40; })) << read_file(dir.file("workers.out"));
   EXPECT_TRUE(WIFEXITED(a->signal_and_wait(SIGTERM)));
   EXPECT_TRUE(WIFEXITED(b->signal_and_wait(SIGTERM)));
 
@@ -279,9 +283,9 @@ TEST_F(WorkerProcesses, AnOrchestratorKilledMidRunIsResumedAndThePasswordIsNowhe
   const std::string secret = "s3cretpw";
   const std::string with_password = url() + "&password=" + secret;
   testing::write_file(dir.file("seed.cu"), seed_source("seed"));
-  testing::write_file(dir.file("run.yaml"), "run:\n  name: shared\n  seed: 3\n  seeds: [" +
-                                                dir.file("seed.cu") +
-                                                "]\n  max_evaluations: 16\narchive:\n  islands: 2\n");
+  testing::write_file(dir.file("run.yaml"),
+                      "run:\n  name: shared\n  seed: 3\n  seeds: [" + dir.file("seed.cu") +
+                          "]\n  max_evaluations: 16\narchive:\n  islands: 2\n");
   // (The tuner has 20 parameter settings to try: the budget ends the run first.)
   auto w = worker({"--eval-ms", "150", "--slots", "2"});
   const std::string kevo = testing::kevo_binary();

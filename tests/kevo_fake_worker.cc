@@ -25,7 +25,9 @@
 namespace {
 
 std::atomic<bool> g_stop{false};
-void on_signal(int) { g_stop.store(true); }
+void on_signal(int) {
+  g_stop.store(true);
+}
 
 class LoggingFakeBackend : public kevo::testing::FakeBackend {
  public:
@@ -77,13 +79,20 @@ int main(int argc, char** argv) {
   int64_t max_tasks = 0;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string k = argv[i], v = argv[i + 1];
-    if (k == "--db") db = v;
-    else if (k == "--model") model = v;
-    else if (k == "--slots") slots = std::atoi(v.c_str());
-    else if (k == "--lease-s") lease_s = std::atof(v.c_str());
-    else if (k == "--eval-ms") eval_ms = std::atoi(v.c_str());
-    else if (k == "--log") log = v;
-    else if (k == "--max-tasks") max_tasks = std::atoll(v.c_str());
+    if (k == "--db")
+      db = v;
+    else if (k == "--model")
+      model = v;
+    else if (k == "--slots")
+      slots = std::atoi(v.c_str());
+    else if (k == "--lease-s")
+      lease_s = std::atof(v.c_str());
+    else if (k == "--eval-ms")
+      eval_ms = std::atoi(v.c_str());
+    else if (k == "--log")
+      log = v;
+    else if (k == "--max-tasks")
+      max_tasks = std::atoll(v.c_str());
     else {
       std::cerr << "kevo_fake_worker: unknown option " << k << "\n";
       return 2;

@@ -58,8 +58,9 @@ void add_serve_command(CLI::App& app, Cli& cli) {
     g_server = server->get();
     std::signal(SIGINT, on_signal);
     std::signal(SIGTERM, on_signal);
-    std::cout << "kevo serve: run '" << (*server)->run_name() << "' (" << printable_location(*path) << ") at "
-              << (*server)->url() << "  (read-only; Ctrl-C stops)" << std::endl;
+    std::cout << "kevo serve: run '" << (*server)->run_name() << "' ("
+              << printable_location(*path) << ") at " << (*server)->url()
+              << "  (read-only; Ctrl-C stops)" << std::endl;
     if (a->options.host != "127.0.0.1" && a->options.host != "localhost" &&
         a->options.host != "::1") {
       std::cout << "kevo serve: listening on " << a->options.host

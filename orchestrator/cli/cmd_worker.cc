@@ -45,8 +45,10 @@ struct WorkerCliOptions {
 
 int worker_command(const WorkerCliOptions& o) {
   if (!is_postgres_location(o.db) && !fs::exists(o.db)) {
-    return fail(kExitUsage, "kevo worker: --db must be a postgresql:// URL (or an existing "
-                            "kevo.db shared on this host), not '" + printable_location(o.db) + "'");
+    return fail(kExitUsage,
+                "kevo worker: --db must be a postgresql:// URL (or an existing "
+                "kevo.db shared on this host), not '" +
+                    printable_location(o.db) + "'");
   }
   const std::string shown = printable_location(o.db);
   // The GPUs first: a host without one has nothing to offer.
@@ -97,14 +99,16 @@ int worker_command(const WorkerCliOptions& o) {
 void add_worker_command(CLI::App& app, Cli& cli) {
   auto o = std::make_shared<WorkerCliOptions>();
   auto* cmd = app.add_subcommand(
-      "worker", "Evaluate a shared run's candidates on this host's GPUs: claims tasks from the "
-                "archive's work queue (kevo run --db postgresql://...) until Ctrl-C or SIGTERM.");
+      "worker",
+      "Evaluate a shared run's candidates on this host's GPUs: claims tasks from the "
+      "archive's work queue (kevo run --db postgresql://...) until Ctrl-C or SIGTERM.");
   cmd->add_option("--db", o->db,
                   "the run's archive: a postgresql:// URL (password from PGPASSWORD or "
                   "~/.pgpass, never printed)")
       ->required();
-  cmd->add_option("--gpus", o->gpus, "this host's GPUs, one runner each: all, or indices such "
-                                     "as 0,2")
+  cmd->add_option("--gpus", o->gpus,
+                  "this host's GPUs, one runner each: all, or indices such "
+                  "as 0,2")
       ->capture_default_str();
   cmd->add_flag("--allow-mixed-gpus", o->allow_mixed,
                 "allow GPUs of different models (each takes its own model's tasks)");

@@ -14,9 +14,9 @@ namespace kevo::cli {
 
 Result<GpuSelection> select_local_gpus(KevoConfig& config, bool new_run) {
   KEVO_ASSIGN_OR_RETURN(auto available, query_gpus(/*measure_bandwidth=*/true));
-  KEVO_ASSIGN_OR_RETURN(GpuSelection sel, select_gpus(available, config.run.gpus,
-                                                      config.run.allow_mixed_gpus,
-                                                      shared_gpus_allowed()));
+  KEVO_ASSIGN_OR_RETURN(
+      GpuSelection sel,
+      select_gpus(available, config.run.gpus, config.run.allow_mixed_gpus, shared_gpus_allowed()));
   const int models = static_cast<int>(sel.models.size());
   if (new_run && models > 1) {
     ArchiveConfig& a = config.archive;

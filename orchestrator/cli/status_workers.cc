@@ -19,16 +19,22 @@ WorkersStatus workers_status(const std::string& location) {
   if (!workers.ok() || !counts.ok() || workers->empty()) return out;
   constexpr double kAlive_s = 60;  // two missed leases of the default 30 s
   int live = 0;
-  out.json = {{"workers", nlohmann::json::array()}, {"tasks", counts->by_state},
+  out.json = {{"workers", nlohmann::json::array()},
+              {"tasks", counts->by_state},
               {"requeued", counts->requeued}};
   for (const auto& w : *workers) {
     const bool up = w.state == "running" && w.heartbeat_age_s <= kAlive_s;
     live += up;
-    out.json["workers"].push_back({{"id", w.id}, {"host", w.host}, {"pid", w.pid},
-                                   {"gpu_model", w.gpu_model}, {"gpus", w.gpus},
-                                   {"state", up ? w.state : (w.state == "running" ? "silent" : w.state)},
-                                   {"evaluations", w.evaluations}, {"busy_s", w.busy_s},
-                                   {"heartbeat_age_s", w.heartbeat_age_s}});
+    out.json["workers"].push_back(
+        {{"id", w.id},
+         {"host", w.host},
+         {"pid", w.pid},
+         {"gpu_model", w.gpu_model},
+         {"gpus", w.gpus},
+         {"state", up ? w.state : (w.state == "running" ? "silent" : w.state)},
+         {"evaluations", w.evaluations},
+         {"busy_s", w.busy_s},
+         {"heartbeat_age_s", w.heartbeat_age_s}});
   }
   auto n = [&](const char* s) {
     auto it = counts->by_state.find(s);
@@ -43,14 +49,15 @@ WorkersStatus workers_status(const std::string& location) {
                 static_cast<long long>(n("recorded")), static_cast<long long>(counts->requeued));
   out.lines.push_back(line);
   for (const auto& j : out.json["workers"]) {
-    std::snprintf(line, sizeof line, "  #%-4lld %s pid %lld  %s x%d  %-8s %lld evaluations, "
-                  "heartbeat %.0f s ago",
-                  static_cast<long long>(j["id"].get<int64_t>()),
-                  j["host"].get<std::string>().c_str(), static_cast<long long>(j["pid"].get<int64_t>()),
-                  j["gpu_model"].get<std::string>().c_str(), j["gpus"].get<int>(),
-                  j["state"].get<std::string>().c_str(),
-                  static_cast<long long>(j["evaluations"].get<int64_t>()),
-                  j["heartbeat_age_s"].get<double>());
+    std::snprintf(
+        line, sizeof line,
+        "  #%-4lld %s pid %lld  %s x%d  %-8s %lld evaluations, "
+        "heartbeat %.0f s ago",
+        static_cast<long long>(j["id"].get<int64_t>()), j["host"].get<std::string>().c_str(),
+        static_cast<long long>(j["pid"].get<int64_t>()), j["gpu_model"].get<std::string>().c_str(),
+        j["gpus"].get<int>(), j["state"].get<std::string>().c_str(),
+        static_cast<long long>(j["evaluations"].get<int64_t>()),
+        j["heartbeat_age_s"].get<double>());
     out.lines.push_back(line);
   }
   return out;
