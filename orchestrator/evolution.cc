@@ -11,11 +11,56 @@
 namespace kevo {
 namespace {
 
-double seconds_since(std::chrono::steady_clock::time_point t) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+constexpr double kProgressEvery_s = 1;  // the progress callback, about once a second
+// The stop flag is set by a signal handler, which cannot wake the coordinator: looked at this
+// often.
+constexpr double kStopFlagEvery_s = 0.25;
+// Nothing in flight and nothing new to try for this long ends the run (search_exhausted).
+constexpr double kIdleBeforeExhausted_s = 2;
+
+struct StopReasonInfo {
+  StopReason reason;
+  const char* name;
+  const char* words;
+};
+constexpr StopReasonInfo kStopReasons[] = {
+    {StopReason::kMaxEvaluations, "max_evaluations",
+     "the evaluation budget (run.max_evaluations) was used"},
+    {StopReason::kMaxWallMinutes, "max_wall_minutes",
+     "the time budget (run.max_wall_minutes) was used"},
+    {StopReason::kInterrupted, "interrupted", "stopped by Ctrl-C or a signal"},
+    {StopReason::kSearchExhausted, "search_exhausted",
+     "the tuner and the LLM had nothing new to try"},
+    {StopReason::kMaxCostUsd, "max_cost_usd", "the cost budget (run.max_cost_usd) was used"},
+    {StopReason::kLlmMaxRequests, "llm_max_requests",
+     "the LLM request budget (llm.max_requests) was used"},
+    {StopReason::kLlmPaused, "llm_paused",
+     "every LLM model was paused by its breaker and tuner_share is 0"},
+};
+
+const StopReasonInfo& info(StopReason reason) {
+  for (const StopReasonInfo& i : kStopReasons) {
+    if (i.reason == reason) return i;
+  }
+  assert(false && "every StopReason has a row in kStopReasons");
+  return kStopReasons[0];
 }
 
 }  // namespace
+
+const char* stop_reason_name(StopReason reason) {
+  return info(reason).name;
+}
+const char* stop_reason_words(StopReason reason) {
+  return info(reason).words;
+}
+
+std::optional<StopReason> parse_stop_reason(std::string_view name) {
+  for (const StopReasonInfo& i : kStopReasons) {
+    if (name == i.name) return i.reason;
+  }
+  return std::nullopt;
+}
 
 Evolution::Impl::Impl(const KevoConfig& c, Archive& a, EvaluationBackend& b,
                       std::vector<LlmModelHandle> models, std::vector<GpuInfo> h)
@@ -41,6 +86,10 @@ Evolution::~Evolution() = default;
 
 void Evolution::set_call_ids(std::function<std::optional<LlmCallId>(const std::string&)> lookup) {
   impl_->call_ids = std::move(lookup);
+}
+
+void Evolution::set_clock(Clock& clock) {
+  impl_->clock = &clock;
 }
 
 Status Evolution::add_seeds() {
@@ -99,7 +148,27 @@ void Evolution::Impl::start_job(ProgramId id, Candidate c, bool holdout,
   job->llm = std::move(llm);
   job->candidate = std::move(c);
   job->compile = backend.compile(job->candidate);
-  compiling.push_back(std::move(job));
+  std::lock_guard lock(mu);
+  ++compiling;
+  compile_waits.push_back(std::move(job));
+  compile_cv.notify_one();
+}
+
+void Evolution::Impl::compile_waiter() {
+  for (;;) {
+    std::shared_ptr<Job> job;
+    {
+      std::unique_lock lock(mu);
+      compile_cv.wait(lock, [&] { return compile_waiters_exit || !compile_waits.empty(); });
+      if (compile_waits.empty()) return;  // exit requested and nothing left
+      job = compile_waits.front();
+      compile_waits.pop_front();
+    }
+    job->compile.wait();
+    std::lock_guard lock(mu);
+    compiled.push_back(std::move(job));
+    wake.notify_one();
+  }
 }
 
 void Evolution::Impl::gpu_thread(int gpu) {
@@ -113,7 +182,7 @@ void Evolution::Impl::gpu_thread(int gpu) {
       ready.pop_front();
       ++gpu_running;
     }
-    auto t0 = std::chrono::steady_clock::now();
+    const double t0 = clock->now_s();
     const std::string& suite = job->holdout ? config.evaluator.holdout_suite : config.evaluator.suite;
     if (job->counters) {
       merge_counters(job->result,
@@ -121,7 +190,7 @@ void Evolution::Impl::gpu_thread(int gpu) {
     } else {
       job->result = backend.evaluate(gpu, job->candidate, job->compiled, suite);
     }
-    double busy = seconds_since(t0);
+    const double busy = clock->now_s() - t0;
     std::lock_guard lock(mu);
     gpu_busy_s += busy;
     --gpu_running;
@@ -131,12 +200,12 @@ void Evolution::Impl::gpu_thread(int gpu) {
 }
 
 void Evolution::Impl::harvest_compiles() {
-  for (auto it = compiling.begin(); it != compiling.end();) {
-    auto& job = *it;
-    if (job->compile.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
-      ++it;
-      continue;
-    }
+  std::deque<std::shared_ptr<Job>> batch;
+  {
+    std::lock_guard lock(mu);
+    batch.swap(compiled);
+  }
+  for (auto& job : batch) {
     job->compiled = job->compile.get();
     if (job->llm) judge_compiled(*job);
     if (job->compiled.status == EvalStatus::kOk) {
@@ -151,7 +220,8 @@ void Evolution::Impl::harvest_compiles() {
       std::lock_guard lock(mu);
       done.push_back(job);
     }
-    it = compiling.erase(it);
+    std::lock_guard lock(mu);
+    --compiling;
   }
 }
 
@@ -216,18 +286,31 @@ void Evolution::Impl::harvest_results() {
   }
 }
 
-bool Evolution::Impl::budget_reached(std::string& reason) {
+std::optional<StopReason> Evolution::Impl::budget_reached() {
   auto totals = archive.totals();
-  if (!totals.ok()) return false;
+  if (!totals.ok()) return std::nullopt;
   if (totals->evaluations + totals->pending >= config.run.max_evaluations) {
-    reason = "max_evaluations";
-    return true;
+    return StopReason::kMaxEvaluations;
   }
-  if (config.run.max_wall_minutes > 0 && seconds_since(started) > config.run.max_wall_minutes * 60) {
-    reason = "max_wall_minutes";
-    return true;
+  if (config.run.max_wall_minutes > 0 && now_s() > config.run.max_wall_minutes * 60) {
+    return StopReason::kMaxWallMinutes;
   }
-  return false;
+  return std::nullopt;
+}
+
+double Evolution::Impl::next_due_s(double last_progress_s,
+                                   std::optional<double> idle_since_s) const {
+  const double now = now_s();
+  double due = std::min(last_progress_s + kProgressEvery_s, now + kStopFlagEvery_s);
+  if (idle_since_s) due = std::min(due, *idle_since_s + kIdleBeforeExhausted_s);
+  if (config.run.max_wall_minutes > 0) due = std::min(due, config.run.max_wall_minutes * 60);
+  if (roster) {
+    // A model's pause or a parent's rest ending may let a request go out.
+    for (double wake_s : {roster->next_wake_s(now), parent_rest.next_wake_s(now)}) {
+      if (wake_s > 0) due = std::min(due, wake_s);
+    }
+  }
+  return started_s + std::max(due, now);
 }
 
 void Evolution::Impl::produce() {
@@ -262,7 +345,7 @@ void Evolution::Impl::produce() {
   size_t depth;
   {
     std::lock_guard lock(mu);
-    depth = compiling.size() + ready.size();
+    depth = compiling + ready.size();
   }
   int guard = 0;
   while (depth < target_depth && room - llm_waiting > 0 && guard++ < 16) {
@@ -287,7 +370,7 @@ Progress Evolution::Impl::snapshot(bool final) {
   Progress p;
   p.final = final;
   p.max_evaluations = config.run.max_evaluations;
-  p.elapsed_s = seconds_since(started);
+  p.elapsed_s = now_s();
   auto t = archive.totals();
   if (t.ok()) {
     p.evaluations = t->evaluations;
@@ -313,12 +396,14 @@ Progress Evolution::Impl::snapshot(bool final) {
   return p;
 }
 
-double Evolution::Impl::now_s() const { return seconds_since(started); }
+double Evolution::Impl::now_s() const {
+  return clock->now_s() - started_s;
+}
 
 Result<RunSummary> Evolution::run(std::atomic<bool>& stop,
                                   const std::function<void(const Progress&)>& progress) {
   Impl& s = *impl_;
-  s.started = std::chrono::steady_clock::now();
+  s.started_s = s.clock->now_s();
   KEVO_ASSIGN_OR_RETURN(Totals t0, s.archive.totals());
   s.evaluations_at_start = t0.evaluations;
   // Seeded by the run seed and the evaluations so far: a resumed run goes on deterministically.
@@ -346,21 +431,23 @@ Result<RunSummary> Evolution::run(std::atomic<bool>& stop,
   for (int g = 0; g < std::max(1, s.backend.gpu_count()); ++g) {
     s.gpu_threads.emplace_back([&s, g] { s.gpu_thread(g); });
   }
-  auto last_progress = std::chrono::steady_clock::now() - std::chrono::seconds(10);
+  for (int w = 0; w < std::max(1, resolved_compile_workers(s.config.sandbox)); ++w) {
+    s.compile_waiters.emplace_back([&s] { s.compile_waiter(); });
+  }
+  double last_progress_s = -10;  // on the run's time (now_s())
   bool seeds_checked = false;
-  std::optional<std::chrono::steady_clock::time_point> idle_since;
+  std::optional<double> idle_since_s;
   for (;;) {
     if (!s.stopping) {
-      std::string reason;
       if (stop.load()) {
-        s.stopping = true;
-        s.stop_reason = "interrupted";
-      } else if (s.budget_reached(reason)) {
-        s.stopping = true;
-        s.stop_reason = reason;
+        s.stop_reason = StopReason::kInterrupted;
+      } else {
+        s.stop_reason = s.budget_reached();
       }
+      s.stopping = s.stop_reason.has_value();
       if (s.stopping) {
-        spdlog::info("stopping ({}): finishing the evaluations in flight", s.stop_reason);
+        spdlog::info("stopping ({}): finishing the evaluations in flight",
+                     stop_reason_name(*s.stop_reason));
         stop.store(true);  // also cancels LLM transfers when the client shares the flag
       }
     }
@@ -372,7 +459,7 @@ Result<RunSummary> Evolution::run(std::atomic<bool>& stop,
     size_t in_flight;
     {
       std::lock_guard lock(s.mu);
-      in_flight = s.compiling.size() + s.ready.size() + size_t(s.gpu_running) + s.done.size();
+      in_flight = s.compiling + s.ready.size() + size_t(s.gpu_running) + s.done.size();
     }
     // With the tuner off (tuner_share 0), an LLM that may not or cannot be asked ends the run,
     // saying why, once its answers are in.
@@ -384,7 +471,7 @@ Result<RunSummary> Evolution::run(std::atomic<bool>& stop,
         s.stop_detail = s.llm_stopped;
       } else if (s.roster->all_paused(s.now_s())) {
         s.stopping = true;
-        s.stop_reason = "llm_paused";
+        s.stop_reason = StopReason::kLlmPaused;
         s.stop_detail = "every LLM model is paused by its breaker (see the log) and tuner_share "
                         "is 0, so nothing is left to make children";
       }
@@ -394,15 +481,15 @@ Result<RunSummary> Evolution::run(std::atomic<bool>& stop,
     // every elite, and no LLM is asking or will again): stop rather than spin.
     bool llm_may_return = s.roster && s.llm_stopped.empty();
     if (!s.stopping && in_flight == 0 && s.llm_waiting == 0 && seeds_checked && !llm_may_return) {
-      if (!idle_since) idle_since = std::chrono::steady_clock::now();
-      if (seconds_since(*idle_since) > 2.0) {
+      if (!idle_since_s) idle_since_s = s.now_s();
+      if (s.now_s() - *idle_since_s >= kIdleBeforeExhausted_s) {
         s.stopping = true;
-        s.stop_reason = "search_exhausted";
+        s.stop_reason = StopReason::kSearchExhausted;
         s.stop_detail = "the tuner has no untried params left and no LLM can be asked";
         spdlog::warn("{}: stopping", s.stop_detail);
       }
     } else {
-      idle_since.reset();
+      idle_since_s.reset();
     }
     if (!seeds_checked && in_flight == 0 && s.llm_waiting == 0) {
       // Everything pending is evaluated: without one ok program there is nothing to evolve.
@@ -410,44 +497,49 @@ Result<RunSummary> Evolution::run(std::atomic<bool>& stop,
       auto t = s.archive.totals();
       if (t.ok() && (!t->by_status.count("ok") || t->by_status.at("ok") == 0)) {
         s.stopping = true;
-        s.stop_reason = "no_ok_program";
+        s.no_ok_program = true;
       }
     }
-    if (seconds_since(last_progress) >= 1.0) {
+    if (s.now_s() - last_progress_s >= kProgressEvery_s) {
       progress(s.snapshot(false));
-      last_progress = std::chrono::steady_clock::now();
+      last_progress_s = s.now_s();
     }
     // Once stopping, compiles and GPU work already started finish (their deadlines bound the
     // wait) and are recorded; LLM requests still out are cancelled through the shared flag.
     if (s.stopping && in_flight == 0) break;
-    // Woken by a GPU result or an LLM answer; compiles are futures, so they are looked at often
-    // while any is running.
+    // Woken by what arrives (a compile ended, a GPU result, an LLM answer), or when the next
+    // timed thing is due.
+    const double due_s = s.next_due_s(last_progress_s, idle_since_s);
     std::unique_lock lock(s.mu);
-    bool compiles = !s.compiling.empty();
-    s.wake.wait_for(lock, std::chrono::milliseconds(compiles ? 5 : 50),
-                    [&] { return !s.done.empty() || !s.llm_answers.empty(); });
+    s.clock->wait_until(s.wake, lock, due_s, [&] {
+      return !s.compiled.empty() || !s.done.empty() || !s.llm_answers.empty();
+    });
   }
   {
     std::lock_guard lock(s.mu);
     s.gpu_threads_exit = true;
+    s.compile_waiters_exit = true;
   }
   s.gpu_cv.notify_all();
+  s.compile_cv.notify_all();
   for (auto& t : s.gpu_threads) t.join();
   s.gpu_threads.clear();
+  for (auto& t : s.compile_waiters) t.join();
+  s.compile_waiters.clear();
   s.harvest_results();
   if (s.roster) s.harvest_llm();  // answers that arrived meanwhile are kept as pending programs
   s.llm_pool.reset();  // cancels what is still queued or running (the flag is set)
 
-  if (s.stop_reason == "no_ok_program") {
+  if (s.no_ok_program) {
     return Status::InvalidArgument(
         "no seed evaluated ok, so there is nothing to evolve: see 'kevo top' and 'kevo show ID' "
         "for each seed's status and message");
   }
   s.summary.progress = s.snapshot(true);
-  s.summary.stop_reason = s.stop_reason;
+  s.summary.stop_reason = *s.stop_reason;
   s.summary.stop_detail = s.stop_detail;
   progress(s.summary.progress);
-  (void)s.archive.add_event("stopped", {{"reason", s.stop_reason},
+  (void)s.archive.add_event("stopped", {{"reason", stop_reason_name(*s.stop_reason)},
                                         {"detail", s.stop_detail},
                                         {"tuner_children", s.summary.tuner_children},
                                         {"llm_children", s.summary.llm_children}});

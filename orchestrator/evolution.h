@@ -20,19 +20,22 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "archive/archive.h"
 #include "common/status.h"
 #include "evaluator/evaluator.h"
 #include "evaluator/gpu_info.h"
+#include "orchestrator/clock.h"
 #include "orchestrator/config.h"
 #include "orchestrator/llm_client.h"
 
 namespace kevo {
 
 // Compiling and evaluating candidates: the sandbox in a real run, honest fakes in tests.
-// Thread-safe: compile() from the loop's thread, evaluate() from one thread per GPU.
+// Thread-safe: compile() from the loop's thread (the loop's compile waiters wait on its futures),
+// evaluate() from one thread per GPU.
 class EvaluationBackend {
  public:
   virtual ~EvaluationBackend() = default;
@@ -98,11 +101,27 @@ struct Progress {
   bool final = false;
 };
 
+// Why a run stopped. The last three only end a run whose LLM makes every child (tuner_share 0).
+// A run whose seeds all fail does not stop with a reason: run() returns an error.
+enum class StopReason {
+  kMaxEvaluations,   // run.max_evaluations reached
+  kMaxWallMinutes,   // run.max_wall_minutes reached
+  kInterrupted,      // the stop flag (Ctrl-C, SIGTERM)
+  kSearchExhausted,  // the tuner has no untried params left and no LLM can be asked
+  kMaxCostUsd,       // run.max_cost_usd spent
+  kLlmMaxRequests,   // llm.max_requests sent
+  kLlmPaused,        // every model's breaker holds it
+};
+// The name stored in the archive's "stopped" event and printed ("max_evaluations").
+const char* stop_reason_name(StopReason reason);
+// The reason of a stored name; nullopt for a name no kevo writes.
+std::optional<StopReason> parse_stop_reason(std::string_view name);
+// The reason in words ("the evaluation budget (run.max_evaluations) was used").
+const char* stop_reason_words(StopReason reason);
+
 struct RunSummary {
   Progress progress;
-  // "max_evaluations", "max_wall_minutes", "interrupted", "search_exhausted", and with an LLM
-  // and tuner_share 0: "max_cost_usd", "llm_max_requests", "llm_paused" (every model's breaker)
-  std::string stop_reason;
+  StopReason stop_reason = StopReason::kInterrupted;
   std::string stop_detail;  // the reason in a sentence, for the summary
   int64_t tuner_children = 0;
   int64_t llm_children = 0;
@@ -120,6 +139,10 @@ class Evolution {
   // How to find the archive row of the LLM call behind a request tag (the recorder knows it), so
   // each child links to the call that made it. Optional.
   void set_call_ids(std::function<std::optional<LlmCallId>(const std::string& tag)> lookup);
+
+  // The clock of the budgets, pauses, idle timer and progress ticks: real_clock() unless set
+  // (tests pass a FakeClock). Not owned; set before run().
+  void set_clock(Clock& clock);
 
   // Adds the configured seeds (seeds/<name>.cu, default params) as generation-0 programs,
   // spread over the islands. Call once, for a new run.

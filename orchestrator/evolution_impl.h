@@ -93,14 +93,20 @@ struct Evolution::Impl {
                                          ProgramId* duplicate_of = nullptr);
   void start_job(ProgramId id, Candidate c, bool holdout, std::shared_ptr<LlmOrigin> llm = nullptr);
   void gpu_thread(int gpu);
+  // Waits on compile futures in submission order, hands each finished job to the coordinator
+  // and wakes it. As many waiters as compile workers: the jobs they wait on are the ones running.
+  void compile_waiter();
   void harvest_compiles();
   void harvest_results();
   void harvest_llm();
   void produce();
-  bool budget_reached(std::string& reason);
+  std::optional<StopReason> budget_reached();
+  // When the coordinator must look again though nothing arrives: the progress tick, the stop
+  // flag, the idle timer, the wall budget, a model's pause or a parent's rest ending.
+  double next_due_s(double last_progress_s, std::optional<double> idle_since_s) const;
   Progress snapshot(bool final);
   void note(const std::string& text);
-  double now_s() const;  // seconds since the run started
+  double now_s() const;  // seconds since the run started, on `clock`
 
   const KevoConfig& config;
   Archive& archive;
@@ -121,29 +127,37 @@ struct Evolution::Impl {
   std::multiset<std::string> in_flight_keys;
   ParentRest parent_rest{4, 300};
   std::string llm_stopped;  // why no more requests go out ("" while they may)
-  std::string llm_stop_reason;  // the stop reason it means for a run without the tuner
+  StopReason llm_stop_reason = StopReason::kLlmMaxRequests;  // what it means without the tuner
 
-  std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+  Clock* clock = &real_clock();
+  double started_s = 0;  // on `clock`
   int64_t evaluations_at_start = 0;
   bool stopping = false;
-  std::string stop_reason;
+  std::optional<StopReason> stop_reason;
+  bool no_ok_program = false;  // every seed failed: run() returns an error
   std::string stop_detail;
   RunSummary summary;
   std::string last_note;
 
-  // Jobs by stage. `compiling` is the coordinator's own; the rest are shared with GPU threads.
-  std::vector<std::shared_ptr<Job>> compiling;
+  // Jobs by stage, shared with the compile waiters and the GPU threads under `mu`.
   std::mutex mu;
   std::condition_variable gpu_cv;
-  std::condition_variable wake;  // the coordinator waits on it: a GPU result or an LLM answer
+  std::condition_variable compile_cv;
+  // The coordinator waits on it: a compile ended, a GPU result or an LLM answer arrived.
+  std::condition_variable wake;
+  size_t compiling = 0;                            // submitted, not yet harvested
+  std::deque<std::shared_ptr<Job>> compile_waits;  // submitted, no waiter on it yet
+  std::deque<std::shared_ptr<Job>> compiled;       // compile ended, waiting to be harvested
   std::deque<std::shared_ptr<Job>> ready;  // compiled, waiting for a GPU
   std::deque<std::shared_ptr<Job>> done;   // evaluated, waiting to be recorded
   std::deque<LlmAnswer> llm_answers;
   int gpu_running = 0;
   int llm_waiting = 0;  // requests sent whose answers have not been harvested
   bool gpu_threads_exit = false;
+  bool compile_waiters_exit = false;
   double gpu_busy_s = 0;
   std::vector<std::thread> gpu_threads;
+  std::vector<std::thread> compile_waiters;
 };
 
 }  // namespace kevo

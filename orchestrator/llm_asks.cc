@@ -68,7 +68,7 @@ bool Evolution::Impl::may_request() {
   if (requests_sent >= max_requests) {
     llm_stopped = "the run has sent its " + std::to_string(max_requests) +
                   " LLM requests (llm.max_requests)";
-    llm_stop_reason = "llm_max_requests";
+    llm_stop_reason = StopReason::kLlmMaxRequests;
   } else if (config.run.max_cost_usd > 0) {
     auto t = archive.totals();
     if (t.ok() && t->cost_usd >= config.run.max_cost_usd) {
@@ -76,12 +76,13 @@ bool Evolution::Impl::may_request() {
       std::snprintf(buf, sizeof buf, "the LLM cost $%.2f of the $%.2f budget (run.max_cost_usd)",
                     t->cost_usd, config.run.max_cost_usd);
       llm_stopped = buf;
-      llm_stop_reason = "max_cost_usd";
+      llm_stop_reason = StopReason::kMaxCostUsd;
     }
   }
   if (llm_stopped.empty()) return true;
   note("no more LLM requests: " + llm_stopped);
-  (void)archive.add_event("llm_stopped", {{"reason", llm_stop_reason}, {"detail", llm_stopped}});
+  (void)archive.add_event("llm_stopped",
+                          {{"reason", stop_reason_name(llm_stop_reason)}, {"detail", llm_stopped}});
   return false;
 }
 

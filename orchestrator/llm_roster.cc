@@ -71,10 +71,10 @@ bool LlmRoster::all_paused(double now_s) const {
                      [&](const State& s) { return s.paused_until_s > now_s; });
 }
 
-double LlmRoster::next_wake_s() const {
+double LlmRoster::next_wake_s(double now_s) const {
   double t = 0;
   for (const auto& s : state_) {
-    if (s.paused_until_s > 0 && (t == 0 || s.paused_until_s < t)) t = s.paused_until_s;
+    if (s.paused_until_s > now_s && (t == 0 || s.paused_until_s < t)) t = s.paused_until_s;
   }
   return t;
 }
@@ -91,6 +91,14 @@ bool ParentRest::failed(int64_t parent, double now_s) {
   ++s.rests;
   s.failures = 0;
   return true;
+}
+
+double ParentRest::next_wake_s(double now_s) const {
+  double t = 0;
+  for (const auto& [parent, s] : state_) {
+    if (s.until_s > now_s && (t == 0 || s.until_s < t)) t = s.until_s;
+  }
+  return t;
 }
 
 void ParentRest::succeeded(int64_t parent) {

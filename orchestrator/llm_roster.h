@@ -60,8 +60,8 @@ class LlmRoster {
                                     double now_s);
 
   bool all_paused(double now_s) const;
-  // When the first paused model wakes up (0 when none is paused).
-  double next_wake_s() const;
+  // When the first model paused at `now_s` wakes up (0 when none is paused).
+  double next_wake_s(double now_s) const;
   int size() const { return static_cast<int>(models_.size()); }
   const RosterModel& model(int i) const { return models_.at(i); }
   const ModelStats& stats(int i) const { return state_.at(i).stats; }
@@ -90,6 +90,8 @@ class ParentRest {
   // Returns true when this failure sent the parent to rest.
   bool failed(int64_t parent, double now_s);
   void succeeded(int64_t parent);
+  // When the first parent resting at `now_s` may be asked for again (0 when none rests).
+  double next_wake_s(double now_s) const;
 
  private:
   struct State {
