@@ -10,7 +10,7 @@ packages=(cmake ninja-build g++ pkg-config libcurl4-openssl-dev nlohmann-json3-d
           libcpp-httplib-dev zlib1g-dev chromium python3-matplotlib clang-format)
 # kevo serve: libcpp-httplib-dev (the server); its browser tests: chromium (headless) and
 # zlib1g-dev (they decode its PNG screenshots). kevo report: python3-matplotlib (its figures).
-# The format check of the tests (scripts/check_format.sh): clang-format (with git-clang-format).
+# The format check of the tests (scripts/check_format.py): clang-format.
 
 missing=()
 for p in "${packages[@]}"; do
