@@ -8,7 +8,7 @@
 #include <functional>
 #include <mutex>
 
-#include "orchestrator/evolution.h"
+#include "orchestrator/evolution/evolution.h"
 
 namespace kevo::testing {
 

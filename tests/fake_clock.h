@@ -8,7 +8,7 @@
 #include <chrono>
 #include <mutex>
 
-#include "orchestrator/clock.h"
+#include "orchestrator/evolution/clock.h"
 
 namespace kevo::testing {
 

@@ -6,7 +6,7 @@
 #include <cmath>
 #include <mutex>
 
-#include "orchestrator/evolution.h"
+#include "orchestrator/evolution/evolution.h"
 #include "tests/fake_clock.h"
 #include "tests/test_support.h"
 

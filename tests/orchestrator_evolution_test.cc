@@ -1,7 +1,7 @@
 // The evolution loop end to end on the CPU: a real archive (SQLite file), the real tuner, edits
 // and prompt assembly, with an honest fake backend (compile checks the directives; "GPU" time
 // is a known function of the params) and a scripted LLM client.
-#include "orchestrator/evolution.h"
+#include "orchestrator/evolution/evolution.h"
 
 #include <gtest/gtest.h>
 

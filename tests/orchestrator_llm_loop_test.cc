@@ -15,8 +15,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "orchestrator/backend.h"
-#include "orchestrator/evolution.h"
+#include "orchestrator/evolution/backend.h"
+#include "orchestrator/evolution/evolution.h"
 #include "tests/fake_backend.h"
 #include "tests/loopback_http_server.h"
 #include "tests/test_support.h"

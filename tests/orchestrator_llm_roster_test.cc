@@ -1,5 +1,5 @@
 // The breaker, the per-model cap and the parent rest, with time passed in (no sleeping).
-#include "orchestrator/llm_roster.h"
+#include "orchestrator/evolution/llm_roster.h"
 
 #include <gtest/gtest.h>
 

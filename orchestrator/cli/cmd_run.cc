@@ -10,11 +10,11 @@
 
 #include "common/log.h"
 #include "common/paths.h"
-#include "orchestrator/backend.h"
 #include "orchestrator/cli/commands.h"
 #include "orchestrator/cli/run_progress.h"
-#include "orchestrator/config.h"
-#include "orchestrator/config_check.h"
+#include "orchestrator/config/config.h"
+#include "orchestrator/config/config_check.h"
+#include "orchestrator/evolution/backend.h"
 
 namespace kevo::cli {
 namespace fs = std::filesystem;

@@ -12,7 +12,7 @@
 #include "orchestrator/cli/archive_cli.h"
 #include "orchestrator/cli/commands.h"
 #include "orchestrator/cli/status_sections.h"
-#include "orchestrator/evolution.h"
+#include "orchestrator/evolution/evolution.h"
 
 namespace kevo::cli {
 namespace {
