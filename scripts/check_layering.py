@@ -64,7 +64,7 @@ def check(root, rules):
                             continue
                         where = f'{rel}:{lineno}: #include "{target}"'
                         header = target[len(other) + 1:]
-                        if other not in rules[me]['calls'] and not other.startswith(me + '/'):
+                        if other not in rules[me]['calls']:
                             may = ', '.join(rules[me]['calls']) or 'nothing of kevo'
                             problems.append(f'{where}: {me}/ may not call {other}/ '
                                             f'(it may call: {may})')

@@ -56,6 +56,14 @@ class LayeringCheck(unittest.TestCase):
         self.assertIn(f'archive/grid.cc:{line}: #include "evaluator/evaluator.h": archive/ may '
                       'not call evaluator/', r.stdout)
 
+    def test_a_room_of_the_orchestrator_is_a_component_too(self):
+        line = self.plant('orchestrator/llm/llm_pool.cc', 'orchestrator/evolution/evolution.h')
+        r = self.run_check()
+        self.assertEqual(r.returncode, 1, r.stdout)
+        self.assertIn(f'orchestrator/llm/llm_pool.cc:{line}: #include '
+                      '"orchestrator/evolution/evolution.h": orchestrator/llm/ may not call '
+                      'orchestrator/evolution/', r.stdout)
+
     def test_its_own_private_headers_are_fine(self):
         self.plant('evaluator/plan.cc', 'evaluator/cuda_driver.h')
         r = self.run_check()

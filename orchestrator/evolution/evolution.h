@@ -4,7 +4,7 @@
 // and one GPU runner per GPU; when LLM replies are slow the tuner fills the pipeline so the GPU
 // never waits.
 //
-//   RealBackend backend = ...;            // CompilePool + GpuRunners (orchestrator/backend.h)
+//   SandboxBackend backend = ...;         // CompilePool + GpuRunners (evolution/backend.h)
 //   Evolution evo(config, archive, backend, models /* empty: tuner only */, hardware);
 //   Result<RunSummary> s = evo.run(stop_flag, progress);
 //
