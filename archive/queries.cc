@@ -191,13 +191,25 @@ Result<LlmCall> read_llm_call(sql::Db& db, LlmCallId id) {
 }
 
 Result<std::vector<LlmOutcomeCount>> read_llm_outcomes(sql::Db& db) {
-  // Reads only the (model, outcome, tokens, cost) index: fast on a large call table. Before
-  // schema v4 every call reads as not judged ("").
-  const std::string outcome = has_v4_call_columns(db) ? "outcome" : "''";
-  KEVO_ASSIGN_OR_RETURN(auto st, db.prepare("SELECT model, " + outcome + ", count(*), "
-                                            "sum(tokens_in), sum(tokens_out), sum(cost_usd) FROM "
-                                            "llm_calls GROUP BY model, " + outcome +
-                                            " ORDER BY model, " + outcome));
+  // v4 files: only the (model, outcome, tokens, cost) index is read, fast on a large call table.
+  // Older files stored no outcomes: they are derived as `kevo calls` derives each row's (a
+  // failed request; a program naming the call; an edit_rejected event naming it; else no child),
+  // so status and calls agree. Each side is read once and joined, not probed per call.
+  const bool stored = has_v4_call_columns(db);  // always so on PostgreSQL (made at v5)
+  const std::string outcome =
+      stored ? "outcome"
+             : "CASE WHEN c.status != 'ok' THEN 'request_failed' WHEN made.id IS NOT NULL THEN "
+               "'child' WHEN rejected.id IS NOT NULL THEN 'rejected' ELSE 'no_child' END";
+  const std::string from =
+      stored ? "llm_calls c"
+             : "llm_calls c LEFT JOIN (SELECT DISTINCT llm_call_id AS id FROM programs WHERE "
+               "llm_call_id IS NOT NULL) made ON made.id = c.id LEFT JOIN (SELECT DISTINCT "
+               "json_extract(message, '$.llm_call') AS id FROM events WHERE kind = "
+               "'edit_rejected' AND json_valid(message)) rejected ON rejected.id = c.id";
+  KEVO_ASSIGN_OR_RETURN(auto st, db.prepare("SELECT c.model, " + outcome + " AS o, count(*), "
+                                            "sum(c.tokens_in), sum(c.tokens_out), "
+                                            "sum(c.cost_usd) FROM " + from +
+                                            " GROUP BY c.model, o ORDER BY c.model, o"));
   std::vector<LlmOutcomeCount> out;
   while (true) {
     KEVO_ASSIGN_OR_RETURN(bool row, st.step());

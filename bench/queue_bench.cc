@@ -27,8 +27,8 @@
 #include "archive/archive.h"
 #include "archive/queue.h"
 #include "archive/sql.h"
-#include "orchestrator/queue_backend.h"
-#include "orchestrator/queue_worker.h"
+#include "orchestrator/evolution/queue_backend.h"
+#include "orchestrator/evolution/queue_worker.h"
 #include "tests/fake_backend.h"
 
 namespace {

@@ -53,7 +53,7 @@ class Runner {
     out_.message = std::move(msg);
     return false;
   }
-  bool fail(const Verdict& v) { return fail(v.status, v.message); }
+  bool fail(const Failure& v) { return fail(v.status, v.message); }
   bool driver_failed(const Status& st, const std::string& during) {
     if (c_.poisoned()) return fail(EvalStatus::kCrash, crash_text(st.message(), during));
     return fail(EvalStatus::kCrash, "evaluator failure during " + during + ": " + st.message());

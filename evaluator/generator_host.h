@@ -7,17 +7,13 @@
 #include <string_view>
 #include <vector>
 
+#include "evaluator/device_headers.h"
 #include "evaluator/internal_kernels/gen_math.h"
 #include "evaluator/workloads.h"
 
 namespace kevo {
 
 static_assert(sizeof(kevo_gen::GenParams) == 104, "GenParams layout must match the NVRTC side");
-
-// A file of evaluator/internal_kernels/ as embedded in this binary ("internal.cu", "gen_math.h";
-// empty if absent): NVRTC compiles them, and exported packages ship gen_math.h so that their
-// self-checks generate the suite's data without kevo.
-std::string_view internal_kernel_file(std::string_view path);
 
 // The kernel parameter block for a generated workload.
 kevo_gen::GenParams make_gen_params(const WorkloadSpec& w);

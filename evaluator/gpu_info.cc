@@ -134,4 +134,17 @@ Result<std::vector<GpuInfo>> query_gpus(bool measure_bandwidth) {
   return out;
 }
 
+Result<int> cuda_driver_version() {
+  KEVO_ASSIGN_OR_RETURN(const CudaDriver* d, cuda_driver());
+  return d->driver_version;
+}
+
+int64_t free_gpu_memory_bytes() {
+  auto d = cuda_driver();
+  if (!d.ok()) return -1;
+  size_t free = 0, total = 0;
+  if ((*d)->cuMemGetInfo(&free, &total) != CUDA_SUCCESS) return -1;
+  return static_cast<int64_t>(free);
+}
+
 }  // namespace kevo

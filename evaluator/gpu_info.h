@@ -34,4 +34,12 @@ GpuInfo gpu_info_from_json(const nlohmann::json& j);
 // per GPU). Unavailable (one clear line) when there is no driver or GPU.
 Result<std::vector<GpuInfo>> query_gpus(bool measure_bandwidth);
 
+// The CUDA driver's version (13000 for 13.0), loading the driver on first use; Unavailable (one
+// clear line) when there is no driver.
+Result<int> cuda_driver_version();
+
+// Free memory of the GPU of the calling thread's current CUDA context, in bytes; -1 when there is
+// no driver or no current context. For a GPU runner's replies.
+int64_t free_gpu_memory_bytes();
+
 }  // namespace kevo

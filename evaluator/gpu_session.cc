@@ -198,23 +198,17 @@ EvalResult Session::measure(const Candidate& c, const CompileOutcome& compiled,
   auto suite = get_suite(suite_name);
   if (!suite.ok())
     return failure(EvalStatus::kCrash, "evaluator fault: " + suite.status().message());
-  LoadedModule cand;
-  if (auto f = load(c.name, c.source, compiled, cand)) {
-    unload(cand);
-    return failure(f->status, f->message);
-  }
+  ModuleGuard guard(*this);  // unloads the candidate on every return below
+  LoadedModule& cand = guard.module;
+  if (auto f = load(c.name, c.source, compiled, cand)) return failure(f->status, f->message);
   std::vector<WorkloadMeasure> measures;
   for (const WorkloadSpec& w : (*suite)->workloads) {
     RunPlan plan, dense_plan;
     auto f = plan_for(cand, w, plan);
     if (!f) f = plan_for(*dense_, w, dense_plan);
-    if (f) {
-      unload(cand);
-      return failure(f->status, "workload " + w.name + ": " + f->message);
-    }
+    if (f) return failure(f->status, "workload " + w.name + ": " + f->message);
     auto data = get_data(**suite, w);
     if (!data.ok()) {
-      unload(cand);
       return failure(EvalStatus::kCrash, "evaluator fault: " + data.status().message());
     }
     RunOutcome co = run_workload(*ctx_, **data, plan, limits(w.shape, false));
@@ -223,11 +217,9 @@ EvalResult Session::measure(const Candidate& c, const CompileOutcome& compiled,
     if (co.status == EvalStatus::kOk) dn = run_workload(*ctx_, **data, dense_plan, limits(w.shape, true));
     drop_if_dirty(**suite, w, **data);
     if (co.status != EvalStatus::kOk) {
-      unload(cand);
       return failure(co.status, "workload " + w.name + ": " + co.message);
     }
     if (dn->status != EvalStatus::kOk) {
-      unload(cand);
       return failure(EvalStatus::kCrash, "evaluator fault: the dense baseline failed on workload " +
                                              w.name + ": " + dn->message);
     }
@@ -261,10 +253,7 @@ EvalResult Session::measure(const Candidate& c, const CompileOutcome& compiled,
   if (wants_counters(suite_name, options)) {
     std::vector<WorkloadResult> profiled;
     counters.emplace();
-    if (auto f = profile(cand, **suite, profiled, *counters)) {
-      unload(cand);
-      return failure(f->status, f->message);
-    }
+    if (auto f = profile(cand, **suite, profiled, *counters)) return failure(f->status, f->message);
     for (const WorkloadResult& p : profiled) {
       for (WorkloadMeasure& m : measures) {
         if (m.result.name != p.name) continue;
@@ -274,7 +263,6 @@ EvalResult Session::measure(const Candidate& c, const CompileOutcome& compiled,
       }
     }
   }
-  unload(cand);
   EvalResult r = assemble_result(measures, compiled.compile_ms);
   r.compile_log = compiled.log;
   r.counters = counters;

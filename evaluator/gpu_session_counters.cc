@@ -119,13 +119,10 @@ EvalResult Session::counters_only(const Candidate& c, const CompileOutcome& comp
   auto suite = get_suite(suite_name);
   if (!suite.ok())
     return failure(EvalStatus::kCrash, "evaluator fault: " + suite.status().message());
-  LoadedModule cand;
-  if (auto f = load(c.name, c.source, compiled, cand)) {
-    unload(cand);
+  ModuleGuard guard(*this);
+  if (auto f = load(c.name, c.source, compiled, guard.module))
     return failure(f->status, f->message);
-  }
-  auto f = profile(cand, **suite, r.workloads, *r.counters);
-  unload(cand);
+  auto f = profile(guard.module, **suite, r.workloads, *r.counters);
   if (f) return failure(f->status, f->message);
   return r;
 }

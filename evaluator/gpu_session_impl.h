@@ -13,6 +13,7 @@
 #include "evaluator/evaluator.h"
 #include "evaluator/gpu_context.h"
 #include "evaluator/result_assembly.h"
+#include "evaluator/run_checks.h"
 #include "evaluator/workload_data.h"
 #include "evaluator/workloads.h"
 
@@ -24,12 +25,6 @@ struct LoadedModule {
   TaskSpec spec;
   std::map<std::string, int64_t> params;
   std::map<std::string, PlanKernel> kernels;  // by name: function and driver attributes
-};
-
-// Failures carry the status the candidate gets.
-struct Failure {
-  EvalStatus status;
-  std::string message;
 };
 
 class Session final : public GpuSession {
@@ -50,6 +45,19 @@ class Session final : public GpuSession {
  private:
   EvalResult measure(const Candidate& c, const CompileOutcome& compiled, const std::string& suite,
                      const EvalOptions& options);
+  // A candidate's module, unloaded on every way out of the scope that holds it.
+  class ModuleGuard {
+   public:
+    explicit ModuleGuard(Session& s) : s_(s) {}
+    ~ModuleGuard() { s_.unload(module); }
+    ModuleGuard(const ModuleGuard&) = delete;
+    ModuleGuard& operator=(const ModuleGuard&) = delete;
+    LoadedModule module;
+
+   private:
+    Session& s_;
+  };
+
   std::optional<Failure> load(const std::string& name, const std::string& source,
                               const CompileOutcome& compiled, LoadedModule& out);
   void unload(LoadedModule& m);

@@ -43,12 +43,12 @@ std::string row_name(int row, int Hq) {
   return "batch " + std::to_string(row / Hq) + ", query head " + std::to_string(row % Hq);
 }
 
-std::optional<Verdict> judge_call(const CallErrors& e, int call, int Hq, double tolerance,
+std::optional<Failure> judge_call(const CallErrors& e, int call, int Hq, double tolerance,
                                   double first_mean) {
   const std::string which =
       call == 0 ? "the first call" : "call #" + std::to_string(call) + " (a fresh query)";
   if (e.nonfinite_rows > 0) {
-    return Verdict{EvalStatus::kInaccurate,
+    return Failure{EvalStatus::kInaccurate,
                    std::to_string(e.nonfinite_rows) + " output rows hold NaN or Inf after " +
                        which + ", first at " + row_name(e.first_nonfinite_row, Hq) +
                        ". The output is filled with NaN before every call, so rows the decode "
@@ -60,16 +60,16 @@ std::optional<Verdict> judge_call(const CallErrors& e, int call, int Hq, double 
   const double earlier = std::min(e.mean_prev, e.mean_first);
   if (call > 0 && e.mean_cur > std::max(2 * first_mean, first_mean + 0.02) &&
       earlier < 0.5 * e.mean_cur) {
-    return Verdict{EvalStatus::kCheatDetected,
+    return Failure{EvalStatus::kCheatDetected,
                    which + " returned the answer to an earlier query: mean relative error " +
-                       fmt(e.mean_cur) + " against its own query's reference but " +
-                       fmt(earlier) + " against an earlier query's (the first call had " +
-                       fmt(first_mean) + "). Every call gets a fresh query; results must not be "
+                       fmt(e.mean_cur) + " against its own query's reference but " + fmt(earlier) +
+                       " against an earlier query's (the first call had " + fmt(first_mean) +
+                       "). Every call gets a fresh query; results must not be "
                        "cached or reused across calls."};
   }
   if (e.mean_cur > tolerance) {
     std::string extra = call > 0 ? " (the first call had " + fmt(first_mean) + ")" : "";
-    return Verdict{EvalStatus::kInaccurate,
+    return Failure{EvalStatus::kInaccurate,
                    "mean relative error " + fmt(e.mean_cur) + " on " + which +
                        " is above the tolerance " + fmt(tolerance) + extra + "; worst row " +
                        row_name(e.worst_row, Hq) + " at " + fmt(e.worst) + "."};
@@ -77,19 +77,19 @@ std::optional<Verdict> judge_call(const CallErrors& e, int call, int Hq, double 
   return std::nullopt;
 }
 
-std::optional<Verdict> judge_determinism(const CallErrors& diff, int Hq, double tolerance) {
+std::optional<Failure> judge_determinism(const CallErrors& diff, int Hq, double tolerance) {
   if (diff.nonfinite_rows == 0 && diff.worst <= tolerance) return std::nullopt;
   std::string what = diff.nonfinite_rows > 0
                          ? std::to_string(diff.nonfinite_rows) + " rows are NaN in one of them"
                          : "row " + row_name(diff.worst_row, Hq) + " differs by " +
                                fmt(diff.worst) + " (relative)";
-  return Verdict{EvalStatus::kInaccurate,
+  return Failure{EvalStatus::kInaccurate,
                  "two calls with the same query and seed disagree: " + what +
                      ". The workspace is refilled with fresh garbage before every call, so this "
                      "means the kernels read workspace they did not write first, or race."};
 }
 
-std::optional<Verdict> judge_guards(const std::vector<std::string>& names,
+std::optional<Failure> judge_guards(const std::vector<std::string>& names,
                                     const std::vector<uint32_t>& bad,
                                     const std::vector<uint64_t>& first, uint64_t band_bytes,
                                     const std::string& phase) {
@@ -103,9 +103,9 @@ std::optional<Verdict> judge_guards(const std::vector<std::string>& names,
           side == 0 ? "changes reach " + std::to_string(band_bytes - first[band]) +
                           " bytes before its start"
                     : "changes start at byte " + std::to_string(first[band]) + " past its end";
-      return Verdict{EvalStatus::kCheatDetected,
-                     "the " + phase + " wrote outside buffer '" + names[i] + "': " +
-                         std::to_string(bad[band]) + " bytes of the guard band " +
+      return Failure{EvalStatus::kCheatDetected,
+                     "the " + phase + " wrote outside buffer '" + names[i] +
+                         "': " + std::to_string(bad[band]) + " bytes of the guard band " +
                          (side == 0 ? "before" : "after") + " it changed (" + where +
                          "). Kernels may write only o, the index (build phase) and the "
                          "workspace, within their sizes."};
@@ -114,12 +114,11 @@ std::optional<Verdict> judge_guards(const std::vector<std::string>& names,
   return std::nullopt;
 }
 
-Verdict input_written(const std::string& buffer, const std::string& phase) {
+Failure input_written(const std::string& buffer, const std::string& phase) {
   std::string rule = buffer == "index" ? "the index is read-only during decode"
                                        : "q, k and v are read-only inputs";
-  return Verdict{EvalStatus::kCheatDetected,
-                 "the " + phase + " modified '" + buffer + "' (its checksum changed): " + rule +
-                     "."};
+  return Failure{EvalStatus::kCheatDetected, "the " + phase + " modified '" + buffer +
+                                                 "' (its checksum changed): " + rule + "."};
 }
 
 }  // namespace kevo

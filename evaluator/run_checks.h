@@ -12,7 +12,9 @@
 
 namespace kevo {
 
-struct Verdict {
+// A failed check or step of an evaluation: the status the candidate gets and why. The one failure
+// type of the GPU back end (the checks here, the session's load and plan steps).
+struct Failure {
   EvalStatus status;
   std::string message;
 };
@@ -33,20 +35,20 @@ std::string row_name(int row, int Hq);
 
 // Accuracy of one checked call. `call` is 0 for the first (accuracy) call; `first_mean` is that
 // call's mean error (for telling cached answers from inaccurate ones).
-std::optional<Verdict> judge_call(const CallErrors& e, int call, int Hq, double tolerance,
+std::optional<Failure> judge_call(const CallErrors& e, int call, int Hq, double tolerance,
                                   double first_mean);
 
 // Two calls with the same query and seed: `diff` holds their per-row relative difference.
-std::optional<Verdict> judge_determinism(const CallErrors& diff, int Hq, double tolerance);
+std::optional<Failure> judge_determinism(const CallErrors& diff, int Hq, double tolerance);
 
 // Guard bands of the named buffers (two bands each: leading, trailing). `bad` counts changed
 // bytes per band, `first` the lowest changed offset in the band.
-std::optional<Verdict> judge_guards(const std::vector<std::string>& names,
+std::optional<Failure> judge_guards(const std::vector<std::string>& names,
                                     const std::vector<uint32_t>& bad,
                                     const std::vector<uint64_t>& first, uint64_t band_bytes,
                                     const std::string& phase);
 
 // A read-only buffer changed (checksum before != after).
-Verdict input_written(const std::string& buffer, const std::string& phase);
+Failure input_written(const std::string& buffer, const std::string& phase);
 
 }  // namespace kevo

@@ -14,7 +14,7 @@
 #include <cstring>
 
 #include "sandbox/confine_steps.h"
-#include "sandbox/landlock_probe.h"
+#include "sandbox/sandbox.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define KEVO_ASAN 1

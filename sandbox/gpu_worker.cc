@@ -7,21 +7,13 @@
 #include <sys/resource.h>
 
 #include "common/log.h"
-#include "evaluator/cuda_driver.h"
+#include "evaluator/gpu_info.h"
 #include "sandbox/protocol.h"
 #include "sandbox/sandbox.h"
 #include "sandbox/worker_io.h"
 
 namespace kevo {
 namespace {
-
-long long free_gpu_bytes() {
-  auto drv = cuda_driver();
-  if (!drv.ok()) return -1;
-  size_t free = 0, total = 0;
-  if ((*drv)->cuMemGetInfo(&free, &total) != CUDA_SUCCESS) return -1;
-  return static_cast<long long>(free);
-}
 
 nlohmann::json evaluate(GpuSession& session, const nlohmann::json& req) {
   nlohmann::json reply = {{"id", req.value("id", uint64_t{0})}};
@@ -43,7 +35,7 @@ nlohmann::json evaluate(GpuSession& session, const nlohmann::json& req) {
   }
   reply["result"] = to_json(r);
   reply["poisoned"] = session.poisoned();
-  reply["free_bytes"] = free_gpu_bytes();
+  reply["free_bytes"] = free_gpu_memory_bytes();
   return reply;
 }
 
@@ -72,8 +64,10 @@ int run_gpu_worker(const GpuWorkerArgs& args) {
     channel.write({{"ready", false}, {"error", session.status().message()}});
     sandbox::quick_exit_worker(3);
   }
-  channel.write({{"ready", true}, {"device", args.device}, {"arch", (*session)->arch()},
-                 {"free_bytes", free_gpu_bytes()}});
+  channel.write({{"ready", true},
+                 {"device", args.device},
+                 {"arch", (*session)->arch()},
+                 {"free_bytes", free_gpu_memory_bytes()}});
 
   while (auto line = channel.read_line(sandbox::kMaxLineBytes, &error)) {
     auto req = sandbox::parse_message(*line);

@@ -1,4 +1,4 @@
-#include "sandbox/landlock_probe.h"
+#include "sandbox/sandbox.h"
 
 #include <linux/landlock.h>
 #include <sys/syscall.h>

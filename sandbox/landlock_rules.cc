@@ -15,7 +15,7 @@
 #include <cstdint>
 #include <cstring>
 
-#include "sandbox/landlock_probe.h"
+#include "sandbox/sandbox.h"
 
 namespace kevo::sandbox {
 namespace {

@@ -113,4 +113,9 @@ struct GpuWorkerArgs {
 // requests until stdin closes or the context is poisoned.
 int run_gpu_worker(const GpuWorkerArgs& args);
 
+// The highest Landlock ABI the running kernel supports, or 0 when it has none (old kernel, or
+// Landlock left out of the LSM list at boot): whether compile workers get filesystem
+// confinement here (`kevo doctor` says so).
+int landlock_abi_version();
+
 }  // namespace kevo

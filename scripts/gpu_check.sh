@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # The session's GPU check in one call, each step time-boxed so that whatever finished comes back:
 # doctor, the GPU test suites (GPU tests included), the LLM loop against a bad model and the tuner
-# alone (gpu_llm_demo.sh), the seeds' table beside torch SDPA (gpu_frontier.sh), optionally the
-# KV capture demo. Builds nothing: run from the repository root with the bundle carried.
-#   KEVO_BUNDLE=bundle STEPS="doctor tests llm frontier capture" scripts/gpu_check.sh
+# alone (gpu_llm_demo.sh), the seeds' table beside torch SDPA (gpu_frontier.sh), the hardware
+# counters beside ncu (gpu_counters_check.sh), the exported packages built and checked
+# (gpu_export_check.sh), the KV capture demo. Builds nothing: run from the repository root with
+# the bundle carried. A session's 30 device minutes fit three calls, for example:
+#   KEVO_BUNDLE=bundle STEPS="doctor tests llm" BUDGET=290 scripts/gpu_check.sh
+#   KEVO_BUNDLE=bundle STEPS="frontier counters" scripts/gpu_check.sh
+#   KEVO_BUNDLE=bundle STEPS="capture export" scripts/gpu_check.sh
 # Writes $OUT/summary.txt and $OUT/logs.tgz (everything else).
 set -u
 cd "$(dirname "$0")/.."
@@ -50,6 +54,18 @@ if has frontier; then
   OUT="$work/frontier" EVALS="${EVALS:-3}" timeout 240 scripts/gpu_frontier.sh >"$work/frontier.txt" 2>&1
   say "frontier rc=$?"
   tail -n 30 "$work/frontier.txt" | tee -a "$final/summary.txt"
+fi
+if has counters; then
+  OUT="$work" KEVO_CHECK_BUDGET_S="${COUNTERS_BUDGET:-280}" timeout 300 scripts/gpu_counters_check.sh \
+    >"$work/counters.txt" 2>&1
+  say "counters check rc=$?"
+  sed -n '/== ncu vs kevo/,$p' "$work/counters.txt" | tail -n 40 | tee -a "$final/summary.txt"
+  grep -E "added|per evaluation" "$work/counters.txt" | head -8 | tee -a "$final/summary.txt"
+fi
+if has export; then
+  OUT="$work/export" timeout 300 scripts/gpu_export_check.sh >"$work/export.txt" 2>&1
+  say "export check rc=$?"
+  tail -n 25 "$work/export/steps.log" 2>/dev/null | tee -a "$final/summary.txt"
 fi
 if has capture; then
   OUT="$work/capture" timeout 240 scripts/gpu_capture_demo.sh "${CAPTURE_N:-16384}" 4 >"$work/capture.txt" 2>&1

@@ -7,9 +7,11 @@ set -euo pipefail
 packages=(cmake ninja-build g++ pkg-config libcurl4-openssl-dev nlohmann-json3-dev libboost-dev
           libboost-filesystem-dev libsqlite3-dev libspdlog-dev libgtest-dev libgmock-dev
           libcli11-dev libyaml-cpp-dev libseccomp-dev patchelf python3 ccache
-          libcpp-httplib-dev zlib1g-dev chromium python3-matplotlib libpq-dev postgresql)
+          libcpp-httplib-dev zlib1g-dev chromium python3-matplotlib clang-format
+          libpq-dev postgresql)
 # kevo serve: libcpp-httplib-dev (the server); its browser tests: chromium (headless) and
 # zlib1g-dev (they decode its PNG screenshots). kevo report: python3-matplotlib (its figures).
+# The format check of the tests (scripts/check_format.py): clang-format.
 # The PostgreSQL archive: libpq-dev (the client library kevo links); its tests: postgresql (the
 # server binaries, for the throwaway server scripts/pg_test_server.sh starts; no service is run).
 

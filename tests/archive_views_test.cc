@@ -2,6 +2,7 @@
 // rate, LLM calls with derived outcomes (today's schema) and stored ones (the v4 columns, added
 // here with ALTER TABLE as the LLM loop's migration will), pagination, and open errors.
 #include <gtest/gtest.h>
+#include <map>
 #include <sqlite3.h>
 
 #include "archive/archive.h"
@@ -201,6 +202,25 @@ TEST_F(Views, CallsGetDerivedOutcomesOnTodaysSchema) {
   EXPECT_EQ(page->rows[3].child, 4);
   EXPECT_EQ(page->rows[3].child_status, "compile_error");
   EXPECT_EQ(page->rows[4].child, 3);
+}
+
+// `kevo status` counts outcomes per model; on a file before v4 it derives them as the call list
+// does, so the two never disagree (they once said "0 gave a child" beside a list of children).
+TEST_F(Views, OutcomeCountsOfAnOldFileAgreeWithTheDerivedCalls) {
+  drop_call_outcomes(db_);
+  auto page = open()->llm_calls({});
+  ASSERT_TRUE(page.ok()) << page.status().to_string();
+  std::map<std::string, int64_t> from_calls;
+  for (const auto& r : page->rows) from_calls[r.outcome] += 1;
+  auto reader = ArchiveReader::open(db_);
+  ASSERT_TRUE(reader.ok()) << reader.status().to_string();
+  auto counts = (*reader)->llm_outcomes();
+  ASSERT_TRUE(counts.ok()) << counts.status().to_string();
+  std::map<std::string, int64_t> from_counts;
+  for (const auto& c : *counts) from_counts[c.outcome] += c.calls;
+  EXPECT_EQ(from_counts, from_calls);
+  EXPECT_EQ(from_counts, (std::map<std::string, int64_t>{
+                             {"child", 2}, {"no_child", 1}, {"rejected", 1}, {"request_failed", 1}}));
 }
 
 TEST_F(Views, CallsFilterByStatusAndOutcomeAndPage) {

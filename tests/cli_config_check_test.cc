@@ -10,7 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/yaml_config.h"
-#include "orchestrator/config_check.h"
+#include "orchestrator/config/config_check.h"
 #include "tests/test_support.h"
 
 namespace kevo {

@@ -2,7 +2,7 @@
 
 #include <gtest/gtest.h>
 
-#include "orchestrator/config.h"
+#include "orchestrator/config/config.h"
 #include "tests/test_support.h"
 
 namespace kevo {

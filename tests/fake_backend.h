@@ -5,9 +5,10 @@
 
 #include <atomic>
 #include <cmath>
+#include <functional>
 #include <mutex>
 
-#include "orchestrator/evolution.h"
+#include "orchestrator/evolution/evolution.h"
 
 namespace kevo::testing {
 
@@ -44,6 +45,7 @@ class FakeBackend : public EvaluationBackend {
     ++evaluations;
     if (suite == "holdout") ++holdouts;
     if (stop_flag && evaluations >= stop_at) stop_flag->store(true);  // Ctrl-C mid-run
+    if (on_evaluate) on_evaluate();
     if (c.source.find("CRASH") != std::string::npos) {
       return EvalResult::failure(EvalStatus::kCrash, "illegal address in attend");
     }
@@ -61,6 +63,7 @@ class FakeBackend : public EvaluationBackend {
   int compiles = 0, evaluations = 0, holdouts = 0;
   std::atomic<bool>* stop_flag = nullptr;
   int stop_at = 0;
+  std::function<void()> on_evaluate;  // called with `mu` held, e.g. to let a FakeClock run
 };
 
 }  // namespace kevo::testing

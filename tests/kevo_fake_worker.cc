@@ -19,7 +19,7 @@
 #include <string>
 #include <thread>
 
-#include "orchestrator/queue_worker.h"
+#include "orchestrator/evolution/queue_worker.h"
 #include "tests/fake_backend.h"
 
 namespace {

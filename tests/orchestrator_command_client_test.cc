@@ -1,7 +1,7 @@
 // provider: command — real processes (shell scripts written by the test): one that answers, one
 // that hangs, one that exits 1, one that prints nothing, one that prints bytes that are not
 // UTF-8; what each sends to the recorder; and what the program reads on stdin.
-#include "orchestrator/command_client.h"
+#include "orchestrator/llm/command_client.h"
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>

@@ -3,7 +3,7 @@
 
 #include "evaluator/evaluator.h"
 #include "evaluator/task.h"
-#include "orchestrator/edits.h"
+#include "orchestrator/evolution/edits.h"
 
 namespace kevo {
 namespace {

@@ -6,7 +6,8 @@
 #include <cmath>
 #include <mutex>
 
-#include "orchestrator/evolution.h"
+#include "orchestrator/evolution/evolution.h"
+#include "tests/fake_clock.h"
 #include "tests/test_support.h"
 
 namespace kevo {
@@ -96,6 +97,8 @@ Outcome run(const std::string& counters_mode) {
   EXPECT_TRUE(archive.ok()) << archive.status().to_string();
   CountingBackend backend;
   Evolution evo(config, **archive, backend, {}, {GpuInfo{}});
+  testing::FakeClock clock;
+  evo.set_clock(clock);
   EXPECT_TRUE(evo.add_seeds().ok());
   std::atomic<bool> stop{false};
   auto summary = evo.run(stop, [](const Progress&) {});

@@ -1,7 +1,7 @@
 // The evolution loop end to end on the CPU: a real archive (SQLite file), the real tuner, edits
 // and prompt assembly, with an honest fake backend (compile checks the directives; "GPU" time
 // is a known function of the params) and a scripted LLM client.
-#include "orchestrator/evolution.h"
+#include "orchestrator/evolution/evolution.h"
 
 #include <gtest/gtest.h>
 
@@ -9,12 +9,14 @@
 #include <mutex>
 
 #include "tests/fake_backend.h"
+#include "tests/fake_clock.h"
 #include "tests/test_support.h"
 
 namespace kevo {
 namespace {
 
 using testing::FakeBackend;
+using testing::FakeClock;
 
 constexpr const char* kSeed = R"(#include "kevo/sparse_decode.cuh"
 // kevo:param  TILE = 64 in {16, 32, 64, 128, 256}
@@ -91,12 +93,14 @@ TEST(Evolution, TunerImprovesTheSeedAndNeverEvaluatesTwice) {
   ASSERT_TRUE(archive.ok()) << archive.status().to_string();
   FakeBackend backend;
   Evolution evo(config, **archive, backend, {}, fake_gpus());
+  FakeClock clock;
+  evo.set_clock(clock);
   ASSERT_TRUE(evo.add_seeds().ok());
   std::atomic<bool> stop{false};
   int progress_calls = 0;
   auto summary = evo.run(stop, [&](const Progress&) { ++progress_calls; });
   ASSERT_TRUE(summary.ok()) << summary.status().to_string();
-  EXPECT_EQ(summary->stop_reason, "max_evaluations");
+  EXPECT_EQ(summary->stop_reason, StopReason::kMaxEvaluations);
   EXPECT_EQ(summary->progress.evaluations, 16);
   EXPECT_GT(progress_calls, 0);
   // The seed (TILE=64, UNROLL=1) scores 3.0; the tuner must find better params.
@@ -117,12 +121,37 @@ TEST(Evolution, StopsWhenTheTunerHasNothingLeftToTry) {
   ASSERT_TRUE(archive.ok());
   FakeBackend backend;
   Evolution evo(config, **archive, backend, {}, fake_gpus());
+  FakeClock clock;
+  evo.set_clock(clock);
   ASSERT_TRUE(evo.add_seeds().ok());
   std::atomic<bool> stop{false};
   auto summary = evo.run(stop, [](const Progress&) {});
   ASSERT_TRUE(summary.ok()) << summary.status().to_string();
-  EXPECT_EQ(summary->stop_reason, "search_exhausted");
+  EXPECT_EQ(summary->stop_reason, StopReason::kSearchExhausted);
   EXPECT_EQ(summary->progress.evaluations, 20);
+  EXPECT_GE(summary->progress.elapsed_s, 2) << "the idle timer ran on the test's clock";
+}
+
+// The wall budget is read on the loop's clock: evaluations that take 20 s of it end a one-minute
+// run after a handful, with no test waiting a minute.
+TEST(Evolution, WallBudgetEndsTheRunOnTheLoopsClock) {
+  testing::TempDir tmp;
+  KevoConfig config = test_config(tmp, 100);
+  config.run.max_wall_minutes = 1;
+  auto archive = Archive::create(tmp.file("kevo.db"), RunInfo{"t"}, config.archive);
+  ASSERT_TRUE(archive.ok());
+  FakeBackend backend;
+  FakeClock clock;
+  backend.on_evaluate = [&] { clock.advance(20); };
+  Evolution evo(config, **archive, backend, {}, fake_gpus());
+  evo.set_clock(clock);
+  ASSERT_TRUE(evo.add_seeds().ok());
+  std::atomic<bool> stop{false};
+  auto summary = evo.run(stop, [](const Progress&) {});
+  ASSERT_TRUE(summary.ok()) << summary.status().to_string();
+  EXPECT_EQ(summary->stop_reason, StopReason::kMaxWallMinutes);
+  EXPECT_GE(summary->progress.elapsed_s, 60);
+  EXPECT_LT(summary->progress.evaluations, 20);
 }
 
 TEST(Evolution, StopFlagEndsCleanlyAndResumeContinues) {
@@ -133,13 +162,15 @@ TEST(Evolution, StopFlagEndsCleanlyAndResumeContinues) {
     ASSERT_TRUE(archive.ok());
     FakeBackend backend;
     Evolution evo(config, **archive, backend, {}, fake_gpus());
+    FakeClock clock;
+    evo.set_clock(clock);
     ASSERT_TRUE(evo.add_seeds().ok());
     std::atomic<bool> stop{false};
     backend.stop_flag = &stop;
     backend.stop_at = 5;
     auto summary = evo.run(stop, [](const Progress&) {});
     ASSERT_TRUE(summary.ok()) << summary.status().to_string();
-    EXPECT_EQ(summary->stop_reason, "interrupted");
+    EXPECT_EQ(summary->stop_reason, StopReason::kInterrupted);
     EXPECT_LT(summary->progress.evaluations, 14);
   }
   auto archive = Archive::open(tmp.file("kevo.db"));
@@ -148,6 +179,8 @@ TEST(Evolution, StopFlagEndsCleanlyAndResumeContinues) {
   ASSERT_TRUE(before.ok());
   FakeBackend backend;
   Evolution evo(config, **archive, backend, {}, fake_gpus());
+  FakeClock clock;
+  evo.set_clock(clock);
   std::atomic<bool> stop{false};
   auto summary = evo.run(stop, [](const Progress&) {});
   ASSERT_TRUE(summary.ok()) << summary.status().to_string();
@@ -168,6 +201,8 @@ TEST(Evolution, LlmChildrenEditFailuresAndGarbageDoNotStopTheRun) {
   FakeBackend backend;
   ScriptedLlm llm;
   Evolution evo(config, **archive, backend, {{"scripted", &llm}}, fake_gpus());
+  FakeClock clock;
+  evo.set_clock(clock);
   ASSERT_TRUE(evo.add_seeds().ok());
   std::atomic<bool> stop{false};
   auto summary = evo.run(stop, [](const Progress&) {});

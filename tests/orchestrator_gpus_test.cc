@@ -7,7 +7,7 @@
 #include <mutex>
 #include <set>
 
-#include "orchestrator/gpu_select.h"
+#include "orchestrator/evolution/gpu_select.h"
 #include "tests/fake_backend.h"
 #include "tests/test_support.h"
 

@@ -9,11 +9,11 @@
 
 #include <nlohmann/json.hpp>
 
-#include "orchestrator/backend.h"
-#include "orchestrator/config.h"
-#include "orchestrator/config_check.h"
-#include "orchestrator/http_client.h"
-#include "orchestrator/llm_client.h"
+#include "orchestrator/config/config.h"
+#include "orchestrator/config/config_check.h"
+#include "orchestrator/evolution/backend.h"
+#include "orchestrator/llm/http_client.h"
+#include "orchestrator/llm/llm_client.h"
 #include "tests/loopback_http_server.h"
 #include "tests/test_support.h"
 

@@ -1,5 +1,5 @@
 // The breaker, the per-model cap and the parent rest, with time passed in (no sleeping).
-#include "orchestrator/llm_roster.h"
+#include "orchestrator/evolution/llm_roster.h"
 
 #include <gtest/gtest.h>
 
@@ -61,7 +61,8 @@ TEST(LlmRoster, PicksByWeightSkippingPausedAndCappedModels) {
   r.judged(0, false, "no_edit", 0);
   EXPECT_FALSE(r.pick(1).has_value());
   EXPECT_TRUE(r.all_paused(1));
-  EXPECT_EQ(r.next_wake_s(), 100);
+  EXPECT_EQ(r.next_wake_s(1), 100);
+  EXPECT_EQ(r.next_wake_s(100), 0) << "a pause that has ended is no wake-up to wait for";
 }
 
 TEST(ParentRest, RestsAfterConsecutiveFailuresAndDoubles) {
@@ -75,6 +76,8 @@ TEST(ParentRest, RestsAfterConsecutiveFailuresAndDoubles) {
   EXPECT_TRUE(rest.failed(7, 40));
   EXPECT_TRUE(rest.resting(7, 99)) << "the second rest lasts 60 s";
   EXPECT_FALSE(rest.resting(7, 101));
+  EXPECT_EQ(rest.next_wake_s(50), 100) << "the loop waits for the rest to end";
+  EXPECT_EQ(rest.next_wake_s(101), 0);
   rest.succeeded(7);
   EXPECT_FALSE(rest.failed(7, 200));
 }

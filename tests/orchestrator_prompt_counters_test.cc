@@ -3,7 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "evaluator/counters.h"
-#include "orchestrator/prompt.h"
+#include "orchestrator/evolution/prompt.h"
 
 namespace kevo {
 namespace {

@@ -3,7 +3,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "orchestrator/prompt.h"
+#include "orchestrator/evolution/prompt.h"
 #include "tests/test_support.h"
 
 namespace kevo {

@@ -7,8 +7,8 @@
 #include <thread>
 
 #include "archive/queue.h"
-#include "orchestrator/queue_backend.h"
-#include "orchestrator/queue_worker.h"
+#include "orchestrator/evolution/queue_backend.h"
+#include "orchestrator/evolution/queue_worker.h"
 #include "tests/fake_backend.h"
 #include "tests/pg_support.h"
 
@@ -80,7 +80,7 @@ TEST_P(QueueLoop, TwoWorkersEvaluateARunAndEveryResultIsRecorded) {
   stop_workers = true;
   ta.join(), tb.join(), tc.join();
   ASSERT_TRUE(summary.ok()) << summary.status().to_string();
-  EXPECT_EQ(summary->stop_reason, "max_evaluations");
+  EXPECT_EQ(summary->stop_reason, StopReason::kMaxEvaluations);
   EXPECT_EQ(summary->progress.evaluations, 16);
   ASSERT_TRUE(summary->progress.best_fitness.has_value());
   EXPECT_GT(*summary->progress.best_fitness, 3.0);  // the tuner improved on the seed

@@ -4,7 +4,7 @@
 
 #include <set>
 
-#include "orchestrator/tuner.h"
+#include "orchestrator/evolution/tuner.h"
 
 namespace kevo {
 namespace {

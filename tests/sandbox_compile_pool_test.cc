@@ -13,7 +13,6 @@
 #include <thread>
 #include <vector>
 
-#include "sandbox/landlock_probe.h"
 #include "sandbox/sandbox.h"
 #include "tests/sandbox_test_support.h"
 #include "tests/test_support.h"

@@ -18,7 +18,7 @@
 #include <thread>
 
 #include "sandbox/confine.h"
-#include "sandbox/landlock_probe.h"
+#include "sandbox/sandbox.h"
 #include "tests/sandbox_test_support.h"
 #include "tests/test_support.h"
 

@@ -6,7 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "orchestrator/cli/commands.h"
-#include "orchestrator/config_check.h"
+#include "orchestrator/config/config_check.h"
 
 namespace kevo::cli {
 

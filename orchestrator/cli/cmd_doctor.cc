@@ -2,6 +2,7 @@
 // measured copy bandwidth or a "no GPU" row, Landlock, SQLite, a row per LLM model with whether
 // its key is set, and with --probe one tiny request per model). Exit 1 when a probe failed, else
 // 3 when there is no usable GPU, else 0.
+#include <cuda.h>  // CUDA_VERSION: the toolkit kevo was built with
 #include <nvrtc.h>
 #include <sqlite3.h>
 
@@ -13,11 +14,10 @@
 #include <nlohmann/json.hpp>
 
 #include "evaluator/counters.h"
-#include "evaluator/cuda_driver.h"
 #include "evaluator/gpu_info.h"
 #include "orchestrator/cli/commands.h"
 #include "orchestrator/cli/doctor_llm.h"
-#include "sandbox/landlock_probe.h"
+#include "sandbox/sandbox.h"
 
 namespace kevo::cli {
 namespace {
@@ -49,10 +49,10 @@ int run_doctor(const DoctorOptions& opt) {
   report["sqlite_version"] = sqlite3_libversion();
   report["llm"] = llm_report(opt.config, opt.probe);
 
-  auto drv = cuda_driver();
+  auto driver = cuda_driver_version();
   std::string gpu_error;
-  if (drv.ok()) {
-    report["driver"] = {{"version", version_text((*drv)->driver_version)}};
+  if (driver.ok()) {
+    report["driver"] = {{"version", version_text(*driver)}};
     auto gpus = query_gpus(!opt.no_bandwidth);
     if (gpus.ok()) {
       report["gpus"] = nlohmann::json::array();
@@ -65,7 +65,7 @@ int run_doctor(const DoctorOptions& opt) {
       gpu_error = gpus.status().message();
     }
   } else {
-    gpu_error = drv.status().message();
+    gpu_error = driver.status().message();
   }
   if (!gpu_error.empty()) {
     report["gpus"] = nlohmann::json::array();

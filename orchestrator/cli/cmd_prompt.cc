@@ -12,8 +12,8 @@
 #include "evaluator/task.h"
 #include "orchestrator/cli/archive_cli.h"
 #include "orchestrator/cli/commands.h"
-#include "orchestrator/config.h"
-#include "orchestrator/prompt_context.h"
+#include "orchestrator/config/config.h"
+#include "orchestrator/evolution/prompt_context.h"
 
 namespace kevo::cli {
 namespace {

@@ -11,12 +11,12 @@
 #include "archive/queue.h"
 #include "common/log.h"
 #include "common/paths.h"
-#include "orchestrator/backend.h"
 #include "orchestrator/cli/commands.h"
 #include "orchestrator/cli/run_backend.h"
 #include "orchestrator/cli/run_progress.h"
-#include "orchestrator/config.h"
-#include "orchestrator/config_check.h"
+#include "orchestrator/config/config.h"
+#include "orchestrator/config/config_check.h"
+#include "orchestrator/evolution/backend.h"
 
 namespace kevo::cli {
 namespace fs = std::filesystem;
@@ -157,8 +157,8 @@ int evolve(Archive& archive, const KevoConfig& config, RunBackend run, bool new_
   auto summary = evo.run(g_stop, [&](const Progress& p) { printer.show(p); });
   std::signal(SIGINT, SIG_DFL);
   std::signal(SIGTERM, SIG_DFL);
-  (void)archive.set_run_status(summary.ok() && summary->stop_reason != "interrupted" ? "finished"
-                                                                                     : "stopped");
+  (void)archive.set_run_status(
+      summary.ok() && summary->stop_reason != StopReason::kInterrupted ? "finished" : "stopped");
   if (!summary.ok()) return fail(kExitFailure, summary.status().message());
   printer.finish(*summary, config.run.name, opt.json);
   return kExitOk;

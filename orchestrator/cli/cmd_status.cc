@@ -12,6 +12,7 @@
 #include "orchestrator/cli/archive_cli.h"
 #include "orchestrator/cli/commands.h"
 #include "orchestrator/cli/status_sections.h"
+#include "orchestrator/evolution/evolution.h"
 
 namespace kevo::cli {
 namespace {
@@ -56,16 +57,8 @@ std::string heat_map(const ArchiveConfig& cfg, const std::vector<Elite>& elites,
 
 // The stop reasons the evolution loop records, in words.
 std::string stop_words(const std::string& reason) {
-  static const std::map<std::string, std::string> words = {
-      {"max_evaluations", "the evaluation budget (run.max_evaluations) was used"},
-      {"max_cost_usd", "the cost budget (run.max_cost_usd) was used"},
-      {"max_wall_minutes", "the time budget (run.max_wall_minutes) was used"},
-      {"interrupted", "stopped by Ctrl-C or a signal"},
-      {"search_exhausted", "the tuner and the LLM had nothing new to try"},
-      {"no_ok_program", "no seed evaluated ok"},
-  };
-  auto it = words.find(reason);
-  return it == words.end() ? reason : reason + ": " + it->second;
+  auto known = parse_stop_reason(reason);
+  return known ? reason + ": " + stop_reason_words(*known) : reason;
 }
 
 // "running", "finished (max_evaluations: ...)", or a run that ended without stopping.

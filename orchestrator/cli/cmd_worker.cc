@@ -1,5 +1,5 @@
 // `kevo worker --db postgresql://... [--gpus all|0,2]`: a GPU host of a run whose archive is shared
-// (orchestrator/queue_worker.h). One sandboxed runner per GPU claims the run's tasks for its GPU
+// (orchestrator/evolution/queue_worker.h). One sandboxed runner per GPU claims the run's tasks for its GPU
 // model, compiles and evaluates them, and writes the results back, until Ctrl-C or SIGTERM (Slurm
 // and Kubernetes stop a job with SIGTERM): then the tasks held are finished and the worker leaves.
 // It evaluates with the run's stored config (evaluator and sandbox sections), so every host
@@ -12,11 +12,11 @@
 
 #include "archive/queue.h"
 #include "common/log.h"
-#include "orchestrator/backend.h"
+#include "orchestrator/evolution/backend.h"
 #include "orchestrator/cli/commands.h"
-#include "orchestrator/config_check.h"
-#include "orchestrator/gpu_select.h"
-#include "orchestrator/queue_worker.h"
+#include "orchestrator/config/config_check.h"
+#include "orchestrator/evolution/gpu_select.h"
+#include "orchestrator/evolution/queue_worker.h"
 
 namespace kevo::cli {
 namespace fs = std::filesystem;

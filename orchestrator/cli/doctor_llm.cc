@@ -3,8 +3,8 @@
 #include <cstdio>
 #include <cstdlib>
 
-#include "orchestrator/config.h"
-#include "orchestrator/llm_client.h"
+#include "orchestrator/config/config.h"
+#include "orchestrator/llm/llm_client.h"
 
 namespace kevo::cli {
 namespace {

@@ -7,8 +7,8 @@
 
 #include "archive/queue.h"
 #include "common/log.h"
-#include "orchestrator/backend.h"
-#include "orchestrator/queue_backend.h"
+#include "orchestrator/evolution/backend.h"
+#include "orchestrator/evolution/queue_backend.h"
 
 namespace kevo::cli {
 

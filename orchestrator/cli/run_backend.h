@@ -9,9 +9,9 @@
 #include <vector>
 
 #include "archive/archive.h"
-#include "orchestrator/config.h"
-#include "orchestrator/evolution.h"
-#include "orchestrator/gpu_select.h"
+#include "orchestrator/config/config.h"
+#include "orchestrator/evolution/evolution.h"
+#include "orchestrator/evolution/gpu_select.h"
 
 namespace kevo::cli {
 

@@ -86,7 +86,7 @@ void ProgressPrinter::finish(const RunSummary& s, const std::string& run_name, b
   const Progress& p = s.progress;
   if (json) {
     nlohmann::json j = {{"run", run_name},
-                        {"stop_reason", s.stop_reason},
+                        {"stop_reason", stop_reason_name(s.stop_reason)},
                         {"evaluations", p.evaluations},
                         {"ok", p.ok},
                         {"failed", p.failed},
@@ -108,9 +108,9 @@ void ProgressPrinter::finish(const RunSummary& s, const std::string& run_name, b
     out_ << j.dump(2) << "\n";
     return;
   }
-  out_ << "stopped (" << s.stop_reason << ") after " << p.evaluations << " evaluations in "
-       << int(p.elapsed_s) << " s: " << s.tuner_children << " tuner and " << s.llm_children
-       << " LLM children, " << s.duplicates << " duplicates skipped\n";
+  out_ << "stopped (" << stop_reason_name(s.stop_reason) << ") after " << p.evaluations
+       << " evaluations in " << int(p.elapsed_s) << " s: " << s.tuner_children << " tuner and "
+       << s.llm_children << " LLM children, " << s.duplicates << " duplicates skipped\n";
   if (!s.stop_detail.empty()) out_ << "  why: " << s.stop_detail << "\n";
   if (p.llm) {
     const LlmProgress& l = *p.llm;

@@ -6,7 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "orchestrator/evolution.h"
+#include "orchestrator/evolution/evolution.h"
 
 namespace kevo::cli {
 

@@ -8,7 +8,7 @@
 
 #include "orchestrator/cli/archive_cli.h"
 #include "orchestrator/cli/status_sections.h"
-#include "orchestrator/config.h"
+#include "orchestrator/config/config.h"
 
 namespace kevo::cli {
 namespace {

@@ -8,7 +8,7 @@
 #include <fstream>
 
 #include "common/hash.h"
-#include "evaluator/generator_host.h"
+#include "evaluator/device_headers.h"
 #include "evaluator/workloads.h"
 #include "orchestrator/export/codegen.h"
 

@@ -2,7 +2,7 @@
 #include <algorithm>
 #include <map>
 
-#include "orchestrator/config.h"
+#include "orchestrator/config/config.h"
 #include "orchestrator/web/model.h"
 
 namespace kevo::web {

@@ -1,0 +1,47 @@
+// A clock for loop tests: time stands still while the loop has work, and a wait that nothing
+// ends within a moment of real time (the loop is idle, waiting only for time to pass) jumps to its
+// deadline. An idle timer, a breaker pause or a progress tick then costs no wall time.
+// Header-only: test executables include it.
+#pragma once
+
+#include <algorithm>
+#include <chrono>
+#include <mutex>
+
+#include "orchestrator/evolution/clock.h"
+
+namespace kevo::testing {
+
+class FakeClock : public Clock {
+ public:
+  double now_s() const override {
+    std::lock_guard lock(mu_);
+    return now_s_;
+  }
+  void advance(double s) {
+    std::lock_guard lock(mu_);
+    now_s_ += s;
+  }
+  bool wait_until(std::condition_variable& cv, std::unique_lock<std::mutex>& lock,
+                  double deadline_s, const std::function<bool()>& ready) override {
+    // Another thread of the loop (a GPU thread, a compile waiter) may be about to notify.
+    if (cv.wait_for(lock, std::chrono::milliseconds(2), ready)) return true;
+    {
+      std::lock_guard guard(mu_);
+      now_s_ = std::max(now_s_, deadline_s);
+      ++jumps_;
+    }
+    return ready();
+  }
+  int jumps() const {
+    std::lock_guard lock(mu_);
+    return jumps_;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  double now_s_ = 1000;
+  int jumps_ = 0;
+};
+
+}  // namespace kevo::testing
