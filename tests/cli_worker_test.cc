@@ -329,11 +329,16 @@ TEST_F(WorkerProcesses, AnOrchestratorKilledMidRunIsResumedAndThePasswordIsNowhe
   EXPECT_NE(shown.out.find("Fake H100 x2  running"), std::string::npos) << shown.out;
   auto top = testing::run_kevo("top --db '" + with_password + "' --json");
   EXPECT_EQ(top.exit_code, 0) << top.err;
+  auto show = testing::run_kevo("show 1 --db '" + with_password + "'");
+  EXPECT_EQ(show.exit_code, 0) << show.err;
+  EXPECT_NE(show.out.find("EVOLVE-BLOCK-START"), std::string::npos) << show.out;
+  auto calls = testing::run_kevo("calls --db '" + with_password + "'");
+  EXPECT_EQ(calls.exit_code, 0) << calls.err;
 
   // The password is in no output, no log and no row.
   for (const std::string& text :
        {read_file(dir.file("run.out")), resumed.out, resumed.err, shown.out, shown.err, top.out,
-        read_file(dir.file("runs/shared/kevo.log"))}) {
+        show.out, show.err, calls.out, calls.err, read_file(dir.file("runs/shared/kevo.log"))}) {
     EXPECT_EQ(text.find(secret), std::string::npos) << text;
   }
   EXPECT_FALSE(read_file(dir.file("runs/shared/kevo.log")).empty());

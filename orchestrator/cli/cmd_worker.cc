@@ -1,8 +1,8 @@
 // `kevo worker --db postgresql://... [--gpus all|0,2]`: a GPU host of a run whose archive is shared
-// (orchestrator/evolution/queue_worker.h). One sandboxed runner per GPU claims the run's tasks for its GPU
-// model, compiles and evaluates them, and writes the results back, until Ctrl-C or SIGTERM (Slurm
-// and Kubernetes stop a job with SIGTERM): then the tasks held are finished and the worker leaves.
-// It evaluates with the run's stored config (evaluator and sandbox sections), so every host
+// (orchestrator/evolution/queue_worker.h). One sandboxed runner per GPU claims the run's tasks for
+// its GPU model, compiles and evaluates them, and writes the results back, until Ctrl-C or SIGTERM
+// (Slurm and Kubernetes stop a job with SIGTERM): then the tasks held are finished and the worker
+// leaves. It evaluates with the run's stored config (evaluator and sandbox sections), so every host
 // measures alike; it waits for the orchestrator to create the run when started first.
 #include <unistd.h>
 
@@ -12,9 +12,9 @@
 
 #include "archive/queue.h"
 #include "common/log.h"
-#include "orchestrator/evolution/backend.h"
 #include "orchestrator/cli/commands.h"
 #include "orchestrator/config/config_check.h"
+#include "orchestrator/evolution/backend.h"
 #include "orchestrator/evolution/gpu_select.h"
 #include "orchestrator/evolution/queue_worker.h"
 

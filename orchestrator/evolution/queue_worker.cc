@@ -72,10 +72,10 @@ Result<WorkerSummary> QueueWorker::run(std::atomic<bool>& stop) {
   std::map<std::string, int> models;
   for (const auto& m : slot_models_) ++models[m];
   WorkerSummary summary;
-  KEVO_ASSIGN_OR_RETURN(summary.worker_id,
-                        q->register_worker(host_name(), getpid(), models.begin()->first,
-                                           static_cast<int>(slot_models_.size()),
-                                           options_.gpu_info));
+  KEVO_ASSIGN_OR_RETURN(
+      summary.worker_id,
+      q->register_worker(host_name(), getpid(), models.begin()->first,
+                         static_cast<int>(slot_models_.size()), options_.gpu_info));
   spdlog::info("worker #{} on {}: {} GPU(s) ({}), lease {} s", summary.worker_id, host_name(),
                slot_models_.size(), models.begin()->first, options_.lease_s);
   std::atomic<bool> slots_done{false};
