@@ -1,4 +1,4 @@
-// The archive: the memory of one run, in one SQLite file (DESIGN.md s.5), by default
+// The archive: the memory of one run, in one SQLite file (docs/design.md, Archive), by default
 // ./kevo-runs/<run-name>/kevo.db. It holds the run's config and seed, every program with its
 // source, params, lineage and evaluation result, the MAP-Elites grid of each island, every LLM
 // call, an event log, and the state needed to resume (PRNG state, counters, evaluations in flight).
@@ -273,11 +273,11 @@ class Archive {
   // Claims a program for evaluation: inserts it as "pending", or, when the same program (hash)
   // exists, returns it with duplicate=true and inserts nothing.
   Result<BeginResult> begin_evaluation(const NewProgram& program);
-  // Stores an evaluation result (DESIGN s.3 JSON: status, message, metrics, workloads, artifacts)
-  // for a pending program and updates its island's grid: only status "ok" programs compete, and
-  // a cell's elite is replaced only by strictly higher fitness. Every migration_interval
-  // evaluations, migrates elites around the ring. One transaction. InvalidArgument if the
-  // program is not pending or the JSON lacks a status.
+  // Stores an evaluation result (docs/design.md, "Evaluation result": status, message, metrics,
+  // workloads, artifacts) for a pending program and updates its island's grid: only status "ok"
+  // programs compete, and a cell's elite is replaced only by strictly higher fitness. Every
+  // migration_interval evaluations, migrates elites around the ring. One transaction.
+  // InvalidArgument if the program is not pending or the JSON lacks a status.
   Result<RecordOutcome> record_result(ProgramId id, const nlohmann::json& result);
   // Stores the holdout evaluation (same JSON shape) of an evaluated program.
   Status record_holdout(ProgramId id, const nlohmann::json& result);

@@ -1,4 +1,5 @@
-// MAP-Elites archive settings (the `archive:` section of a run config). Defaults: DESIGN.md s.5.
+// MAP-Elites archive settings (the `archive:` section of a run config). Defaults: docs/design.md,
+// Archive.
 #pragma once
 
 #include <string>

@@ -17,7 +17,7 @@ struct EvaluatorConfig {
   // methods of the field (errors of 0.05-0.15 at 1/32 of the tokens) while rejecting broken ones;
   // the archive's error bins separate accurate from loose variants.
   double max_mean_rel_err = 0.2;
-  // Index cap in bytes per token per KV head (DESIGN: 128 by default).
+  // Index cap in bytes per token per KV head (docs/design.md, Anti-cheat: 128 by default).
   int index_cap_bytes_per_token = 128;
   // Timing: median over at least min_iterations, stop when the interquartile spread is under
   // target_spread of the median, never beyond max_seconds per workload.

@@ -1,6 +1,6 @@
-// Runs one candidate's plan on one workload with every anti-cheat check of DESIGN.md s.3, and
-// times its decode phase. Private to the evaluator (GpuSession uses it for candidates and for
-// the dense baseline alike, so both are measured the same way).
+// Runs one candidate's plan on one workload with every anti-cheat check of docs/design.md
+// ("Anti-cheat"), and times its decode phase. Private to the evaluator (GpuSession uses it for
+// candidates and for the dense baseline alike, so both are measured the same way).
 //
 // Per workload: allocate q, o, index, workspace with guard bands; build phase once (timed);
 // accuracy phase (two calls with the same query and seed: must agree); then warm-up and timed

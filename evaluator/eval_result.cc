@@ -84,7 +84,7 @@ nlohmann::json to_json(const EvalResult& r) {
               {"metrics", metrics},
               {"workloads", workloads},
               {"artifacts", {{"compile_log", r.compile_log}, {"feedback", r.feedback}}}};
-  if (!r.gpu.empty()) out["gpu"] = r.gpu;  // provenance for exports (DESIGN s.8)
+  if (!r.gpu.empty()) out["gpu"] = r.gpu;  // provenance for exports (docs/design.md, Export)
   if (r.counters) {
     json c = {{"passes", r.counters->passes}, {"ms", r.counters->ms}};
     if (!r.counters->unavailable.empty()) c["unavailable"] = r.counters->unavailable;

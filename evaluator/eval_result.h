@@ -1,4 +1,4 @@
-// The result of evaluating one candidate: DESIGN.md section 3, "Evaluation result". This struct
+// The result of evaluating one candidate: docs/design.md, "Evaluation result". This struct
 // is what `kevo eval --json` prints, what GPU runners send back over their pipe, and what the
 // archive stores (metrics JSON + artifacts). Plain data; copyable; no GPU types.
 #pragma once
@@ -68,9 +68,9 @@ struct EvalResult {
   EvalStatus status = EvalStatus::kOk;
   std::string message;  // what and where, for a person and an LLM; empty when ok
   double fitness = 0;   // == metrics["speedup"] when ok, 0 otherwise
-  // Raw values (DESIGN: speedup, mean_rel_err, p99_rel_err, max_rel_err, index_bytes_per_token,
-  // build_ns_per_token, compile_ms; and speedup_spread, the speedup's relative noise: see
-  // result_assembly.h). Binning happens in the archive, never here.
+  // Raw values (docs/design.md: speedup, mean_rel_err, p99_rel_err, max_rel_err,
+  // index_bytes_per_token, build_ns_per_token, compile_ms; and speedup_spread, the speedup's
+  // relative noise: see result_assembly.h). Binning happens in the archive, never here.
   std::map<std::string, double> metrics;
   std::vector<WorkloadResult> workloads;
   std::string compile_log;  // cut to the candidate's own lines and capped

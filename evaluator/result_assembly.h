@@ -1,5 +1,5 @@
-// Turns per-workload measurements into the EvalResult of DESIGN.md s.3: metrics and the
-// feedback text for the LLM. Pure (tested without a GPU).
+// Turns per-workload measurements into the EvalResult of docs/design.md ("Evaluation result"):
+// metrics and the feedback text for the LLM. Pure (tested without a GPU).
 //
 // Metrics: speedup = geometric mean over workloads of dense_us / decode_us; mean_rel_err = mean
 // of the workloads' means (every workload counts the same, whatever its batch); p99_rel_err and

@@ -15,7 +15,7 @@
 namespace kevo {
 namespace {
 
-// Names a plan expression may read besides the params (DESIGN.md section 3).
+// Names a plan expression may read besides the params (docs/design.md, Task).
 const std::set<std::string> kShapeVariables = {"B", "Hq", "Hkv", "G", "N", "D"};
 const std::set<std::string> kFunctions = {"cdiv", "min", "max"};
 

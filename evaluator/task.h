@@ -1,5 +1,5 @@
 // The sparse_decode task ABI as the host sees it: a candidate's `kevo:` directives parsed into a
-// TaskSpec (DESIGN.md section 3, "Candidate file"). Pure, no GPU; used by the compile workers,
+// TaskSpec (docs/design.md, Task). Pure, no GPU; used by the compile workers,
 // the GPU runner, the tuner (params and their choices) and export (the plan).
 #pragma once
 

@@ -1,4 +1,4 @@
-// Timing statistics and the stopping rule of the timing loop (DESIGN.md s.3, "Timing"), and the
+// Timing statistics and the stopping rule of the timing loop (docs/design.md, Timing), and the
 // error summaries of a workload. Pure functions: tested without a GPU.
 #pragma once
 

@@ -1,4 +1,4 @@
-// Workload suites (DESIGN.md s.3, "Workloads"): shapes plus a seeded, realistic data generator,
+// Workload suites (docs/design.md, Workloads): shapes plus a seeded, realistic data generator,
 // or captured q/k/v tensors. Suites are YAML files (configs/suites/<name>.yaml); this header
 // turns one into a list of WorkloadSpec. Pure host code, no GPU; thread-compatible.
 #pragma once
@@ -45,7 +45,7 @@ struct WorkloadSpec {
   uint64_t seed = 0;
   GeneratorParams gen;
   // Captured tensors instead of generated data (q holds one or more queries: fresh queries are
-  // these plus small random perturbations, see DESIGN deviation in docs/decisions.md).
+  // these plus small random perturbations, see docs/decisions.md).
   std::shared_ptr<const CapturedTensors> tensors;
 };
 

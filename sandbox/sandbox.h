@@ -1,4 +1,4 @@
-// The sandbox's public API (DESIGN.md section 4): candidates are compiled in confined worker
+// The sandbox's public API (docs/design.md, Sandbox): candidates are compiled in confined worker
 // processes and evaluated in one long-lived runner process per GPU. Both kinds of process are
 // the kevo binary itself, re-executed as `kevo sandbox-worker compile|gpu` (hidden commands), with a
 // scrubbed environment, talking one JSON object per line over pipes. Whatever a candidate does

@@ -1,5 +1,5 @@
-// Helpers for the archive suites: evaluation results shaped like DESIGN.md s.3, distinct program
-// sources, and a small grid config.
+// Helpers for the archive suites: evaluation results shaped like docs/design.md ("Evaluation
+// result"), distinct program sources, and a small grid config.
 #pragma once
 
 #include <nlohmann/json.hpp>

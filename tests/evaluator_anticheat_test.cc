@@ -1,4 +1,4 @@
-// Every anti-cheat check of DESIGN.md s.3, each proven by a deliberately bad kernel
+// Every anti-cheat check of docs/design.md ("Anti-cheat"), each proven by a deliberately bad kernel
 // (tests/kernels/*.cu), plus the controls: the dense seed and an honest naive kernel pass, and
 // two evaluations of the same kernel agree. GPU only (skips visibly without one). The kernels
 // that lose the GPU context (a hang, an illegal address) run in a child process (death test).

@@ -42,27 +42,24 @@ class LayeringCheck(unittest.TestCase):
         r = self.run_check()
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
 
-    def test_a_private_header_of_another_component_fails(self):
-        line = self.plant('sandbox/gpu_runner.cc', 'evaluator/cuda_driver.h')
+    def assert_planted_fails(self, path, include, why):
+        line = self.plant(path, include)
         r = self.run_check()
         self.assertEqual(r.returncode, 1, r.stdout)
-        self.assertIn(f'sandbox/gpu_runner.cc:{line}: #include "evaluator/cuda_driver.h": '
-                      'a private header of evaluator/', r.stdout)
+        self.assertIn(f'{path}:{line}: #include "{include}": {why}', r.stdout)
+
+    def test_a_private_header_of_another_component_fails(self):
+        self.assert_planted_fails('sandbox/gpu_runner.cc', 'evaluator/cuda_driver.h',
+                                  'a private header of evaluator/')
 
     def test_a_component_it_may_not_call_fails(self):
-        line = self.plant('archive/grid.cc', 'evaluator/evaluator.h')
-        r = self.run_check()
-        self.assertEqual(r.returncode, 1, r.stdout)
-        self.assertIn(f'archive/grid.cc:{line}: #include "evaluator/evaluator.h": archive/ may '
-                      'not call evaluator/', r.stdout)
+        self.assert_planted_fails('archive/grid.cc', 'evaluator/evaluator.h',
+                                  'archive/ may not call evaluator/')
 
     def test_a_room_of_the_orchestrator_is_a_component_too(self):
-        line = self.plant('orchestrator/llm/llm_pool.cc', 'orchestrator/evolution/evolution.h')
-        r = self.run_check()
-        self.assertEqual(r.returncode, 1, r.stdout)
-        self.assertIn(f'orchestrator/llm/llm_pool.cc:{line}: #include '
-                      '"orchestrator/evolution/evolution.h": orchestrator/llm/ may not call '
-                      'orchestrator/evolution/', r.stdout)
+        self.assert_planted_fails('orchestrator/llm/llm_pool.cc',
+                                  'orchestrator/evolution/evolution.h',
+                                  'orchestrator/llm/ may not call orchestrator/evolution/')
 
     def test_its_own_private_headers_are_fine(self):
         self.plant('evaluator/plan.cc', 'evaluator/cuda_driver.h')

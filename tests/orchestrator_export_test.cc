@@ -1,4 +1,4 @@
-// Export (DESIGN.md section 8): every file is written, the generated plan header computes what
+// Export (docs/design.md, Export): every file is written, the generated plan header computes what
 // resolve_plan computes (compiled here with the host compiler), the generated CUDA compiles with
 // nvcc for sm_90a, the Python files parse, metadata.json has its fields, and `kevo export` works
 // from a file and from an archive (lineage, metrics). No GPU needed.

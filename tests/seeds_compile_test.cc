@@ -54,7 +54,7 @@ std::string describe(const std::map<std::string, int64_t>& params) {
 // The default suite's shapes (configs/suites/llama3-8b.yaml) and the quick suite's.
 const Shape kShapes[] = {{1, 32, 8, 8192, 128},  {1, 32, 8, 32768, 128}, {1, 32, 8, 131072, 128},
                          {8, 32, 8, 32768, 128}, {1, 32, 8, 4096, 128},  {2, 32, 8, 16384, 128}};
-constexpr int64_t kIndexCap = 128;  // bytes per token per KV head (DESIGN.md)
+constexpr int64_t kIndexCap = 128;  // bytes per token per KV head (docs/design.md, Anti-cheat)
 
 TEST(Seeds, AllSeedsArePresent) {
   std::vector<std::string> names;

@@ -6,7 +6,8 @@
 // of seed, stream and index), so any element can be produced alone, in any order, in parallel.
 // Host and device results can differ by an ulp (logf, sincosf), i.e. rarely one bf16 ulp.
 //
-// The model (DESIGN.md s.3; research/sparse-attention.md s.4), per KV head h of batch row b:
+// The model (docs/design.md, Workloads; research/sparse-attention.md s.4), per KV head h of batch
+// row b:
 //   background key  k_n = R(n) (mu_h + s_h * z_n)          mean offset, outlier channels, RoPE
 //   planted key     + R(N) A_n,  A_n along the head's query direction: attention sinks (n <
 //                   sinks, small background, near-zero value), needles ("heavy hitters", a hash

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "archive/archive.h"
+#include "common/number_text.h"  // fmt_num, fmt_int, fmt_usd, fmt_time
 #include "common/status.h"
 
 namespace kevo::cli {
@@ -60,11 +61,7 @@ class Table {
   std::vector<std::vector<std::string>> rows_;
 };
 
-std::string fmt_num(double v, int significant = 4);  // 5.123, 0.01831, 1.2e-05, 128
 std::string fmt_opt(const std::optional<double>& v, int significant = 4);  // "-" when none
-std::string fmt_int(int64_t v);                      // 1,234,567
-std::string fmt_usd(double v);                       // $4.12, $0.0041
-std::string fmt_time(double unix_seconds);           // 2025-11-22 09:00:12 UTC
 // The timing noise of a result's speedup ("1.6%"), from metrics.speedup_spread; "-" when the
 // result has none (failed, or measured before results carried it).
 std::string fmt_noise(const nlohmann::json& metrics);

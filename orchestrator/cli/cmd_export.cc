@@ -1,5 +1,5 @@
 // `kevo export ID|best|FILE.cu --format cuda|torch --out DIR`: writes a self-contained package of
-// one kernel (DESIGN.md section 8). An ID (or `best`, the run's best program) is read from a
+// one kernel (docs/design.md, Export). An ID (or `best`, the run's best program) is read from a
 // run's archive (source with its params, result, lineage); a file is exported as it is, with
 // optional --param overrides and an attached `kevo eval --json` result. The candidate is compiled
 // first (in a confined compile worker, for the package's arch): what does not compile is not

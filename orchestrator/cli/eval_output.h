@@ -1,5 +1,5 @@
 // Rendering for `kevo eval`: the compile-only report (JSON and text) and the text table of a
-// full evaluation (its JSON is to_json(EvalResult), DESIGN.md section 3).
+// full evaluation (its JSON is to_json(EvalResult), docs/design.md, "Evaluation result").
 #pragma once
 
 #include <string>

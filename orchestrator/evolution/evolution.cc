@@ -270,7 +270,8 @@ void Evolution::Impl::harvest_results() {
       note(buf);
       (void)archive.add_event("new_best", {{"program", job->id}, {"fitness", r.fitness}});
     }
-    // Holdout runs on new elites only (DESIGN s.3), and its figures never reach a prompt.
+    // Holdout runs on new elites only (docs/design.md, Workloads), and its figures never reach a
+    // prompt.
     if (outcome->new_elite && !config.evaluator.holdout_suite.empty()) {
       auto job2 = std::make_shared<Job>();
       job2->id = job->id;

@@ -1,8 +1,8 @@
-// The evolution loop (DESIGN.md section 6): selects parents from the archive, makes children with
-// the LLM and the built-in tuner, compiles them in the sandbox's pool, evaluates them on the GPU
-// runners and records every outcome. Asynchronous: many LLM requests in flight, a compile pool
-// and one GPU runner per GPU; when LLM replies are slow the tuner fills the pipeline so the GPU
-// never waits.
+// The evolution loop (docs/design.md, Orchestrator): selects parents from the archive, makes
+// children with the LLM and the built-in tuner, compiles them in the sandbox's pool, evaluates them
+// on the GPU runners and records every outcome. Asynchronous: many LLM requests in flight, a
+// compile pool and one GPU runner per GPU; when LLM replies are slow the tuner fills the pipeline
+// so the GPU never waits.
 //
 //   SandboxBackend backend = ...;         // CompilePool + GpuRunners (evolution/backend.h)
 //   Evolution evo(config, archive, backend, models /* empty: tuner only */, hardware);

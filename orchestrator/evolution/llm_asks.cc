@@ -1,7 +1,7 @@
-// Asking the LLM and judging its replies (DESIGN.md s.6), with what keeps a run from spending
-// without return: a request bound and the cost budget (may_request), a breaker per model and a
-// rest for parents whose asks keep failing (llm_roster.h), and no two requests in flight with the
-// same parent, inspirations and template. A reply that gives nothing gets one retry, sent as a
+// Asking the LLM and judging its replies (docs/design.md, Orchestrator), with what keeps a run from
+// spending without return: a request bound and the cost budget (may_request), a breaker per model
+// and a rest for parents whose asks keep failing (llm_roster.h), and no two requests in flight with
+// the same parent, inspirations and template. A reply that gives nothing gets one retry, sent as a
 // conversation: the model sees its own reply and what failed.
 #include <algorithm>
 #include <regex>

@@ -1,4 +1,4 @@
-// Export (DESIGN.md section 8): turns one candidate (a .cu file or an archived program) into a
+// Export (docs/design.md, Export): turns one candidate (a .cu file or an archived program) into a
 // self-contained package that builds and checks itself without kevo:
 //   cuda:  include/<name>.h (API), src/<name>.cu (launcher), src/<name>_plan.h (sizes and grids,
 //          pure C++), src/<name>_kernels.cuh (the candidate, params baked in), src/kevo/*.cuh,
@@ -39,7 +39,8 @@ struct ExportInput {
   std::map<std::string, int64_t> params;  // overrides of the file's defaults (checked)
   std::string origin;  // where it came from, in words ("seeds/x.cu", "run r1, program 41")
   // Provenance, all optional (empty/null when exported from a plain file):
-  nlohmann::json result;  // the EvalResult JSON (DESIGN section 3) the numbers in README come from
+  nlohmann::json result;  // the EvalResult JSON (docs/design.md, "Evaluation result") the numbers
+                          // in README come from
   std::string run;        // run name
   int64_t program_id = -1;
   std::vector<ExportAncestor> lineage;

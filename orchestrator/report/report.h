@@ -20,7 +20,8 @@ namespace kevo {
 
 struct ReportOptions {
   std::string out_dir;
-  // The error axis of the Pareto figure: the metric every check reports (DESIGN s.3).
+  // The error axis of the Pareto figure: the metric every check reports (docs/design.md,
+  // "Evaluation result").
   std::string error_metric = "mean_rel_err";
   // Python with matplotlib; empty: $KEVO_PYTHON, else /usr/bin/python3 (Debian's, where
   // python3-matplotlib installs), else python3 on PATH.

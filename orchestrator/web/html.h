@@ -11,6 +11,8 @@
 #include <string_view>
 #include <vector>
 
+#include "common/number_text.h"  // fmt_num, fmt_int, fmt_usd, fmt_time
+
 namespace kevo::web {
 
 // Escapes & < > " ' for text and attribute values; invalid UTF-8 becomes U+FFFD, NUL is dropped.
@@ -27,10 +29,6 @@ std::string highlight_cuda(std::string_view source);
 // A unified diff (archive/diff.h) as escaped lines with classes add, del, hunk, file.
 std::string diff_html(std::string_view unified);
 
-std::string fmt_num(double v, int significant = 4);  // 5.123, 0.01831, 128
-std::string fmt_int(int64_t v);                      // 1,234,567
-std::string fmt_usd(double v);                       // $4.12, $0.0041
-std::string fmt_time(double unix_seconds);           // 2025-11-22 09:00:12 UTC; "-" for 0
 std::string fmt_duration(double seconds);            // 42 s, 12 min, 3.5 h
 // A number from JSON, "-" when absent or not a number.
 std::string json_num(const nlohmann::json& j, const char* key, int significant = 4);
