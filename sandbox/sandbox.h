@@ -1,7 +1,7 @@
 // The sandbox's public API (docs/design.md, Sandbox): candidates are compiled in confined worker
 // processes and evaluated in one long-lived runner process per GPU. Both kinds of process are
-// the kevo binary itself, re-executed as `kevo sandbox-worker compile|gpu` (hidden commands), with a
-// scrubbed environment, talking one JSON object per line over pipes. Whatever a candidate does
+// the kevo binary itself, re-executed as `kevo sandbox-worker compile|gpu` (hidden commands), with
+// a scrubbed environment, talking one JSON object per line over pipes. Whatever a candidate does
 // (hang, crash, poison a CUDA context, exhaust memory, flood its output) ends as a status on
 // that candidate; the orchestrator never blocks past a deadline and never goes down with it.
 #pragma once
@@ -94,7 +94,7 @@ class GpuRunner {
   std::unique_ptr<Impl> impl_;
 };
 
-// ---- worker processes (`kevo sandbox-worker ...`, called from orchestrator/cli/cmd_worker.cc) ---------
+// ---- worker processes (`kevo sandbox-worker ...`, from orchestrator/cli/cmd_sandbox_worker.cc) --
 
 struct CompileWorkerArgs {
   std::string cuda_include_dir = "/usr/local/cuda/include";
