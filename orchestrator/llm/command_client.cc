@@ -214,23 +214,11 @@ class CommandClient : public LlmClient {
 
   void record(const LlmRequest& request, const Result<LlmReply>& outcome, double latency) const {
     if (!options_.recorder) return;
-    LlmCallRecord c;
+    LlmCallRecord c = call_record(request, outcome);
     c.provider = "command";
     c.model = model_.model;
-    c.tag = request.tag;
-    c.system = request.system;
-    c.messages = request.messages;
-    c.parent = request.parent;
-    c.attempt = request.attempt;
     c.latency_s = latency;
     c.attempts = 1;
-    if (outcome.ok()) {
-      c.response = outcome->text;
-      c.finish_reason = outcome->finish_reason;
-    } else {
-      c.code = outcome.status().code();
-      c.error = outcome.status().message();
-    }
     options_.recorder->record(c);
   }
 

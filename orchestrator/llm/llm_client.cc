@@ -90,26 +90,9 @@ class ReplayClient : public LlmClient {
  private:
   void record(const LlmRequest& request, const LlmCallRecord* rec, const Result<LlmReply>& r) {
     if (!recorder_) return;
-    LlmCallRecord c;
+    LlmCallRecord c = call_record(request, r);
     c.provider = "replay";
     c.model = rec ? rec->model : "";
-    c.tag = request.tag;
-    c.system = request.system;
-    c.messages = request.messages;
-    c.parent = request.parent;
-    c.attempt = request.attempt;
-    if (r.ok()) {
-      c.response = r->text;
-      c.tokens_in = r->tokens_in;
-      c.tokens_out = r->tokens_out;
-      c.cost_usd = r->cost_usd;
-      c.http_status = r->http_status;
-      c.attempts = r->attempts;
-      c.finish_reason = r->finish_reason;
-    } else {
-      c.code = r.status().code();
-      c.error = r.status().message();
-    }
     recorder_->record(c);
   }
 
@@ -191,6 +174,28 @@ Result<std::unique_ptr<LlmClient>> make_llm_client(const LlmConfig& config, Call
     members.emplace_back(std::move(clients[i]), config.models[i].weight);
   }
   return make_ensemble_client(std::move(members), seed);
+}
+
+LlmCallRecord call_record(const LlmRequest& request, const Result<LlmReply>& outcome) {
+  LlmCallRecord c;
+  c.tag = request.tag;
+  c.system = request.system;
+  c.messages = request.messages;
+  c.parent = request.parent;
+  c.attempt = request.attempt;
+  if (outcome.ok()) {
+    c.response = outcome->text;
+    c.tokens_in = outcome->tokens_in;
+    c.tokens_out = outcome->tokens_out;
+    c.cost_usd = outcome->cost_usd;
+    c.http_status = outcome->http_status;
+    c.attempts = outcome->attempts;
+    c.finish_reason = outcome->finish_reason;
+  } else {
+    c.code = outcome.status().code();
+    c.error = outcome.status().message();
+  }
+  return c;
 }
 
 std::unique_ptr<LlmClient> make_replay_client(std::vector<LlmCallRecord> records,

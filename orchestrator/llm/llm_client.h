@@ -76,6 +76,11 @@ struct LlmCallRecord {
   std::string finish_reason;
 };
 
+// The record of one call: the request's conversation and tags, and the reply's text, tokens, cost
+// and HTTP figures or the failure. The caller adds what only it knows (provider, model, latency,
+// or HTTP figures of a failed call).
+LlmCallRecord call_record(const LlmRequest& request, const Result<LlmReply>& outcome);
+
 // Receives every call (the archive implements it). Called from the calling thread, possibly from
 // many threads at once: implementations must be thread-safe. Must not throw.
 class CallRecorder {

@@ -252,27 +252,12 @@ Result<LlmReply> HttpModelClient::complete(const LlmRequest& request) {
 void HttpModelClient::record(const LlmRequest& request, const Result<LlmReply>& outcome,
                              int http_status, int attempts, double latency_s) const {
   if (!options_.recorder) return;
-  LlmCallRecord c;
+  LlmCallRecord c = call_record(request, outcome);
   c.provider = wire_->provider();
   c.model = model_.model;
-  c.tag = request.tag;
-  c.system = request.system;
-  c.messages = request.messages;
-  c.parent = request.parent;
-  c.attempt = request.attempt;
   c.http_status = http_status;
   c.attempts = attempts;
   c.latency_s = latency_s;
-  if (outcome.ok()) {
-    c.response = outcome->text;
-    c.tokens_in = outcome->tokens_in;
-    c.tokens_out = outcome->tokens_out;
-    c.cost_usd = outcome->cost_usd;
-    c.finish_reason = outcome->finish_reason;
-  } else {
-    c.code = outcome.status().code();
-    c.error = outcome.status().message();
-  }
   options_.recorder->record(c);
 }
 
