@@ -8,6 +8,9 @@
 #   KEVO_BUNDLE=bundle STEPS="doctor tests llm" BUDGET=290 scripts/gpu_check.sh
 #   KEVO_BUNDLE=bundle STEPS="frontier counters" scripts/gpu_check.sh
 #   KEVO_BUNDLE=bundle STEPS="capture export" scripts/gpu_check.sh
+#   KEVO_BUNDLE=bundle KEVO_PG_BUNDLE=pgbundle/pg.tar.xz STEPS="multi" scripts/gpu_check.sh
+# ("multi": two runners on one GPU, and an orchestrator with two workers through a carried
+# PostgreSQL made by scripts/pg_bundle.sh pgbundle; see docs/cluster.md.)
 # Writes $OUT/summary.txt and $OUT/logs.tgz (everything else).
 set -u
 cd "$(dirname "$0")/.."
@@ -66,6 +69,11 @@ if has export; then
   OUT="$work/export" timeout 300 scripts/gpu_export_check.sh >"$work/export.txt" 2>&1
   say "export check rc=$?"
   tail -n 25 "$work/export/steps.log" 2>/dev/null | tee -a "$final/summary.txt"
+fi
+if has multi; then
+  OUT="$work/multi" timeout 330 scripts/gpu_multi_demo.sh "${MULTI_EVALS:-40}" >"$work/multi.txt" 2>&1
+  say "multi-runner demo rc=$?"
+  cat "$work/multi/summary.txt" 2>/dev/null | tail -n 40 | tee -a "$final/summary.txt"
 fi
 if has capture; then
   OUT="$work/capture" timeout 240 scripts/gpu_capture_demo.sh "${CAPTURE_N:-16384}" 4 >"$work/capture.txt" 2>&1
