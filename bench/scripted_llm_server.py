@@ -61,16 +61,7 @@ def make_reply(prompt, rng, garbage_share):
         if others:
             new = m.group(1) + rng.choice(others) + m.group(4)
             return f"<<<<<<< SEARCH\n{m.group(0)}\n=======\n{new}\n>>>>>>> REPLACE\n"
-    if start is None or end is None:
-        # No EVOLVE-BLOCK: the whole file is editable, kevo:param defaults included.
-        params = [m for m in PARAM_RE.finditer(src)]
-        if params and roll < 0.7:
-            m = rng.choice(params)
-            choices = [c.strip() for c in m.group(5).split(",") if c.strip()]
-            others = [c for c in choices if c != m.group(3)]
-            if others:
-                new = m.group(1) + rng.choice(others) + m.group(4)
-                return f"<<<<<<< SEARCH\n{m.group(0)}\n=======\n{new}\n>>>>>>> REPLACE\n"
+    if start is None or end is None:  # no EVOLVE-BLOCK: the whole file is editable
         start, end = -1, len(lines)
     # A note after a line that occurs once, strictly inside the block: a new program that
     # compiles to the same code.
