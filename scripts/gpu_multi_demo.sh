@@ -79,22 +79,30 @@ for w in 1 2; do
   pids+=($!)
 done
 t0=$(date +%s)
+# The run's own wall limit bounds this part even when no worker ever claims a task.
 "$kevo" run configs/quickstart.yaml --db "$url" --runs-dir "$runs" --name shared --no-llm \
-  --evaluations "$n" --json >"$out/shared.json" 2>"$out/shared.log" &
+  --evaluations "$n" --wall-minutes 3 --json >"$out/shared.json" 2>"$out/shared.log" &
 orch=$!
-# Kill worker 1 once a third of the budget is recorded.
+alive() { kill -0 "$1" 2>/dev/null; }
+# Kill worker 1 once a third of the budget is recorded. Stop waiting when the run ends, and stop
+# the run (SIGINT: it stops like Ctrl-C, archive intact) when both workers have exited.
 killed=""
-for _ in $(seq 1 600); do
-  sleep 0.25
+while alive "$orch"; do
+  sleep 0.5
+  if ! alive "${pids[0]}" && ! alive "${pids[1]}"; then
+    say "both workers exited before the run ended; worker 1: $(tail -1 "$out/worker1.log")"
+    kill -INT "$orch"
+    break
+  fi
   e=$(status_field "$url" evaluations)
   if [ "${e:-0}" -ge $((n / 3)) ]; then
     kill -9 "${pids[0]}" && killed="at $e evaluations, $(( $(date +%s) - t0 )) s in"
     break
   fi
-  kill -0 "$orch" 2>/dev/null || break
 done
-say "worker 1 (pid ${pids[0]}) killed with SIGKILL ${killed:-never (the run ended first)}"
-timeout 180 tail --pid="$orch" -f /dev/null
+say "worker 1 (pid ${pids[0]}) killed with SIGKILL ${killed:-never}"
+timeout 200 tail --pid="$orch" -f /dev/null
+alive "$orch" && { say "the run outlived its 3 wall minutes: SIGKILL"; kill -9 "$orch"; }
 wait "$orch"; rc=$?
 say "orchestrator rc=$rc: $(run_fields "$out/shared.json")"
 "$kevo" status --db "$url" >"$out/shared_status.txt" 2>&1
