@@ -132,6 +132,59 @@ TEST(Evolution, StopsWhenTheTunerHasNothingLeftToTry) {
   EXPECT_GE(summary->progress.elapsed_s, 2) << "the idle timer ran on the test's clock";
 }
 
+// Near the end of its search most random moves land on programs already evaluated; the tuner
+// then walks the parent's untried neighbours (and other elites) instead of leaving the pipeline
+// empty until the next loop tick. Here PA and PB do not change the fitness, so the elites keep
+// their first params and their neighbourhoods run out: the loop's clock must show no waiting
+// but the 2 s idle timer that ends the run (it showed 40 ticks of 0.25 s before).
+TEST(Evolution, TheTunerFindsWhatIsLeftWithoutWaitingForTicks) {
+  testing::TempDir tmp;
+  KevoConfig config = test_config(tmp, 2000);
+  std::string seed = kSeed;
+  seed.insert(seed.find("// kevo:decode"),
+              "// kevo:param  PA = 0 in {0, 1, 2, 3, 4, 5, 6, 7}\n"
+              "// kevo:param  PB = 0 in {0, 1, 2, 3, 4, 5, 6, 7}\n");
+  testing::write_file(tmp.file("seed.cu"), seed);
+  auto archive = Archive::create(tmp.file("kevo.db"), RunInfo{"t"}, config.archive);
+  ASSERT_TRUE(archive.ok());
+  FakeBackend backend;
+  Evolution evo(config, **archive, backend, {}, fake_gpus());
+  FakeClock clock;
+  evo.set_clock(clock);
+  ASSERT_TRUE(evo.add_seeds().ok());
+  std::atomic<bool> stop{false};
+  auto summary = evo.run(stop, [](const Progress&) {});
+  ASSERT_TRUE(summary.ok()) << summary.status().to_string();
+  EXPECT_EQ(summary->stop_reason, StopReason::kSearchExhausted);
+  EXPECT_EQ(backend.evaluations - backend.holdouts, summary->progress.evaluations);
+  EXPECT_LT(summary->progress.elapsed_s, 2.6);
+  // "Exhausted" is true: every one-param move of every elite is in the archive.
+  auto elites = (*archive)->elites();
+  ASSERT_TRUE(elites.ok());
+  ASSERT_FALSE(elites->empty());
+  for (const Elite& e : *elites) {
+    auto p = (*archive)->program(e.program);
+    ASSERT_TRUE(p.ok());
+    auto spec = parse_task_spec(p->source);
+    ASSERT_TRUE(spec.ok());
+    auto values = spec->resolve_params(p->params);
+    ASSERT_TRUE(values.ok());
+    for (const ParamSpec& ps : spec->params) {
+      for (int64_t choice : ps.choices) {
+        std::map<std::string, int64_t> moved;  // stored form: what differs from the defaults
+        for (const ParamSpec& q : spec->params) {
+          int64_t v = q.name == ps.name ? choice : values->at(q.name);
+          if (v != q.value) moved[q.name] = v;
+        }
+        auto found = (*archive)->lookup_by_hash(program_hash(p->source, moved));
+        ASSERT_TRUE(found.ok());
+        EXPECT_TRUE(found->has_value())
+            << "elite #" << e.program << ": " << ps.name << "=" << choice << " never tried";
+      }
+    }
+  }
+}
+
 // The wall budget is read on the loop's clock: evaluations that take 20 s of it end a one-minute
 // run after a handful, with no test waiting a minute.
 TEST(Evolution, WallBudgetEndsTheRunOnTheLoopsClock) {

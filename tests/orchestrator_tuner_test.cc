@@ -175,3 +175,36 @@ TEST(Tuner, CrossoverWithNoThirdOptionIsNotFound) {
 
 }  // namespace
 }  // namespace kevo
+
+namespace kevo {
+namespace {
+
+// TILE 3 other choices, BITS 1, WARPS 3: 7 one-param moves and 3*1 + 3*3 + 1*3 = 15 two-param.
+TEST(Tuner, NeighbourhoodHoldsEveryOneAndTwoParamMoveOnceOneParamMovesFirst) {
+  ParamTuner t(11);
+  const ParamValues parent = {{"TILE", 2}, {"BITS", 32}, {"WARPS", 4}};
+  auto n = t.neighbourhood(specs(), parent);
+  ASSERT_EQ(n.size(), 22u);
+  std::set<ParamValues> distinct(n.begin(), n.end());
+  EXPECT_EQ(distinct.size(), n.size());
+  const ParamValues full = {{"TILE", 2}, {"BITS", 32}, {"WARPS", 4}, {"FIXED", 7}, {"ONLY", 3}};
+  for (size_t i = 0; i < n.size(); ++i) {
+    EXPECT_TRUE(in_choices(specs(), n[i]));
+    EXPECT_EQ(changed(full, n[i]), i < 7 ? 1 : 2) << "position " << i;
+  }
+  // Every child mutate() returns is in the neighbourhood.
+  for (int i = 0; i < 200; ++i) {
+    auto m = t.mutate(specs(), parent);
+    ASSERT_TRUE(m.ok());
+    EXPECT_TRUE(distinct.count(*m));
+  }
+  // Shuffled by the tuner's RNG: the same seed gives the same order, another seed another.
+  ParamTuner a(5), b(5), c(6);
+  EXPECT_EQ(a.neighbourhood(specs(), parent), b.neighbourhood(specs(), parent));
+  EXPECT_NE(a.neighbourhood(specs(), parent), c.neighbourhood(specs(), parent));
+  EXPECT_EQ(t.neighbourhood(specs(), parent, 5).size(), 5u);
+  EXPECT_TRUE(t.neighbourhood({param("ONLY", 3, {3})}, {}).empty());
+}
+
+}  // namespace
+}  // namespace kevo

@@ -9,7 +9,30 @@
 
 namespace kevo {
 
+namespace {
+
+// The child's stored params: only what differs from the file's defaults, so the same program
+// always has the same key.
+std::map<std::string, int64_t> stored_params(const std::vector<ParamSpec>& specs,
+                                             const ParamValues& values) {
+  std::map<std::string, int64_t> out;
+  for (const ParamSpec& p : specs) {
+    auto it = values.find(p.name);
+    if (it != values.end() && it->second != p.value) out[p.name] = it->second;
+  }
+  return out;
+}
+
+}  // namespace
+
+bool Evolution::Impl::already_in_archive(const std::string& source,
+                                         const std::map<std::string, int64_t>& params) {
+  auto found = archive.lookup_by_hash(program_hash(source, params));
+  return !found.ok() || found->has_value();  // an archive that cannot answer: assume tried
+}
+
 std::optional<NewProgram> Evolution::Impl::make_tuner_child(const Selection& s) {
+  if (tuned_out.count(s.parent)) return std::nullopt;
   auto parent = archive.program(s.parent);
   if (!parent.ok()) return std::nullopt;
   auto spec = parse_task_spec(parent->source);
@@ -17,8 +40,18 @@ std::optional<NewProgram> Evolution::Impl::make_tuner_child(const Selection& s) 
   auto resolved = spec->resolve_params(parent->params);
   if (!resolved.ok()) return std::nullopt;
 
+  NewProgram child;
+  child.source = parent->source;
+  child.parent = s.parent;
+  child.island = s.island;
+  child.origin = "tuner";
+  auto untried = [&](const ParamValues& values) {
+    child.params = stored_params(spec->params, values);
+    return !already_in_archive(child.source, child.params);
+  };
+
   // Crossover with an inspiration of the same source (same params to trade), else mutation.
-  std::optional<std::map<std::string, int64_t>> params;
+  std::optional<ParamValues> params;
   for (ProgramId other : s.inspirations) {
     auto o = archive.program(other);
     if (!o.ok() || o->source != parent->source) continue;
@@ -30,22 +63,25 @@ std::optional<NewProgram> Evolution::Impl::make_tuner_child(const Selection& s) 
     }
     break;
   }
-  if (!params) {
+  if (params && untried(*params)) return child;
+  // A few random mutations; while most of the parent's neighbours are untried the first one
+  // almost always is.
+  for (int draw = 0; draw < 4; ++draw) {
     auto mutated = tuner.mutate(spec->params, *resolved);
-    if (!mutated.ok()) return std::nullopt;  // nothing left to tune on this parent
-    params = std::move(*mutated);
+    if (!mutated.ok()) break;  // no param has another choice
+    if (untried(*mutated)) return child;
   }
-  NewProgram child;
-  child.source = parent->source;
-  // Store only what differs from the file's defaults: the same program always has the same key.
-  for (const ParamSpec& p : spec->params) {
-    auto it = params->find(p.name);
-    if (it != params->end() && it->second != p.value) child.params[p.name] = it->second;
+  // The draws keep landing on programs already evaluated (or in flight): walk every neighbour
+  // once. Without this, a run near the end of its search waited a loop tick per child (the
+  // benchmark's loop: 0.85 ms per candidate at 100 evaluations, 23 ms at 200, 146 ms at 270).
+  for (const ParamValues& n : tuner.neighbourhood(spec->params, *resolved)) {
+    if (untried(n)) return child;
   }
-  child.parent = s.parent;
-  child.island = s.island;
-  child.origin = "tuner";
-  return child;
+  // Nothing one or two moves away is left: selection's later picks of this parent go to
+  // another elite (produce()).
+  tuned_out.insert(s.parent);
+  spdlog::debug("tuner: every neighbour of program #{} is evaluated", s.parent);
+  return std::nullopt;
 }
 
 }  // namespace kevo

@@ -370,6 +370,10 @@ void Evolution::Impl::produce() {
     auto sel = archive.select();
     if (!sel.ok()) break;
     auto child = make_tuner_child(*sel);
+    if (!child && tuned_out.count(sel->parent)) {
+      auto other = untuned_elite(*sel);
+      if (other) child = make_tuner_child(*other);
+    }
     if (!child) continue;
     if (start_program(*child, nullptr)) {
       ++summary.tuner_children;
@@ -377,6 +381,24 @@ void Evolution::Impl::produce() {
       --room;
     }
   }
+}
+
+std::optional<Selection> Evolution::Impl::untuned_elite(const Selection& picked) {
+  auto elites = archive.elites();
+  if (!elites.ok()) return std::nullopt;
+  std::vector<const Elite*> same, other;
+  for (const Elite& e : *elites) {
+    if (tuned_out.count(e.program)) continue;
+    (e.island == picked.island ? same : other).push_back(&e);
+  }
+  const auto& pool = same.empty() ? other : same;
+  if (pool.empty()) return std::nullopt;
+  const Elite* e = pool[std::uniform_int_distribution<size_t>(0, pool.size() - 1)(rng)];
+  Selection s;
+  s.island = e->island;
+  s.parent = e->program;
+  s.mode = "untuned";
+  return s;
 }
 
 Progress Evolution::Impl::snapshot(bool final) {

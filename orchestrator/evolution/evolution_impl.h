@@ -66,6 +66,11 @@ struct Evolution::Impl {
   // A tuner child of a selected parent (mutation, or crossover with an inspiration of the same
   // source). Returns nullopt when the tuner has nothing new to offer for this parent.
   std::optional<NewProgram> make_tuner_child(const Selection& s);
+  // True when this program (source and stored params) is in the archive, evaluated or pending.
+  bool already_in_archive(const std::string& source, const std::map<std::string, int64_t>& params);
+  // Another elite for the tuner when selection picked one whose neighbours are all evaluated:
+  // one of the same island first, else of any island; none when every elite is tuned out.
+  std::optional<Selection> untuned_elite(const Selection& picked);
 
   // ---- llm_asks.cc: the LLM ----
   // Sends one request to `model` for a parent chosen by selection (resting parents and requests
@@ -122,6 +127,7 @@ struct Evolution::Impl {
   std::function<std::optional<LlmCallId>(const std::string&)> call_ids;
   std::mt19937_64 rng;  // tuner/LLM choice; seeded from the run seed and the evaluation count
   ParamTuner tuner{0};  // reseeded in run() like rng
+  std::set<ProgramId> tuned_out;  // parents whose every tuner neighbour is in the archive
 
   // LLM state (coordinator thread only).
   std::optional<PromptTemplates> templates;

@@ -1,6 +1,7 @@
 #include "orchestrator/evolution/tuner.h"
 
 #include <algorithm>
+#include <iterator>
 
 namespace kevo {
 namespace {
@@ -83,6 +84,50 @@ Result<ParamValues> ParamTuner::mutate(const std::vector<ParamSpec>& specs,
     child[s.name] = options[below(options.size())];
   }
   return child;
+}
+
+std::vector<ParamValues> ParamTuner::neighbourhood(const std::vector<ParamSpec>& specs,
+                                                   const ParamValues& parent, size_t limit) {
+  const ParamValues base = resolve(specs, parent);
+  // Per param, the values it may move to.
+  std::vector<std::pair<std::string, std::vector<int64_t>>> moves;
+  for (const auto& s : specs) {
+    std::vector<int64_t> others;
+    for (int64_t c : sorted_choices(s)) {
+      if (c != base.at(s.name)) others.push_back(c);
+    }
+    if (!others.empty()) moves.emplace_back(s.name, std::move(others));
+  }
+  auto shuffle = [this](std::vector<ParamValues>& v) {
+    for (size_t i = v.size(); i > 1; --i) std::swap(v[i - 1], v[below(i)]);
+  };
+  std::vector<ParamValues> ones, twos;
+  for (const auto& [name, values] : moves) {
+    for (int64_t v : values) {
+      if (ones.size() >= limit) break;
+      ParamValues child = base;
+      child[name] = v;
+      ones.push_back(std::move(child));
+    }
+  }
+  for (size_t i = 0; i < moves.size() && ones.size() + twos.size() < limit; ++i) {
+    for (size_t j = i + 1; j < moves.size(); ++j) {
+      for (int64_t vi : moves[i].second) {
+        for (int64_t vj : moves[j].second) {
+          if (ones.size() + twos.size() >= limit) break;
+          ParamValues child = base;
+          child[moves[i].first] = vi;
+          child[moves[j].first] = vj;
+          twos.push_back(std::move(child));
+        }
+      }
+    }
+  }
+  shuffle(ones);
+  shuffle(twos);
+  ones.insert(ones.end(), std::make_move_iterator(twos.begin()),
+              std::make_move_iterator(twos.end()));
+  return ones;
 }
 
 Result<ParamValues> ParamTuner::crossover(const std::vector<ParamSpec>& specs, const ParamValues& a,

@@ -41,6 +41,13 @@ class ParamTuner {
   Result<ParamValues> crossover(const std::vector<ParamSpec>& specs, const ParamValues& a,
                                 const ParamValues& b);
 
+  // Every child that mutate() could return for `parent` (one param moved to any other choice,
+  // then two), each once, the one-param moves first, each group in an order shuffled by this
+  // tuner's RNG; at most `limit`. When random draws keep landing on programs already evaluated,
+  // the untried ones among these are what is left to try of this parent.
+  std::vector<ParamValues> neighbourhood(const std::vector<ParamSpec>& specs,
+                                         const ParamValues& parent, size_t limit = 4096);
+
  private:
   uint64_t below(uint64_t n);  // uniform in [0, n), the same on every platform
   bool chance(double p);
