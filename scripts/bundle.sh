@@ -5,6 +5,9 @@
 # glibc, libstdc++ and libgcc_s stay the system's (newer there, and backward compatible); NVRTC
 # comes from the toolkit there (109 MB: too big to carry, and the same 13.0 release).
 # Usage: scripts/bundle.sh [build-dir [bundle-dir]]  (defaults: build, bundle)
+#   KEVO_BUNDLE_TESTS=all (default) | gpu (only the suites with GPU tests: those whose source
+#   calls KEVO_REQUIRE_GPU or gpu_unavailable_reason, ~12 MB instead of 66) | none. With the
+#   carried PostgreSQL (scripts/pg_bundle.sh, 20 MB) only gpu or none fit the 64 MiB carry.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build="${1:-build}"
@@ -13,7 +16,16 @@ out="${2:-bundle}"
 rm -rf "$out"
 mkdir -p "$out/bin" "$out/tests" "$out/lib"
 cp "$build/kevo" "$out/bin/"
-find "$build/tests" -maxdepth 1 -type f -name '*_test' -perm -u+x -exec cp {} "$out/tests/" \;
+case "${KEVO_BUNDLE_TESTS:-all}" in
+  all) find "$build/tests" -maxdepth 1 -type f -name '*_test' -perm -u+x -exec cp {} "$out/tests/" \; ;;
+  gpu)
+    for src in $(grep -l "KEVO_REQUIRE_GPU()\|gpu_unavailable_reason" tests/*_test.cc); do
+      t="$build/tests/$(basename "$src" .cc)"
+      [ -x "$t" ] && cp "$t" "$out/tests/"
+    done ;;
+  none) ;;
+  *) echo "bundle.sh: KEVO_BUNDLE_TESTS is all, gpu or none, not '$KEVO_BUNDLE_TESTS'" >&2; exit 2 ;;
+esac
 [ -d "$build/bench" ] && find "$build/bench" -maxdepth 1 -type f -perm -u+x -name 'bench_*' -exec cp {} "$out/bin/" \;
 
 system_lib='^(linux-vdso|ld-linux|libc\.so|libm\.so|libdl\.so|libpthread\.so|librt\.so|libutil\.so|libresolv\.so|libgcc_s\.so|libstdc\+\+\.so|libcuda\.so|libnvrtc)'

@@ -10,6 +10,8 @@
 #   KEVO_BUNDLE=bundle STEPS="capture export" scripts/gpu_check.sh
 #   KEVO_BUNDLE=bundle KEVO_PG_BUNDLE=pgbundle/pg.tar.xz STEPS="multi" scripts/gpu_check.sh
 # Without a GPU it stops after doctor with status 2; KEVO_CHECK_DRY=1 runs the steps anyway.
+# Bundles that fit the 64 MiB carry: KEVO_BUNDLE_TESTS=gpu scripts/bundle.sh build bundle (48 MB,
+# for "tests"); with the PostgreSQL of "multi" (20 MB), KEVO_BUNDLE_TESTS=none (36 MB).
 # ("multi": two runners on one GPU, and an orchestrator with two workers through a carried
 # PostgreSQL made by scripts/pg_bundle.sh pgbundle; see docs/cluster.md.)
 # Writes $OUT/summary.txt and $OUT/logs.tgz (everything else).
