@@ -175,30 +175,34 @@ Result<int> version(sql::Db& db) {
 
 Status migrate(sql::Db& db, int target) {
   if (target < 0) target = latest_version();
-  while (true) {
-    KEVO_ASSIGN_OR_RETURN(auto txn, sql::Txn::begin(db, sql::Txn::Kind::kWrite));
-    // Read the version inside the write transaction: two processes opening one old file at
-    // once must not both apply a migration. (PostgreSQL takes no lock at BEGIN: an advisory
-    // lock, released with the transaction, does it.)
-    if (db.postgres()) KEVO_RETURN_IF_ERROR(db.exec("SELECT pg_advisory_xact_lock(1801812591, 2)"));
-    KEVO_ASSIGN_OR_RETURN(int v, version(db));
-    if (v > latest_version()) {
-      return Status::InvalidArgument("archive: the file has schema version " + std::to_string(v) +
-                                     ", newer than this kevo knows (" +
-                                     std::to_string(latest_version()) + "); use a newer kevo");
-    }
-    if (v >= target) return Status::Ok();  // the transaction rolls back: nothing was written
-    if (v == 0) {
-      KEVO_RETURN_IF_ERROR(db.exec("CREATE TABLE IF NOT EXISTS schema_version "
-                                   "(version INTEGER NOT NULL); DELETE FROM schema_version; "
-                                   "INSERT INTO schema_version VALUES (0)"));
-    }
-    KEVO_RETURN_IF_ERROR(db.exec(migrations(db.dialect())[v]).with_context("schema migration " +
-                                                               std::to_string(v + 1)));
-    KEVO_ASSIGN_OR_RETURN(auto st, db.prepare("UPDATE schema_version SET version = ?1"));
-    KEVO_RETURN_IF_ERROR(st.bind(1, v + 1).run());
-    KEVO_RETURN_IF_ERROR(txn.commit());
+  // Every step in one transaction: another process (a `kevo worker` started with the run) sees
+  // the archive before or after, never at a version in between, which it would take for an old
+  // archive that needs `kevo resume`. Both engines' DDL is transactional.
+  KEVO_ASSIGN_OR_RETURN(auto txn, sql::Txn::begin(db, sql::Txn::Kind::kWrite));
+  // Read the version inside the write transaction: two processes opening one old file at once
+  // must not both apply a migration. (PostgreSQL takes no lock at BEGIN: an advisory lock,
+  // released with the transaction, does it.)
+  if (db.postgres()) KEVO_RETURN_IF_ERROR(db.exec("SELECT pg_advisory_xact_lock(1801812591, 2)"));
+  KEVO_ASSIGN_OR_RETURN(int v, version(db));
+  if (v > latest_version()) {
+    return Status::InvalidArgument("archive: the file has schema version " + std::to_string(v) +
+                                   ", newer than this kevo knows (" +
+                                   std::to_string(latest_version()) + "); use a newer kevo");
   }
+  if (v >= target) return Status::Ok();  // the transaction rolls back: nothing was written
+  if (v == 0) {
+    KEVO_RETURN_IF_ERROR(
+        db.exec("CREATE TABLE IF NOT EXISTS schema_version "
+                "(version INTEGER NOT NULL); DELETE FROM schema_version; "
+                "INSERT INTO schema_version VALUES (0)"));
+  }
+  for (; v < target; ++v) {
+    KEVO_RETURN_IF_ERROR(db.exec(migrations(db.dialect())[v])
+                             .with_context("schema migration " + std::to_string(v + 1)));
+  }
+  KEVO_ASSIGN_OR_RETURN(auto st, db.prepare("UPDATE schema_version SET version = ?1"));
+  KEVO_RETURN_IF_ERROR(st.bind(1, target).run());
+  return txn.commit();
 }
 
 }  // namespace kevo::archive_schema
