@@ -9,6 +9,7 @@
 #   KEVO_BUNDLE=bundle STEPS="frontier counters" scripts/gpu_check.sh
 #   KEVO_BUNDLE=bundle STEPS="capture export" scripts/gpu_check.sh
 #   KEVO_BUNDLE=bundle KEVO_PG_BUNDLE=pgbundle/pg.tar.xz STEPS="multi" scripts/gpu_check.sh
+#   KEVO_BUNDLE=bundle STEPS="tune" scripts/gpu_check.sh   (the tuner on each seed: better defaults)
 # Without a GPU it stops after doctor with status 2; KEVO_CHECK_DRY=1 runs the steps anyway.
 # Bundles that fit the 64 MiB carry: KEVO_BUNDLE_TESTS=gpu scripts/bundle.sh build bundle (48 MB,
 # for "tests"); with the PostgreSQL of "multi" (20 MB), KEVO_BUNDLE_TESTS=none (36 MB).
@@ -86,6 +87,11 @@ if has multi; then
   OUT="$work/multi" timeout 330 scripts/gpu_multi_demo.sh "${MULTI_EVALS:-40}" >"$work/multi.txt" 2>&1
   say "multi-runner demo rc=$?"
   cat "$work/multi/summary.txt" 2>/dev/null | tail -n 40 | tee -a "$final/summary.txt"
+fi
+if has tune; then
+  OUT="$work/tune" timeout 560 scripts/gpu_tune_seeds.sh >"$work/tune.txt" 2>&1
+  say "tune seeds rc=$?"
+  cat "$work/tune/summary.txt" 2>/dev/null | tail -n 30 | tee -a "$final/summary.txt"
 fi
 if has capture; then
   OUT="$work/capture" timeout 240 scripts/gpu_capture_demo.sh "${CAPTURE_N:-16384}" 4 >"$work/capture.txt" 2>&1

@@ -563,15 +563,17 @@ Result<RunSummary> Evolution::run(std::atomic<bool>& stop,
       }
       if (s.stopping) spdlog::warn("stopping: {}", s.stop_detail);
     }
-    // Nothing in flight and nothing new to try (the tuner has visited every param choice of
-    // every elite, and no LLM is asking or will again): stop rather than spin.
+    // Nothing in flight and nothing new to try (the tuner has visited every one- and two-param
+    // move of every elite, and no LLM is asking or will again): stop rather than spin.
     bool llm_may_return = s.roster && s.llm_stopped.empty();
     if (!s.stopping && in_flight == 0 && s.llm_waiting == 0 && seeds_checked && !llm_may_return) {
       if (!idle_since_s) idle_since_s = s.now_s();
       if (s.now_s() - *idle_since_s >= kIdleBeforeExhausted_s) {
         s.stopping = true;
         s.stop_reason = StopReason::kSearchExhausted;
-        s.stop_detail = "the tuner has no untried params left and no LLM can be asked";
+        s.stop_detail =
+            "the tuner has tried every one- and two-param change of every elite, and no LLM can "
+            "be asked";
         spdlog::warn("{}: stopping", s.stop_detail);
       }
     } else {

@@ -116,7 +116,7 @@ enum class StopReason {
   kMaxEvaluations,   // run.max_evaluations reached
   kMaxWallMinutes,   // run.max_wall_minutes reached
   kInterrupted,      // the stop flag (Ctrl-C, SIGTERM)
-  kSearchExhausted,  // the tuner has no untried params left and no LLM can be asked
+  kSearchExhausted,  // every elite's tuner moves are evaluated and no LLM can be asked
   kMaxCostUsd,       // run.max_cost_usd spent
   kLlmMaxRequests,   // llm.max_requests sent
   kLlmPaused,        // every model's breaker holds it
