@@ -328,6 +328,7 @@ double Evolution::Impl::next_due_s(double last_progress_s,
 
 void Evolution::Impl::produce() {
   auto totals = archive.totals();
+  archive_unreadable = !totals.ok();
   if (!totals.ok()) return;
   if (totals->by_status["ok"] == 0) return;  // children need a parent: wait for the seeds
   const int gpus = std::max(1, backend.active_gpus());
@@ -566,7 +567,8 @@ Result<RunSummary> Evolution::run(std::atomic<bool>& stop,
     // Nothing in flight and nothing new to try (the tuner has visited every one- and two-param
     // move of every elite, and no LLM is asking or will again): stop rather than spin.
     bool llm_may_return = s.roster && s.llm_stopped.empty();
-    if (!s.stopping && in_flight == 0 && s.llm_waiting == 0 && seeds_checked && !llm_may_return) {
+    if (!s.stopping && in_flight == 0 && s.llm_waiting == 0 && seeds_checked && !llm_may_return &&
+        !s.archive_unreadable) {
       if (!idle_since_s) idle_since_s = s.now_s();
       if (s.now_s() - *idle_since_s >= kIdleBeforeExhausted_s) {
         s.stopping = true;

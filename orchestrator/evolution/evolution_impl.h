@@ -67,7 +67,8 @@ struct Evolution::Impl {
   // source). Returns nullopt when the tuner has nothing new to offer for this parent.
   std::optional<NewProgram> make_tuner_child(const Selection& s);
   // True when this program (source and stored params) is in the archive, evaluated or pending.
-  bool already_in_archive(const std::string& source, const std::map<std::string, int64_t>& params);
+  Result<bool> already_in_archive(const std::string& source,
+                                  const std::map<std::string, int64_t>& params);
   // Another elite for the tuner when selection picked one whose neighbours are all evaluated:
   // one of the same island first, else of any island; none when every elite is tuned out.
   std::optional<Selection> untuned_elite(const Selection& picked);
@@ -128,6 +129,9 @@ struct Evolution::Impl {
   std::mt19937_64 rng;  // tuner/LLM choice; seeded from the run seed and the evaluation count
   ParamTuner tuner{0};  // reseeded in run() like rng
   std::set<ProgramId> tuned_out;  // parents whose every tuner neighbour is in the archive
+  // The last produce() could not read the archive (a PostgreSQL server restarting): an idle loop
+  // then waits for it rather than calling the search exhausted.
+  bool archive_unreadable = false;
 
   // LLM state (coordinator thread only).
   std::optional<PromptTemplates> templates;
