@@ -85,20 +85,35 @@ std::vector<GpuInfo> fake_gpus() {
   return {g};
 }
 
+// A new run of `config` in `tmp` (seeds added) on the fake backend and the test's clock.
+struct NewRun {
+  NewRun(const testing::TempDir& tmp, const KevoConfig& config,
+         std::vector<LlmModelHandle> models = {}) {
+    auto created = Archive::create(tmp.file("kevo.db"), RunInfo{"t"}, config.archive);
+    EXPECT_TRUE(created.ok()) << created.status().to_string();
+    if (!created.ok()) return;
+    archive = std::move(*created);
+    evo = std::make_unique<Evolution>(config, *archive, backend, std::move(models), fake_gpus());
+    evo->set_clock(clock);
+    EXPECT_TRUE(evo->add_seeds().ok());
+  }
+  Result<RunSummary> run(std::function<void(const Progress&)> progress = [](const Progress&) {}) {
+    if (!evo) return Status::Internal("the archive was not created");
+    return evo->run(stop, progress);
+  }
+  FakeBackend backend;
+  FakeClock clock;
+  std::atomic<bool> stop{false};
+  std::unique_ptr<Archive> archive;
+  std::unique_ptr<Evolution> evo;
+};
+
 TEST(Evolution, TunerImprovesTheSeedAndNeverEvaluatesTwice) {
   testing::TempDir tmp;
   // 20 param combinations exist: 16 evaluations leave the tuner room to search.
-  KevoConfig config = test_config(tmp, 16);
-  auto archive = Archive::create(tmp.file("kevo.db"), RunInfo{"t"}, config.archive);
-  ASSERT_TRUE(archive.ok()) << archive.status().to_string();
-  FakeBackend backend;
-  Evolution evo(config, **archive, backend, {}, fake_gpus());
-  FakeClock clock;
-  evo.set_clock(clock);
-  ASSERT_TRUE(evo.add_seeds().ok());
-  std::atomic<bool> stop{false};
+  NewRun r(tmp, test_config(tmp, 16));
   int progress_calls = 0;
-  auto summary = evo.run(stop, [&](const Progress&) { ++progress_calls; });
+  auto summary = r.run([&](const Progress&) { ++progress_calls; });
   ASSERT_TRUE(summary.ok()) << summary.status().to_string();
   EXPECT_EQ(summary->stop_reason, StopReason::kMaxEvaluations);
   EXPECT_EQ(summary->progress.evaluations, 16);
@@ -108,24 +123,16 @@ TEST(Evolution, TunerImprovesTheSeedAndNeverEvaluatesTwice) {
   EXPECT_GT(*summary->progress.best_fitness, 3.0);
   EXPECT_GT(summary->tuner_children, 0);
   // Every evaluation is of a distinct program (holdouts re-run elites on the other suite).
-  EXPECT_EQ(backend.evaluations - backend.holdouts, 16);
-  auto totals = (*archive)->totals();
+  EXPECT_EQ(r.backend.evaluations - r.backend.holdouts, 16);
+  auto totals = r.archive->totals();
   ASSERT_TRUE(totals.ok());
   EXPECT_EQ(totals->pending, 0);
 }
 
 TEST(Evolution, StopsWhenTheTunerHasNothingLeftToTry) {
   testing::TempDir tmp;
-  KevoConfig config = test_config(tmp, 100);  // more than the 20 param combinations
-  auto archive = Archive::create(tmp.file("kevo.db"), RunInfo{"t"}, config.archive);
-  ASSERT_TRUE(archive.ok());
-  FakeBackend backend;
-  Evolution evo(config, **archive, backend, {}, fake_gpus());
-  FakeClock clock;
-  evo.set_clock(clock);
-  ASSERT_TRUE(evo.add_seeds().ok());
-  std::atomic<bool> stop{false};
-  auto summary = evo.run(stop, [](const Progress&) {});
+  NewRun r(tmp, test_config(tmp, 100));  // more than the 20 param combinations
+  auto summary = r.run();
   ASSERT_TRUE(summary.ok()) << summary.status().to_string();
   EXPECT_EQ(summary->stop_reason, StopReason::kSearchExhausted);
   EXPECT_EQ(summary->progress.evaluations, 20);
@@ -145,25 +152,18 @@ TEST(Evolution, TheTunerFindsWhatIsLeftWithoutWaitingForTicks) {
               "// kevo:param  PA = 0 in {0, 1, 2, 3, 4, 5, 6, 7}\n"
               "// kevo:param  PB = 0 in {0, 1, 2, 3, 4, 5, 6, 7}\n");
   testing::write_file(tmp.file("seed.cu"), seed);
-  auto archive = Archive::create(tmp.file("kevo.db"), RunInfo{"t"}, config.archive);
-  ASSERT_TRUE(archive.ok());
-  FakeBackend backend;
-  Evolution evo(config, **archive, backend, {}, fake_gpus());
-  FakeClock clock;
-  evo.set_clock(clock);
-  ASSERT_TRUE(evo.add_seeds().ok());
-  std::atomic<bool> stop{false};
-  auto summary = evo.run(stop, [](const Progress&) {});
+  NewRun r(tmp, config);
+  auto summary = r.run();
   ASSERT_TRUE(summary.ok()) << summary.status().to_string();
   EXPECT_EQ(summary->stop_reason, StopReason::kSearchExhausted);
-  EXPECT_EQ(backend.evaluations - backend.holdouts, summary->progress.evaluations);
+  EXPECT_EQ(r.backend.evaluations - r.backend.holdouts, summary->progress.evaluations);
   EXPECT_LT(summary->progress.elapsed_s, 2.6);
   // "Exhausted" is true: every one-param move of every elite is in the archive.
-  auto elites = (*archive)->elites();
+  auto elites = r.archive->elites();
   ASSERT_TRUE(elites.ok());
   ASSERT_FALSE(elites->empty());
   for (const Elite& e : *elites) {
-    auto p = (*archive)->program(e.program);
+    auto p = r.archive->program(e.program);
     ASSERT_TRUE(p.ok());
     auto spec = parse_task_spec(p->source);
     ASSERT_TRUE(spec.ok());
@@ -176,7 +176,7 @@ TEST(Evolution, TheTunerFindsWhatIsLeftWithoutWaitingForTicks) {
           int64_t v = q.name == ps.name ? choice : values->at(q.name);
           if (v != q.value) moved[q.name] = v;
         }
-        auto found = (*archive)->lookup_by_hash(program_hash(p->source, moved));
+        auto found = r.archive->lookup_by_hash(program_hash(p->source, moved));
         ASSERT_TRUE(found.ok());
         EXPECT_TRUE(found->has_value())
             << "elite #" << e.program << ": " << ps.name << "=" << choice << " never tried";
@@ -191,16 +191,9 @@ TEST(Evolution, WallBudgetEndsTheRunOnTheLoopsClock) {
   testing::TempDir tmp;
   KevoConfig config = test_config(tmp, 100);
   config.run.max_wall_minutes = 1;
-  auto archive = Archive::create(tmp.file("kevo.db"), RunInfo{"t"}, config.archive);
-  ASSERT_TRUE(archive.ok());
-  FakeBackend backend;
-  FakeClock clock;
-  backend.on_evaluate = [&] { clock.advance(20); };
-  Evolution evo(config, **archive, backend, {}, fake_gpus());
-  evo.set_clock(clock);
-  ASSERT_TRUE(evo.add_seeds().ok());
-  std::atomic<bool> stop{false};
-  auto summary = evo.run(stop, [](const Progress&) {});
+  NewRun r(tmp, config);
+  r.backend.on_evaluate = [&] { r.clock.advance(20); };
+  auto summary = r.run();
   ASSERT_TRUE(summary.ok()) << summary.status().to_string();
   EXPECT_EQ(summary->stop_reason, StopReason::kMaxWallMinutes);
   EXPECT_GE(summary->progress.elapsed_s, 60);
@@ -211,17 +204,10 @@ TEST(Evolution, StopFlagEndsCleanlyAndResumeContinues) {
   testing::TempDir tmp;
   KevoConfig config = test_config(tmp, 14);
   {
-    auto archive = Archive::create(tmp.file("kevo.db"), RunInfo{"t"}, config.archive);
-    ASSERT_TRUE(archive.ok());
-    FakeBackend backend;
-    Evolution evo(config, **archive, backend, {}, fake_gpus());
-    FakeClock clock;
-    evo.set_clock(clock);
-    ASSERT_TRUE(evo.add_seeds().ok());
-    std::atomic<bool> stop{false};
-    backend.stop_flag = &stop;
-    backend.stop_at = 5;
-    auto summary = evo.run(stop, [](const Progress&) {});
+    NewRun r(tmp, config);
+    r.backend.stop_flag = &r.stop;
+    r.backend.stop_at = 5;
+    auto summary = r.run();
     ASSERT_TRUE(summary.ok()) << summary.status().to_string();
     EXPECT_EQ(summary->stop_reason, StopReason::kInterrupted);
     EXPECT_LT(summary->progress.evaluations, 14);
@@ -249,22 +235,15 @@ TEST(Evolution, LlmChildrenEditFailuresAndGarbageDoNotStopTheRun) {
   KevoConfig config = test_config(tmp, 24);
   config.run.tuner_share = 0.2;
   config.llm.max_in_flight = 4;
-  auto archive = Archive::create(tmp.file("kevo.db"), RunInfo{"t"}, config.archive);
-  ASSERT_TRUE(archive.ok());
-  FakeBackend backend;
   ScriptedLlm llm;
-  Evolution evo(config, **archive, backend, {{"scripted", &llm}}, fake_gpus());
-  FakeClock clock;
-  evo.set_clock(clock);
-  ASSERT_TRUE(evo.add_seeds().ok());
-  std::atomic<bool> stop{false};
-  auto summary = evo.run(stop, [](const Progress&) {});
+  NewRun r(tmp, config, {{"scripted", &llm}});
+  auto summary = r.run();
   ASSERT_TRUE(summary.ok()) << summary.status().to_string();
   EXPECT_GT(summary->llm_children, 0);
   EXPECT_GT(summary->llm_edit_failures, 0);
   // A FAST child doubles the parent's fitness: the best must come from an LLM child.
   ASSERT_TRUE(summary->progress.best_fitness.has_value());
-  auto best = (*archive)->program(*summary->progress.best_program);
+  auto best = r.archive->program(*summary->progress.best_program);
   ASSERT_TRUE(best.ok());
   EXPECT_NE(best->source.find("FAST"), std::string::npos);
   // Prompts carry the parent's source and the task; a failed edit is fed back on the retry.
