@@ -132,6 +132,13 @@ KernelCounters counters_from_values(const std::vector<double>& values, double co
   return c;
 }
 
+void set_grid_fill(KernelCounters& c, long long grid_blocks, int blocks_per_sm, int sm_count) {
+  c.grid_blocks = double(grid_blocks);
+  c.waves = blocks_per_sm > 0 && sm_count > 0
+                ? double(grid_blocks) / (double(blocks_per_sm) * double(sm_count))
+                : 0;
+}
+
 nlohmann::json to_json(const KernelCounters& c) {
   nlohmann::json stalls = nlohmann::json::array();
   for (const StallShare& s : c.stalls) {
@@ -146,6 +153,8 @@ nlohmann::json to_json(const KernelCounters& c) {
           {"l2_hit_pct", c.l2_hit_pct},
           {"warps_per_sm", c.warps_per_sm},
           {"theoretical_warps_per_sm", c.theoretical_warps_per_sm},
+          {"grid_blocks", c.grid_blocks},
+          {"waves", c.waves},
           {"issue_active_pct", c.issue_active_pct},
           {"stalls", stalls}};
 }
@@ -163,6 +172,8 @@ Result<KernelCounters> kernel_counters_from_json(const nlohmann::json& j) {
     c.l2_hit_pct = j.value("l2_hit_pct", 0.0);
     c.warps_per_sm = j.value("warps_per_sm", 0.0);
     c.theoretical_warps_per_sm = j.value("theoretical_warps_per_sm", 0.0);
+    c.grid_blocks = j.value("grid_blocks", 0.0);  // absent in results from before they were kept
+    c.waves = j.value("waves", 0.0);
     c.issue_active_pct = j.value("issue_active_pct", 0.0);
     if (j.contains("stalls")) {
       for (const auto& s : j.at("stalls")) {
@@ -211,6 +222,14 @@ std::string describe_counters(const KernelCounters& c) {
       "; L2 hit " + fmt("%.0f%%", c.l2_hit_pct) + "; " + fmt("%.1f", c.warps_per_sm) + " warps/SM";
   if (c.theoretical_warps_per_sm > 0)
     out += " (" + fmt("%.0f", c.theoretical_warps_per_sm) + " possible)";
+  if (c.waves > 0) {
+    out += "; grid of " + fmt("%.0f", c.grid_blocks) +
+           " blocks = " + (c.waves < 10 ? fmt("%.2f", c.waves) : fmt("%.0f", c.waves)) + " waves";
+    if (c.waves < 0.95) {
+      out += " (less than one: " + fmt("%.0f%%", 100 * (1 - c.waves)) +
+             " of the SMs' block slots stay empty)";
+    }
+  }
   out += "; issuing " + fmt("%.0f%%", c.issue_active_pct) + " of cycles";
   if (!c.stalls.empty()) {
     const StallShare& top = c.stalls.front();

@@ -32,6 +32,11 @@ struct KernelCounters {
   double l2_hit_pct = 0;        // lts__t_sector_hit_rate.pct
   double warps_per_sm = 0;      // achieved occupancy: sm__warps_active.avg.per_cycle_active
   double theoretical_warps_per_sm = 0;  // what registers, smem and block size allow (driver)
+  // The grid against the GPU: its blocks over (SMs x blocks an SM may hold). Below 1 some SMs
+  // get no block at all, which warps/SM (an average over the SMs' active cycles) does not show;
+  // just above a whole number, the last wave runs nearly empty. 0 when not known.
+  double grid_blocks = 0;
+  double waves = 0;
   double issue_active_pct = 0;          // smsp__issue_active.avg.pct_of_peak_sustained_active
   std::vector<StallShare> stalls;       // the largest first, at most kTopStalls
 };
@@ -51,6 +56,10 @@ const std::vector<std::string>& counter_metric_names();
 // GPU's measured copy bandwidth (read + write); 0 leaves dram_copy_pct at 0.
 KernelCounters counters_from_values(const std::vector<double>& values, double copy_gbps,
                                     double theoretical_warps_per_sm);
+
+// Sets grid_blocks and waves from the launch's blocks, the blocks one SM may hold (occupancy
+// API) and the GPU's SMs; waves stays 0 when either of the last two is unknown.
+void set_grid_fill(KernelCounters& c, long long grid_blocks, int blocks_per_sm, int sm_count);
 
 nlohmann::json to_json(const KernelCounters& c);
 // Accepts what to_json writes; InvalidArgument naming the problem otherwise.

@@ -44,7 +44,9 @@ bool Runner::counters_phase(CounterProfiler& prof, CountersOutcome& co) {
           CUDA_SUCCESS) {
         theoretical = double(blocks) * ((threads + 31) / 32);
       }
-      co.kernels.push_back(counters_from_values((*values)[i], c_.info().copy_gbps, theoretical));
+      KernelCounters kc = counters_from_values((*values)[i], c_.info().copy_gbps, theoretical);
+      set_grid_fill(kc, (long long)l.grid[0] * l.grid[1] * l.grid[2], blocks, c_.info().sm_count);
+      co.kernels.push_back(std::move(kc));
     }
   }
   // Replays are calls like any other: they may not write the inputs or outside their buffers.

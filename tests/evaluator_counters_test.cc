@@ -94,6 +94,30 @@ TEST(CountersCpu, OneLineReadingSaysWhatBoundsTheKernel) {
       << line;
 }
 
+// The grid against the GPU: 32 blocks on 132 SMs of 2 blocks each leave most SMs without one,
+// which warps/SM alone does not show.
+TEST(CountersCpu, GridFillSaysWhenSmsSitIdle) {
+  KernelCounters c = example();
+  set_grid_fill(c, 32, 2, 132);
+  EXPECT_DOUBLE_EQ(c.grid_blocks, 32);
+  EXPECT_NEAR(c.waves, 32.0 / 264, 1e-12);
+  std::string line = describe_counters(c);
+  EXPECT_NE(line.find("grid of 32 blocks = 0.12 waves (less than one: 88% of the SMs' block "
+                      "slots stay empty)"),
+            std::string::npos)
+      << line;
+  set_grid_fill(c, 1024, 2, 132);
+  line = describe_counters(c);
+  EXPECT_NE(line.find("grid of 1024 blocks = 3.88 waves;"), std::string::npos) << line;
+  EXPECT_EQ(line.find("less than one"), std::string::npos) << line;
+  // Unknown occupancy or SM count: no waves, and the line says nothing about the grid.
+  set_grid_fill(c, 32, 0, 132);
+  EXPECT_EQ(c.waves, 0);
+  EXPECT_EQ(describe_counters(c).find("grid of"), std::string::npos);
+  KernelCounters none = example();
+  EXPECT_EQ(describe_counters(none).find("grid of"), std::string::npos);
+}
+
 TEST(CountersCpu, JsonRoundTripsPerKernelAndPerResult) {
   EvalResult r;
   r.fitness = 2;
@@ -103,6 +127,7 @@ TEST(CountersCpu, JsonRoundTripsPerKernelAndPerResult) {
   w.kernels.push_back({"score", 10, 40, 0, 0});
   w.kernels.push_back({"attend", 20, 128, 4096, 0});
   w.kernels[1].counters = example();
+  set_grid_fill(*w.kernels[1].counters, 512, 2, 132);
   r.workloads.push_back(w);
   r.counters = CountersRun{7, 85.5, ""};
   nlohmann::json j = to_json(r);
@@ -114,7 +139,9 @@ TEST(CountersCpu, JsonRoundTripsPerKernelAndPerResult) {
   ASSERT_TRUE(back->workloads[0].kernels[1].counters);
   EXPECT_FALSE(back->workloads[0].kernels[0].counters);
   const KernelCounters& c = *back->workloads[0].kernels[1].counters;
-  EXPECT_EQ(describe_counters(c), describe_counters(example()));
+  EXPECT_EQ(describe_counters(c), describe_counters(*w.kernels[1].counters));
+  EXPECT_DOUBLE_EQ(c.grid_blocks, 512);
+  EXPECT_NEAR(c.waves, 512.0 / 264, 1e-12);
   ASSERT_TRUE(back->counters);
   EXPECT_EQ(back->counters->passes, 7);
   EXPECT_EQ(back->counters->ms, 85.5);
@@ -324,6 +351,10 @@ TEST(CountersGpu, DenseSeedReadsItsKeysAndValues) {
     read += k.counters->dram_read_bytes;
     std::printf("dense %s: %.2f us timed; %s\n", k.name.c_str(), k.us,
                 describe_counters(*k.counters).c_str());
+    // The grid against this GPU's SMs and the blocks one may hold.
+    EXPECT_GE(k.counters->grid_blocks, 1) << k.name;
+    EXPECT_GT(k.counters->waves, 0) << k.name;
+    EXPECT_LE(k.counters->waves, k.counters->grid_blocks) << k.name;
   }
   EXPECT_NEAR(read, kv, 0.05 * kv);
 
