@@ -64,6 +64,9 @@ nlohmann::json to_json(const EvalResult& r) {
     workloads.push_back({{"name", w.name},
                          {"B", w.B},
                          {"N", w.N},
+                         {"Hq", w.Hq},
+                         {"Hkv", w.Hkv},
+                         {"D", w.D},
                          {"decode_us", w.decode_us},
                          {"dense_us", w.dense_us},
                          {"speedup", w.speedup},
@@ -113,6 +116,9 @@ Result<EvalResult> eval_result_from_json(const nlohmann::json& j) {
         wr.name = w.at("name").get<std::string>();
         wr.B = w.value("B", 0);
         wr.N = w.value("N", 0);
+        wr.Hq = w.value("Hq", 0);
+        wr.Hkv = w.value("Hkv", 0);
+        wr.D = w.value("D", 0);
         wr.decode_us = w.value("decode_us", 0.0);
         wr.dense_us = w.value("dense_us", 0.0);
         wr.speedup = w.value("speedup", 0.0);

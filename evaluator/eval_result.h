@@ -62,6 +62,7 @@ struct WorkloadResult {
   // middle half of the samples spans 2% of the median). 0 when unknown (older results).
   double decode_spread = 0, dense_spread = 0;
   double worst_call_err = 0;  // the largest mean relative error of one call (the gate's unit)
+  int Hq = 0, Hkv = 0, D = 0;  // the rest of the shape (0 in results from before it was kept)
 };
 
 struct EvalResult {

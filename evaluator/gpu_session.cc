@@ -228,6 +228,9 @@ EvalResult Session::measure(const Candidate& c, const CompileOutcome& compiled,
     r.name = w.name;
     r.B = w.shape.B;
     r.N = w.shape.N;
+    r.Hq = w.shape.Hq;
+    r.Hkv = w.shape.Hkv;
+    r.D = w.shape.D;
     r.decode_us = co.decode_us;
     r.dense_us = dn->decode_us;
     r.speedup = co.decode_us > 0 ? dn->decode_us / co.decode_us : 0;

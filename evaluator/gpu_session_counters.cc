@@ -87,6 +87,9 @@ std::optional<Failure> Session::profile(const LoadedModule& m, const Suite& s,
     r.name = w->name;
     r.B = w->shape.B;
     r.N = w->shape.N;
+    r.Hq = w->shape.Hq;
+    r.Hkv = w->shape.Hkv;
+    r.D = w->shape.D;
     for (size_t i = 0; i < plan.decode.size() && i < co.kernels.size(); ++i) {
       const PlanKernel& k = plan.decode[i];
       KernelTiming t{k.name, 0, k.registers, k.static_smem + int(k.launch.smem), k.local_bytes};

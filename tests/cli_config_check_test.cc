@@ -48,7 +48,7 @@ TEST(ConfigCheck, ReportsEveryProblemAtOnceWithItsLine) {
   auto r = run_kevo("config-check " + dir.file("bad.yaml"));
   EXPECT_EQ(r.exit_code, 1);
   const std::string f = dir.file("bad.yaml");
-  for (const std::string want :
+  for (const std::string& want :
        {f + ": 8 problems:", f + ":6: key 'run.max_evaluations': given twice (first at line 5)",
         f + ":3: key 'run.seeds[1]': no seed 'no_such_seed'",
         f + ":4: key 'run.max_cost_usd': must be >= 0",

@@ -176,5 +176,26 @@ TEST(ResultAssembly, SpeedupCarriesItsSpread) {
   EXPECT_EQ(assemble_result({a, b}, 1.0).metrics["speedup_spread"], 0.0);
 }
 
+// A workload's whole shape travels with its result (the prompt resolves each kernel's grid from
+// it); JSON from before it was kept reads 0.
+TEST(ResultAssembly, WorkloadsCarryTheirWholeShape) {
+  WorkloadMeasure a;
+  a.result = {"B2-N8192", 2, 8192, 10.0, 40.0, 4.0, 0.02, 0.05, 0.08, 0.0, {}};
+  a.result.Hq = 64;
+  a.result.Hkv = 4;
+  a.result.D = 96;
+  nlohmann::json j = to_json(assemble_result({a}, 1.0));
+  auto back = eval_result_from_json(j);
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(back->workloads[0].Hq, 64);
+  EXPECT_EQ(back->workloads[0].Hkv, 4);
+  EXPECT_EQ(back->workloads[0].D, 96);
+  for (const char* k : {"Hq", "Hkv", "D"}) j["workloads"][0].erase(k);
+  back = eval_result_from_json(j);
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(back->workloads[0].Hq, 0);
+  EXPECT_EQ(back->workloads[0].B, 2);
+}
+
 }  // namespace
 }  // namespace kevo

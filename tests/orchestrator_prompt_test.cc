@@ -99,6 +99,30 @@ TEST(Prompt, ShippedTemplatesBuildADiffPromptWithEverything) {
   EXPECT_EQ(p->system.find("{{"), std::string::npos);
 }
 
+// With the workload's whole shape in the result, each kernel line says its grid for that
+// workload and how many blocks that makes per SM; results from before shapes were kept, and
+// kernels the plan does not name, say nothing about grids.
+TEST(Prompt, KernelLinesGiveTheGridOfEachWorkload) {
+  PromptContext c = context();
+  auto old = shipped().build(c);
+  ASSERT_TRUE(old.ok());
+  EXPECT_EQ(old->user.find(", grid "), std::string::npos);
+  WorkloadResult& w = c.parent.result.workloads[0];
+  w.Hq = 32;
+  w.Hkv = 8;
+  w.D = 128;
+  w.B = 2;
+  auto p = shipped().build(c);
+  ASSERT_TRUE(p.ok()) << p.status().to_string();
+  EXPECT_NE(p->user.find("attend: 4.8 us, 96 registers, 48 KB shared, 16 B local (spills), grid "
+                         "32x2x1 = 64 blocks of 256 threads (0.4848 per SM)"),
+            std::string::npos)
+      << p->user;
+  EXPECT_NE(p->user.find("score: 3.1 us, 40 registers, 0 B shared, 0 B local (spills)\n"),
+            std::string::npos)
+      << p->user;
+}
+
 TEST(Prompt, RewriteAndFixTemplatesAreChosenFromTheContext) {
   auto c = context();
   c.format = EditFormat::kWholeFile;

@@ -97,8 +97,12 @@ TEST(Seeds, EverythingButTheIncludeIsInsideTheEvolveBlock) {
     for (const KernelLaunchSpec& k : spec->kernels) {
       EXPECT_GT(k.line, spec->evolve_begin_line) << "kernel " << k.name << "'s directive is outside";
     }
-    if (spec->index_line) EXPECT_GT(spec->index_line, spec->evolve_begin_line);
-    if (spec->workspace_line) EXPECT_GT(spec->workspace_line, spec->evolve_begin_line);
+    if (spec->index_line) {
+      EXPECT_GT(spec->index_line, spec->evolve_begin_line);
+    }
+    if (spec->workspace_line) {
+      EXPECT_GT(spec->workspace_line, spec->evolve_begin_line);
+    }
     // Outside the block: comments, blank lines and #include lines only.
     int line = 0;
     std::istringstream in(text);

@@ -4,6 +4,8 @@
 #include <cctype>
 #include <cstdio>
 
+#include "evaluator/task.h"
+
 namespace kevo::prompt_sections {
 namespace {
 
@@ -43,7 +45,29 @@ std::string metrics_text(const EvalResult& r) {
   return out;
 }
 
-std::string kernels_text(const EvalResult& r) {
+// "grid 4x8x1 = 32 blocks of 256 threads (0.24 per SM)": how much of the GPU a launch can fill,
+// which the timings alone do not say. Empty when the shape or plan is unknown (older results).
+std::string grid_text(const ProgramInfo& p, const WorkloadResult& w, const std::string& kernel,
+                      int sm_count) {
+  if (w.Hq <= 0 || w.Hkv <= 0 || w.D <= 0) return "";
+  auto spec = parse_task_spec(p.source);
+  if (!spec.ok()) return "";
+  auto plan = resolve_plan(*spec, p.params, Shape{w.B, w.Hq, w.Hkv, w.N, w.D});
+  if (!plan.ok()) return "";
+  for (const ResolvedLaunch& l : plan->launches) {
+    if (l.name != kernel || l.phase != Phase::kDecode) continue;
+    const double blocks = double(l.grid[0]) * l.grid[1] * l.grid[2];
+    std::string out = ", grid " + std::to_string(l.grid[0]) + "x" + std::to_string(l.grid[1]) +
+                      "x" + std::to_string(l.grid[2]) + " = " + number(blocks) + " blocks of " +
+                      std::to_string(l.block[0] * l.block[1] * l.block[2]) + " threads";
+    if (sm_count > 0) out += " (" + number(blocks / sm_count) + " per SM)";
+    return out;
+  }
+  return "";
+}
+
+std::string kernels_text(const ProgramInfo& p, int sm_count) {
+  const EvalResult& r = p.result;
   std::string out;
   for (const auto& w : r.workloads) {
     if (is_holdout(w.name)) continue;
@@ -54,7 +78,7 @@ std::string kernels_text(const EvalResult& r) {
     for (const auto& k : w.kernels) {
       out += "    " + k.name + ": " + number(k.us) + " us, " + std::to_string(k.registers) +
              " registers, " + bytes(k.smem_bytes) + " shared, " + bytes(k.local_bytes) +
-             " local (spills)\n";
+             " local (spills)" + grid_text(p, w, k.name, sm_count) + "\n";
       if (k.counters) out += "      hardware counters: " + describe_counters(*k.counters) + "\n";
     }
   }
@@ -142,12 +166,13 @@ std::map<std::string, std::string> program_values(const PromptContext& c, const 
   bool blocked = p.source.find("EVOLVE-BLOCK-START") != std::string::npos;
   return {
       {"parent_source", source},
-      {"parent_params", p.params.empty()
-                            ? "The kevo:param lines hold the values this program runs with."
-                            : "Params (overriding the kevo:param defaults): " + params_text(p.params)},
+      {"parent_params",
+       p.params.empty() ? "The kevo:param lines hold the values this program runs with."
+                        : "Params (overriding the kevo:param defaults): " + params_text(p.params)},
       {"parent_metrics", c.parent_evaluated ? metrics_text(p.result)
                                             : "(not evaluated: no results for this file yet)"},
-      {"parent_kernels", c.parent_evaluated ? kernels_text(p.result) : "(not evaluated)"},
+      {"parent_kernels",
+       c.parent_evaluated ? kernels_text(p, c.hardware.sm_count) : "(not evaluated)"},
       {"parent_feedback", or_none(cap(p.result.feedback, o.max_feedback_chars))},
       {"parent_status", eval_status_name(p.result.status)},
       {"parent_message", or_none(cap(p.result.message, o.max_feedback_chars), "(no message)")},
@@ -160,7 +185,8 @@ std::map<std::string, std::string> program_values(const PromptContext& c, const 
                  "inside, so the plan may change with the code); the marker lines and everything "
                  "outside them must stay exactly as they are, or the edit is refused."
                : ""},
-      {"direction", c.direction.empty() ? "(none: pick the most promising idea yourself)" : c.direction},
+      {"direction",
+       c.direction.empty() ? "(none: pick the most promising idea yourself)" : c.direction},
   };
 }
 
