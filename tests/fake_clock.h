@@ -14,6 +14,10 @@ namespace kevo::testing {
 
 class FakeClock : public Clock {
  public:
+  // `grace_ms`: how long a wait gives other threads to notify before it counts as idle. A test
+  // that counts the loop's idle time raises it, so a loaded machine's slow threads are not
+  // taken for idleness.
+  explicit FakeClock(int grace_ms = 2) : grace_ms_(grace_ms) {}
   double now_s() const override {
     std::lock_guard lock(mu_);
     return now_s_;
@@ -25,7 +29,7 @@ class FakeClock : public Clock {
   bool wait_until(std::condition_variable& cv, std::unique_lock<std::mutex>& lock,
                   double deadline_s, const std::function<bool()>& ready) override {
     // Another thread of the loop (a GPU thread, a compile waiter) may be about to notify.
-    if (cv.wait_for(lock, std::chrono::milliseconds(2), ready)) return true;
+    if (cv.wait_for(lock, std::chrono::milliseconds(grace_ms_), ready)) return true;
     {
       std::lock_guard guard(mu_);
       now_s_ = std::max(now_s_, deadline_s);
@@ -39,6 +43,7 @@ class FakeClock : public Clock {
   }
 
  private:
+  const int grace_ms_;
   mutable std::mutex mu_;
   double now_s_ = 1000;
   int jumps_ = 0;
