@@ -6,6 +6,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
+#include <limits>
 #include <mutex>
 
 #include "orchestrator/evolution/clock.h"
@@ -32,7 +34,11 @@ class FakeClock : public Clock {
     if (cv.wait_for(lock, std::chrono::milliseconds(grace_ms_), ready)) return true;
     {
       std::lock_guard guard(mu_);
-      now_s_ = std::max(now_s_, deadline_s);
+      // One step past the deadline: the loop's deadline is its start plus a run time, rounded,
+      // and landing exactly on it can leave the run time (now - start) a hair short of what was
+      // due, so the loop would wait for the same instant forever (a parent rest of 0.05 s did).
+      now_s_ =
+          std::max(now_s_, std::nextafter(deadline_s, std::numeric_limits<double>::infinity()));
       ++jumps_;
     }
     return ready();
