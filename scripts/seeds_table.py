@@ -7,8 +7,9 @@ DIR holds table.json (and torch.json) as scripts/gpu_frontier.sh writes them. Wi
 files a seed's figures come from the last file that has it (its run is named in the table).
 Prints markdown: per seed the speedup over the dense seed per workload (median, and min-max over
 the evaluations), status count, mean and worst per-call error, holdout error, and the decode time
-against the seed's memory roofline (scripts/roofline.py at the run's copy bandwidth); then the
-dense seed against torch SDPA (bench/torch_sdpa_decode.py) on both suites' shapes.
+against the seed's memory roofline (scripts/roofline.py at the run's copy bandwidth); where each
+seed's decode time goes, kernel by kernel; then the dense seed against torch SDPA
+(bench/torch_sdpa_decode.py) on both suites' shapes.
 """
 import argparse
 import json
@@ -73,6 +74,46 @@ def seed_rows(seeds):
     return out
 
 
+def kernel_shares(s):
+    """Per workload: the decode kernels' median times over the ok evaluations, largest first, and
+    the decode time they leave unexplained (launch gaps and what runs between kernels)."""
+    ok = [r for r in s.get("evals", []) if r["status"] == "ok"]
+    out = {}
+    if not ok:
+        return out
+    for i, w in enumerate(ok[0]["workloads"]):
+        per = {}
+        for r in ok:
+            for k in r["workloads"][i].get("kernels", []):
+                per.setdefault(k["name"], []).append(k["us"])
+        kernels = sorted(((n, statistics.median(v)) for n, v in per.items()), key=lambda x: -x[1])
+        decode = statistics.median(r["workloads"][i]["decode_us"] for r in ok)
+        out[w["name"]] = (decode, kernels, decode - sum(us for _, us in kernels))
+    return out
+
+
+def print_kernel_shares(seeds, names):
+    print("\nWhere the decode time goes (median us per kernel, share of the decode time; the rest is "
+          "launch gaps):\n")
+    print("| seed | " + " | ".join(names) + " |")
+    print("|---" * (len(names) + 1) + "|")
+    for name in ORDER:
+        if name not in seeds:
+            continue
+        shares = kernel_shares(seeds[name][0])
+        cells = []
+        for n in names:
+            if n not in shares:
+                cells.append("-")
+                continue
+            decode, kernels, rest = shares[n]
+            parts = [f"{k} {us:.1f} ({100 * us / decode:.0f}%)" for k, us in kernels if decode > 0]
+            if decode > 0 and rest > 0.05 * decode:
+                parts.append(f"gaps {rest:.1f} ({100 * rest / decode:.0f}%)")
+            cells.append(", ".join(parts))
+        print(f"| {name} | " + " | ".join(cells) + " |")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("inputs", nargs="+")
@@ -105,6 +146,7 @@ def main():
             else:
                 cells.append("-")
         print(f"| {r['name']} | " + " | ".join(cells) + " |")
+    print_kernel_shares(seeds, names)
     for r in rows:
         for m in r["fail"]:
             print(f"\n- {r['name']}: {m[:300]}")
