@@ -7,6 +7,7 @@
 
 #include <cmath>
 #include <mutex>
+#include <set>
 
 #include "tests/fake_backend.h"
 #include "tests/fake_clock.h"
@@ -163,6 +164,9 @@ TEST(Evolution, TheTunerFindsWhatIsLeftWithoutWaitingForTicks) {
   auto elites = r.archive->elites();
   ASSERT_TRUE(elites.ok());
   ASSERT_FALSE(elites->empty());
+  std::set<ProgramId> elite_programs;
+  for (const Elite& e : *elites) elite_programs.insert(e.program);
+  EXPECT_GE(summary->tuned_out_parents, int64_t(elite_programs.size()));
   for (const Elite& e : *elites) {
     auto p = r.archive->program(e.program);
     ASSERT_TRUE(p.ok());

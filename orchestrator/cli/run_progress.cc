@@ -94,6 +94,7 @@ void ProgressPrinter::finish(const RunSummary& s, const std::string& run_name, b
                         {"llm_children", s.llm_children},
                         {"llm_edit_failures", s.llm_edit_failures},
                         {"duplicates", s.duplicates},
+                        {"tuned_out_parents", s.tuned_out_parents},
                         {"gpu_busy", p.gpu_busy},
                         {"gpu_jobs", p.gpu_jobs},
                         {"evals_per_minute", p.evals_per_minute},
@@ -112,6 +113,10 @@ void ProgressPrinter::finish(const RunSummary& s, const std::string& run_name, b
        << " evaluations in " << int(p.elapsed_s) << " s: " << s.tuner_children << " tuner and "
        << s.llm_children << " LLM children, " << s.duplicates << " duplicates skipped\n";
   if (!s.stop_detail.empty()) out_ << "  why: " << s.stop_detail << "\n";
+  if (s.tuned_out_parents > 0) {
+    out_ << "  tuner: every one- and two-param move of " << s.tuned_out_parents
+         << " parent(s) is evaluated\n";
+  }
   if (p.llm) {
     const LlmProgress& l = *p.llm;
     out_ << "LLM: " << llm_line(l, 0, p.tokens, p.cost_usd) << "\n";

@@ -91,7 +91,10 @@ std::optional<NewProgram> Evolution::Impl::make_tuner_child(const Selection& s) 
   // Nothing one or two moves away is left: selection's later picks of this parent go to
   // another elite (produce()).
   tuned_out.insert(s.parent);
-  spdlog::debug("tuner: every neighbour of program #{} is evaluated", s.parent);
+  spdlog::info(
+      "tuner: every one- and two-param move of program #{} is evaluated ({} parent(s) so "
+      "far); its later picks go to other elites",
+      s.parent, tuned_out.size());
   return std::nullopt;
 }
 

@@ -628,6 +628,7 @@ Result<RunSummary> Evolution::run(std::atomic<bool>& stop,
   s.summary.progress = s.snapshot(true);
   s.summary.stop_reason = *s.stop_reason;
   s.summary.stop_detail = s.stop_detail;
+  s.summary.tuned_out_parents = int64_t(s.tuned_out.size());
   progress(s.summary.progress);
   (void)s.archive.add_event("stopped", {{"reason", stop_reason_name(*s.stop_reason)},
                                         {"detail", s.stop_detail},

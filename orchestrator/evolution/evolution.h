@@ -136,6 +136,7 @@ struct RunSummary {
   int64_t llm_children = 0;
   int64_t llm_edit_failures = 0;  // replies that could not be applied, after one retry
   int64_t duplicates = 0;         // children already in the archive: not evaluated again
+  int64_t tuned_out_parents = 0;  // elites whose every one- and two-param move is evaluated
 };
 
 class Evolution {
