@@ -86,11 +86,12 @@ std::vector<GpuInfo> fake_gpus() {
   return {g};
 }
 
-// A new run of `config` in `tmp` (seeds added) on the fake backend and the test's clock.
+// A new run of `config` in `tmp` (seeds added) on the fake backend and the test's clock. Keeps
+// its own copy of the config: the loop holds a reference to it.
 struct NewRun {
-  NewRun(const testing::TempDir& tmp, const KevoConfig& config,
+  NewRun(const testing::TempDir& tmp, KevoConfig run_config,
          std::vector<LlmModelHandle> models = {}, int clock_grace_ms = 2)
-      : clock(clock_grace_ms) {
+      : config(std::move(run_config)), clock(clock_grace_ms) {
     auto created = Archive::create(tmp.file("kevo.db"), RunInfo{"t"}, config.archive);
     EXPECT_TRUE(created.ok()) << created.status().to_string();
     if (!created.ok()) return;
@@ -103,6 +104,7 @@ struct NewRun {
     if (!evo) return Status::Internal("the archive was not created");
     return evo->run(stop, progress);
   }
+  KevoConfig config;
   FakeBackend backend;
   FakeClock clock;
   std::atomic<bool> stop{false};
