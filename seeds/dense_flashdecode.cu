@@ -59,7 +59,7 @@ template <bool kHi>
 __device__ __forceinline__ void attend_piece(const Args& a, const Layout& L, TileBuf* smem, int b,
                                              int hkv, int h0, int ng, int t0, int t1,
                                              long long slot, int gs_rows) {
-  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+  const int warp = threadIdx.x >> 5;
   const __nv_bfloat16* kb = a.k + kv_offset(a, b, hkv, 0);
   const __nv_bfloat16* vb = a.v + kv_offset(a, b, hkv, 0);
   TileBuf* wb = smem + warp * STAGES;

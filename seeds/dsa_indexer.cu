@@ -155,7 +155,6 @@ extern "C" __global__ void __launch_bounds__(TPB, MINB) attend(const Args a) {
   __shared__ float s_max[33];
   // Dynamic: the attend's tile buffers, and before them the selection's histograms.
   extern __shared__ __align__(16) unsigned char dyn[];
-  TileBuf* bufs = reinterpret_cast<TileBuf*>(dyn);
   u32 (*hist)[NBIN] = reinterpret_cast<u32(*)[NBIN]>(dyn);  // [NW][NBIN], one per warp
   u32* total = reinterpret_cast<u32*>(dyn) + NW * NBIN;     // [NBIN], their sum
   static_assert((NW + 1) * NBIN * 4 <= NW * ASTAGES * (int)sizeof(TileBuf), "histograms fit");

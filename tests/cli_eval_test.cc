@@ -48,7 +48,10 @@ TEST_F(EvalCli, CompileOnlyPrintsKernelsAndThePlanPerWorkload) {
   for (const char* w : {"B1-N8192", "B1-N32768", "B1-N131072", "B8-N32768"}) {
     EXPECT_NE(r.out.find(w), std::string::npos) << w << "\n" << r.out;
   }
-  EXPECT_NE(r.out.find("grid(32,8,1) block(128,1,1) smem 512 B"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("grid(32,8,1) block(128,1,1) smem 512 B  16/SM, 0.12 waves (most SMs idle)"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("on an H100/H200 SXM, 132 SMs"), std::string::npos) << r.out;
   EXPECT_TRUE(r.err.empty()) << r.err;
 }
 
@@ -72,6 +75,17 @@ TEST_F(EvalCli, CompileOnlyJsonWithParamOverride) {
   EXPECT_EQ(w["launches"][0]["grid"], nlohmann::json({32, 8, 1}));
   EXPECT_EQ(w["launches"][0]["block"][0], 256);
   EXPECT_EQ(w["launches"][0]["smem_bytes"], 1024);
+  // How much of an H100/H200 each grid fills: 256 threads of a few registers, 8 blocks per SM
+  // (2048 threads); 32 x 8 blocks over 8 x 132 slots.
+  EXPECT_EQ(j["occupancy_gpu"], "H100/H200 SXM, 132 SMs");
+  EXPECT_EQ(w["launches"][0]["blocks_per_sm"], 8);
+  EXPECT_DOUBLE_EQ(w["launches"][0]["waves"].get<double>(), 256.0 / (8 * 132));
+  // An architecture kevo has no GPU figures for says nothing rather than guess.
+  auto old = run_kevo("eval " + f + " --compile-only --json --arch sm_75");
+  ASSERT_EQ(old.exit_code, 0) << old.out << old.err;
+  auto jo = nlohmann::json::parse(old.out);
+  EXPECT_TRUE(jo["occupancy_gpu"].is_null());
+  EXPECT_FALSE(jo["workloads"][0]["launches"][0].contains("waves"));
 }
 
 TEST_F(EvalCli, CompileOnlySecondRunHitsTheCache) {

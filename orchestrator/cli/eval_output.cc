@@ -1,5 +1,7 @@
 #include "orchestrator/cli/eval_output.h"
 
+#include "evaluator/occupancy.h"
+
 #include <cmath>
 #include <cstdio>
 #include <sstream>
@@ -35,6 +37,28 @@ std::string indent(const std::string& text, const std::string& prefix) {
   return out;
 }
 
+// How much of the architecture's typical GPU one launch fills: blocks an SM holds (NVIDIA's
+// occupancy calculator on the kernel's registers and shared memory) and the waves of its grid.
+struct LaunchFill {
+  int blocks_per_sm = 0;
+  double waves = 0;
+};
+
+std::optional<LaunchFill> launch_fill(const CompileReport& r, const ResolvedLaunch& l) {
+  auto gpu = typical_gpu(r.arch);
+  if (!gpu) return std::nullopt;
+  for (const auto& k : r.outcome.kernels) {
+    if (k.name != l.name) continue;
+    LaunchFill f;
+    f.blocks_per_sm = blocks_per_sm(*gpu, int(l.block[0] * l.block[1] * l.block[2]), k.registers,
+                                    k.smem_bytes, int(l.smem));
+    const double blocks = double(l.grid[0]) * l.grid[1] * l.grid[2];
+    f.waves = f.blocks_per_sm > 0 ? blocks / (double(f.blocks_per_sm) * gpu->sm_count) : 0;
+    return f;
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 nlohmann::json to_json(const CompileReport& r) {
@@ -49,9 +73,16 @@ nlohmann::json to_json(const CompileReport& r) {
   for (const auto& w : r.workloads) {
     json launches = json::array();
     for (const auto& l : w.plan.launches) {
-      launches.push_back({{"name", l.name}, {"phase", l.phase == Phase::kBuild ? "build" : "decode"},
-                          {"grid", {l.grid[0], l.grid[1], l.grid[2]}},
-                          {"block", {l.block[0], l.block[1], l.block[2]}}, {"smem_bytes", l.smem}});
+      json jl = {{"name", l.name},
+                 {"phase", l.phase == Phase::kBuild ? "build" : "decode"},
+                 {"grid", {l.grid[0], l.grid[1], l.grid[2]}},
+                 {"block", {l.block[0], l.block[1], l.block[2]}},
+                 {"smem_bytes", l.smem}};
+      if (auto f = launch_fill(r, l)) {
+        jl["blocks_per_sm"] = f->blocks_per_sm;
+        jl["waves"] = f->waves;
+      }
+      launches.push_back(std::move(jl));
     }
     json jw = {{"name", w.name}, {"B", w.shape.B}, {"Hq", w.shape.Hq}, {"Hkv", w.shape.Hkv},
                {"N", w.shape.N}, {"D", w.shape.D}};
@@ -64,10 +95,13 @@ nlohmann::json to_json(const CompileReport& r) {
     }
     workloads.push_back(jw);
   }
+  auto gpu = typical_gpu(r.arch);
   return {{"status", eval_status_name(r.outcome.status)},
           {"message", r.outcome.message},
           {"file", r.file},
           {"arch", r.arch},
+          {"occupancy_gpu",
+           gpu ? json(gpu->name + ", " + std::to_string(gpu->sm_count) + " SMs") : json()},
           {"compile_ms", r.outcome.compile_ms},
           {"cache_hit", r.outcome.cache_hit},
           {"params", r.outcome.params},
@@ -98,7 +132,12 @@ std::string render_text(const CompileReport& r) {
     }
   }
   if (!r.workloads.empty()) {
-    o << "\n  plan for suite " << r.suite << "\n";
+    o << "\n  plan for suite " << r.suite;
+    if (auto gpu = typical_gpu(r.arch)) {
+      o << " (blocks per SM and waves of each grid on an " << gpu->name << ", " << gpu->sm_count
+        << " SMs: NVIDIA's occupancy calculator)";
+    }
+    o << "\n";
     for (const auto& w : r.workloads) {
       o << "  " << pad(w.name, 14);
       if (!w.error.empty()) {
@@ -109,7 +148,16 @@ std::string render_text(const CompileReport& r) {
       for (const auto& l : w.plan.launches) {
         o << "    " << pad(l.name, 20) << pad(l.phase == Phase::kBuild ? "build" : "decode", 8)
           << "grid(" << dims(l.grid) << ") block(" << dims(l.block) << ")"
-          << (l.smem ? " smem " + bytes_text(l.smem) : "") << "\n";
+          << (l.smem ? " smem " + bytes_text(l.smem) : "");
+        if (auto f = launch_fill(r, l)) {
+          if (f->blocks_per_sm == 0) {
+            o << "  cannot run: a block needs more than one SM has";
+          } else {
+            o << "  " << f->blocks_per_sm << "/SM, " << fmt("%.2f", f->waves) << " waves"
+              << (f->waves < 0.5 ? " (most SMs idle)" : "");
+          }
+        }
+        o << "\n";
       }
     }
   }

@@ -56,7 +56,7 @@ __host__ __device__ constexpr int attend_chunk_smem(int warps, int stages) {
 template <int kWarps, int kStages, class Out>
 __device__ __forceinline__ void attend_chunk(const Args& a, const HeadGroup& hg, const ChunkSel& cs,
                                              TileBuf* bufs, Out out) {
-  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+  const int warp = threadIdx.x >> 5;
   const __nv_bfloat16* kb = a.k + kv_offset(a, hg.b, hg.hkv, cs.base);
   const __nv_bfloat16* vb = a.v + kv_offset(a, hg.b, hg.hkv, cs.base);
   const int n_samp = cs.n_rest > 0 ? cs.n_samp : 0;
