@@ -40,7 +40,7 @@
 // kevo:param TOPK_DIV = 64 in {8, 16, 32, 64}
 // kevo:param SINK = 16 in {0, 16, 64, 128}
 // kevo:param WIN = 64 in {32, 64, 128, 256}
-// kevo:param CH = 2048 in {1024, 2048, 4096}
+// kevo:param CH = 2048 in {512, 1024, 2048, 4096}
 // kevo:param RSAMP = 32 in {0, 16, 32, 64}
 // kevo:param MINB = 2 in {1, 2}
 // kevo:param LOADS = 8 in {4, 8}
