@@ -8,10 +8,11 @@ namespace kevo {
 
 std::optional<GpuLimits> typical_gpu(const std::string& arch) {
   // Figures from NVIDIA's CUDA C++ Programming Guide, "Technical Specifications per Compute
-  // Capability" (https://docs.nvidia.com/cuda/cuda-c-programming-guide/#features-and-technical-specifications),
+  // Capability"
+  // (https://docs.nvidia.com/cuda/cuda-c-programming-guide/#features-and-technical-specifications),
   // and each GPU's data sheet for the SM count.
-  const std::string a = arch.size() > 3 && arch.back() == 'a' ? arch.substr(0, arch.size() - 1)
-                                                              : arch;
+  const std::string a =
+      arch.size() > 3 && arch.back() == 'a' ? arch.substr(0, arch.size() - 1) : arch;
   if (a == "sm_90") return GpuLimits{"H100/H200 SXM", 9, 0, 132, 2048, 65536, 233472, 232448, 1024};
   if (a == "sm_80") return GpuLimits{"A100 SXM", 8, 0, 108, 2048, 65536, 167936, 166912, 1024};
   if (a == "sm_89") return GpuLimits{"L40S", 8, 9, 142, 1536, 65536, 102400, 101376, 1024};

@@ -17,8 +17,8 @@ struct GpuLimits {
   int sm_count = 0;
   int max_threads_per_sm = 0;
   int regs_per_sm = 65536;
-  int smem_per_sm = 0;             // bytes
-  int smem_per_block_optin = 0;    // bytes, the most one block may ask for
+  int smem_per_sm = 0;           // bytes
+  int smem_per_block_optin = 0;  // bytes, the most one block may ask for
   int reserved_smem_per_block = 1024;
 };
 
