@@ -3,7 +3,9 @@
 // bad value, a missing file or run), 3 no GPU. Each case runs the real binary.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <regex>
+#include <string>
 
 #include "archive/archive.h"
 #include "tests/archive_fixtures.h"
@@ -57,6 +59,28 @@ TEST(ExitCodes, FailuresAreOne) {
   { auto ar = Archive::create(db, testing::test_run(), testing::test_config()); }
   EXPECT_EQ(run_kevo("show 5 --db " + db).exit_code, 1);
   EXPECT_EQ(run_kevo("export 5 --format cuda --db " + db + " --out " + dir.file("o")).exit_code, 1);
+}
+
+// README's local-server line: --llm-key-env "" means the server needs no key, so a run is not
+// refused for an unset OPENAI_API_KEY. The config is broken elsewhere on purpose (max_evaluations
+// 0), so the run stops at the config check on any machine and lists every problem it found.
+TEST(ExitCodes, AnEmptyKeyVariableMeansNoKeyIsNeeded) {
+  TempDir dir;
+  testing::write_file(dir.file("bad.yaml"), "run:\n  max_evaluations: 0\n");
+  const char* saved = std::getenv("OPENAI_API_KEY");
+  std::string saved_key = saved ? saved : "";
+  unsetenv("OPENAI_API_KEY");
+  const std::string local = "run " + dir.file("bad.yaml") +
+                            " --llm-url http://127.0.0.1:9/v1 --llm-model local --llm-price 0,0";
+  auto with_key = run_kevo(local);
+  auto no_key = run_kevo(local + " --llm-key-env \"\"");
+  if (saved) setenv("OPENAI_API_KEY", saved_key.c_str(), 1);
+  EXPECT_EQ(with_key.exit_code, 1);
+  EXPECT_NE(with_key.err.find("OPENAI_API_KEY (the API key of local) is not set"), std::string::npos)
+      << with_key.err;
+  EXPECT_EQ(no_key.exit_code, 1);
+  EXPECT_NE(no_key.err.find("max_evaluations"), std::string::npos) << no_key.err;
+  EXPECT_EQ(no_key.err.find("api_key_env"), std::string::npos) << no_key.err;
 }
 
 TEST(ExitCodes, SuccessIsZeroAndNoGpuIsThree) {

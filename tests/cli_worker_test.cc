@@ -19,6 +19,8 @@
 #include <sstream>
 #include <thread>
 
+#include <nlohmann/json.hpp>
+
 #include "archive/archive.h"
 #include "archive/queue.h"
 #include "archive/sql.h"
@@ -307,10 +309,15 @@ TEST_F(WorkerProcesses, AnOrchestratorKilledMidRunIsResumedAndThePasswordIsNowhe
   const int64_t at_kill = evaluations();
   EXPECT_LT(at_kill, 16);
 
-  std::string args = "resume --db '" + with_password + "' --runs-dir " + dir.file("runs");
+  std::string args = "resume --db '" + with_password + "' --runs-dir " + dir.file("runs") +
+                     " --json";
   auto resumed = testing::run_kevo(args);
   EXPECT_EQ(resumed.exit_code, 0) << resumed.out << resumed.err;
-  EXPECT_NE(resumed.out.find("evaluations so far"), std::string::npos) << resumed.out;
+  // --json: stdout is the summary alone, for scripts; the header and progress go to stderr.
+  EXPECT_NE(resumed.err.find("evaluations so far"), std::string::npos) << resumed.err;
+  auto summary = nlohmann::json::parse(resumed.out, nullptr, /*allow_exceptions=*/false);
+  ASSERT_FALSE(summary.is_discarded()) << resumed.out;
+  EXPECT_EQ(summary["stop_reason"], "max_evaluations") << resumed.out;
   auto reader = ArchiveReader::open(url());
   ASSERT_TRUE(reader.ok());
   auto report = (*reader)->status_report();

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <optional>
 
 #include "archive/queue.h"
 #include "common/log.h"
@@ -44,7 +45,9 @@ struct RunOptions {
   double wall_minutes = -1;
   double max_cost = -1;
   bool no_llm = false;
-  std::string llm_model, llm_url, llm_key_env, llm_provider, llm_price;
+  std::string llm_model, llm_url, llm_provider, llm_price;
+  // --llm-key-env: unset, or the variable's name; "" (given empty) means the server needs no key.
+  std::optional<std::string> llm_key_env;
   std::string replay;
   bool json = false;
   // Where to evaluate and where the archive is.
@@ -80,7 +83,7 @@ void apply_overrides(YAML::Node& root, const RunOptions& o) {
     m["provider"] = o.llm_provider.empty() ? "openai" : o.llm_provider;
     m["model"] = o.llm_model.empty() ? "default" : o.llm_model;
     if (!o.llm_url.empty()) m["base_url"] = o.llm_url;
-    if (!o.llm_key_env.empty()) m["api_key_env"] = o.llm_key_env;
+    if (o.llm_key_env) m["api_key_env"] = *o.llm_key_env;
     if (!o.llm_price.empty()) {
       // "IN,OUT" dollars per million tokens; checked by the flag's validator.
       size_t comma = o.llm_price.find(',');
@@ -153,14 +156,21 @@ int evolve(Archive& archive, const KevoConfig& config, RunBackend run, bool new_
   }
   std::signal(SIGINT, on_sigint);
   std::signal(SIGTERM, on_sigint);
-  ProgressPrinter printer(std::cout, isatty(STDOUT_FILENO) && !opt.json);
+  // With --json, stdout carries the summary alone (scripts parse it); the progress goes to stderr.
+  std::ostream& human = opt.json ? std::cerr : std::cout;
+  ProgressPrinter printer(human, isatty(opt.json ? STDERR_FILENO : STDOUT_FILENO));
   auto summary = evo.run(g_stop, [&](const Progress& p) { printer.show(p); });
   std::signal(SIGINT, SIG_DFL);
   std::signal(SIGTERM, SIG_DFL);
   (void)archive.set_run_status(
       summary.ok() && summary->stop_reason != StopReason::kInterrupted ? "finished" : "stopped");
   if (!summary.ok()) return fail(kExitFailure, summary.status().message());
-  printer.finish(*summary, config.run.name, opt.json);
+  if (opt.json) {
+    printer.end_line();
+    std::cout << ProgressPrinter::summary_json(*summary, config.run.name).dump(2) << "\n";
+  } else {
+    printer.finish(*summary, config.run.name);
+  }
   return kExitOk;
 }
 
@@ -238,7 +248,7 @@ int run_command(const RunOptions& opt) {
   auto run = backend_for(**archive, config, location, gpus ? &*gpus : nullptr,
                          (run_dir.parent_path() / ".cubin-cache").string());
   if (!run.ok()) return fail(kExitFailure, run.status().message());
-  std::cout << "kevo run '" << config.run.name << "': " << config.run.seeds.size() << " seed(s), up to "
+  (opt.json ? std::cerr : std::cout) << "kevo run '" << config.run.name << "': " << config.run.seeds.size() << " seed(s), up to "
             << config.run.max_evaluations << " evaluations on " << run->description << ", "
             << (config.llm.models.empty() && config.llm.replay_from.empty()
                     ? std::string("built-in tuner only (no LLM configured)")
@@ -295,7 +305,7 @@ int resume_command(const RunOptions& opt, const std::string& name_or_db) {
   auto run = backend_for(**archive, config, location, gpus ? &*gpus : nullptr,
                          (run_dir.parent_path() / ".cubin-cache").string());
   if (!run.ok()) return fail(kExitFailure, run.status().message());
-  std::cout << "kevo resume '" << config.run.name << "': " << (totals.ok() ? totals->evaluations : 0)
+  (opt.json ? std::cerr : std::cout) << "kevo resume '" << config.run.name << "': " << (totals.ok() ? totals->evaluations : 0)
             << " evaluations so far, " << (totals.ok() ? totals->pending : 0)
             << " pending, budget " << config.run.max_evaluations << ", on " << run->description
             << "\n";
@@ -314,7 +324,9 @@ void add_budget_flags(CLI::App* cmd, RunOptions& o) {
   cmd->add_option("--llm-model", o.llm_model, "LLM model name (replaces the config's models)");
   cmd->add_option("--llm-url", o.llm_url,
                   "base URL of an OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1");
-  cmd->add_option("--llm-key-env", o.llm_key_env, "environment variable holding the API key");
+  cmd->add_option_function<std::string>(
+      "--llm-key-env", [&o](const std::string& name) { o.llm_key_env = name; },
+      "environment variable holding the API key (\"\" for a server that needs none)");
   cmd->add_option("--llm-provider", o.llm_provider, "openai (any compatible server) or anthropic")
       ->check(CLI::IsMember({"openai", "anthropic"}));
   cmd->add_option("--llm-price", o.llm_price,
@@ -334,7 +346,8 @@ void add_budget_flags(CLI::App* cmd, RunOptions& o) {
         return "";
       });
   cmd->add_option("--replay", o.replay, "replay the LLM replies recorded in this kevo.db");
-  cmd->add_flag("--json", o.json, "print the final summary as JSON");
+  cmd->add_flag("--json", o.json,
+                "print the final summary as JSON, alone on stdout (the progress goes to stderr)");
   cmd->add_option("--gpus", o.gpus, "this host's GPUs to evaluate on, one runner each: all, or "
                                     "indices such as 0,2 (default: run.gpus, all)");
   cmd->add_flag("--allow-mixed-gpus", o.allow_mixed,

@@ -81,11 +81,13 @@ void ProgressPrinter::show(const Progress& p) {
   }
 }
 
-void ProgressPrinter::finish(const RunSummary& s, const std::string& run_name, bool json) {
-  if (terminal_) out_ << "\n";
+void ProgressPrinter::end_line() {
+  if (terminal_) out_ << "\n" << std::flush;
+}
+
+nlohmann::json ProgressPrinter::summary_json(const RunSummary& s, const std::string& run_name) {
   const Progress& p = s.progress;
-  if (json) {
-    nlohmann::json j = {{"run", run_name},
+  nlohmann::json j = {{"run", run_name},
                         {"stop_reason", stop_reason_name(s.stop_reason)},
                         {"evaluations", p.evaluations},
                         {"ok", p.ok},
@@ -106,9 +108,12 @@ void ProgressPrinter::finish(const RunSummary& s, const std::string& run_name, b
     if (p.best_fitness) {
       j["best"] = {{"program", p.best_program.value_or(0)}, {"fitness", *p.best_fitness}};
     }
-    out_ << j.dump(2) << "\n";
-    return;
-  }
+  return j;
+}
+
+void ProgressPrinter::finish(const RunSummary& s, const std::string& run_name) {
+  end_line();
+  const Progress& p = s.progress;
   out_ << "stopped (" << stop_reason_name(s.stop_reason) << ") after " << p.evaluations
        << " evaluations in " << int(p.elapsed_s) << " s: " << s.tuner_children << " tuner and "
        << s.llm_children << " LLM children, " << s.duplicates << " duplicates skipped\n";

@@ -15,7 +15,13 @@ class ProgressPrinter {
   // On a terminal the line redraws in place; otherwise a line every 10 s (logs, CI).
   ProgressPrinter(std::ostream& out, bool terminal) : out_(out), terminal_(terminal) {}
   void show(const Progress& p);
-  void finish(const RunSummary& s, const std::string& run_name, bool json);
+  // The closing summary as text, on the progress stream.
+  void finish(const RunSummary& s, const std::string& run_name);
+  // Ends the redrawn line, for a caller that prints the summary elsewhere (as JSON on stdout).
+  void end_line();
+
+  // The closing summary as JSON (`kevo run --json`: the only thing written on stdout).
+  static nlohmann::json summary_json(const RunSummary& s, const std::string& run_name);
 
   static std::string line(const Progress& p);
   // "12/600 requests, 3 in flight, 4 children, 5 rejected, 80k tok, $0.12" (+ paused models).
