@@ -41,7 +41,24 @@ Environment current_environment() {
   return env;
 }
 
+bool under_cuda_tool(const Environment& parent) {
+  auto it = parent.find("CUDA_INJECTION64_PATH");
+  return it != parent.end() && !it->second.empty();
+}
+
 Environment scrubbed_environment(WorkerKind kind, const Environment& parent) {
+  if (kind == WorkerKind::kGpu && under_cuda_tool(parent)) {
+    // kevo runs under ncu, nsys or compute-sanitizer: the tool's injection library reaches the
+    // runner through CUDA_INJECTION64_PATH (a CUDA_ variable) and needs the rest of the tool's
+    // environment (its preload, its session variables), without which the runner crashed in the
+    // library (SIGSEGV under ncu 2025.3). The user asked for the tool; secrets still stay out.
+    Environment env;
+    for (const auto& [name, value] : parent) {
+      if (!looks_secret(name)) env[name] = value;
+    }
+    env.insert_or_assign("CUDA_CACHE_DISABLE", std::string("1"));
+    return env;
+  }
   Environment env = {{"PATH", "/usr/local/bin:/usr/bin:/bin"},
                      {"HOME", "/nonexistent"},
                      {"LANG", "C"},

@@ -18,7 +18,12 @@ Environment current_environment();
 // What a worker of `kind` gets: PATH, HOME=/nonexistent, LANG=C, LC_ALL=C, the dynamic loader's
 // and sanitizers' settings, and for GPU runners the CUDA/NVIDIA device selection variables and
 // KEVO_HOME (suites live under it). Names that look secret are dropped even when allowed.
+// Under a CUDA tool (CUDA_INJECTION64_PATH set: ncu, nsys, compute-sanitizer), a GPU runner gets
+// the parent's whole environment less the secret-looking names, so the tool profiles it.
 Environment scrubbed_environment(WorkerKind kind, const Environment& parent);
+
+// True when a CUDA tool injects itself into this process tree (CUDA_INJECTION64_PATH is set).
+bool under_cuda_tool(const Environment& parent);
 
 // True for names such as OPENAI_API_KEY, GITHUB_TOKEN, AWS_SECRET_ACCESS_KEY, DB_PASSWORD,
 // http_proxy (case-insensitive).

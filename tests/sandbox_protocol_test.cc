@@ -59,6 +59,33 @@ TEST(SandboxEnvironment, GpuRunnersAlsoGetDeviceSelectionAndKevoHome) {
   }
 }
 
+// kevo under ncu (or nsys, compute-sanitizer): the runner must get the tool's whole environment,
+// or the injection library it finds through CUDA_INJECTION64_PATH crashes it. Secrets stay out,
+// and compile workers are not profiled targets: they get the basics as always.
+TEST(SandboxEnvironment, UnderACudaToolGpuRunnersGetTheToolsEnvironment) {
+  Environment parent = parent_env();
+  parent["CUDA_INJECTION64_PATH"] = "/opt/ncu/libInjection.so";
+  parent["NV_TPS_LAUNCH_UID"] = "42";
+  EXPECT_TRUE(sandbox::under_cuda_tool(parent));
+  EXPECT_FALSE(sandbox::under_cuda_tool(parent_env()));
+  Environment env = sandbox::scrubbed_environment(WorkerKind::kGpu, parent);
+  EXPECT_EQ(env["CUDA_INJECTION64_PATH"], "/opt/ncu/libInjection.so");
+  EXPECT_EQ(env["NV_TPS_LAUNCH_UID"], "42");
+  EXPECT_EQ(env["LD_PRELOAD"], "/tmp/evil.so");
+  EXPECT_EQ(env["HOME"], "/home/me");
+  EXPECT_EQ(env["CUDA_VISIBLE_DEVICES"], "1,3");
+  EXPECT_EQ(env["CUDA_CACHE_DISABLE"], "1");
+  for (const char* name : {"OPENAI_API_KEY", "ANTHROPIC_API_KEY", "FOO_API_KEY", "GITHUB_TOKEN",
+                           "AWS_SECRET_ACCESS_KEY", "DB_PASSWORD", "http_proxy", "HTTPS_PROXY",
+                           "SSH_AUTH_SOCK", "CUDA_TOKEN"}) {
+    EXPECT_EQ(env.count(name), 0u) << name;
+  }
+  Environment compile = sandbox::scrubbed_environment(WorkerKind::kCompile, parent);
+  EXPECT_EQ(compile.count("CUDA_INJECTION64_PATH"), 0u);
+  EXPECT_EQ(compile.count("LD_PRELOAD"), 0u);
+  EXPECT_EQ(compile["HOME"], "/nonexistent");
+}
+
 TEST(SandboxEnvironment, SecretLookingNames) {
   for (const char* name : {"OPENAI_API_KEY", "my_api_key", "HF_TOKEN", "CLIENT_SECRET", "PGPASSWORD",
                            "http_proxy", "NO_PROXY", "AWS_SESSION_TOKEN", "GOOGLE_CREDENTIALS"}) {
