@@ -76,7 +76,8 @@ TEST(ExitCodes, AnEmptyKeyVariableMeansNoKeyIsNeeded) {
   auto no_key = run_kevo(local + " --llm-key-env \"\"");
   if (saved) setenv("OPENAI_API_KEY", saved_key.c_str(), 1);
   EXPECT_EQ(with_key.exit_code, 1);
-  EXPECT_NE(with_key.err.find("OPENAI_API_KEY (the API key of local) is not set"), std::string::npos)
+  EXPECT_NE(with_key.err.find("OPENAI_API_KEY (the API key of local) is not set"),
+            std::string::npos)
       << with_key.err;
   EXPECT_EQ(no_key.exit_code, 1);
   EXPECT_NE(no_key.err.find("max_evaluations"), std::string::npos) << no_key.err;

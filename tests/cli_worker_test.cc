@@ -309,8 +309,8 @@ TEST_F(WorkerProcesses, AnOrchestratorKilledMidRunIsResumedAndThePasswordIsNowhe
   const int64_t at_kill = evaluations();
   EXPECT_LT(at_kill, 16);
 
-  std::string args = "resume --db '" + with_password + "' --runs-dir " + dir.file("runs") +
-                     " --json";
+  std::string args =
+      "resume --db '" + with_password + "' --runs-dir " + dir.file("runs") + " --json";
   auto resumed = testing::run_kevo(args);
   EXPECT_EQ(resumed.exit_code, 0) << resumed.out << resumed.err;
   // --json: stdout is the summary alone, for scripts; the header and progress go to stderr.

@@ -248,13 +248,14 @@ int run_command(const RunOptions& opt) {
   auto run = backend_for(**archive, config, location, gpus ? &*gpus : nullptr,
                          (run_dir.parent_path() / ".cubin-cache").string());
   if (!run.ok()) return fail(kExitFailure, run.status().message());
-  (opt.json ? std::cerr : std::cout) << "kevo run '" << config.run.name << "': " << config.run.seeds.size() << " seed(s), up to "
-            << config.run.max_evaluations << " evaluations on " << run->description << ", "
-            << (config.llm.models.empty() && config.llm.replay_from.empty()
-                    ? std::string("built-in tuner only (no LLM configured)")
-                    : "LLM: " + (config.llm.replay_from.empty() ? config.llm.models.front().model
-                                                                : std::string("replay")))
-            << "\n  archive " << shown << "\n";
+  (opt.json ? std::cerr : std::cout)
+      << "kevo run '" << config.run.name << "': " << config.run.seeds.size() << " seed(s), up to "
+      << config.run.max_evaluations << " evaluations on " << run->description << ", "
+      << (config.llm.models.empty() && config.llm.replay_from.empty()
+              ? std::string("built-in tuner only (no LLM configured)")
+              : "LLM: " + (config.llm.replay_from.empty() ? config.llm.models.front().model
+                                                          : std::string("replay")))
+      << "\n  archive " << shown << "\n";
   return evolve(**archive, config, std::move(*run), /*new_run=*/true, opt);
 }
 
@@ -305,10 +306,10 @@ int resume_command(const RunOptions& opt, const std::string& name_or_db) {
   auto run = backend_for(**archive, config, location, gpus ? &*gpus : nullptr,
                          (run_dir.parent_path() / ".cubin-cache").string());
   if (!run.ok()) return fail(kExitFailure, run.status().message());
-  (opt.json ? std::cerr : std::cout) << "kevo resume '" << config.run.name << "': " << (totals.ok() ? totals->evaluations : 0)
-            << " evaluations so far, " << (totals.ok() ? totals->pending : 0)
-            << " pending, budget " << config.run.max_evaluations << ", on " << run->description
-            << "\n";
+  (opt.json ? std::cerr : std::cout)
+      << "kevo resume '" << config.run.name << "': " << (totals.ok() ? totals->evaluations : 0)
+      << " evaluations so far, " << (totals.ok() ? totals->pending : 0) << " pending, budget "
+      << config.run.max_evaluations << ", on " << run->description << "\n";
   return evolve(**archive, config, std::move(*run), /*new_run=*/false, o);
 }
 

@@ -88,27 +88,27 @@ void ProgressPrinter::end_line() {
 nlohmann::json ProgressPrinter::summary_json(const RunSummary& s, const std::string& run_name) {
   const Progress& p = s.progress;
   nlohmann::json j = {{"run", run_name},
-                        {"stop_reason", stop_reason_name(s.stop_reason)},
-                        {"evaluations", p.evaluations},
-                        {"ok", p.ok},
-                        {"failed", p.failed},
-                        {"tuner_children", s.tuner_children},
-                        {"llm_children", s.llm_children},
-                        {"llm_edit_failures", s.llm_edit_failures},
-                        {"duplicates", s.duplicates},
-                        {"tuned_out_parents", s.tuned_out_parents},
-                        {"gpu_busy", p.gpu_busy},
-                        {"gpu_jobs", p.gpu_jobs},
-                        {"evals_per_minute", p.evals_per_minute},
-                        {"tokens", p.tokens},
-                        {"cost_usd", p.cost_usd},
-                        {"elapsed_s", p.elapsed_s}};
-    if (!s.stop_detail.empty()) j["stop_detail"] = s.stop_detail;
-    if (p.llm) j["llm"] = llm_progress_json(*p.llm);
-    if (p.best_fitness) {
-      j["best"] = {{"program", p.best_program.value_or(0)}, {"fitness", *p.best_fitness}};
+                      {"stop_reason", stop_reason_name(s.stop_reason)},
+                      {"evaluations", p.evaluations},
+                      {"ok", p.ok},
+                      {"failed", p.failed},
+                      {"tuner_children", s.tuner_children},
+                      {"llm_children", s.llm_children},
+                      {"llm_edit_failures", s.llm_edit_failures},
+                      {"duplicates", s.duplicates},
+                      {"tuned_out_parents", s.tuned_out_parents},
+                      {"gpu_busy", p.gpu_busy},
+                      {"gpu_jobs", p.gpu_jobs},
+                      {"evals_per_minute", p.evals_per_minute},
+                      {"tokens", p.tokens},
+                      {"cost_usd", p.cost_usd},
+                      {"elapsed_s", p.elapsed_s}};
+  if (!s.stop_detail.empty()) j["stop_detail"] = s.stop_detail;
+  if (p.llm) j["llm"] = llm_progress_json(*p.llm);
+  if (p.best_fitness) {
+    j["best"] = {{"program", p.best_program.value_or(0)}, {"fitness", *p.best_fitness}};
     }
-  return j;
+    return j;
 }
 
 void ProgressPrinter::finish(const RunSummary& s, const std::string& run_name) {
