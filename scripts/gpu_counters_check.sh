@@ -48,6 +48,10 @@ if grep -q "CUPTI (libcupti" "$out/doctor.txt"; then
   fi
 fi
 
+# KEVO_COUNTERS_NCU_ONLY=1: only the environment, doctor and the ncu comparison (step 5), for a
+# short device call after a full check has run.
+ncu_only="${KEVO_COUNTERS_NCU_ONLY:-0}"
+if [ "$ncu_only" != 1 ]; then
 step counters tests
 timeout "$(limit 100)" "$b/tests/evaluator_counters_test" 2>&1 | tee "$out/counters_test.txt" |
   grep -E "^\[ +(OK|FAILED|SKIPPED) |copy of|dense |rror|ailure"
@@ -72,6 +76,7 @@ for s in dense_flashdecode dsa_indexer; do
   grep -E "counters|reads|status" "$out/eval_$s.txt" | head -8
 done
 timeout "$(limit 30)" "$kevo" eval seeds/hash_topk.cu --json >"$out/eval_hash_topk.json" 2>/dev/null
+fi  # ncu_only
 
 [ -n "$ncu_bin" ] || { echo "no ncu: comparison skipped"; exit 0; }
 step ncu vs kevo on one workload
@@ -97,6 +102,8 @@ for f in seeds/*.cu; do
 done
 python3 scripts/counters_vs_ncu.py "$out" | tee "$out/comparison.txt"
 
-step "cli_eval_test (kevo eval end to end, counters on by default)"
-timeout "$(limit 60)" "$b/tests/cli_eval_test" 2>&1 | tail -3
+if [ "$ncu_only" != 1 ]; then
+  step "cli_eval_test (kevo eval end to end, counters on by default)"
+  timeout "$(limit 60)" "$b/tests/cli_eval_test" 2>&1 | tail -3
+fi
 echo "total ${SECONDS}s"
