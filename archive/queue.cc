@@ -173,6 +173,36 @@ Status WorkQueue::heartbeat(int64_t worker, double lease_s) {
   return txn.commit();
 }
 
+Result<std::vector<ClaimedTask>> WorkQueue::peek(const std::string& gpu_model, int n) {
+  sql::Db& db = impl_->db;
+  KEVO_ASSIGN_OR_RETURN(auto txn, Txn::begin(db, Txn::Kind::kRead));
+  KEVO_ASSIGN_OR_RETURN(
+      auto st, db.prepare("SELECT t.id, t.program_id, t.purpose, t.suite, t.claims, p.source, "
+                          "p.params FROM tasks t JOIN programs p ON p.id = t.program_id "
+                          "WHERE t.state = 'queued' AND t.gpu_model = ?1 ORDER BY t.id LIMIT ?2"));
+  st.bind(1, gpu_model).bind(2, int64_t{n});
+  std::vector<ClaimedTask> out;
+  for (;;) {
+    KEVO_ASSIGN_OR_RETURN(bool row, st.step());
+    if (!row) break;
+    ClaimedTask t;
+    t.id = st.int64(0);
+    t.program = st.int64(1);
+    t.purpose = st.text(2);
+    t.suite = st.text(3);
+    t.claims = static_cast<int>(st.int64(4));
+    t.source = st.text(5);
+    json params = parse_json(st.text(6));
+    if (params.is_object()) {
+      for (const auto& [k, v] : params.items()) {
+        if (v.is_number_integer()) t.params[k] = v.get<int64_t>();
+      }
+    }
+    out.push_back(std::move(t));
+  }
+  return out;
+}
+
 Result<std::optional<ClaimedTask>> WorkQueue::claim(int64_t worker, const std::string& label,
                                                     const std::string& gpu_model, double lease_s) {
   sql::Db& db = impl_->db;

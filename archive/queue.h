@@ -121,6 +121,9 @@ class WorkQueue {
   // nothing is queued for that model. `label` says who ran it ("host pid 1234 gpu 0").
   Result<std::optional<ClaimedTask>> claim(int64_t worker, const std::string& label,
                                            const std::string& gpu_model, double lease_s);
+  // The oldest `n` queued tasks for `gpu_model`, unclaimed (their claims as they stand), so a
+  // worker can compile them while its GPU evaluates: compiling takes longer than evaluating.
+  Result<std::vector<ClaimedTask>> peek(const std::string& gpu_model, int n);
   // Stores the result of a claimed task. False when the worker had lost it (its lease expired and
   // the task went back to the queue or to another worker): the result is dropped.
   Result<bool> finish(TaskId task, int64_t worker, const nlohmann::json& result, double eval_s);

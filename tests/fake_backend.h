@@ -7,6 +7,8 @@
 #include <cmath>
 #include <functional>
 #include <mutex>
+#include <string>
+#include <vector>
 
 #include "orchestrator/evolution/evolution.h"
 
@@ -38,11 +40,13 @@ class FakeBackend : public EvaluationBackend {
     p.set_value(o);
     std::lock_guard lock(mu);
     ++compiles;
+    events.push_back("compile " + c.name);
     return p.get_future();
   }
   EvalResult evaluate(int, const Candidate& c, const CompileOutcome& o, const std::string& suite) override {
     std::lock_guard lock(mu);
     ++evaluations;
+    events.push_back("evaluate " + c.name);
     if (suite == "holdout") ++holdouts;
     if (stop_flag && evaluations >= stop_at) stop_flag->store(true);  // Ctrl-C mid-run
     if (on_evaluate) on_evaluate();
@@ -61,6 +65,7 @@ class FakeBackend : public EvaluationBackend {
 
   std::mutex mu;
   int compiles = 0, evaluations = 0, holdouts = 0;
+  std::vector<std::string> events;  // "compile NAME", "evaluate NAME", in the order they came
   std::atomic<bool>* stop_flag = nullptr;
   int stop_at = 0;
   std::function<void()> on_evaluate;  // called with `mu` held, e.g. to let a FakeClock run

@@ -4,6 +4,7 @@
 // the orchestrator) are in cli_worker_test.cc.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <thread>
 
 #include "archive/queue.h"
@@ -109,6 +110,70 @@ TEST_P(QueueLoop, TwoWorkersEvaluateARunAndEveryResultIsRecorded) {
     if (!p->holdout.is_null()) ++with_holdout;
   }
   EXPECT_EQ(with_holdout, gpu_a.holdouts + gpu_b.holdouts);
+}
+
+// Compiling takes longer than evaluating on a real GPU host, so a worker compiles the next queued
+// tasks while it evaluates: task k+1 is compiled before task k is evaluated, each program once,
+// and nothing is claimed early (a task queued for another model is neither compiled nor taken).
+TEST_P(QueueLoop, AWorkerCompilesTheNextTasksBeforeItEvaluates) {
+  KevoConfig c = config(8);
+  auto archive = Archive::create(location(), RunInfo{"t"}, c.archive);
+  ASSERT_TRUE(archive.ok()) << archive.status().to_string();
+  auto q = WorkQueue::open(location());
+  ASSERT_TRUE(q.ok()) << q.status().to_string();
+  auto queue = [&](int tile, int unroll, const std::string& model) {
+    auto b = (*archive)->begin_evaluation({normalize_source(kSeed),
+                                           {{"TILE", tile}, {"UNROLL", unroll}},
+                                           std::nullopt,
+                                           0,
+                                           "seed",
+                                           std::nullopt});
+    EXPECT_TRUE(b.ok());
+    TaskRequest r;
+    r.program = b->id;
+    r.suite = c.evaluator.suite;
+    r.gpu_model = model;
+    EXPECT_TRUE((*q)->enqueue(r).ok());
+    return b->id;
+  };
+  std::vector<ProgramId> mine;
+  for (int tile : {16, 32, 64, 128, 256}) mine.push_back(queue(tile, 1, "Fake H100"));
+  const ProgramId other = queue(64, 2, "Fake A100");
+  auto peeked = (*q)->peek("Fake H100", 2);
+  ASSERT_TRUE(peeked.ok()) << peeked.status().to_string();
+  ASSERT_EQ(peeked->size(), 2u);
+  EXPECT_EQ((*peeked)[0].program, mine[0]);
+  EXPECT_EQ((*peeked)[1].params.at("TILE"), 32);
+  EXPECT_NE((*peeked)[0].source.find("EVOLVE-BLOCK-START"), std::string::npos);
+
+  FakeBackend gpu;
+  QueueWorkerOptions wo;
+  wo.max_tasks = 5;
+  wo.idle_wait_s = 0.02;
+  QueueWorker w(location(), gpu, {"Fake H100"}, wo);
+  std::atomic<bool> stop{false};
+  auto summary = w.run(stop);
+  ASSERT_TRUE(summary.ok()) << summary.status().to_string();
+  EXPECT_EQ(summary->finished, 5);
+
+  auto name = [](ProgramId id) { return "program " + std::to_string(id); };
+  auto at = [&](const std::string& event) {
+    auto it = std::find(gpu.events.begin(), gpu.events.end(), event);
+    return it == gpu.events.end() ? -1 : int(it - gpu.events.begin());
+  };
+  for (size_t k = 0; k < mine.size(); ++k) {
+    EXPECT_EQ(std::count(gpu.events.begin(), gpu.events.end(), "compile " + name(mine[k])), 1)
+        << name(mine[k]);
+    ASSERT_GE(at("evaluate " + name(mine[k])), 0) << name(mine[k]);
+    if (k + 1 < mine.size()) {
+      EXPECT_LT(at("compile " + name(mine[k + 1])), at("evaluate " + name(mine[k])))
+          << "task " << k + 1 << " was not compiled while task " << k << " ran";
+    }
+  }
+  EXPECT_EQ(at("compile " + name(other)), -1);
+  auto counts = (*q)->counts();
+  ASSERT_TRUE(counts.ok());
+  EXPECT_EQ(counts->by_state["queued"], 1);  // the other model's, never claimed
 }
 
 TEST_P(QueueLoop, ACompileErrorComesBackFromTheWorkerAndARefusedSourceNeverLeaves) {

@@ -3,6 +3,8 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <future>
+#include <map>
 #include <mutex>
 #include <thread>
 
@@ -31,6 +33,10 @@ std::unique_ptr<WorkQueue> open_retrying(const std::string& location, std::atomi
     std::this_thread::sleep_for(std::chrono::seconds(1));
   }
   return nullptr;
+}
+
+Candidate candidate_of(const ClaimedTask& task) {
+  return Candidate{"program " + std::to_string(task.program), task.source, task.params};
 }
 
 }  // namespace
@@ -108,6 +114,23 @@ Result<WorkerSummary> QueueWorker::run(std::atomic<bool>& stop) {
   return summary;
 }
 
+// Starts compiling the queued tasks this GPU is likely to claim next (the oldest ones for its
+// model, `compile_ahead` of them), and forgets compiles of tasks that are no longer queued (taken
+// by another GPU or worker). A task whose program is already compiling is not compiled twice.
+void QueueWorker::compile_next(WorkQueue& q, const std::string& model, ProgramId claimed,
+                               std::map<ProgramId, std::shared_future<CompileOutcome>>& ahead) {
+  if (options_.compile_ahead <= 0) return;
+  auto next = q.peek(model, options_.compile_ahead);
+  if (!next.ok()) return;  // a missed chance to compile early, nothing more
+  std::map<ProgramId, std::shared_future<CompileOutcome>> kept;
+  for (const ClaimedTask& t : *next) {
+    if (t.program == claimed || kept.count(t.program)) continue;
+    auto it = ahead.find(t.program);
+    kept[t.program] = it != ahead.end() ? it->second : backend_.compile(candidate_of(t)).share();
+  }
+  ahead = std::move(kept);
+}
+
 void QueueWorker::slot_loop(int slot, int64_t worker, std::atomic<bool>& stop,
                             WorkerSummary& summary) {
   auto q = open_retrying(location_, stop);
@@ -117,6 +140,8 @@ void QueueWorker::slot_loop(int slot, int64_t worker, std::atomic<bool>& stop,
       host_name() + " pid " + std::to_string(getpid()) + " gpu " + std::to_string(slot);
   const std::string& model = slot_models_[slot];
   auto last_expiry = std::chrono::steady_clock::now() - std::chrono::hours(1);
+  // Compiles started for queued tasks this GPU may claim next, by program.
+  std::map<ProgramId, std::shared_future<CompileOutcome>> ahead;
   while (!stop.load()) {
     if (options_.max_tasks > 0 && finished_.load() >= options_.max_tasks) return;
     // Any worker puts back the tasks of dead ones, so a run survives its orchestrator's absence.
@@ -136,8 +161,16 @@ void QueueWorker::slot_loop(int slot, int64_t worker, std::atomic<bool>& stop,
     }
     const ClaimedTask& task = **claimed;
     auto t0 = std::chrono::steady_clock::now();
-    Candidate c{"program " + std::to_string(task.program), task.source, task.params};
-    CompileOutcome compiled = backend_.compile(c).get();
+    Candidate c = candidate_of(task);
+    std::shared_future<CompileOutcome> compiling;
+    if (auto it = ahead.find(task.program); it != ahead.end()) {
+      compiling = it->second;
+      ahead.erase(it);
+    } else {
+      compiling = backend_.compile(c).share();
+    }
+    compile_next(*q, model, task.program, ahead);
+    CompileOutcome compiled = compiling.get();
     EvalResult r;
     if (compiled.status != EvalStatus::kOk) {
       r = compile_failure_result(compiled);

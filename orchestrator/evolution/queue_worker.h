@@ -11,12 +11,16 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <future>
+#include <map>
 #include <string>
 #include <vector>
 
 #include "orchestrator/evolution/evolution.h"
 
 namespace kevo {
+
+class WorkQueue;
 
 struct QueueWorkerOptions {
   // How long a task stays claimed after the worker's last heartbeat: the delay before another
@@ -25,6 +29,11 @@ struct QueueWorkerOptions {
   // How long a GPU without work waits before it looks again (a notification of new work, on
   // PostgreSQL, ends the wait at once).
   double idle_wait_s = 1;
+  // Queued tasks each GPU compiles ahead while it evaluates (0: compile each task once claimed).
+  // A sparse seed compiles in 1.5-2.5 s and evaluates in about 0.85 s: compiling only after the
+  // claim left an H100 worker at half the rate of a local run. Ahead is unclaimed: a task another
+  // worker takes meanwhile costs this host a compile, never a claim.
+  int compile_ahead = 2;
   // Stop once this many tasks are finished (0: run until stopped). For tests and benchmarks.
   int64_t max_tasks = 0;
   // The worker's first GPU (evaluator/gpu_info.h JSON), registered so that the orchestrator's
@@ -50,6 +59,8 @@ class QueueWorker {
 
  private:
   void slot_loop(int slot, int64_t worker, std::atomic<bool>& stop, WorkerSummary& summary);
+  void compile_next(WorkQueue& q, const std::string& model, ProgramId claimed,
+                    std::map<ProgramId, std::shared_future<CompileOutcome>>& ahead);
 
   std::string location_;
   EvaluationBackend& backend_;
