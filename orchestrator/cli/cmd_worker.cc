@@ -40,6 +40,7 @@ struct WorkerCliOptions {
   bool allow_mixed = false;
   double lease_s = 30;
   int64_t max_tasks = 0;
+  int compile_ahead = 2;  // QueueWorkerOptions::compile_ahead
   std::string cache_dir = "kevo-worker-cache";
 };
 
@@ -81,6 +82,7 @@ int worker_command(const WorkerCliOptions& o) {
   QueueWorkerOptions wo;
   wo.lease_s = o.lease_s;
   wo.max_tasks = o.max_tasks;
+  wo.compile_ahead = o.compile_ahead;
   wo.gpu_info = to_json(sel->gpus.front());
   std::cout << "kevo worker: run '" << run->name << "' in " << shown << ", " << models.size()
             << " GPU(s) (" << models.front() << "), lease " << o.lease_s << " s" << std::endl;
@@ -118,6 +120,11 @@ void add_worker_command(CLI::App& app, Cli& cli) {
       ->capture_default_str()
       ->check(at_least(1));
   cmd->add_option("--max-tasks", o->max_tasks, "leave after this many evaluations (0: never)")
+      ->capture_default_str()
+      ->check(at_least(0));
+  cmd->add_option("--compile-ahead", o->compile_ahead,
+                  "queued tasks each GPU compiles while it evaluates (compiling takes longer "
+                  "than evaluating; 0: compile each task once claimed)")
       ->capture_default_str()
       ->check(at_least(0));
   cmd->add_option("--cache-dir", o->cache_dir, "where compiled kernels are cached on this host")
