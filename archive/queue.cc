@@ -173,6 +173,32 @@ Status WorkQueue::heartbeat(int64_t worker, double lease_s) {
   return txn.commit();
 }
 
+namespace {
+
+// A program's params column (a JSON object) as the integer params a candidate takes.
+std::map<std::string, int64_t> integer_params(const std::string& json_text) {
+  std::map<std::string, int64_t> out;
+  json params = parse_json(json_text);
+  if (!params.is_object()) return out;
+  for (const auto& [k, v] : params.items()) {
+    if (v.is_number_integer()) out[k] = v.get<int64_t>();
+  }
+  return out;
+}
+
+// A task row's first columns: id, program_id, purpose, suite, claims.
+ClaimedTask task_head(sql::Stmt& st) {
+  ClaimedTask t;
+  t.id = st.int64(0);
+  t.program = st.int64(1);
+  t.purpose = st.text(2);
+  t.suite = st.text(3);
+  t.claims = static_cast<int>(st.int64(4));
+  return t;
+}
+
+}  // namespace
+
 Result<std::vector<ClaimedTask>> WorkQueue::peek(const std::string& gpu_model, int n) {
   sql::Db& db = impl_->db;
   KEVO_ASSIGN_OR_RETURN(auto txn, Txn::begin(db, Txn::Kind::kRead));
@@ -185,19 +211,9 @@ Result<std::vector<ClaimedTask>> WorkQueue::peek(const std::string& gpu_model, i
   for (;;) {
     KEVO_ASSIGN_OR_RETURN(bool row, st.step());
     if (!row) break;
-    ClaimedTask t;
-    t.id = st.int64(0);
-    t.program = st.int64(1);
-    t.purpose = st.text(2);
-    t.suite = st.text(3);
-    t.claims = static_cast<int>(st.int64(4));
+    ClaimedTask t = task_head(st);
     t.source = st.text(5);
-    json params = parse_json(st.text(6));
-    if (params.is_object()) {
-      for (const auto& [k, v] : params.items()) {
-        if (v.is_number_integer()) t.params[k] = v.get<int64_t>();
-      }
-    }
+    t.params = integer_params(st.text(6));
     out.push_back(std::move(t));
   }
   return out;
@@ -221,12 +237,7 @@ Result<std::optional<ClaimedTask>> WorkQueue::claim(int64_t worker, const std::s
   st.bind(1, worker).bind(2, label).bind(3, lease_s).bind(4, gpu_model);
   KEVO_ASSIGN_OR_RETURN(bool row, st.step());
   if (!row) return std::optional<ClaimedTask>();
-  ClaimedTask t;
-  t.id = st.int64(0);
-  t.program = st.int64(1);
-  t.purpose = st.text(2);
-  t.suite = st.text(3);
-  t.claims = static_cast<int>(st.int64(4));
+  ClaimedTask t = task_head(st);
   KEVO_RETURN_IF_ERROR(st.run());
   KEVO_ASSIGN_OR_RETURN(auto prog, db.prepare("SELECT source, params FROM programs WHERE id = ?1"));
   prog.bind(1, t.program);
@@ -234,12 +245,7 @@ Result<std::optional<ClaimedTask>> WorkQueue::claim(int64_t worker, const std::s
   if (!found)
     return Status::Internal("archive: task #" + std::to_string(t.id) + " names a missing program");
   t.source = prog.text(0);
-  json params = parse_json(prog.text(1));
-  if (params.is_object()) {
-    for (const auto& [k, v] : params.items()) {
-      if (v.is_number_integer()) t.params[k] = v.get<int64_t>();
-    }
-  }
+  t.params = integer_params(prog.text(1));
   KEVO_RETURN_IF_ERROR(txn.commit());
   return std::optional<ClaimedTask>(std::move(t));
 }

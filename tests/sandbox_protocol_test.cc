@@ -36,6 +36,11 @@ Environment parent_env() {
           {"LSAN_OPTIONS", "suppressions=x"}};
 }
 
+// The names of parent_env() that look secret: no worker ever gets them.
+constexpr const char* kParentSecrets[] = {
+    "OPENAI_API_KEY", "ANTHROPIC_API_KEY", "FOO_API_KEY", "GITHUB_TOKEN",  "AWS_SECRET_ACCESS_KEY",
+    "DB_PASSWORD",    "http_proxy",        "HTTPS_PROXY", "SSH_AUTH_SOCK", "CUDA_TOKEN"};
+
 TEST(SandboxEnvironment, CompileWorkersGetOnlyTheBasics) {
   Environment env = sandbox::scrubbed_environment(WorkerKind::kCompile, parent_env());
   Environment want = {{"PATH", "/usr/local/bin:/usr/bin:/bin"}, {"HOME", "/nonexistent"},
@@ -52,11 +57,8 @@ TEST(SandboxEnvironment, GpuRunnersAlsoGetDeviceSelectionAndKevoHome) {
   EXPECT_EQ(env["KEVO_HOME"], "/srv/kevo");
   EXPECT_EQ(env["CUDA_CACHE_DISABLE"], "1");
   EXPECT_EQ(env["HOME"], "/nonexistent");
-  for (const char* name : {"OPENAI_API_KEY", "ANTHROPIC_API_KEY", "FOO_API_KEY", "GITHUB_TOKEN",
-                           "AWS_SECRET_ACCESS_KEY", "DB_PASSWORD", "http_proxy", "HTTPS_PROXY",
-                           "SSH_AUTH_SOCK", "LD_PRELOAD", "USER", "CUDA_TOKEN"}) {
-    EXPECT_EQ(env.count(name), 0u) << name;
-  }
+  for (const char* name : kParentSecrets) EXPECT_EQ(env.count(name), 0u) << name;
+  for (const char* name : {"LD_PRELOAD", "USER"}) EXPECT_EQ(env.count(name), 0u) << name;
 }
 
 // kevo under ncu (or nsys, compute-sanitizer): the runner must get the tool's whole environment,
@@ -75,9 +77,7 @@ TEST(SandboxEnvironment, UnderACudaToolGpuRunnersGetTheToolsEnvironment) {
   EXPECT_EQ(env["HOME"], "/home/me");
   EXPECT_EQ(env["CUDA_VISIBLE_DEVICES"], "1,3");
   EXPECT_EQ(env["CUDA_CACHE_DISABLE"], "1");
-  for (const char* name : {"OPENAI_API_KEY", "ANTHROPIC_API_KEY", "FOO_API_KEY", "GITHUB_TOKEN",
-                           "AWS_SECRET_ACCESS_KEY", "DB_PASSWORD", "http_proxy", "HTTPS_PROXY",
-                           "SSH_AUTH_SOCK", "CUDA_TOKEN"}) {
+  for (const char* name : kParentSecrets) {
     EXPECT_EQ(env.count(name), 0u) << name;
   }
   Environment compile = sandbox::scrubbed_environment(WorkerKind::kCompile, parent);

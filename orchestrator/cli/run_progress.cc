@@ -107,8 +107,8 @@ nlohmann::json ProgressPrinter::summary_json(const RunSummary& s, const std::str
   if (p.llm) j["llm"] = llm_progress_json(*p.llm);
   if (p.best_fitness) {
     j["best"] = {{"program", p.best_program.value_or(0)}, {"fitness", *p.best_fitness}};
-    }
-    return j;
+  }
+  return j;
 }
 
 void ProgressPrinter::finish(const RunSummary& s, const std::string& run_name) {
