@@ -6,8 +6,9 @@
 # comes from the toolkit there (109 MB: too big to carry, and the same 13.0 release).
 # Usage: scripts/bundle.sh [build-dir [bundle-dir]]  (defaults: build, bundle)
 #   KEVO_BUNDLE_TESTS=all (default) | gpu (only the suites with GPU tests: those whose source
-#   calls KEVO_REQUIRE_GPU or gpu_unavailable_reason, ~12 MB instead of 66) | none. With the
-#   carried PostgreSQL (scripts/pg_bundle.sh, 20 MB) only gpu or none fit the 64 MiB carry.
+#   calls KEVO_REQUIRE_GPU or gpu_unavailable_reason, ~12 MB instead of 66) | none | a list of
+#   suites ("evaluator_counters_test cli_eval_test"). With the carried PostgreSQL
+#   (scripts/pg_bundle.sh, 20 MB) none or a short list fit the 64 MiB carry (gpu: 48 + 20 MB).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build="${1:-build}"
@@ -24,7 +25,12 @@ case "${KEVO_BUNDLE_TESTS:-all}" in
       [ -x "$t" ] && cp "$t" "$out/tests/"
     done ;;
   none) ;;
-  *) echo "bundle.sh: KEVO_BUNDLE_TESTS is all, gpu or none, not '$KEVO_BUNDLE_TESTS'" >&2; exit 2 ;;
+  *)  # a list of suites, e.g. "evaluator_counters_test cli_eval_test" (with PostgreSQL carried)
+    for name in ${KEVO_BUNDLE_TESTS//,/ }; do
+      t="$build/tests/$name"
+      [ -x "$t" ] || { echo "bundle.sh: no test suite $t (KEVO_BUNDLE_TESTS is all, gpu, none or a list of suites)" >&2; exit 2; }
+      cp "$t" "$out/tests/"
+    done ;;
 esac
 [ -d "$build/bench" ] && find "$build/bench" -maxdepth 1 -type f -perm -u+x -name 'bench_*' -exec cp {} "$out/bin/" \;
 

@@ -15,9 +15,10 @@
 #   KEVO_BUNDLE=bundle STEPS="tune" scripts/gpu_check.sh   (the tuner on each seed: better defaults)
 # Without a GPU it stops after doctor with status 2; KEVO_CHECK_DRY=1 runs the steps anyway.
 # Bundles that fit the 64 MiB carry: KEVO_BUNDLE_TESTS=gpu scripts/bundle.sh build bundle (48 MB,
-# for "tests"); with the PostgreSQL of "multi" (20 MB), KEVO_BUNDLE_TESTS=none (36 MB) plus the
-# suites a step needs (counters: evaluator_counters_test, 2 MB). Everything in one call:
-#   KEVO_BUNDLE=bundle KEVO_PG_BUNDLE=pgbundle/pg.tar.xz BUDGET=575 \
+# for "tests"); with the PostgreSQL of "multi" (20 MB), only the suites a step needs, e.g.
+# KEVO_BUNDLE_TESTS="evaluator_counters_test cli_eval_test" scripts/bundle.sh build bundle-one
+# (39 MB; counters runs the first). Everything in one call, carrying bundle-one and pgbundle:
+#   KEVO_BUNDLE=bundle-one KEVO_PG_BUNDLE=pgbundle/pg.tar.xz BUDGET=575 \
 #     STEPS="llm counters multi capture" LLM_EVALS=60 TUNER_EVALS=20 MULTI_EVALS=24 \
 #     COUNTERS_BUDGET=150 CAPTURE_N=8192 scripts/gpu_check.sh
 # ("multi": two runners on one GPU, and an orchestrator with two workers through a carried
