@@ -11,7 +11,7 @@
 #   KEVO_BUNDLE=bundle STEPS="tests llm" TESTS_BUDGET=290 scripts/gpu_check.sh
 #   KEVO_BUNDLE=bundle STEPS="frontier counters" scripts/gpu_check.sh
 #   KEVO_BUNDLE=bundle STEPS="capture export" scripts/gpu_check.sh
-#   KEVO_BUNDLE=bundle KEVO_PG_BUNDLE=pgbundle/pg.tar.xz STEPS="multi" scripts/gpu_check.sh
+#   KEVO_BUNDLE=bundle-one KEVO_PG_BUNDLE=pgbundle/pg.tar.xz STEPS="multi" scripts/gpu_check.sh
 #   KEVO_BUNDLE=bundle STEPS="tune" scripts/gpu_check.sh   (the tuner on each seed: better defaults)
 # Without a GPU it stops after doctor with status 2; KEVO_CHECK_DRY=1 runs the steps anyway.
 # Bundles that fit the 64 MiB carry: KEVO_BUNDLE_TESTS=gpu scripts/bundle.sh build bundle (48 MB,
