@@ -59,6 +59,12 @@ struct RunOptions {
   int max_claims = 0;       // queue.max_claims
 };
 
+// Where the header and the progress go: with --json, stdout carries the summary alone (scripts
+// parse it), so they go to stderr.
+std::ostream& human_out(const RunOptions& o) {
+  return o.json ? std::cerr : std::cout;
+}
+
 bool remote(const RunOptions& o, const std::string& location) {
   return o.workers || is_postgres_location(location);
 }
@@ -156,9 +162,7 @@ int evolve(Archive& archive, const KevoConfig& config, RunBackend run, bool new_
   }
   std::signal(SIGINT, on_sigint);
   std::signal(SIGTERM, on_sigint);
-  // With --json, stdout carries the summary alone (scripts parse it); the progress goes to stderr.
-  std::ostream& human = opt.json ? std::cerr : std::cout;
-  ProgressPrinter printer(human, isatty(opt.json ? STDERR_FILENO : STDOUT_FILENO));
+  ProgressPrinter printer(human_out(opt), isatty(opt.json ? STDERR_FILENO : STDOUT_FILENO));
   auto summary = evo.run(g_stop, [&](const Progress& p) { printer.show(p); });
   std::signal(SIGINT, SIG_DFL);
   std::signal(SIGTERM, SIG_DFL);
@@ -248,14 +252,15 @@ int run_command(const RunOptions& opt) {
   auto run = backend_for(**archive, config, location, gpus ? &*gpus : nullptr,
                          (run_dir.parent_path() / ".cubin-cache").string());
   if (!run.ok()) return fail(kExitFailure, run.status().message());
-  (opt.json ? std::cerr : std::cout)
-      << "kevo run '" << config.run.name << "': " << config.run.seeds.size() << " seed(s), up to "
-      << config.run.max_evaluations << " evaluations on " << run->description << ", "
-      << (config.llm.models.empty() && config.llm.replay_from.empty()
-              ? std::string("built-in tuner only (no LLM configured)")
-              : "LLM: " + (config.llm.replay_from.empty() ? config.llm.models.front().model
-                                                          : std::string("replay")))
-      << "\n  archive " << shown << "\n";
+  human_out(opt) << "kevo run '" << config.run.name << "': " << config.run.seeds.size()
+                 << " seed(s), up to " << config.run.max_evaluations << " evaluations on "
+                 << run->description << ", "
+                 << (config.llm.models.empty() && config.llm.replay_from.empty()
+                         ? std::string("built-in tuner only (no LLM configured)")
+                         : "LLM: " + (config.llm.replay_from.empty()
+                                          ? config.llm.models.front().model
+                                          : std::string("replay")))
+                 << "\n  archive " << shown << "\n";
   return evolve(**archive, config, std::move(*run), /*new_run=*/true, opt);
 }
 
@@ -306,10 +311,10 @@ int resume_command(const RunOptions& opt, const std::string& name_or_db) {
   auto run = backend_for(**archive, config, location, gpus ? &*gpus : nullptr,
                          (run_dir.parent_path() / ".cubin-cache").string());
   if (!run.ok()) return fail(kExitFailure, run.status().message());
-  (opt.json ? std::cerr : std::cout)
-      << "kevo resume '" << config.run.name << "': " << (totals.ok() ? totals->evaluations : 0)
-      << " evaluations so far, " << (totals.ok() ? totals->pending : 0) << " pending, budget "
-      << config.run.max_evaluations << ", on " << run->description << "\n";
+  human_out(opt) << "kevo resume '" << config.run.name
+                 << "': " << (totals.ok() ? totals->evaluations : 0) << " evaluations so far, "
+                 << (totals.ok() ? totals->pending : 0) << " pending, budget "
+                 << config.run.max_evaluations << ", on " << run->description << "\n";
   return evolve(**archive, config, std::move(*run), /*new_run=*/false, o);
 }
 

@@ -40,7 +40,7 @@ struct WorkerCliOptions {
   bool allow_mixed = false;
   double lease_s = 30;
   int64_t max_tasks = 0;
-  int compile_ahead = 2;  // QueueWorkerOptions::compile_ahead
+  int compile_ahead = QueueWorkerOptions{}.compile_ahead;
   std::string cache_dir = "kevo-worker-cache";
 };
 
