@@ -82,6 +82,7 @@ std::optional<Failure> Session::plan_for(const LoadedModule& m, const WorkloadSp
   out.index_bytes = plan->index_bytes;
   out.workspace_bytes = plan->workspace_bytes;
   for (const ResolvedLaunch& l : plan->launches) {
+    if (!l.launched()) continue;  // a 0 in its grid: this shape does without it (resolve_plan)
     PlanKernel k = m.kernels.at(l.name);
     k.launch = l;
     if (l.smem > 48 * 1024) {

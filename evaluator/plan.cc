@@ -70,9 +70,11 @@ Result<ResolvedPlan> resolve_plan(const TaskSpec& spec, const std::map<std::stri
     for (int i = 0; i < 3; ++i) {
       auto g = k.grid[i].eval(vars);
       if (!g.ok()) return plan_error(k.line, who + " grid." + kAxis[i] + ": " + g.status().message(), shape);
-      if (*g < 1 || *g > kMaxGrid[i]) {
+      // 0 blocks: the kernel is not launched for this shape (a method's crossover, e.g. a sparse
+      // seed that attends densely below some N launches only its dense kernel there).
+      if (*g < 0 || *g > kMaxGrid[i]) {
         return plan_error(k.line, who + " grid." + kAxis[i] + " = '" + k.grid[i].text() + "' = " + std::to_string(*g) +
-                                      "; it must be between 1 and " + std::to_string(kMaxGrid[i]), shape);
+                                      "; it must be between 0 (not launched) and " + std::to_string(kMaxGrid[i]), shape);
       }
       auto b = k.block[i].eval(vars);
       if (!b.ok()) return plan_error(k.line, who + " block." + kAxis[i] + ": " + b.status().message(), shape);
@@ -97,6 +99,12 @@ Result<ResolvedPlan> resolve_plan(const TaskSpec& spec, const std::map<std::stri
     }
     l.smem = static_cast<unsigned>(*sm);
     plan.launches.push_back(l);
+  }
+  bool decodes = false;
+  for (const auto& l : plan.launches) decodes |= l.phase == Phase::kDecode && l.launched();
+  if (!decodes) {
+    return plan_error(0, "no decode kernel is launched (every decode grid has a 0): nothing would "
+                         "write the output", shape);
   }
   return plan;
 }

@@ -61,7 +61,38 @@ class Parser {
   // Depth guard: a pathological "((((..." must not overflow the stack of a compile worker.
   static constexpr int kMaxDepth = 64;
 
+  // A comparison (< <= > >= == !=, 1 when true, 0 when false) binds loosest and does not chain:
+  // `cdiv(N, CH) * (N > DENSE_N)` launches a kernel only above a crossover (a grid of 0 is not
+  // launched). The same text is valid C++ with the same value, which the export relies on.
   Result<NodePtr> expr() {
+    if (++depth_ > kMaxDepth) return error("expression nested too deeply");
+    KEVO_ASSIGN_OR_RETURN(NodePtr lhs, sum());
+    --depth_;
+    char op = comparison_op();
+    if (op == 0) return lhs;
+    KEVO_ASSIGN_OR_RETURN(NodePtr rhs, sum());
+    if (comparison_op() != 0) return error("comparisons do not chain: use parentheses");
+    return binary(op, lhs, rhs);
+  }
+
+  // Reads a comparison operator if one is next: '<' '>' 'l' (<=) 'g' (>=) '=' (==) '!' (!=).
+  char comparison_op() {
+    skip_space();
+    if (pos_ >= s_.size()) return 0;
+    const char c = s_[pos_];
+    const bool eq = pos_ + 1 < s_.size() && s_[pos_ + 1] == '=';
+    if (c == '<' || c == '>') {
+      pos_ += eq ? 2 : 1;
+      return eq ? (c == '<' ? 'l' : 'g') : c;
+    }
+    if ((c == '=' || c == '!') && eq) {
+      pos_ += 2;
+      return c;
+    }
+    return 0;
+  }
+
+  Result<NodePtr> sum() {
     if (++depth_ > kMaxDepth) return error("expression nested too deeply");
     KEVO_ASSIGN_OR_RETURN(NodePtr lhs, term());
     while (true) {
@@ -206,6 +237,12 @@ Result<int64_t> eval_node(const Node& n, const std::map<std::string, int64_t>& v
           if (a == INT64_MIN && b == -1) return overflow(text);
           out = n.op == '/' ? a / b : a % b;
           break;
+        case '<': out = a < b; break;
+        case '>': out = a > b; break;
+        case 'l': out = a <= b; break;
+        case 'g': out = a >= b; break;
+        case '=': out = a == b; break;
+        case '!': out = a != b; break;
       }
       if (bad) return overflow(text);
       return out;

@@ -83,9 +83,10 @@ struct Shape {
 struct ResolvedLaunch {
   std::string name;
   Phase phase;
-  unsigned grid[3];
+  unsigned grid[3];  // a 0 on any axis: not launched for this shape (a plan's crossover)
   unsigned block[3];
   unsigned smem;
+  bool launched() const { return grid[0] > 0 && grid[1] > 0 && grid[2] > 0; }
 };
 
 struct ResolvedPlan {
@@ -94,8 +95,8 @@ struct ResolvedPlan {
   std::vector<ResolvedLaunch> launches;
 };
 
-// Evaluates the plan for a shape; InvalidArgument (-> status invalid_plan) on a zero or negative
-// grid, a block over 1024 threads, a negative size, or an expression error, naming the kernel.
+// Evaluates the plan for a shape; InvalidArgument (-> status invalid_plan) on a negative grid
+// (0 is allowed: that kernel is not launched for this shape), a block over 1024 threads, a negative size, or an expression error, naming the kernel.
 Result<ResolvedPlan> resolve_plan(const TaskSpec& spec, const std::map<std::string, int64_t>& params,
                                   const Shape& shape);
 

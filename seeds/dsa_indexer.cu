@@ -29,6 +29,9 @@
 // per chunk.
 // Error target: mean relative error <= 0.05 on the llama3-8b suite at the defaults (measured
 // figures in seeds/README.md).
+// Crossover: at N <= DENSE_N (default 8192) only `dense` runs (the dense seed's decode,
+// kevo/dense_decode.cuh; the other decode grids are 0 there, so they are not launched): at short
+// contexts selecting costs more than it saves, and dense is exact.
 // Roofline (scripts/roofline.py, default params, llama3-8b B1-N8K / B1-N32K / B1-N128K /
 // B8-N32K): the method reads 3.5 / 13.0 / 50.9 / 103.9 MB per decode call,
 // 0.9 / 3.2 / 12.7 / 26.0 us at 4 TB/s.
@@ -45,12 +48,14 @@
 // kevo:param MINB = 2 in {1, 2}
 // kevo:param LOADS = 8 in {4, 8}
 // kevo:param ASTAGES = 1 in {1, 2}
+// kevo:param DENSE_N = 8192 in {0, 8192, 16384}
 // kevo:index      B*Hkv*N*(DI/2+4) + B*Hkv*D*4 + B*Hkv*cdiv(N,CH)*D*4 + 1024
-// kevo:workspace  B*Hq*cdiv(N,CH)*(D+1)*4 + B*Hkv*cdiv(G,8)*cdiv(N,CH)*8 + 1024
+// kevo:workspace  max(B*Hq*cdiv(N,CH)*(D+1)*4 + B*Hkv*cdiv(G,8)*cdiv(N,CH)*8 + 1024, (132 + B*Hkv*cdiv(G,16)) * (min(G,16)*(D+1)*4 + 8) + 1024)
 // kevo:build   key_mean    grid(Hkv, B) block(256)
 // kevo:build   index_keys  grid(cdiv(N,64), Hkv, B) block(256)
 // kevo:build   value_sums  grid(cdiv(N,CH), Hkv, B) block(256)
-// kevo:decode  attend      grid(cdiv(N,CH), Hkv*cdiv(G,8), B) block(256) smem(8*ASTAGES*8192)
+// kevo:decode  attend      grid(cdiv(N,CH)*(N>DENSE_N), Hkv*cdiv(G,8), B) block(256) smem(8*ASTAGES*8192)
+// kevo:decode  dense       grid(132*(N<=DENSE_N)) block(256) smem(16*8192)
 
 using namespace kevo;
 
@@ -303,5 +308,11 @@ extern "C" __global__ void __launch_bounds__(TPB, MINB) attend(const Args a) {
   attend_topk<NW, ASTAGES, RSAMP>(a, tb, s_list, n_sel, true, s_vsum,
                                   {s_bits, s_samp, s_scratch, reinterpret_cast<TileBuf*>(dyn)},
                                   {Ly.part, Ly.flags});
+}
+
+// Below the crossover: the dense baseline's decode (kevo/dense_decode.cuh), 8 warps, 2 stages.
+extern "C" __global__ void __launch_bounds__(256, 1) dense(const Args a) {
+  extern __shared__ __align__(16) unsigned char smem_raw[];
+  dense_decode<8, 2>(a, smem_raw);
 }
 // EVOLVE-BLOCK-END

@@ -29,9 +29,10 @@
 // Index: BITS/8 bytes per token per KV head (8 at the default) + the key mean + V sums per chunk.
 // Error target: mean relative error <= 0.1 on the llama3-8b suite at the defaults (measured
 // figures in seeds/README.md).
-// Crossover: at N <= DENSE_N (default 8192) score and threshold return at once and attend reads
-// every token, exactly: at short contexts scoring costs more than it saves (hash_topk's untrained
-// codes put its B1-N8K per-call error within 0.01 of the 0.2 gate).
+// Crossover: at N <= DENSE_N (default 8192) only `dense` runs (the dense seed's decode,
+// kevo/dense_decode.cuh; the other decode grids are 0 there, so they are not launched): at short
+// contexts selecting costs more than it saves, and dense is exact.
+// (hash_topk's untrained codes put its B1-N8K per-call error within 0.01 of the 0.2 gate.)
 // Roofline (scripts/roofline.py, default params, llama3-8b B1-N8K / B1-N32K / B1-N128K /
 // B8-N32K): the method reads 33.6 / 20.8 / 80.8 / 166.3 MB per decode call,
 // 8.4 / 5.2 / 20.2 / 41.6 us at 4 TB/s.
@@ -48,13 +49,14 @@
 // kevo:param ASTAGES = 2 in {1, 2, 3}
 // kevo:param DENSE_N = 8192 in {0, 8192, 16384}
 // kevo:index      B*Hkv*N*(BITS/8) + B*Hkv*D*4 + B*Hkv*cdiv(N,CH)*D*4 + 768
-// kevo:workspace  B*Hkv*N*2 + B*Hkv*cdiv(N,CH)*((G*BITS+1)*2 + 8) + (B*Hq*(D+1)*4 + B*Hkv*cdiv(G,8)*8)*cdiv(N,CH)*max(1,min(8,32/cdiv(N,CH))) + 2048
+// kevo:workspace  max(B*Hkv*N*2 + B*Hkv*cdiv(N,CH)*((G*BITS+1)*2 + 8) + (B*Hq*(D+1)*4 + B*Hkv*cdiv(G,8)*8)*cdiv(N,CH)*max(1,min(8,32/cdiv(N,CH))) + 2048, (132 + B*Hkv*cdiv(G,16)) * (min(G,16)*(D+1)*4 + 8) + 1024)
 // kevo:build   key_mean   grid(Hkv, B) block(256)
 // kevo:build   hash_keys  grid(cdiv(N,64), Hkv, B) block(256)
 // kevo:build   value_sums grid(cdiv(N,CH), Hkv, B) block(256)
-// kevo:decode  score      grid(cdiv(N,CH), Hkv, B) block(256)
-// kevo:decode  threshold  grid(Hkv, B) block(512)
-// kevo:decode  attend     grid(cdiv(N,CH)*max(1,min(8,32/cdiv(N,CH))), Hkv*cdiv(G,8), B) block(128) smem(4*ASTAGES*8192)
+// kevo:decode  score      grid(cdiv(N,CH)*(N>DENSE_N), Hkv, B) block(256)
+// kevo:decode  threshold  grid(Hkv*(N>DENSE_N), B) block(512)
+// kevo:decode  attend     grid(cdiv(N,CH)*max(1,min(8,32/cdiv(N,CH)))*(N>DENSE_N), Hkv*cdiv(G,8), B) block(128) smem(4*ASTAGES*8192)
+// kevo:decode  dense      grid(132*(N<=DENSE_N)) block(256) smem(16*8192)
 
 using namespace kevo;
 
@@ -161,7 +163,6 @@ __device__ __forceinline__ int group_similarity(const u32* qsig, int G, const u3
 }
 
 extern "C" __global__ void __launch_bounds__(256) score(const Args a) {
-  if (a.N <= DENSE_N) return;  // below the crossover attend reads every token
   constexpr int TPT = CH / 256;  // tokens per thread
   const int c = blockIdx.x, hkv = blockIdx.y, b = blockIdx.z;
   const int D = a.D, WD = D / 32, G = a.Hq / a.Hkv, NB = G * BITS + 1, N = a.N;
@@ -214,7 +215,6 @@ extern "C" __global__ void __launch_bounds__(256) score(const Args a) {
 }
 
 extern "C" __global__ void __launch_bounds__(512) threshold(const Args a) {
-  if (a.N <= DENSE_N) return;  // below the crossover attend reads every token
   const Layout L(a);
   threshold_block(a, L.hist, cdiv(a.N, CH), a.Hq / a.Hkv * BITS + 1, a.N / TOPK_DIV, L.sel);
 }
@@ -224,7 +224,13 @@ extern "C" __global__ void __launch_bounds__(128, 3) attend(const Args a) {
   const long long bh = (long long)tb.hg.b * a.Hkv + tb.hg.hkv;
   const Layout L(a);
   attend_keyed<CH, 4, ASTAGES, RSAMP>(a, tb, L.keys + bh * a.N + tb.base,
-                                      L.sel + bh * tb.nch + tb.chunk, a.N <= DENSE_N,
+                                      L.sel + bh * tb.nch + tb.chunk,
                                       L.vsum + (bh * tb.nch + tb.chunk) * a.D, L.out);
+}
+
+// Below the crossover: the dense baseline's decode (kevo/dense_decode.cuh), 8 warps, 2 stages.
+extern "C" __global__ void __launch_bounds__(256, 1) dense(const Args a) {
+  extern __shared__ __align__(16) unsigned char smem_raw[];
+  dense_decode<8, 2>(a, smem_raw);
 }
 // EVOLVE-BLOCK-END

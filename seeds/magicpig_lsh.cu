@@ -23,6 +23,9 @@
 // Index: TABLES bytes per token per KV head (96 at the default) + the key mean.
 // Error target: mean relative error <= 0.15 on the llama3-8b suite at the defaults (measured
 // figures in seeds/README.md).
+// Crossover: at N <= DENSE_N (default 8192) only `dense` runs (the dense seed's decode,
+// kevo/dense_decode.cuh; the other decode grids are 0 there, so they are not launched): at short
+// contexts selecting costs more than it saves, and dense is exact.
 // Roofline (scripts/roofline.py, default params, llama3-8b B1-N8K / B1-N32K / B1-N128K /
 // B8-N32K): the method reads 13.0 / 51.0 / 203.0 / 408.1 MB per decode call,
 // 3.3 / 12.8 / 50.8 / 102.0 us at 4 TB/s.
@@ -36,13 +39,15 @@
 // kevo:param SINK = 16 in {4, 16, 64, 128}
 // kevo:param WIN = 64 in {64, 128, 256}
 // kevo:param CH = 2048 in {1024, 2048}
+// kevo:param DENSE_N = 8192 in {0, 8192, 16384}
 // kevo:index      B*Hkv*N*TABLES + B*Hkv*D*4 + 512
-// kevo:workspace  B*Hkv*G*TABLES + B*Hkv*N*2 + B*Hq*cdiv(N,CH)*max(1,min(8,32/cdiv(N,CH)))*(D+1)*4 + B*Hkv*cdiv(G,4)*4 + 1536
+// kevo:workspace  max(B*Hkv*G*TABLES + B*Hkv*N*2 + B*Hq*cdiv(N,CH)*max(1,min(8,32/cdiv(N,CH)))*(D+1)*4 + B*Hkv*cdiv(G,4)*4 + 1536, (132 + B*Hkv*cdiv(G,16)) * (min(G,16)*(D+1)*4 + 8) + 1024)
 // kevo:build   key_mean   grid(Hkv, B) block(256)
 // kevo:build   hash_keys  grid(cdiv(N,64), Hkv, B) block(256)
-// kevo:decode  query_codes grid(TABLES, Hkv, B) block(64)
-// kevo:decode  score      grid(cdiv(N,CH), Hkv, B) block(256)
-// kevo:decode  attend     grid(cdiv(N,CH)*max(1,min(8,32/cdiv(N,CH))), Hkv*cdiv(G,4), B) block(128)
+// kevo:decode  query_codes grid(TABLES*(N>DENSE_N), Hkv, B) block(64)
+// kevo:decode  score      grid(cdiv(N,CH)*(N>DENSE_N), Hkv, B) block(256)
+// kevo:decode  attend     grid(cdiv(N,CH)*max(1,min(8,32/cdiv(N,CH)))*(N>DENSE_N), Hkv*cdiv(G,4), B) block(128)
+// kevo:decode  dense      grid(132*(N<=DENSE_N)) block(256) smem(16*8192)
 
 using namespace kevo;
 
@@ -303,5 +308,11 @@ extern "C" __global__ void __launch_bounds__(128, 3) attend(const Args a) {
   write_partials(a, Ly.part, b, h0, ng, c * parts + part, s_m, s_d, s_o);
   if (arrive_last(Ly.counters + bh * ngs + gs, gridDim.x, &s_flag))
     merge_partials_to_output(a, Ly.part, b, h0, ng);
+}
+
+// Below the crossover: the dense baseline's decode (kevo/dense_decode.cuh), 8 warps, 2 stages.
+extern "C" __global__ void __launch_bounds__(256, 1) dense(const Args a) {
+  extern __shared__ __align__(16) unsigned char smem_raw[];
+  dense_decode<8, 2>(a, smem_raw);
 }
 // EVOLVE-BLOCK-END

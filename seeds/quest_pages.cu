@@ -20,8 +20,9 @@
 // V sums per chunk.
 // Error target: mean relative error <= 0.1 on the llama3-8b suite at the defaults (measured
 // figures in seeds/README.md).
-// Crossover: at N <= DENSE_N (default 8192) score and threshold return at once and attend reads
-// every token, exactly: at short contexts scoring costs more than it saves.
+// Crossover: at N <= DENSE_N (default 8192) only `dense` runs (the dense seed's decode,
+// kevo/dense_decode.cuh; the other decode grids are 0 there, so they are not launched): at short
+// contexts selecting costs more than it saves, and dense is exact.
 // Roofline (scripts/roofline.py, default params, llama3-8b B1-N8K / B1-N32K / B1-N128K /
 // B8-N32K): the method reads 33.6 / 36.2 / 143.5 / 289.3 MB per decode call,
 // 8.4 / 9.0 / 35.9 / 72.3 us at 4 TB/s.
@@ -38,12 +39,13 @@
 // kevo:param ASTAGES = 2 in {1, 2, 3}
 // kevo:param DENSE_N = 8192 in {0, 8192, 16384}
 // kevo:index      B*Hkv*cdiv(N,PAGE)*D*4 + B*Hkv*cdiv(N,PAGE*CHP)*D*4 + 512
-// kevo:workspace  B*Hkv*cdiv(N,PAGE)*4 + B*Hkv*4 + (B*Hq*(D+1)*4 + B*Hkv*cdiv(G,8)*8)*cdiv(N,PAGE*CHP)*max(1,min(8,32/cdiv(N,PAGE*CHP))) + 1536
+// kevo:workspace  max(B*Hkv*cdiv(N,PAGE)*4 + B*Hkv*4 + (B*Hq*(D+1)*4 + B*Hkv*cdiv(G,8)*8)*cdiv(N,PAGE*CHP)*max(1,min(8,32/cdiv(N,PAGE*CHP))) + 1536, (132 + B*Hkv*cdiv(G,16)) * (min(G,16)*(D+1)*4 + 8) + 1024)
 // kevo:build   page_bounds  grid(cdiv(N,PAGE*8), Hkv, B) block(256)
 // kevo:build   value_sums   grid(cdiv(N,PAGE*CHP), Hkv, B) block(256)
-// kevo:decode  score        grid(cdiv(N,PAGE*64), Hkv, B) block(256)
-// kevo:decode  threshold    grid(Hkv, B) block(1024)
-// kevo:decode  attend       grid(cdiv(N,PAGE*CHP)*max(1,min(8,32/cdiv(N,PAGE*CHP))), Hkv*cdiv(G,8), B) block(128) smem(4*ASTAGES*8192)
+// kevo:decode  score        grid(cdiv(N,PAGE*64)*(N>DENSE_N), Hkv, B) block(256)
+// kevo:decode  threshold    grid(Hkv*(N>DENSE_N), B) block(1024)
+// kevo:decode  attend       grid(cdiv(N,PAGE*CHP)*max(1,min(8,32/cdiv(N,PAGE*CHP)))*(N>DENSE_N), Hkv*cdiv(G,8), B) block(128) smem(4*ASTAGES*8192)
+// kevo:decode  dense        grid(132*(N<=DENSE_N)) block(256) smem(16*8192)
 
 using namespace kevo;
 
@@ -114,7 +116,6 @@ __device__ __forceinline__ bool forced_page(int page, int N) {
 
 // Page scores for 64 pages per block: D/8 lanes per page, bounds summed over the group's heads.
 extern "C" __global__ void __launch_bounds__(256) score(const Args a) {
-  if (a.N <= DENSE_N) return;  // below the crossover attend reads every token
   const int hkv = blockIdx.y, b = blockIdx.z, D = a.D, G = a.Hq / a.Hkv;
   const int np = cdiv(a.N, PAGE);
   const long long bh = (long long)b * a.Hkv + hkv;
@@ -166,7 +167,6 @@ extern "C" __global__ void __launch_bounds__(256) score(const Args a) {
 
 // Exact k-th largest page score of the list (forced pages do not count).
 extern "C" __global__ void __launch_bounds__(1024) threshold(const Args a) {
-  if (a.N <= DENSE_N) return;  // below the crossover attend reads every token
   const int hkv = blockIdx.x, b = blockIdx.y, np = cdiv(a.N, PAGE);
   const long long bh = (long long)b * a.Hkv + hkv;
   Layout Ly(a);
@@ -191,14 +191,13 @@ extern "C" __global__ void __launch_bounds__(128, 3) attend(const Args a) {
   __shared__ int s_scratch[40];
   extern __shared__ __align__(16) unsigned char dyn[];
 
-  // Selected pages of this chunk, expanded to their tokens (chunk-local positions, in order);
-  // below the crossover every token, exactly.
-  const u32 t = a.N <= DENSE_N ? 0u : Ly.thresh[bh];
+  // Selected pages of this chunk, expanded to their tokens (chunk-local positions, in order).
+  const u32 t = Ly.thresh[bh];
   int n = 0;
   for (int base = 0; base < CHP; base += blockDim.x) {
     const int page = c * CHP + base + threadIdx.x;
     const bool take = page < np && base + (int)threadIdx.x < CHP &&
-                      (a.N <= DENSE_N || Ly.keys[bh * np + page] >= t);
+                      Ly.keys[bh * np + page] >= t;
     const int len = take ? min(PAGE, a.N - page * PAGE) : 0;
     int tile;
     const int at = n + block_exclusive_scan(len, s_scratch, &tile);
@@ -210,5 +209,11 @@ extern "C" __global__ void __launch_bounds__(128, 3) attend(const Args a) {
   attend_topk<4, ASTAGES, RSAMP>(a, tb, s_list, n, false, Ly.vsum + (bh * tb.nch + c) * a.D,
                                  {s_bits, s_samp, s_scratch, reinterpret_cast<TileBuf*>(dyn)},
                                  Ly.out);
+}
+
+// Below the crossover: the dense baseline's decode (kevo/dense_decode.cuh), 8 warps, 2 stages.
+extern "C" __global__ void __launch_bounds__(256, 1) dense(const Args a) {
+  extern __shared__ __align__(16) unsigned char smem_raw[];
+  dense_decode<8, 2>(a, smem_raw);
 }
 // EVOLVE-BLOCK-END

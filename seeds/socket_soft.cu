@@ -23,8 +23,9 @@
 // the key mean + V sums per chunk.
 // Error target: mean relative error <= 0.1 on the llama3-8b suite at the defaults (measured
 // figures in seeds/README.md).
-// Crossover: at N <= DENSE_N (default 8192) score and threshold return at once and attend reads
-// every token, exactly: at short contexts scoring costs more than it saves.
+// Crossover: at N <= DENSE_N (default 8192) only `dense` runs (the dense seed's decode,
+// kevo/dense_decode.cuh; the other decode grids are 0 there, so they are not launched): at short
+// contexts selecting costs more than it saves, and dense is exact.
 // Roofline (scripts/roofline.py, default params, llama3-8b B1-N8K / B1-N32K / B1-N128K /
 // B8-N32K): the method reads 33.6 / 23.4 / 91.2 / 187.3 MB per decode call,
 // 8.4 / 5.9 / 22.8 / 46.8 us at 4 TB/s.
@@ -43,14 +44,15 @@
 // kevo:param ASTAGES = 2 in {1, 2, 3}
 // kevo:param DENSE_N = 8192 in {0, 8192, 16384}
 // kevo:index      B*Hkv*N*(cdiv(TABLES,16)*16 + 2) + B*Hkv*D*4 + B*Hkv*cdiv(N,CH)*D*4 + 1024
-// kevo:workspace  B*Hkv*TABLES*512 + B*Hkv*N*2 + B*Hkv*cdiv(N,CH)*(1024*2 + 8) + (B*Hq*(D+1)*4 + B*Hkv*cdiv(G,8)*8)*cdiv(N,CH)*max(1,min(8,32/cdiv(N,CH))) + 2048
+// kevo:workspace  max(B*Hkv*TABLES*512 + B*Hkv*N*2 + B*Hkv*cdiv(N,CH)*(1024*2 + 8) + (B*Hq*(D+1)*4 + B*Hkv*cdiv(G,8)*8)*cdiv(N,CH)*max(1,min(8,32/cdiv(N,CH))) + 2048, (132 + B*Hkv*cdiv(G,16)) * (min(G,16)*(D+1)*4 + 8) + 1024)
 // kevo:build   key_mean     grid(Hkv, B) block(256)
 // kevo:build   hash_keys    grid(cdiv(N,64), Hkv, B) block(256)
 // kevo:build   value_sums   grid(cdiv(N,CH), Hkv, B) block(256)
-// kevo:decode  bucket_probs grid(TABLES, Hkv, B) block(256)
-// kevo:decode  score        grid(cdiv(N,CH), Hkv, B) block(256)
-// kevo:decode  threshold    grid(Hkv, B) block(1024)
-// kevo:decode  attend       grid(cdiv(N,CH)*max(1,min(8,32/cdiv(N,CH))), Hkv*cdiv(G,8), B) block(128) smem(4*ASTAGES*8192)
+// kevo:decode  bucket_probs grid(TABLES*(N>DENSE_N), Hkv, B) block(256)
+// kevo:decode  score        grid(cdiv(N,CH)*(N>DENSE_N), Hkv, B) block(256)
+// kevo:decode  threshold    grid(Hkv*(N>DENSE_N), B) block(1024)
+// kevo:decode  attend       grid(cdiv(N,CH)*max(1,min(8,32/cdiv(N,CH)))*(N>DENSE_N), Hkv*cdiv(G,8), B) block(128) smem(4*ASTAGES*8192)
+// kevo:decode  dense        grid(132*(N<=DENSE_N)) block(256) smem(16*8192)
 
 using namespace kevo;
 
@@ -149,7 +151,6 @@ extern "C" __global__ void __launch_bounds__(256) value_sums(const Args a) {
 
 // Table l of the KV head's group: probs[l][r] = sum_g prod_p sigmoid(2 h_glp c_r[p] / tau).
 extern "C" __global__ void __launch_bounds__(256) bucket_probs(const Args a) {
-  if (a.N <= DENSE_N) return;  // below the crossover attend reads every token
   const int l = blockIdx.x, hkv = blockIdx.y, b = blockIdx.z;
   const int D = a.D, WD = D / 32, G = a.Hq / a.Hkv;
   const long long bh = (long long)b * a.Hkv + hkv;
@@ -188,7 +189,6 @@ extern "C" __global__ void __launch_bounds__(256) bucket_probs(const Args a) {
 }
 
 extern "C" __global__ void __launch_bounds__(256) score(const Args a) {
-  if (a.N <= DENSE_N) return;  // below the crossover attend reads every token
   constexpr int U = 4;  // tokens per thread whose code rows are loaded together
   const int c = blockIdx.x, hkv = blockIdx.y, b = blockIdx.z, N = a.N;
   const long long bh = (long long)b * a.Hkv + hkv;
@@ -243,7 +243,6 @@ extern "C" __global__ void __launch_bounds__(256) score(const Args a) {
 }
 
 extern "C" __global__ void __launch_bounds__(1024) threshold(const Args a) {
-  if (a.N <= DENSE_N) return;  // below the crossover attend reads every token
   const Layout Ly(a);
   threshold_block(a, Ly.hist, cdiv(a.N, CH), NB, a.N / TOPK_DIV, Ly.sel);
 }
@@ -253,7 +252,13 @@ extern "C" __global__ void __launch_bounds__(128, 3) attend(const Args a) {
   const long long bh = (long long)tb.hg.b * a.Hkv + tb.hg.hkv;
   const Layout Ly(a);
   attend_keyed<CH, 4, ASTAGES, RSAMP>(a, tb, Ly.keys + bh * a.N + tb.base,
-                                      Ly.sel + bh * tb.nch + tb.chunk, a.N <= DENSE_N,
+                                      Ly.sel + bh * tb.nch + tb.chunk,
                                       Ly.vsum + (bh * tb.nch + tb.chunk) * a.D, Ly.out);
+}
+
+// Below the crossover: the dense baseline's decode (kevo/dense_decode.cuh), 8 warps, 2 stages.
+extern "C" __global__ void __launch_bounds__(256, 1) dense(const Args a) {
+  extern __shared__ __align__(16) unsigned char smem_raw[];
+  dense_decode<8, 2>(a, smem_raw);
 }
 // EVOLVE-BLOCK-END

@@ -22,6 +22,9 @@
 // Index: DI/2 + 4 bytes per token per KV head (36 B at DI=64) + the key mean.
 // Error target: mean relative error <= 0.1 on the llama3-8b suite at the defaults (measured
 // figures in seeds/README.md).
+// Crossover: at N <= DENSE_N (default 8192) only `dense` runs (the dense seed's decode,
+// kevo/dense_decode.cuh; the other decode grids are 0 there, so they are not launched): at short
+// contexts selecting costs more than it saves, and dense is exact.
 // Roofline (scripts/roofline.py, default params, llama3-8b B1-N8K / B1-N32K / B1-N128K /
 // B8-N32K): the method reads 6.7 / 24.4 / 95.5 / 195.5 MB per decode call,
 // 1.7 / 6.1 / 23.9 / 48.9 us at 4 TB/s.
@@ -37,15 +40,17 @@
 // kevo:param SINK = 64 in {16, 64, 128}
 // kevo:param WIN = 128 in {64, 128, 256}
 // kevo:param CH = 2048 in {1024, 2048}
+// kevo:param DENSE_N = 8192 in {0, 8192, 16384}
 // kevo:index      B*Hkv*N*(DI/2+4) + B*Hkv*D*4 + 768
-// kevo:workspace  B*Hkv*N*2 + B*Hkv*cdiv(N,CH)*(1024*2 + 8) + B*Hkv*cdiv(N,32)*4 + B*Hq*(cdiv(N,CH)+max(64,cdiv(N,CH))+1)*(D+1)*4 + B*Hkv*128*16*4 + B*Hq*4 + B*Hkv*4 + B*Hkv*(2*cdiv(G,4)+1)*4 + 4096
+// kevo:workspace  max(B*Hkv*N*2 + B*Hkv*cdiv(N,CH)*(1024*2 + 8) + B*Hkv*cdiv(N,32)*4 + B*Hq*(cdiv(N,CH)+max(64,cdiv(N,CH))+1)*(D+1)*4 + B*Hkv*128*16*4 + B*Hq*4 + B*Hkv*4 + B*Hkv*(2*cdiv(G,4)+1)*4 + 4096, (132 + B*Hkv*cdiv(G,16)) * (min(G,16)*(D+1)*4 + 8) + 1024)
 // kevo:build   key_mean        grid(Hkv, B) block(256)
 // kevo:build   index_keys      grid(cdiv(N,64), Hkv, B) block(256)
-// kevo:decode  score           grid(cdiv(N,CH), Hkv, B) block(256)
-// kevo:decode  threshold       grid(Hkv, B) block(1024)
-// kevo:decode  attend_det      grid(cdiv(N,CH), Hkv*cdiv(G,4), B) block(128)
-// kevo:decode  base_stats      grid(128, Hkv, B) block(128)
-// kevo:decode  attend_sampled  grid(max(64,cdiv(N,CH)), Hkv*cdiv(G,4), B) block(128)
+// kevo:decode  score           grid(cdiv(N,CH)*(N>DENSE_N), Hkv, B) block(256)
+// kevo:decode  threshold       grid(Hkv*(N>DENSE_N), B) block(1024)
+// kevo:decode  attend_det      grid(cdiv(N,CH)*(N>DENSE_N), Hkv*cdiv(G,4), B) block(128)
+// kevo:decode  base_stats      grid(128*(N>DENSE_N), Hkv, B) block(128)
+// kevo:decode  attend_sampled  grid(max(64,cdiv(N,CH))*(N>DENSE_N), Hkv*cdiv(G,4), B) block(128)
+// kevo:decode  dense           grid(132*(N<=DENSE_N)) block(256) smem(16*8192)
 
 using namespace kevo;
 
@@ -399,5 +404,11 @@ extern "C" __global__ void __launch_bounds__(128) attend_sampled(const Args a) {
   write_partials(a, Ly.all, b, h0, ng, c, s_m, s_d, s_o);
   if (arrive_last(Ly.cnt_all + bh * ngs + gs, gridDim.x, &s_flag))
     merge_partials_to_output(a, Ly.all, b, h0, ng);
+}
+
+// Below the crossover: the dense baseline's decode (kevo/dense_decode.cuh), 8 warps, 2 stages.
+extern "C" __global__ void __launch_bounds__(256, 1) dense(const Args a) {
+  extern __shared__ __align__(16) unsigned char smem_raw[];
+  dense_decode<8, 2>(a, smem_raw);
 }
 // EVOLVE-BLOCK-END

@@ -65,6 +65,22 @@ TEST(PlanExpr, ArithmeticPrecedenceAndFunctions) {
   EXPECT_EQ(eval("4294967296 * 4"), 17179869184LL);  // 64-bit, not 32
 }
 
+TEST(PlanExpr, ComparisonsAreOneOrZeroAndDoNotChain) {
+  const std::map<std::string, int64_t> v = {{"N", 8192}, {"DENSE_N", 8192}};
+  EXPECT_EQ(eval("N > DENSE_N", v), 0);
+  EXPECT_EQ(eval("N >= DENSE_N", v), 1);
+  EXPECT_EQ(eval("N < 2 * DENSE_N", v), 1);
+  EXPECT_EQ(eval("N <= 100", v), 0);
+  EXPECT_EQ(eval("N == 8192", v), 1);
+  EXPECT_EQ(eval("N != 8192", v), 0);
+  EXPECT_EQ(eval("cdiv(N, 2048) * (N > 4096)", v), 4);  // loosest binding: the parentheses matter
+  EXPECT_EQ(eval("132 * (N <= DENSE_N) + 7", v), 139);
+  EXPECT_EQ(eval("min(N > 1, 5)", v), 1);
+  EXPECT_NE(eval_error("1 < 2 < 3").find("comparisons do not chain"), std::string::npos);
+  EXPECT_NE(eval_error("N = 3", v).find("unexpected '='"), std::string::npos) << eval_error("N = 3", v);
+  EXPECT_NE(eval_error("N ! 3", v).find("unexpected '!'"), std::string::npos);
+}
+
 TEST(PlanExpr, ReportsVariables) {
   auto e = PlanExpr::parse("cdiv(N, BLOCK) * Hq + N");
   ASSERT_TRUE(e.ok());
@@ -217,6 +233,33 @@ TEST(ResolvePlan, GroupSizeVariable) {
   EXPECT_EQ(plan->launches[0].block[0], 128u);
 }
 
+// A method's crossover: below DENSE_N only the dense kernel runs, above it only the sparse ones.
+TEST(ResolvePlan, AZeroInAGridSkipsThatKernelAtThatShape) {
+  auto s = parse_task_spec(
+      "// kevo:param DENSE_N = 8192\n"
+      "// kevo:build  index  grid(cdiv(N, 64), Hkv, B) block(256)\n"
+      "// kevo:decode dense  grid(132 * (N <= DENSE_N)) block(256)\n"
+      "// kevo:decode attend grid(cdiv(N, 2048) * (N > DENSE_N), Hkv, B) block(256)\n");
+  ASSERT_TRUE(s.ok()) << s.status().message();
+  auto p = s->resolve_params({});
+  ASSERT_TRUE(p.ok());
+  auto at = [&](int n) {
+    auto plan = resolve_plan(*s, *p, Shape{1, 32, 8, n, 128});
+    EXPECT_TRUE(plan.ok()) << plan.status().message();
+    std::vector<std::string> launched;
+    for (const auto& l : plan->launches) {
+      if (l.launched()) launched.push_back(l.name);
+    }
+    return launched;
+  };
+  EXPECT_EQ(at(8192), (std::vector<std::string>{"index", "dense"}));
+  EXPECT_EQ(at(32768), (std::vector<std::string>{"index", "attend"}));
+  auto plan = resolve_plan(*s, *p, Shape{1, 32, 8, 8192, 128});
+  ASSERT_TRUE(plan.ok());
+  EXPECT_EQ(plan->launches[2].grid[0], 0u);
+  EXPECT_EQ(plan->launches[2].grid[1], 8u);
+}
+
 std::string plan_error(const std::string& source, Shape shape = {}) {
   auto s = parse_task_spec(source);
   EXPECT_TRUE(s.ok()) << s.status().message();
@@ -227,10 +270,13 @@ std::string plan_error(const std::string& source, Shape shape = {}) {
 }
 
 TEST(ResolvePlan, RejectsImpossibleLaunchesNamingKernelAndLine) {
-  std::string zero = plan_error("\n// kevo:decode score grid(N / 100000, Hq) block(256)\n");
-  EXPECT_EQ(zero.substr(0, 25), "line 2: kernel 'score' gr");
-  EXPECT_NE(zero.find("grid.x = 'N / 100000' = 0; it must be between 1 and"), std::string::npos) << zero;
-  EXPECT_NE(zero.find("N=8192"), std::string::npos);
+  std::string neg = plan_error("\n// kevo:decode score grid(N - 100000, Hq) block(256)\n");
+  EXPECT_EQ(neg.substr(0, 25), "line 2: kernel 'score' gr");
+  EXPECT_NE(neg.find("grid.x = 'N - 100000' = -91808; it must be between 0 (not launched) and"), std::string::npos) << neg;
+  EXPECT_NE(neg.find("N=8192"), std::string::npos);
+  // A 0 is allowed (that kernel is skipped), but some decode kernel must write the output.
+  std::string none = plan_error("// kevo:decode score grid(N / 100000, Hq) block(256)\n");
+  EXPECT_NE(none.find("no decode kernel is launched"), std::string::npos) << none;
   EXPECT_NE(plan_error("// kevo:decode k grid(1, 70000) block(32)\n").find("grid.y"), std::string::npos);
   EXPECT_NE(plan_error("// kevo:decode k grid(1) block(2048)\n").find("block.x = '2048' = 2048"), std::string::npos);
   EXPECT_NE(plan_error("// kevo:decode k grid(1) block(32, 64)\n").find("2048 threads per block"), std::string::npos);

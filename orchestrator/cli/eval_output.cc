@@ -78,7 +78,8 @@ nlohmann::json to_json(const CompileReport& r) {
                  {"grid", {l.grid[0], l.grid[1], l.grid[2]}},
                  {"block", {l.block[0], l.block[1], l.block[2]}},
                  {"smem_bytes", l.smem}};
-      if (auto f = launch_fill(r, l)) {
+      jl["launched"] = l.launched();
+      if (auto f = l.launched() ? launch_fill(r, l) : std::nullopt) {
         jl["blocks_per_sm"] = f->blocks_per_sm;
         jl["waves"] = f->waves;
       }
@@ -149,7 +150,9 @@ std::string render_text(const CompileReport& r) {
         o << "    " << pad(l.name, 20) << pad(l.phase == Phase::kBuild ? "build" : "decode", 8)
           << "grid(" << dims(l.grid) << ") block(" << dims(l.block) << ")"
           << (l.smem ? " smem " + bytes_text(l.smem) : "");
-        if (auto f = launch_fill(r, l)) {
+        if (!l.launched()) {
+          o << "  not launched at this shape (a 0 in its grid)";
+        } else if (auto f = launch_fill(r, l)) {
           if (f->blocks_per_sm == 0) {
             o << "  cannot run: a block needs more than one SM has";
           } else {

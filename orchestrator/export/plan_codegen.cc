@@ -29,8 +29,8 @@ std::string plan_header(const Package& p) {
     << "#pragma once\n\n"
     << "namespace " << ns << " {\n\n"
     << "using i64 = long long;\n\n"
-    << "// The plan-expression helpers. b <= 0 yields 0, which valid() rejects as an empty grid.\n"
-    << "constexpr i64 cdiv(i64 a, i64 b) { return b > 0 ? (a + b - 1) / b : 0; }\n"
+    << "// The plan-expression helpers. b <= 0 yields -1, which valid() rejects (kevo: an error).\n"
+    << "constexpr i64 cdiv(i64 a, i64 b) { return b > 0 ? (a + b - 1) / b : -1; }\n"
     << "constexpr i64 min(i64 a, i64 b) { return a < b ? a : b; }\n"
     << "constexpr i64 max(i64 a, i64 b) { return a > b ? a : b; }\n\n";
   o << "// kevo:param values baked in at export.\n";
@@ -40,7 +40,10 @@ std::string plan_header(const Package& p) {
   for (const auto& k : p.spec.kernels) (k.phase == Phase::kBuild ? nbuild : ndecode)++;
   o << "\nstruct Shape {\n  i64 B, Hq, Hkv, N, D;\n};\n\n"
     << "struct Launch {\n  const char* name;\n  bool decode;  // false: build phase\n"
-    << "  i64 grid[3];\n  i64 block[3];\n  i64 smem;  // dynamic shared memory bytes\n};\n\n"
+    << "  i64 grid[3];  // a 0 on any axis: not launched at this shape (the plan's crossover)\n"
+    << "  i64 block[3];\n  i64 smem;  // dynamic shared memory bytes\n};\n\n"
+    << "constexpr bool launched(const Launch& l) {\n"
+    << "  return l.grid[0] > 0 && l.grid[1] > 0 && l.grid[2] > 0;\n}\n\n"
     << "constexpr int kNumBuild = " << nbuild << ";\n"
     << "constexpr int kNumDecode = " << ndecode << ";\n"
     << "constexpr int kNumKernels = " << nbuild + ndecode << ";\n\n";
@@ -66,22 +69,25 @@ std::string plan_header(const Package& p) {
   o << "}\n\n";
 
   o << "// True when the shape can run: positive dimensions, Hq a multiple of Hkv, sizes >= 0, every\n"
-    << "// grid dimension >= 1 and within CUDA's limits, 1..1024 threads per block, smem >= 0.\n"
+    << "// grid dimension >= 0 (0: that kernel is not launched at this shape) and within CUDA's\n"
+    << "// limits, at least one decode kernel launched, 1..1024 threads per block, smem >= 0.\n"
     << "inline bool valid(const Shape& s) {\n"
     << "  if (s.B <= 0 || s.Hq <= 0 || s.Hkv <= 0 || s.N <= 0 || s.D <= 0) return false;\n"
     << "  if (s.Hq % s.Hkv != 0) return false;\n"
     << "  if (index_bytes(s) < 0 || workspace_bytes(s) < 0) return false;\n"
     << "  Launch l[kNumKernels > 0 ? kNumKernels : 1];\n"
     << "  launches(s, l);\n"
+    << "  bool decodes = false;\n"
     << "  for (int i = 0; i < kNumKernels; ++i) {\n"
     << "    const i64* g = l[i].grid;\n"
     << "    const i64* b = l[i].block;\n"
-    << "    if (g[0] < 1 || g[1] < 1 || g[2] < 1) return false;\n"
+    << "    if (g[0] < 0 || g[1] < 0 || g[2] < 0) return false;\n"
+    << "    decodes |= l[i].decode && launched(l[i]);\n"
     << "    if (g[0] > 2147483647LL || g[1] > 65535 || g[2] > 65535) return false;\n"
     << "    if (b[0] < 1 || b[1] < 1 || b[2] < 1 || b[0] * b[1] * b[2] > 1024) return false;\n"
     << "    if (l[i].smem < 0 || l[i].smem > 4294967295LL) return false;\n"
     << "  }\n"
-    << "  return true;\n"
+    << "  return decodes;\n"
     << "}\n\n"
     << "}  // namespace " << ns << "\n";
   return o.str();

@@ -15,6 +15,8 @@
 //   kevo/index_build.cuh  whole-block bodies of kernels several seeds share (key mean, chunk V
 //                   sums, int4 indexer keys, the top-k threshold)
 //   kevo/topk_attend.cuh  the attend step of the top-k seeds (chunk parts, residual, merge)
+//   kevo/dense_decode.cuh  dense decode over every token (the baseline, and the sparse seeds'
+//                   path below their crossover)
 //
 // Device code only; includes only the task header and allow-listed CUDA headers (NVRTC).
 // Logits are kept in base 2 (scale * log2(e) folded in), so the softmax uses exp2f.
@@ -228,3 +230,4 @@ struct SoftmaxState {
 #include "kevo/quant.cuh"
 #include "kevo/index_build.cuh"
 #include "kevo/topk_attend.cuh"
+#include "kevo/dense_decode.cuh"

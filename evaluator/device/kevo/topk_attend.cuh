@@ -157,15 +157,6 @@ struct SplitsOut {
   u64* flags;
 };
 
-// Fills list[0..n) with the positions 0 .. n-1 and returns n: the selection of a chunk attended
-// densely (below a seed's crossover a short cache is cheaper to attend whole than to score, and
-// exact). All threads must call.
-__device__ __forceinline__ int select_all(int* list, int n) {
-  for (int i = threadIdx.x; i < n; i += blockDim.x) list[i] = i;
-  __syncthreads();
-  return n;
-}
-
 // Everything of a top-k attend block after its selection: the residual draws among the chunk's
 // unselected tokens (kRsamp of them, kevo/residual.cuh; bits_ready: sm.bits already marks the
 // list), this part's share of list[0..n) (chunk-relative positions) attended with the residual
@@ -203,12 +194,11 @@ __device__ __forceinline__ void attend_topk(const Args& a, const TopkBlock& tb, 
 
 // The attend block of a top-k seed whose score kernel wrote one u16 key per token (kKeyForced,
 // kKeySkip or a bin, kevo/select.cuh) and whose threshold kernel wrote each chunk's (threshold
-// bin, tie quota): compacts the chunk's selection from keys (the chunk's keys) and *sel, or
-// takes every token when dense (below the seed's crossover; keys and sel are not read), then
+// bin, tie quota): compacts the chunk's selection from keys (the chunk's keys) and *sel, then
 // attend_topk. kCh: tokens per chunk. Dynamic shared memory: attend_chunk_smem(kWarps, kStages).
 template <int kCh, int kWarps, int kStages, int kRsamp>
 __device__ __forceinline__ void attend_keyed(const Args& a, const TopkBlock& tb, const u16* keys,
-                                             const int2* sel, bool dense, const float* chunk_vsum,
+                                             const int2* sel, const float* chunk_vsum,
                                              const SplitsOut& out) {
   __shared__ __align__(16) u16 s_keys[kCh];
   __shared__ int s_list[kCh];
@@ -216,14 +206,9 @@ __device__ __forceinline__ void attend_keyed(const Args& a, const TopkBlock& tb,
   __shared__ int s_samp[kRsamp > 0 ? kRsamp : 1];
   __shared__ int s_scratch[40];
   extern __shared__ __align__(16) unsigned char kevo_tiles[];
-  int n;
-  if (dense) {
-    n = select_all(s_list, tb.n_items);
-  } else {
-    load_keys(keys, tb.n_items, s_keys);
-    n = compact_chunk(
-        tb.n_items, [&](int i) { return s_keys[i]; }, *sel, s_list, s_scratch);
-  }
+  load_keys(keys, tb.n_items, s_keys);
+  const int n = compact_chunk(
+      tb.n_items, [&](int i) { return s_keys[i]; }, *sel, s_list, s_scratch);
   attend_topk<kWarps, kStages, kRsamp>(
       a, tb, s_list, n, false, chunk_vsum,
       {s_bits, s_samp, s_scratch, reinterpret_cast<TileBuf*>(kevo_tiles)}, out);
