@@ -73,8 +73,11 @@ Result<ResolvedPlan> resolve_plan(const TaskSpec& spec, const std::map<std::stri
       // 0 blocks: the kernel is not launched for this shape (a method's crossover, e.g. a sparse
       // seed that attends densely below some N launches only its dense kernel there).
       if (*g < 0 || *g > kMaxGrid[i]) {
-        return plan_error(k.line, who + " grid." + kAxis[i] + " = '" + k.grid[i].text() + "' = " + std::to_string(*g) +
-                                      "; it must be between 0 (not launched) and " + std::to_string(kMaxGrid[i]), shape);
+        return plan_error(
+            k.line,
+            who + " grid." + kAxis[i] + " = '" + k.grid[i].text() + "' = " + std::to_string(*g) +
+                "; it must be between 0 (not launched) and " + std::to_string(kMaxGrid[i]),
+            shape);
       }
       auto b = k.block[i].eval(vars);
       if (!b.ok()) return plan_error(k.line, who + " block." + kAxis[i] + ": " + b.status().message(), shape);
@@ -103,8 +106,10 @@ Result<ResolvedPlan> resolve_plan(const TaskSpec& spec, const std::map<std::stri
   bool decodes = false;
   for (const auto& l : plan.launches) decodes |= l.phase == Phase::kDecode && l.launched();
   if (!decodes) {
-    return plan_error(0, "no decode kernel is launched (every decode grid has a 0): nothing would "
-                         "write the output", shape);
+    return plan_error(0,
+                      "no decode kernel is launched (every decode grid has a 0): nothing would "
+                      "write the output",
+                      shape);
   }
   return plan;
 }

@@ -237,12 +237,24 @@ Result<int64_t> eval_node(const Node& n, const std::map<std::string, int64_t>& v
           if (a == INT64_MIN && b == -1) return overflow(text);
           out = n.op == '/' ? a / b : a % b;
           break;
-        case '<': out = a < b; break;
-        case '>': out = a > b; break;
-        case 'l': out = a <= b; break;
-        case 'g': out = a >= b; break;
-        case '=': out = a == b; break;
-        case '!': out = a != b; break;
+        case '<':
+          out = a < b;
+          break;
+        case '>':
+          out = a > b;
+          break;
+        case 'l':
+          out = a <= b;
+          break;
+        case 'g':
+          out = a >= b;
+          break;
+        case '=':
+          out = a == b;
+          break;
+        case '!':
+          out = a != b;
+          break;
       }
       if (bad) return overflow(text);
       return out;

@@ -96,7 +96,8 @@ struct ResolvedPlan {
 };
 
 // Evaluates the plan for a shape; InvalidArgument (-> status invalid_plan) on a negative grid
-// (0 is allowed: that kernel is not launched for this shape), a block over 1024 threads, a negative size, or an expression error, naming the kernel.
+// (0 is allowed: that kernel is not launched for this shape), a block over 1024 threads, a negative
+// size, or an expression error, naming the kernel.
 Result<ResolvedPlan> resolve_plan(const TaskSpec& spec, const std::map<std::string, int64_t>& params,
                                   const Shape& shape);
 

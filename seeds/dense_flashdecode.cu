@@ -13,8 +13,8 @@
 // query heads of the KV head at once on tensor cores (kevo/tile_attend.cuh), so K and V are read
 // once per GQA group and a tile costs ~140 warp instructions: the kernel is bound by DRAM, not
 // by issue. The warps' states meet in shared memory, the block writes its partial, and the last
-// block of a (batch, KV head) to finish merges that head's partials (no second kernel). That body is
-// kevo/dense_decode.cuh's dense_decode(), which the sparse seeds run below their crossover.
+// block of a (batch, KV head) to finish merges that head's partials (no second kernel). That body
+// is kevo/dense_decode.cuh's dense_decode(), which the sparse seeds run below their crossover.
 // Bytes read: K and V once (B*Hkv*N*512 at D=128), q, and ~0.5 KB of partials per block and
 // head; written: o and the partials. Head dimension 128 only (other D leave o unwritten, which
 // the evaluator reports).

@@ -13,8 +13,8 @@
 // quantised to int4 with one scale per token (4-bit integers rather than FP8: under the 128 B
 // index cap int4 keeps twice the coordinates, the dot products run on dp4a, and on the default
 // suite DI=64 selects almost like exact logits: mean error 0.016 at 1/32 of the tokens, 0.007 at
-// DI=128, measured on the H100). The index heads are the KV head's G query heads (int8), rotated the
-// same way, with weights w_j = 1; the sum over heads makes the selection shared by the group,
+// DI=128, measured on the H100). The index heads are the KV head's G query heads (int8), rotated
+// the same way, with weights w_j = 1; the sum over heads makes the selection shared by the group,
 // so each selected K/V row is read once. Top k = N / TOPK_DIV tokens, taken per chunk of CH
 // tokens (CH / TOPK_DIV each, so one kernel scores, selects and attends a chunk without a global
 // threshold pass; docs/decisions.md), plus SINK first and WIN last tokens, and (RSAMP > 0) the
@@ -33,8 +33,8 @@
 // kevo/dense_decode.cuh; the other decode grids are 0 there, so they are not launched): at short
 // contexts selecting costs more than it saves, and dense is exact.
 // Roofline (scripts/roofline.py, default params, llama3-8b B1-N8K / B1-N32K / B1-N128K /
-// B8-N32K): the method reads 3.5 / 13.0 / 50.9 / 103.9 MB per decode call,
-// 0.9 / 3.2 / 12.7 / 26.0 us at 4 TB/s.
+// B8-N32K): the method reads 33.6 / 13.0 / 50.9 / 103.9 MB per decode call,
+// 8.4 / 3.2 / 12.7 / 26.0 us at 4 TB/s (dense at N <= DENSE_N).
 #include "kevo/attention.cuh"
 
 // EVOLVE-BLOCK-START

@@ -27,8 +27,8 @@
 // kevo/dense_decode.cuh; the other decode grids are 0 there, so they are not launched): at short
 // contexts selecting costs more than it saves, and dense is exact.
 // Roofline (scripts/roofline.py, default params, llama3-8b B1-N8K / B1-N32K / B1-N128K /
-// B8-N32K): the method reads 13.0 / 51.0 / 203.0 / 408.1 MB per decode call,
-// 3.3 / 12.8 / 50.8 / 102.0 us at 4 TB/s.
+// B8-N32K): the method reads 33.6 / 51.0 / 203.0 / 408.1 MB per decode call,
+// 8.4 / 12.8 / 50.8 / 102.0 us at 4 TB/s (dense at N <= DENSE_N).
 #include "kevo/attention.cuh"
 
 // EVOLVE-BLOCK-START

@@ -196,8 +196,7 @@ extern "C" __global__ void __launch_bounds__(128, 3) attend(const Args a) {
   int n = 0;
   for (int base = 0; base < CHP; base += blockDim.x) {
     const int page = c * CHP + base + threadIdx.x;
-    const bool take = page < np && base + (int)threadIdx.x < CHP &&
-                      Ly.keys[bh * np + page] >= t;
+    const bool take = page < np && base + (int)threadIdx.x < CHP && Ly.keys[bh * np + page] >= t;
     const int len = take ? min(PAGE, a.N - page * PAGE) : 0;
     int tile;
     const int at = n + block_exclusive_scan(len, s_scratch, &tile);

@@ -26,8 +26,8 @@
 // kevo/dense_decode.cuh; the other decode grids are 0 there, so they are not launched): at short
 // contexts selecting costs more than it saves, and dense is exact.
 // Roofline (scripts/roofline.py, default params, llama3-8b B1-N8K / B1-N32K / B1-N128K /
-// B8-N32K): the method reads 6.7 / 24.4 / 95.5 / 195.5 MB per decode call,
-// 1.7 / 6.1 / 23.9 / 48.9 us at 4 TB/s.
+// B8-N32K): the method reads 33.6 / 24.4 / 95.5 / 195.5 MB per decode call,
+// 8.4 / 6.1 / 23.9 / 48.9 us at 4 TB/s (dense at N <= DENSE_N).
 #include "kevo/attention.cuh"
 
 // EVOLVE-BLOCK-START

@@ -120,7 +120,7 @@ TEST_F(EvalCli, FailuresPrintTheResultAndOneErrorLine) {
 
   // A plan that does not resolve for one shape of the suite.
   std::string plan = file("plan.cu", R"(#include "kevo/sparse_decode.cuh"
-// kevo:decode attend grid(N / 100000, B) block(128)
+// kevo:decode attend grid(N - 100000, B) block(128)
 extern "C" __global__ void attend(const kevo::Args a) {}
 )");
   auto p = run_kevo("eval " + plan + " --compile-only");

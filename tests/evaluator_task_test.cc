@@ -77,7 +77,8 @@ TEST(PlanExpr, ComparisonsAreOneOrZeroAndDoNotChain) {
   EXPECT_EQ(eval("132 * (N <= DENSE_N) + 7", v), 139);
   EXPECT_EQ(eval("min(N > 1, 5)", v), 1);
   EXPECT_NE(eval_error("1 < 2 < 3").find("comparisons do not chain"), std::string::npos);
-  EXPECT_NE(eval_error("N = 3", v).find("unexpected '='"), std::string::npos) << eval_error("N = 3", v);
+  EXPECT_NE(eval_error("N = 3", v).find("unexpected '='"), std::string::npos)
+      << eval_error("N = 3", v);
   EXPECT_NE(eval_error("N ! 3", v).find("unexpected '!'"), std::string::npos);
 }
 
@@ -272,7 +273,9 @@ std::string plan_error(const std::string& source, Shape shape = {}) {
 TEST(ResolvePlan, RejectsImpossibleLaunchesNamingKernelAndLine) {
   std::string neg = plan_error("\n// kevo:decode score grid(N - 100000, Hq) block(256)\n");
   EXPECT_EQ(neg.substr(0, 25), "line 2: kernel 'score' gr");
-  EXPECT_NE(neg.find("grid.x = 'N - 100000' = -91808; it must be between 0 (not launched) and"), std::string::npos) << neg;
+  EXPECT_NE(neg.find("grid.x = 'N - 100000' = -91808; it must be between 0 (not launched) and"),
+            std::string::npos)
+      << neg;
   EXPECT_NE(neg.find("N=8192"), std::string::npos);
   // A 0 is allowed (that kernel is skipped), but some decode kernel must write the output.
   std::string none = plan_error("// kevo:decode score grid(N / 100000, Hq) block(256)\n");

@@ -68,9 +68,9 @@ std::string plan_header(const Package& p) {
   }
   o << "}\n\n";
 
-  o << "// True when the shape can run: positive dimensions, Hq a multiple of Hkv, sizes >= 0, every\n"
-    << "// grid dimension >= 0 (0: that kernel is not launched at this shape) and within CUDA's\n"
-    << "// limits, at least one decode kernel launched, 1..1024 threads per block, smem >= 0.\n"
+  o << "// True when the shape can run: positive dimensions, Hq a multiple of Hkv, sizes >= 0,\n"
+    << "// every grid dimension >= 0 (0: that kernel is not launched at this shape) and within\n"
+    << "// CUDA's limits, a decode kernel launched, 1..1024 threads per block, smem >= 0.\n"
     << "inline bool valid(const Shape& s) {\n"
     << "  if (s.B <= 0 || s.Hq <= 0 || s.Hkv <= 0 || s.N <= 0 || s.D <= 0) return false;\n"
     << "  if (s.Hq % s.Hkv != 0) return false;\n"

@@ -230,4 +230,6 @@ struct SoftmaxState {
 #include "kevo/quant.cuh"
 #include "kevo/index_build.cuh"
 #include "kevo/topk_attend.cuh"
+
+// After tile_attend.cuh and splits.cuh, whose pieces it uses.
 #include "kevo/dense_decode.cuh"

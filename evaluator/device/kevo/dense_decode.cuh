@@ -118,7 +118,8 @@ __device__ __forceinline__ void dense_decode(const Args& a, unsigned char* smem_
                                                          gs_rows);
     }
     // Blocks i_lo .. i_hi hold this segment's tiles; their partials sit in slots i + s.
-    const int i_lo = dense_detail::block_of(x0, C, TT), i_hi = dense_detail::block_of(x0 + T - 1, C, TT);
+    const int i_lo = dense_detail::block_of(x0, C, TT),
+              i_hi = dense_detail::block_of(x0 + T - 1, C, TT);
     if (arrive_last(a, L.flags + i_lo + s, i - i_lo, i_hi - i_lo + 1)) {
       merge_splits<16>(
           ng, kTileD,
