@@ -4,6 +4,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -13,7 +14,7 @@ class WorkerChannel {
  public:
   // Moves the reply stream to a private descriptor and points fd 1 at stderr, so stray prints
   // (device printf, library messages) cannot corrupt the protocol; closes pipes and sockets
-  // inherited by accident above fd 2. Call once, first thing.
+  // inherited by accident above fd 2 (stray_descriptors). Call once, first thing.
   static WorkerChannel open();
 
   // The next request line; nullopt at end of input (the parent is done or gone). A line over
@@ -26,6 +27,11 @@ class WorkerChannel {
   int out_fd_ = 1;
   std::string buf_;
 };
+
+// The pipes and sockets above fd 2 that open() closes: none when a CUDA tool (ncu, nsys,
+// compute-sanitizer: CUDA_INJECTION64_PATH set) runs the worker, whose injection library opened
+// its channel to the tool before main (closing it made runners die of SIGSEGV under ncu).
+std::vector<int> stray_descriptors(bool under_cuda_tool);
 
 // A thread that ends the process when its parent dies (the worker is reparented): a runner stuck
 // in a hung kernel must not outlive the orchestrator, whatever killed the orchestrator.

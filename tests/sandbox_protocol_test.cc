@@ -1,10 +1,15 @@
 // The pieces of the sandbox that need no process: the scrubbed environment (an allow-list, with
 // secret-looking names dropped even when allowed) and the evaluator config crossing the pipe.
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <string>
 
 #include "evaluator/eval_result.h"
 #include "sandbox/environment.h"
 #include "sandbox/protocol.h"
+#include "sandbox/worker_io.h"
 #include "tests/test_support.h"
 
 namespace kevo {
@@ -168,6 +173,22 @@ TEST(SandboxProtocol, EvalResultKeepsItsGpuAcrossThePipe) {
   auto back2 = eval_result_from_json(to_json(failed));
   ASSERT_TRUE(back2.ok());
   EXPECT_TRUE(back2->gpu.empty());
+}
+
+// A worker closes the pipes and sockets it inherited by accident, except under a CUDA tool, whose
+// injection library talks to the tool through one of them (ncu's runners died of SIGSEGV).
+TEST(WorkerChannel, StraySocketsAreClosedExceptUnderACudaTool) {
+  int sv[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+  auto has = [&](const std::vector<int>& fds, int fd) {
+    return std::find(fds.begin(), fds.end(), fd) != fds.end();
+  };
+  const std::vector<int> plain = sandbox::stray_descriptors(false);
+  EXPECT_TRUE(has(plain, sv[0]) && has(plain, sv[1]));
+  EXPECT_FALSE(has(plain, 0) || has(plain, 1) || has(plain, 2));
+  EXPECT_TRUE(sandbox::stray_descriptors(true).empty());
+  close(sv[0]);
+  close(sv[1]);
 }
 
 }  // namespace
