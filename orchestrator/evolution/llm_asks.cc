@@ -305,7 +305,7 @@ void Evolution::Impl::reject(const LlmAsk& ask, const std::string& reply_text,
                   "LLM %s paused for %.0f s: its last %d replies gave no child (mostly: %s)",
                   trip->model.c_str(), trip->pause_s, trip->window, trip->main_reason.c_str());
     spdlog::warn("{}", buf);
-    note(buf);
+    last_note = buf;  // the progress line shows it; note() would log it a second time
     (void)archive.add_event("llm_paused", {{"model", trip->model},
                                            {"reason", trip->main_reason},
                                            {"window", trip->window},
