@@ -38,7 +38,7 @@ struct DenseLayout {
   }
 };
 
-namespace dense_detail {
+namespace detail {
 
 // The block whose tile range [x*C/TT, ...) holds tile x (blocks own [i*TT/C, (i+1)*TT/C)).
 __device__ __forceinline__ int block_of(long long x, int C, long long TT) {
@@ -86,7 +86,7 @@ __device__ __forceinline__ void attend_piece(const Args& a, const DenseLayout& L
   }
 }
 
-}  // namespace dense_detail
+}  // namespace detail
 
 // Exact attention over all N tokens of every (batch, query head) into a.o. The kernel calling it
 // runs gridDim.x blocks (one wave: a multiple of the SM count) of 32*kWarps threads with
@@ -111,15 +111,14 @@ __device__ __forceinline__ void dense_decode(const Args& a, unsigned char* smem_
     const int gs = s % ngs, b = s / ngs / a.Hkv, hkv = s / ngs % a.Hkv;
     const int h0 = hkv * G + gs * kDenseGroup, ng = min(kDenseGroup, G - gs * kDenseGroup);
     if (ng > 8) {
-      dense_detail::attend_piece<kWarps, kStages, true>(a, L, smem, b, hkv, h0, ng, t0, t1, i + s,
-                                                        gs_rows);
+      detail::attend_piece<kWarps, kStages, true>(a, L, smem, b, hkv, h0, ng, t0, t1, i + s,
+                                                  gs_rows);
     } else {
-      dense_detail::attend_piece<kWarps, kStages, false>(a, L, smem, b, hkv, h0, ng, t0, t1, i + s,
-                                                         gs_rows);
+      detail::attend_piece<kWarps, kStages, false>(a, L, smem, b, hkv, h0, ng, t0, t1, i + s,
+                                                   gs_rows);
     }
     // Blocks i_lo .. i_hi hold this segment's tiles; their partials sit in slots i + s.
-    const int i_lo = dense_detail::block_of(x0, C, TT),
-              i_hi = dense_detail::block_of(x0 + T - 1, C, TT);
+    const int i_lo = detail::block_of(x0, C, TT), i_hi = detail::block_of(x0 + T - 1, C, TT);
     if (arrive_last(a, L.flags + i_lo + s, i - i_lo, i_hi - i_lo + 1)) {
       merge_splits<16>(
           ng, kTileD,
