@@ -266,5 +266,34 @@ TEST(CapturedSuiteGpu, DenseSeedOnNpyTensors) {
   EXPECT_LE(r.metrics["mean_rel_err"], 0.005);
 }
 
+// A decode kernel whose grid resolves to 0 at a shape is not launched there (a plan's crossover):
+// here a kernel that would trap, placed before the dense kernel, with a grid of 0 at every shape.
+// Launched, it would end the evaluation as a crash; launched with a 0 grid, the driver would
+// refuse it. The result lists only the kernels that ran.
+TEST(CrossoverGpu, AKernelWhoseGridIsZeroIsNotLaunched) {
+  KEVO_REQUIRE_GPU();
+  testing::TempDir dir;
+  testing::write_file(dir.file("small.yaml"),
+                      "name: small\nHq: 8\nHkv: 2\nD: 128\nseed: 5\nworkloads:\n"
+                      "  - {B: 1, N: 2048}\n  - {B: 2, N: 4096}\n");
+  std::string src = testing::read_file(testing::source_dir() + "/seeds/dense_flashdecode.cu");
+  const std::string decode = "// kevo:decode flash_decode";
+  ASSERT_NE(src.find(decode), std::string::npos);
+  src.insert(src.find(decode), "// kevo:decode boom grid(N > 100000000) block(32)\n");
+  const std::string end = "// EVOLVE-BLOCK-END";
+  src.insert(src.rfind(end), "extern \"C\" __global__ void boom(const Args a) { __trap(); }\n");
+  auto session = open_gpu_session(0, EvaluatorConfig{});
+  ASSERT_TRUE(session.ok()) << session.status().message();
+  EvalResult r = evaluate_in_process(**session, {"crossover", src, {}}, CompileOptions{},
+                                     dir.file("small.yaml"));
+  ASSERT_EQ(r.status, EvalStatus::kOk) << r.message;
+  ASSERT_EQ(r.workloads.size(), 2u);
+  for (const auto& w : r.workloads) {
+    ASSERT_EQ(w.kernels.size(), 1u) << w.name;
+    EXPECT_EQ(w.kernels[0].name, "flash_decode");
+  }
+  EXPECT_LE(r.metrics["mean_rel_err"], 0.005);
+}
+
 }  // namespace
 }  // namespace kevo
