@@ -9,8 +9,9 @@
 # line, so a device call's own limit (set it above BUDGET) never loses what finished; the logs are
 # packed after every step. A session's 30 device minutes fit three calls, for example:
 #   KEVO_BUNDLE=bundle STEPS="tests llm" TESTS_BUDGET=290 scripts/gpu_check.sh
-#   KEVO_BUNDLE=bundle STEPS="frontier counters" scripts/gpu_check.sh
-#   KEVO_BUNDLE=bundle STEPS="capture export" scripts/gpu_check.sh
+#   KEVO_BUNDLE=bundle STEPS="frontier" scripts/gpu_check.sh   (seeds/README.md's table: 5
+#     evaluations per seed and torch SDPA, up to 420 s; EVALS=2 TORCH=0 takes ~75 s)
+#   KEVO_BUNDLE=bundle STEPS="counters capture export" scripts/gpu_check.sh
 #   KEVO_BUNDLE=bundle-one KEVO_PG_BUNDLE=pgbundle/pg.tar.xz STEPS="multi" scripts/gpu_check.sh
 #   KEVO_BUNDLE=bundle STEPS="tune" scripts/gpu_check.sh   (the tuner on each seed: better defaults)
 # Without a GPU it stops after doctor with status 2; KEVO_CHECK_DRY=1 runs the steps anyway.
@@ -93,7 +94,7 @@ step_llm() {
 }
 step_frontier() {
   local t
-  t=$(limit 240) || { skipped frontier; return; }
+  t=$(limit 420) || { skipped frontier; return; }  # 5 evaluations of 7 seeds, then torch SDPA
   OUT="$work/frontier" EVALS="${EVALS:-3}" timeout "$t" scripts/gpu_frontier.sh >"$work/frontier.txt" 2>&1
   say "frontier rc=$?"
   tail -n 30 "$work/frontier.txt" | tee -a "$final/summary.txt"
