@@ -3,6 +3,7 @@
 // transaction (or SQLite's implicit one); none takes a lock.
 #pragma once
 
+#include <map>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -19,6 +20,9 @@ double now_unix();
 std::string dump_json(const nlohmann::json& j);
 // Parsed JSON of a stored column; null for NULL or unparsable text.
 nlohmann::json parse_json(const std::string& text);
+// A program's params column (a JSON object) as the integer params a candidate takes; {} when it
+// is not an object, non-integer values left out.
+std::map<std::string, int64_t> integer_params(const std::string& json_text);
 
 nlohmann::json config_to_json(const ArchiveConfig& c);
 Result<ArchiveConfig> config_from_json(const std::string& text);

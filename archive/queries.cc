@@ -10,16 +10,6 @@ using nlohmann::json;
 
 namespace {
 
-std::map<std::string, int64_t> params_from_json(const std::string& text) {
-  std::map<std::string, int64_t> out;
-  json j = parse_json(text);
-  if (!j.is_object()) return out;
-  for (const auto& [k, v] : j.items()) {
-    if (v.is_number_integer()) out[k] = v.get<int64_t>();
-  }
-  return out;
-}
-
 json object_or_empty(json j) { return j.is_object() ? j : json::object(); }
 
 }  // namespace
@@ -37,7 +27,7 @@ Result<Program> read_program(sql::Db& db, ProgramId id) {
   p.id = st.int64(0);
   p.hash = st.text(1);
   p.source = st.text(2);
-  p.params = params_from_json(st.text(3));
+  p.params = integer_params(st.text(3));
   p.parent = st.opt_int64(4);
   p.island = static_cast<int>(st.int64(5));
   p.generation = static_cast<int>(st.int64(6));

@@ -175,17 +175,6 @@ Status WorkQueue::heartbeat(int64_t worker, double lease_s) {
 
 namespace {
 
-// A program's params column (a JSON object) as the integer params a candidate takes.
-std::map<std::string, int64_t> integer_params(const std::string& json_text) {
-  std::map<std::string, int64_t> out;
-  json params = parse_json(json_text);
-  if (!params.is_object()) return out;
-  for (const auto& [k, v] : params.items()) {
-    if (v.is_number_integer()) out[k] = v.get<int64_t>();
-  }
-  return out;
-}
-
 // A task row's first columns: id, program_id, purpose, suite, claims.
 ClaimedTask task_head(sql::Stmt& st) {
   ClaimedTask t;

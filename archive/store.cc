@@ -23,6 +23,16 @@ json parse_json(const std::string& text) {
   return j.is_discarded() ? json(nullptr) : j;
 }
 
+std::map<std::string, int64_t> integer_params(const std::string& json_text) {
+  std::map<std::string, int64_t> out;
+  json params = parse_json(json_text);
+  if (!params.is_object()) return out;
+  for (const auto& [k, v] : params.items()) {
+    if (v.is_number_integer()) out[k] = v.get<int64_t>();
+  }
+  return out;
+}
+
 json config_to_json(const ArchiveConfig& c) {
   json features = json::array();
   for (const auto& f : c.features) features.push_back({{"metric", f.metric}, {"bins", f.bins}});

@@ -12,6 +12,8 @@
 #include <thread>
 #include <vector>
 
+#include "sandbox/environment.h"
+
 namespace kevo::sandbox {
 
 std::vector<int> stray_descriptors(bool under_cuda_tool) {
@@ -31,8 +33,7 @@ std::vector<int> stray_descriptors(bool under_cuda_tool) {
 }
 
 WorkerChannel WorkerChannel::open() {
-  const char* tool = std::getenv("CUDA_INJECTION64_PATH");
-  for (int fd : stray_descriptors(tool != nullptr && *tool != 0)) close(fd);
+  for (int fd : stray_descriptors(under_cuda_tool(current_environment()))) close(fd);
   std::fflush(stdout);
   WorkerChannel ch;
   ch.out_fd_ = fcntl(1, F_DUPFD_CLOEXEC, 3);
