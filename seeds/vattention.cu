@@ -10,7 +10,10 @@
 // too many of them on this suite). The n_s tokens outside sink and window form the residual; per
 // (batch, query head):
 //   1. base sample of n_b = max(2, n_s / BASE_DIV) uniform draws (with replacement);
-//   2. sigma = std of e^(s - m) over it; D = sum_det e^(s - m) + (n_s / n_b) sum_base e^(s - m);
+//   2. sigma = std of e^(s - m) over it, a draw of a deterministic token counting 0 (its term is
+//      exact, and step 4 leaves it out: the estimator's variance is that of the zero-filled
+//      residual; with the top-k's tokens counted, the heavy hitters drive sigma and the budget to
+//      n_s, every draw of the residual); D = sum_det e^(s - m) + (n_s / n_b) sum_base e^(s - m);
 //   3. budget b = clamp((z_(1-delta) sigma n_s / (epsilon D))^2, n_b, n_s);
 //   4. b fresh uniform draws; each draw that is not deterministic enters with weight n_s / b.
 // The guarantee (paper): P(||o_hat - o|| <= epsilon ||o||) >= 1 - delta, via the denominator.
@@ -40,27 +43,37 @@
 // kevo:param SINK = 64 in {16, 64, 128}
 // kevo:param WIN = 128 in {64, 128, 256}
 // kevo:param CH = 2048 in {1024, 2048}
-// kevo:param DENSE_N = 8192 in {0, 8192, 16384}
+// kevo:param DENSE_N = 8192 in {0, 8192, 16384, 32768}
+// kevo:param NSB = 32 in {16, 32, 64, 128}
+// kevo:param SAMP_MIN = 32 in {16, 32, 64}
 // kevo:index      B*Hkv*N*(DI/2+4) + B*Hkv*D*4 + 768
-// kevo:workspace  max(B*Hkv*N*2 + B*Hkv*cdiv(N,CH)*(1024*2 + 8) + B*Hkv*cdiv(N,32)*4 + B*Hq*(cdiv(N,CH)+max(64,cdiv(N,CH))+1)*(D+1)*4 + B*Hkv*128*16*4 + B*Hq*4 + B*Hkv*4 + B*Hkv*(2*cdiv(G,4)+1)*4 + 4096, (132 + B*Hkv*cdiv(G,16)) * (min(G,16)*(D+1)*4 + 8) + 1024)
+// kevo:workspace  max(B*Hkv*N*2 + B*Hkv*cdiv(N,CH)*(1024*2 + 8) + B*Hkv*cdiv(N,32)*4 + B*Hq*(cdiv(N,CH)*max(1,min(8,32/cdiv(N,CH)))+max(SAMP_MIN,cdiv(N,CH)))*(D+1)*4 + B*Hkv*NSB*16*4 + B*Hq*4 + B*Hkv*4 + B*Hkv*(cdiv(G,4)+1)*4 + 4096, (132 + B*Hkv*cdiv(G,16)) * (min(G,16)*(D+1)*4 + 8) + 1024)
 // kevo:build   key_mean        grid(Hkv, B) block(256)
 // kevo:build   index_keys      grid(cdiv(N,64), Hkv, B) block(256)
 // kevo:decode  score           grid(cdiv(N,CH)*(N>DENSE_N), Hkv, B) block(256)
 // kevo:decode  threshold       grid(Hkv*(N>DENSE_N), B) block(1024)
-// kevo:decode  attend_det      grid(cdiv(N,CH)*(N>DENSE_N), Hkv*cdiv(G,4), B) block(128)
-// kevo:decode  base_stats      grid(128*(N>DENSE_N), Hkv, B) block(128)
-// kevo:decode  attend_sampled  grid(max(64,cdiv(N,CH))*(N>DENSE_N), Hkv*cdiv(G,4), B) block(128)
+// kevo:decode  attend_det      grid(cdiv(N,CH)*max(1,min(8,32/cdiv(N,CH)))*(N>DENSE_N), Hkv*cdiv(G,8), B) block(128) smem(4*2*8192)
+// kevo:decode  base_stats      grid(NSB*(N>DENSE_N), Hkv, B) block(128)
+// kevo:decode  attend_sampled  grid(max(SAMP_MIN,cdiv(N,CH))*(N>DENSE_N), Hkv*cdiv(G,4), B) block(128)
 // kevo:decode  dense           grid(132*(N<=DENSE_N)) block(256) smem(16*8192)
 
 using namespace kevo;
 
-constexpr int GT = 4, MAXD = 256, MAXG = 8, NSB = 128;  // NSB: base_stats blocks
+constexpr int GT = 4, MAXD = 256, MAXG = 8;
 constexpr int NB = kMaxBins, ROWB = DI / 2;
 constexpr u64 kRotSeed = 0x6b65766f44534121ull;
 
-// Blocks of attend_sampled (the plan's grid.x): at least 64, so a large budget is spread wide,
-// and at least nch, so no block takes more than CH draws (b_max <= n_s < nch * CH).
-__device__ __forceinline__ int sampled_splits(int nch) { return max(64, nch); }
+// Blocks of attend_sampled per query group (the plan's grid.x): at least SAMP_MIN, so that a
+// short cache still fills the GPU, and at least nch, so no block takes more than CH draws
+// (b_max <= n_s < nch * CH). base_stats runs NSB blocks per KV head (its grid.x).
+__device__ __forceinline__ int sampled_splits(int nch) {
+  return max(SAMP_MIN, nch);
+}
+// Splits of the deterministic part: attend_det's blocks per KV head, each chunk's list split
+// over attend_parts(nch) blocks so that a short cache still fills the GPU (kevo/topk_attend.cuh).
+__device__ __forceinline__ int det_splits(int nch) {
+  return nch * attend_parts(nch);
+}
 
 struct Layout {
   unsigned char* kq;  // index [B][Hkv][N][ROWB] int4 rotated centred keys (as dsa_indexer)
@@ -70,12 +83,10 @@ struct Layout {
   u16* hist;       // [B][Hkv][NB][nch] 
   int2* sel;       // [B][Hkv][nch]
   u32* det_bits;   // [B][Hkv][cdiv(N, 32)] deterministic tokens
-  Partials det;    // nch splits of the deterministic part
-  Partials all;    // nsamp sampled splits + split nsamp = the merged deterministic part
+  Partials all;    // sampled_splits(nch) sampled splits, then det_splits(nch) of the det part
   float* stats;    // [B][Hkv][NSB][MAXG][2] base-sample sums of x and x^2
   int* budget;     // [B][Hq]
   int* budget_max; // [B][Hkv]
-  int* cnt_det;    // [B][Hkv][ngs]
   int* cnt_base;   // [B][Hkv]
   int* cnt_all;    // [B][Hkv][ngs]
   long long index_end, ws_end;
@@ -92,16 +103,12 @@ struct Layout {
     hist = ws.take<u16>(bh * nch * nb);
     sel = ws.take<int2>(bh * nch);
     det_bits = ws.take<u32>(bh * cdiv(a.N, 32));
-    det.nsplit = nch;
-    det.o = ws.take<float>(bq * nch * a.D);
-    det.lse = ws.take<float>(bq * nch);
-    all.nsplit = sampled_splits(nch) + 1;
+    all.nsplit = sampled_splits(nch) + det_splits(nch);
     all.o = ws.take<float>(bq * all.nsplit * a.D);
     all.lse = ws.take<float>(bq * all.nsplit);
     stats = ws.take<float>(bh * NSB * MAXG * 2);
     budget = ws.take<int>(bq);
     budget_max = ws.take<int>(bh);
-    cnt_det = ws.take<int>(bh * ngs);
     cnt_base = ws.take<int>(bh);
     cnt_all = ws.take<int>(bh * ngs);
     ws_end = ws.end();
@@ -147,7 +154,6 @@ extern "C" __global__ void __launch_bounds__(256) score(const Args a) {
   __shared__ u32 s_hist[NB];
   const int ngs = cdiv(G, GT);
   if (c == 0 && threadIdx.x < ngs) {
-    Ly.cnt_det[bh * ngs + threadIdx.x] = 0;
     Ly.cnt_all[bh * ngs + threadIdx.x] = 0;
     if (threadIdx.x == 0) Ly.cnt_base[bh] = 0;
   }
@@ -218,40 +224,37 @@ extern "C" __global__ void __launch_bounds__(1024) threshold(const Args a) {
   threshold_block(a, Ly.hist, cdiv(a.N, CH), NB, a.N / HEAVY_DIV, Ly.sel);
 }
 
-// Exact attention over the deterministic set; its chunks are merged into split nch of `all`.
-extern "C" __global__ void __launch_bounds__(128) attend_det(const Args a) {
-  const int c = blockIdx.x, b = blockIdx.z, G = a.Hq / a.Hkv, ngs = cdiv(G, GT);
-  const int hkv = blockIdx.y / ngs, gs = blockIdx.y % ngs;
-  const int h0 = hkv * G + gs * GT, ng = min(GT, G - gs * GT), nch = cdiv(a.N, CH);
-  const long long bh = (long long)b * a.Hkv + hkv;
-  Layout Ly(a);
+// Exact attention over the deterministic set on tensor cores (kevo/tile_attend.cuh): each
+// chunk's list is compacted from the keys, marked in det_bits (for the draws, which leave these
+// tokens out), and attended by attend_parts(nch) blocks, each writing one split of `all` after
+// the sampled ones; attend_sampled's last block merges them all.
+extern "C" __global__ void __launch_bounds__(128, 2) attend_det(const Args a) {
+  KEVO_CHECK(a.D == kTileD);
+  const TopkBlock tb = topk_block<MAXG>(a, CH, true);
+  const long long bh = (long long)tb.hg.b * a.Hkv + tb.hg.hkv;
+  const Layout Ly(a);
+  __shared__ __align__(16) u16 s_keys[CH];
   __shared__ int s_list[CH];
   __shared__ u32 s_bits[CH / 32];
-  __shared__ float s_red[attend_smem_floats(GT, 4, MAXD)];
-  __shared__ float s_m[GT], s_d[GT], s_o[GT * MAXD];
-  __shared__ int scratch[40];
-  __shared__ int s_flag;
-
-  __shared__ __align__(16) u16 s_keys[CH];
-  const int n_items = min(CH, a.N - c * CH);
-  load_keys(Ly.keys + bh * a.N + (long long)c * CH, n_items, s_keys);
-  for (int w = threadIdx.x; w < CH / 32; w += blockDim.x) s_bits[w] = 0;
-  const int n = compact_chunk(n_items, [&](int i) { return s_keys[i]; }, Ly.sel[bh * nch + c],
-                              s_list, scratch);
-  for (int i = threadIdx.x; i < n; i += blockDim.x) {
-    atomicOr(&s_bits[s_list[i] >> 5], 1u << (s_list[i] & 31));
-    s_list[i] += c * CH;
+  __shared__ int s_scratch[40];
+  extern __shared__ __align__(16) unsigned char tiles[];
+  load_keys(Ly.keys + bh * a.N + tb.base, tb.n_items, s_keys);
+  const int n = compact_chunk(
+      tb.n_items, [&](int i) { return s_keys[i]; }, Ly.sel[bh * tb.nch + tb.chunk], s_list,
+      s_scratch);
+  if (tb.part == 0) {  // one block per chunk writes its bitmap (G <= MAXG: one head group)
+    mark_list(s_list, n, s_bits, cdiv(tb.n_items, 32));
+    for (int w = threadIdx.x; w < cdiv(tb.n_items, 32); w += blockDim.x)
+      Ly.det_bits[bh * cdiv(a.N, 32) + tb.chunk * (CH / 32) + w] = s_bits[w];
   }
-  __syncthreads();
-  if (gs == 0) {
-    for (int w = threadIdx.x; w < cdiv(n_items, 32); w += blockDim.x)
-      Ly.det_bits[bh * cdiv(a.N, 32) + c * (CH / 32) + w] = s_bits[w];
-  }
-  PlainLogits var{a.scale * kLog2e};
-  attend_list<GT, 4>(a, b, hkv, h0, ng, s_list, n, var, s_red, s_m, s_d, s_o);
-  write_partials(a, Ly.det, b, h0, ng, c, s_m, s_d, s_o);
-  if (arrive_last(Ly.cnt_det + bh * ngs + gs, nch, &s_flag))
-    merge_partials_to_partial(a, Ly.det, b, h0, ng, Ly.all, sampled_splits(nch));
+  const int lo = (int)((long long)n * tb.part / tb.parts);
+  const int hi = (int)((long long)n * (tb.part + 1) / tb.parts);
+  const ChunkSel cs{tb.base, s_list + lo, hi - lo, nullptr, 0, 0, nullptr, 1};  // no residual
+  const int split = sampled_splits(tb.nch) + tb.chunk * tb.parts + tb.part;
+  attend_chunk<4, 2>(a, tb.hg, cs, reinterpret_cast<TileBuf*>(tiles),
+                     [&](int g, int d, float o, float m, float den) {
+                       Ly.all.store(a, tb.hg.b, tb.hg.h0 + g, split, d, o, m, den);
+                     });
 }
 
 // Base sample: sums of x = 2^(s - lse_det) and x^2 per head over this block's draws; the last
@@ -266,6 +269,21 @@ extern "C" __global__ void __launch_bounds__(128) base_stats(const Args a) {
   const RowLanes rl = RowLanes::of(D);
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const int slot = lane / rl.lpt, li = lane % rl.lpt, d0 = li * 8;
+  // Each head's log-sum-exp over the deterministic set: its det splits' lse merged, a warp a head.
+  __shared__ float s_lse[MAXG];
+  const int s0 = sampled_splits(nch), nd = det_splits(nch);
+  for (int g = warp; g < G; g += blockDim.x >> 5) {
+    const float* l = Ly.all.lse + Ly.all.row(a, b, hkv * G + g, s0);
+    float mx = neg_inf();
+    for (int k = lane; k < nd; k += 32) mx = fmaxf(mx, __ldcg(l + k));
+    mx = warp_max(mx);
+    float sum = 0.f;
+    if (mx != neg_inf())
+      for (int k = lane; k < nd; k += 32) sum += exp2f(__ldcg(l + k) - mx);
+    sum = warp_sum(sum);
+    if (lane == 0) s_lse[g] = mx == neg_inf() ? 0.f : mx + log2f(sum);
+  }
+  __syncthreads();
   float q[MAXG][8], lse[MAXG], sx[MAXG], sxx[MAXG];
 #pragma unroll
   for (int g = 0; g < MAXG; ++g) {
@@ -273,21 +291,23 @@ extern "C" __global__ void __launch_bounds__(128) base_stats(const Args a) {
     lse[g] = 0.f;
     if (g < G) {
       bf16x8_to_float(ld_u4(a.q + q_offset(a, b, hkv * G + g) + d0), q[g]);
-      lse[g] = Ly.all.lse[Ly.all.row(a, b, hkv * G + g, sampled_splits(nch))];
+      lse[g] = s_lse[g];
     }
   }
   const float sl = a.scale * kLog2e;
   const int per = cdiv(nbase, NSB), j0 = blockIdx.x * per, j1 = min(nbase, j0 + per);
   const __nv_bfloat16* kb = a.k + kv_offset(a, b, hkv, 0) + d0;
+  const u32* det_bits = Ly.det_bits + bh * cdiv(a.N, 32);
   const int step = (blockDim.x >> 5) * rl.slots;
   for (int base = j0 + warp * rl.slots; base < j1; base += 2 * step) {  // warp-uniform
     uint4 kr[2];
-    bool ok[2];
+    bool ok[2];  // a draw of a deterministic token counts with x = 0: its K row is not read
 #pragma unroll
     for (int u = 0; u < 2; ++u) {
       const int j = base + u * step + slot;
-      ok[u] = j < j1;
-      kr[u] = ok[u] ? ld_stream(kb + (long long)draw(a, 1, bh, j, ns) * D) : make_uint4(0, 0, 0, 0);
+      const int t = j < j1 ? draw(a, 1, bh, j, ns) : 0;
+      ok[u] = j < j1 && !((det_bits[t >> 5] >> (t & 31)) & 1u);
+      kr[u] = ok[u] ? ld_stream(kb + (long long)t * D) : make_uint4(0, 0, 0, 0);
     }
 #pragma unroll
     for (int u = 0; u < 2; ++u) {
