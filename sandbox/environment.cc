@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cctype>
 
+#include "sandbox/sandbox.h"
+
 namespace kevo::sandbox {
 namespace {
 
@@ -82,3 +84,11 @@ Environment scrubbed_environment(WorkerKind kind, const Environment& parent) {
 }
 
 }  // namespace kevo::sandbox
+
+namespace kevo {
+
+bool running_under_cuda_tool() {
+  return sandbox::under_cuda_tool(sandbox::current_environment());
+}
+
+}  // namespace kevo

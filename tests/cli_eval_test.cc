@@ -202,5 +202,31 @@ TEST_F(EvalCli, WithoutAGpuAFullEvaluationExitsThree) {
   EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
 }
 
+TEST_F(EvalCli, WithoutAGpuAnInProcessEvaluationExitsThree) {
+  if (testing::gpu_unavailable_reason().empty()) GTEST_SKIP() << "a GPU is present";
+  auto r = run_kevo("eval " + file("k.cu", kKernel) + " --in-process");
+  EXPECT_EQ(r.exit_code, 3) << r.out << r.err;
+  EXPECT_NE(r.err.find("--compile-only works without a GPU"), std::string::npos) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+}
+
+// --in-process (the default under ncu) gives the result a GPU runner gives: the dense seed is ok,
+// per-kernel times and counters included, and a failing candidate fails the same way.
+TEST_F(EvalCli, InProcessEvaluationMatchesTheRunnersVerdict) {
+  KEVO_REQUIRE_GPU();
+  const std::string seed = testing::source_dir() + "/seeds/dense_flashdecode.cu";
+  auto r = run_kevo("eval " + seed + " --in-process --json");
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j.at("status"), "ok");
+  int with_counters = 0;  // the largest workload's kernels (--counters largest)
+  for (const auto& w : j.at("workloads"))
+    for (const auto& k : w.at("kernels")) with_counters += k.contains("counters");
+  EXPECT_EQ(with_counters, 1) << r.out.substr(0, 2000);
+  auto bad = run_kevo("eval " + file("k.cu", kKernel) + " --in-process");
+  EXPECT_EQ(bad.exit_code, 1) << bad.out << bad.err;
+  EXPECT_NE(bad.out.find("inaccurate"), std::string::npos) << bad.out;
+}
+
 }  // namespace
 }  // namespace kevo

@@ -2,6 +2,8 @@
 // compile in a confined compile worker under its deadline (a compile bomb is stopped, not waited
 // for), the evaluation in a GPU runner process. --compile-only needs no GPU: it checks, compiles,
 // reports per-kernel resources from ptxas and the launch plan for every shape of the suite.
+// --in-process (the default under ncu, nsys or compute-sanitizer) evaluates in this process: a
+// tool's injection library crashed GPU runners (docs/decisions.md).
 #include <cerrno>
 #include <cstdlib>
 #include <filesystem>
@@ -31,6 +33,7 @@ struct EvalOptions {
   std::string arch = "auto";
   double compile_timeout_s = CompileOptions{}.timeout_s;
   std::string counters = "largest";  // largest | all | off | a workload name
+  bool in_process = false;           // the GPU work in this process, not in a GPU runner
 };
 
 // $XDG_CACHE_HOME/kevo/cubin or ~/.cache/kevo/cubin; "" when neither is known.
@@ -147,20 +150,36 @@ int run_eval(const EvalOptions& opt) {
   }
   kevo::EvalOptions eval_options;
   eval_options.counters = opt.counters != "off";
-  SandboxConfig sb;
-  auto runner = GpuRunner::start(0, sb, config);
-  if (!runner.ok()) {
-    bool no_gpu = runner.status().code() == StatusCode::kUnavailable;
-    return fail(
-        no_gpu ? kExitNoGpu : kExitFailure,
-        runner.status().message() + (no_gpu ? " (--compile-only works without a GPU)" : ""));
+  auto no_gpu_or_failure = [](const Status& st) {
+    bool no_gpu = st.code() == StatusCode::kUnavailable;
+    return fail(no_gpu ? kExitNoGpu : kExitFailure,
+                st.message() + (no_gpu ? " (--compile-only works without a GPU)" : ""));
+  };
+  // Under a CUDA tool the evaluation runs here: the tool's injection library crashed every GPU
+  // runner under ncu 2025.3 (SIGSEGV at start, with the tool's environment and descriptors kept),
+  // while the same library profiles this process. The compile stays in its confined worker.
+  const bool in_process = opt.in_process || running_under_cuda_tool();
+  std::unique_ptr<GpuRunner> runner;
+  std::unique_ptr<GpuSession> session;
+  std::string arch;
+  if (in_process) {
+    auto opened = open_gpu_session(0, config);
+    if (!opened.ok()) return no_gpu_or_failure(opened.status());
+    session = std::move(*opened);
+    arch = session->arch();
+  } else {
+    auto started = GpuRunner::start(0, SandboxConfig{}, config);
+    if (!started.ok()) return no_gpu_or_failure(started.status());
+    runner = std::move(*started);
+    arch = runner->info().arch;
   }
-  copt.arch = opt.arch == "auto" ? (*runner)->info().arch : opt.arch;
+  copt.arch = opt.arch == "auto" ? arch : opt.arch;
   auto compiled = compile_in_worker(c, copt);
   if (!compiled.ok()) return fail(kExitFailure, compiled.status().message());
   EvalResult r;
   if (compiled->status == EvalStatus::kOk) {
-    r = (*runner)->evaluate(c, *compiled, opt.suite, eval_options);
+    r = session ? session->evaluate(c, *compiled, opt.suite, eval_options)
+                : runner->evaluate(c, *compiled, opt.suite, eval_options);
   } else {
     r = EvalResult::failure(compiled->status, compiled->message);
     r.compile_log = compiled->log;
@@ -208,6 +227,10 @@ void add_eval_command(CLI::App& app, Cli& cli) {
                   "per SM, stalls), measured after the timed calls on: largest (the workload with "
                   "the most K/V bytes), all, a workload name, or off")
       ->capture_default_str();
+  cmd->add_flag("--in-process", opt->in_process,
+                "evaluate in this process instead of a GPU runner, for profilers and debuggers "
+                "(the default under ncu, nsys or compute-sanitizer, whose injection library "
+                "crashes a runner); a candidate that faults then ends kevo itself");
   cmd->callback([&cli, opt] { cli.exit_code = run_eval(*opt); });
 }
 
