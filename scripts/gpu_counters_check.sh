@@ -97,7 +97,7 @@ for f in seeds/*.cu; do
   # Skip the two accuracy calls: the third call is the first timed one (L2 flushed, like ours).
   timeout "$(limit 45)" "$ncu_bin" --clock-control none --metrics "$metrics" --kernel-name "regex:$regex" \
     --launch-skip $((2 * nk)) --launch-count "$nk" --csv --page raw --print-units base \
-    "$kevo" eval "$f" --suite "$suite" --counters off >"$out/ncu_$s.csv" 2>"$out/ncu_$s.err"
+    "$kevo" eval "$f" --suite "$suite" --counters off --in-process >"$out/ncu_$s.csv" 2>"$out/ncu_$s.err"
   echo "$s: ncu rc $? ($(grep -c '^"' "$out/ncu_$s.csv") csv lines)"
 done
 python3 scripts/counters_vs_ncu.py "$out" | tee "$out/comparison.txt"

@@ -34,9 +34,9 @@ def load(paths):
         j = json.load(open(p))
         runs.append(j)
         for s in j.get("seeds", []):
-            if s.get("params"):  # variants are not the seed
-                continue
             name = os.path.basename(s["file"])[:-3]
+            if s.get("params"):  # a variant: its own row after the seed's, named by its params
+                name += " (" + ", ".join(f"{k}={v}" for k, v in sorted(s["params"].items())) + ")"
             seeds[name] = (s, len(runs), j)
     return seeds, runs, torch_path
 
@@ -50,12 +50,19 @@ def fmt_range(xs):
     return f"{med:.2f}x ({min(xs):.2f}-{max(xs):.2f})"
 
 
+def row_order(seeds):
+    """The seeds in ORDER, each followed by its variants (\"seed (P=V)\"), then unknown files."""
+    def key(name):
+        base = name.split(" (")[0]
+        return (ORDER.index(base) if base in ORDER else len(ORDER), base, name != base, name)
+    return sorted(seeds, key=key)
+
+
 def seed_rows(seeds):
     out = []
-    for name in ORDER:
-        if name not in seeds:
-            continue
+    for name in row_order(seeds):
         s, run, j = seeds[name]
+        base = name.split(" (")[0]
         evals = s.get("evals", [])
         ok = [r for r in evals if r["status"] == "ok"]
         names = [w["name"] for w in ok[0]["workloads"]] if ok else []
@@ -66,7 +73,9 @@ def seed_rows(seeds):
         h = s.get("holdout", {})
         hold = (f"{h['metrics']['mean_rel_err']:.4f}" if h.get("status") == "ok"
                 else h.get("status", "-"))
-        roof = roofline.rooflines([f"seeds/{name}.cu"], j.get("suite", "llama3-8b"), j["copy_gbps"], 0.19)[0]
+        # A variant's floor is its seed's at the default params (the params tried so far do not
+        # change the bytes a method must read, only how fast it gets there).
+        roof = roofline.rooflines([f"seeds/{base}.cu"], j.get("suite", "llama3-8b"), j["copy_gbps"], 0.19)[0]
         roof_us = {w["workload"]: w["us"] for w in roof["workloads"]}
         out.append({"name": name, "run": run, "n": len(evals), "ok": len(ok), "sp": sp, "dec": dec,
                     "mean_err": mean_err, "worst": worst, "hold": hold, "roof": roof_us,
@@ -97,7 +106,7 @@ def print_kernel_shares(seeds, names):
           "launch gaps):\n")
     print("| seed | " + " | ".join(names) + " |")
     print("|---" * (len(names) + 1) + "|")
-    for name in ORDER:
+    for name in row_order(seeds):
         if name not in seeds:
             continue
         shares = kernel_shares(seeds[name][0])
