@@ -25,6 +25,16 @@ std::string upper(std::string s) {
   return s;
 }
 
+// The tools' own variables, passed to a GPU runner under a tool even where a name looks secret
+// (NV_TPS_LAUNCH_TOKEN is the launch's handshake with ncu, not a credential). Narrow on purpose:
+// NVIDIA_API_KEY or CUDA_TOKEN are a user's.
+bool is_tool_variable(const std::string& name) {
+  for (const char* prefix : {"NV_TPS_", "NV_NSIGHT_", "NVIDIA-PROCESS-"}) {
+    if (name.rfind(prefix, 0) == 0) return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 bool looks_secret(const std::string& name) {
@@ -44,8 +54,16 @@ Environment current_environment() {
 }
 
 bool under_cuda_tool(const Environment& parent) {
-  auto it = parent.find("CUDA_INJECTION64_PATH");
-  return it != parent.end() && !it->second.empty();
+  // ncu 2025.3 sets no CUDA_INJECTION64_PATH: it reaches its targets through its process
+  // tracking (NVIDIA-PROCESS-TRACKING-CONFIGURATION), NV_TPS_LAUNCH_TOKEN and the port of its
+  // injection transport (NV_NSIGHT_INJECTION_*), as `ncu env` showed on the GPU machine.
+  return std::any_of(parent.begin(), parent.end(), [](const auto& kv) {
+    const std::string& name = kv.first;
+    return !kv.second.empty() &&
+           (name == "CUDA_INJECTION64_PATH" || name == "NV_TPS_LAUNCH_TOKEN" ||
+            name.rfind("NV_NSIGHT_INJECTION_", 0) == 0 ||
+            name.rfind("NVIDIA-PROCESS-TRACKING-", 0) == 0);
+  });
 }
 
 Environment scrubbed_environment(WorkerKind kind, const Environment& parent) {
@@ -56,7 +74,7 @@ Environment scrubbed_environment(WorkerKind kind, const Environment& parent) {
     // library (SIGSEGV under ncu 2025.3). The user asked for the tool; secrets still stay out.
     Environment env;
     for (const auto& [name, value] : parent) {
-      if (!looks_secret(name)) env[name] = value;
+      if (!looks_secret(name) || is_tool_variable(name)) env[name] = value;
     }
     env.insert_or_assign("CUDA_CACHE_DISABLE", std::string("1"));
     return env;

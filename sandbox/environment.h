@@ -18,11 +18,13 @@ Environment current_environment();
 // What a worker of `kind` gets: PATH, HOME=/nonexistent, LANG=C, LC_ALL=C, the dynamic loader's
 // and sanitizers' settings, and for GPU runners the CUDA/NVIDIA device selection variables and
 // KEVO_HOME (suites live under it). Names that look secret are dropped even when allowed.
-// Under a CUDA tool (CUDA_INJECTION64_PATH set: ncu, nsys, compute-sanitizer), a GPU runner gets
-// the parent's whole environment less the secret-looking names, so the tool profiles it.
+// Under a CUDA tool (under_cuda_tool: ncu, nsys, compute-sanitizer), a GPU runner gets the
+// parent's whole environment less the secret-looking names (ncu's own NV_TPS_*, NV_NSIGHT_* and
+// NVIDIA-PROCESS-* variables always pass), so the tool profiles it.
 Environment scrubbed_environment(WorkerKind kind, const Environment& parent);
 
-// True when a CUDA tool injects itself into this process tree (CUDA_INJECTION64_PATH is set).
+// True when a CUDA tool injects itself into this process tree: CUDA_INJECTION64_PATH (nsys,
+// compute-sanitizer, older ncu) or ncu 2025's process tracking and launch variables.
 bool under_cuda_tool(const Environment& parent);
 
 // True for names such as OPENAI_API_KEY, GITHUB_TOKEN, AWS_SECRET_ACCESS_KEY, DB_PASSWORD,

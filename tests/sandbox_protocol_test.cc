@@ -91,6 +91,35 @@ TEST(SandboxEnvironment, UnderACudaToolGpuRunnersGetTheToolsEnvironment) {
   EXPECT_EQ(compile["HOME"], "/nonexistent");
 }
 
+// ncu 2025.3 sets no CUDA_INJECTION64_PATH (the variables below are what `ncu env` printed on
+// the GPU machine): kevo still knows it runs under the tool, and the launch token, whose name
+// looks secret, reaches the runner.
+TEST(SandboxEnvironment, Ncu2025IsRecognisedByItsProcessTracking) {
+  Environment parent = parent_env();
+  parent["NVIDIA-PROCESS-TRACKING-CONFIGURATION"] = "blocking-rpc-events:";
+  parent["NV_TPS_LAUNCH_TOKEN"] = "Interactive Profile";
+  parent["NV_NSIGHT_INJECTION_TRANSPORT_TYPE"] = "uds";
+  EXPECT_TRUE(sandbox::under_cuda_tool(parent));
+  for (const char* one :
+       {"NV_TPS_LAUNCH_TOKEN", "NV_NSIGHT_INJECTION_PORT_BASE", "NVIDIA-PROCESS-TRACKING-FILTER"}) {
+    Environment only = parent_env();
+    only[one] = "1";
+    EXPECT_TRUE(sandbox::under_cuda_tool(only)) << one;
+  }
+  Environment empty = parent_env();
+  empty["NV_TPS_LAUNCH_TOKEN"] = "";
+  EXPECT_FALSE(sandbox::under_cuda_tool(empty));
+  Environment env = sandbox::scrubbed_environment(WorkerKind::kGpu, parent);
+  EXPECT_EQ(env["NV_TPS_LAUNCH_TOKEN"], "Interactive Profile");
+  EXPECT_EQ(env["NVIDIA-PROCESS-TRACKING-CONFIGURATION"], "blocking-rpc-events:");
+  EXPECT_EQ(env["NV_NSIGHT_INJECTION_TRANSPORT_TYPE"], "uds");
+  for (const char* name : kParentSecrets) EXPECT_EQ(env.count(name), 0u) << name;
+  parent["NVIDIA_API_KEY"] = "nvapi-secret";  // a user's key with an NVIDIA name stays out
+  EXPECT_EQ(sandbox::scrubbed_environment(WorkerKind::kGpu, parent).count("NVIDIA_API_KEY"), 0u);
+  Environment compile = sandbox::scrubbed_environment(WorkerKind::kCompile, parent);
+  EXPECT_EQ(compile.count("NV_TPS_LAUNCH_TOKEN"), 0u);
+}
+
 TEST(SandboxEnvironment, SecretLookingNames) {
   for (const char* name : {"OPENAI_API_KEY", "my_api_key", "HF_TOKEN", "CLIENT_SECRET", "PGPASSWORD",
                            "http_proxy", "NO_PROXY", "AWS_SESSION_TOKEN", "GOOGLE_CREDENTIALS"}) {
