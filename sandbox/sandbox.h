@@ -118,8 +118,8 @@ int run_gpu_worker(const GpuWorkerArgs& args);
 // confinement here (`kevo doctor` says so).
 int landlock_abi_version();
 
-// True when this process runs under a CUDA tool (ncu, nsys, compute-sanitizer: the driver's
-// CUDA_INJECTION64_PATH is set), whose injection library a GPU runner inherits.
+// True when this process runs under a CUDA tool (ncu, nsys, compute-sanitizer: sandbox's
+// under_cuda_tool on this process's environment), whose injection a GPU runner inherits.
 bool running_under_cuda_tool();
 
 }  // namespace kevo

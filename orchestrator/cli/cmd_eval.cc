@@ -155,9 +155,9 @@ int run_eval(const EvalOptions& opt) {
     return fail(no_gpu ? kExitNoGpu : kExitFailure,
                 st.message() + (no_gpu ? " (--compile-only works without a GPU)" : ""));
   };
-  // Under a CUDA tool the evaluation runs here: the tool's injection library crashed every GPU
-  // runner under ncu 2025.3 (SIGSEGV at start, with the tool's environment and descriptors kept),
-  // while the same library profiles this process. The compile stays in its confined worker.
+  // Under a CUDA tool the evaluation runs here: every GPU runner crashed at start under ncu 2025.3
+  // (SIGSEGV; that kevo did not recognise ncu 2025 was found later, and whether a runner survives
+  // now is unverified), while the tool profiles this process. The compile stays in its worker.
   const bool in_process = opt.in_process || running_under_cuda_tool();
   std::unique_ptr<GpuRunner> runner;
   std::unique_ptr<GpuSession> session;
