@@ -230,7 +230,8 @@ void add_eval_command(CLI::App& app, Cli& cli) {
   cmd->add_flag("--in-process", opt->in_process,
                 "evaluate in this process instead of a GPU runner, for profilers and debuggers "
                 "(the default under ncu, nsys or compute-sanitizer, whose injection library "
-                "crashes a runner); a candidate that faults then ends kevo itself");
+                "crashes a runner); no runner stands between kevo and the candidate then: one that "
+                "faults ends kevo, one that hangs holds it until Ctrl-C");
   cmd->callback([&cli, opt] { cli.exit_code = run_eval(*opt); });
 }
 
