@@ -68,10 +68,10 @@ bool under_cuda_tool(const Environment& parent) {
 
 Environment scrubbed_environment(WorkerKind kind, const Environment& parent) {
   if (kind == WorkerKind::kGpu && under_cuda_tool(parent)) {
-    // kevo runs under ncu, nsys or compute-sanitizer: the tool's injection library reaches the
-    // runner through CUDA_INJECTION64_PATH (a CUDA_ variable) and needs the rest of the tool's
-    // environment (its preload, its session variables), without which the runner crashed in the
-    // library (SIGSEGV under ncu 2025.3). The user asked for the tool; secrets still stay out.
+    // kevo runs under ncu, nsys or compute-sanitizer: the tool reaches the runner through its
+    // variables (CUDA_INJECTION64_PATH, or ncu 2025's process tracking and launch token) and its
+    // injection needs the rest of its environment; with only the allow-listed variables a runner
+    // died of SIGSEGV under ncu 2025.3. The user asked for the tool; secrets still stay out.
     Environment env;
     for (const auto& [name, value] : parent) {
       if (!looks_secret(name) || is_tool_variable(name)) env[name] = value;

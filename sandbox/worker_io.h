@@ -29,8 +29,8 @@ class WorkerChannel {
 };
 
 // The pipes and sockets above fd 2 that open() closes: none when a CUDA tool (ncu, nsys,
-// compute-sanitizer: CUDA_INJECTION64_PATH set) runs the worker, whose injection library opened
-// its channel to the tool before main (closing it made runners die of SIGSEGV under ncu).
+// compute-sanitizer: under_cuda_tool) runs the worker, whose injection library may have opened
+// its channel to the tool before main (one suspected cause of runners dying under ncu).
 std::vector<int> stray_descriptors(bool under_cuda_tool);
 
 // A thread that ends the process when its parent dies (the worker is reparented): a runner stuck
