@@ -5,9 +5,9 @@
 // Per workload: allocate q, o, index, workspace with guard bands; build phase once (timed);
 // accuracy phase (two calls with the same query and seed: must agree); then warm-up and timed
 // calls, each with a fresh query whose fp32 reference is computed before the call, the output
-// poisoned with NaN, the workspace refilled with fresh garbage and L2 flushed; q checksummed
-// around every call; guard bands after every batch; k, v and index checksummed after build,
-// after the accuracy phase and at the end. A hang becomes `timeout`, a sticky CUDA error
+// poisoned with NaN, the workspace refilled with fresh garbage and L2 emptied of dirty lines
+// (GpuContext::evict_l2_clean); q checksummed around every call; guard bands after every batch;
+// k, v and index checksummed after build, after the accuracy phase and at the end. A hang becomes `timeout`, a sticky CUDA error
 // `crash` (both poison the context).
 #pragma once
 
@@ -74,7 +74,7 @@ struct CountersOutcome {
 
 // Hardware counters of the decode kernels on one workload: the build phase, then one decode call
 // replayed once per profiler pass, each pass from the same query, seeds and workspace garbage,
-// with L2 emptied of dirty lines before it (the timed calls flush L2 too); k, v, the index and
+// with L2 emptied of dirty lines before it (as before the timed calls); k, v, the index and
 // the guard bands are checked afterwards like after the timed calls. Nothing here is timed.
 CountersOutcome profile_workload(GpuContext& c, WorkloadData& d, const RunPlan& plan,
                                  const RunLimits& lim, CounterProfiler& prof);

@@ -95,8 +95,8 @@ class GpuContext {
   Status flush_l2();
   // Evicts L2 and leaves it holding clean lines only: reads a buffer twice the L2 size that
   // nothing writes. After flush_l2 (or any write), dirty lines are written back to DRAM while
-  // whatever runs next runs; before a profiled kernel that traffic would count as its own.
-  // Allocates that buffer on first use.
+  // whatever runs next runs; before a timed or profiled call that traffic would count as its
+  // own. What the timed and profiled decode calls start from. Allocates that buffer on first use.
   Status evict_l2_clean();
   // Median time of an empty kernel between two events (the launch floor), in microseconds.
   Result<double> empty_kernel_us();

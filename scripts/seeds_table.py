@@ -168,7 +168,7 @@ def main():
             for w in res["workloads"]:
                 kevo.setdefault(w["name"], []).append(w["decode_us"])
         print(f"\nDense seed against torch SDPA's best backend ({torch_path.split('/')[-1]}), same GPU "
-              "kind, L2 flushed before every call in both:\n")
+              "kind, L2 emptied of dirty lines before every call in both:\n")
         print("| workload | kevo dense us | K+V GB/s | of copy | torch best | kevo time / torch time |")
         print("|---|---|---|---|---|---|")
         for t in torch:
