@@ -13,7 +13,8 @@
 #     evaluations per seed and torch SDPA, up to 420 s; EVALS=2 TORCH=0 takes ~75 s)
 #   KEVO_BUNDLE=bundle STEPS="counters capture export" scripts/gpu_check.sh
 #   KEVO_BUNDLE=bundle-one KEVO_PG_BUNDLE=pgbundle/pg.tar.xz STEPS="multi" scripts/gpu_check.sh
-#   KEVO_BUNDLE=bundle STEPS="tune" scripts/gpu_check.sh   (the tuner on each seed: better defaults)
+#   KEVO_BUNDLE=bundle STEPS="tune" scripts/gpu_check.sh   (the tuner on each seed: better defaults;
+#     TUNE_EVALS, TUNE_SEEDS, MINUTES and CONFIRM as gpu_tune_seeds.sh's EVALS, SEEDS, ...)
 # Without a GPU it stops after doctor with status 2; KEVO_CHECK_DRY=1 runs the steps anyway.
 # Bundles that fit the 64 MiB carry: KEVO_BUNDLE_TESTS=gpu scripts/bundle.sh build bundle (48 MB,
 # for "tests"); with the PostgreSQL of "multi" (20 MB), only the suites a step needs, e.g.
@@ -130,7 +131,9 @@ step_multi() {
 step_tune() {
   local t
   t=$(limit 560) || { skipped tune; return; }
-  OUT="$work/tune" timeout "$t" scripts/gpu_tune_seeds.sh >"$work/tune.txt" 2>&1
+  # EVALS is the frontier's; the tuner's evaluations per seed are TUNE_EVALS.
+  OUT="$work/tune" EVALS="${TUNE_EVALS:-45}" SEEDS="${TUNE_SEEDS:-}" timeout "$t" \
+    scripts/gpu_tune_seeds.sh >"$work/tune.txt" 2>&1
   say "tune seeds rc=$?"
   cat "$work/tune/summary.txt" 2>/dev/null | tail -n 30 | tee -a "$final/summary.txt"
   pack

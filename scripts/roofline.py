@@ -65,11 +65,15 @@ def seed_bytes(seed, p, s, magicpig_frac):
     if seed == "dense_flashdecode" or N <= p.get("DENSE_N", 0):  # below a crossover: dense
         return 0, heads * N * 2 * row, qo
     if seed == "dsa_indexer":
-        nch = cdiv(N, p["CH"])
-        sel = topk_rows(N, p["CH"], p["TOPK_DIV"], p["SINK"], p["WIN"])
+        # Chunks of CH, or CH/2 (attend_half) where CH would give fewer than FILL blocks; each
+        # chunk reads the V sums of its half chunks.
+        blocks = B * Hkv * cdiv(Hq // Hkv, 8) * cdiv(N, p["CH"])
+        ch = p["CH"] // 2 if blocks < p.get("FILL", 0) else p["CH"]
+        nch = cdiv(N, ch)
+        sel = topk_rows(N, ch, p["TOPK_DIV"], p["SINK"], p["WIN"])
         draws = min(N - sel, nch * p["RSAMP"])
         return (heads * N * (p["DI"] // 2 + 4), heads * (sel * 2 * row + draws * row),
-                qo + heads * nch * D * 4)
+                qo + heads * cdiv(N, p["CH"] // 2) * D * 4)
     if seed in ("hash_topk", "socket_soft"):
         nch = cdiv(N, p["CH"])
         per_token = p["BITS"] // 8 if seed == "hash_topk" else cdiv(p["TABLES"], 16) * 16 + 2

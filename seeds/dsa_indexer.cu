@@ -22,8 +22,11 @@
 // tokens loses the mass of near-uniform heads (oracle error ~0.2).
 // Decode: one kernel, `attend` (chunk x KV head: score the chunk's index rows, chunk top-k,
 // residual draws, attention of the selected rows on tensor cores, one split of partials; the
-// group's last chunk to finish merges the splits: kevo/topk_attend.cuh attend_topk). Defaults:
-// 1/64 of each chunk plus 16 sinks and a 64-token window, 32 residual draws per chunk.
+// group's last chunk to finish merges the splits: kevo/topk_attend.cuh attend_topk); or
+// `attend_half`, the same block on chunks of CH/2 tokens, where chunks of CH would give fewer
+// than FILL blocks (two per SM: at B1-N32K, 16 chunks x 8 KV heads fill 128 of 132 SMs with one
+// block each; H100: chunks of 1024 there, 2.27x against 1.72x). Defaults: 1/64 of each chunk
+// plus 16 sinks and a 64-token window, 32 residual draws per chunk.
 //
 // Index: DI/2 + 4 bytes per token per KV head (36 B at the default DI=64) + the key mean + V sums
 // per chunk.
@@ -33,8 +36,8 @@
 // kevo/dense_decode.cuh; the other decode grids are 0 there, so they are not launched): at short
 // contexts selecting costs more than it saves, and dense is exact.
 // Roofline (scripts/roofline.py, default params, llama3-8b B1-N8K / B1-N32K / B1-N128K /
-// B8-N32K): the method reads 33.6 / 13.0 / 50.9 / 103.9 MB per decode call,
-// 8.4 / 3.2 / 12.7 / 26.0 us at 4 TB/s (dense at N <= DENSE_N).
+// B8-N32K): the method reads 33.6 / 14.1 / 51.2 / 104.5 MB per decode call,
+// 8.4 / 3.5 / 12.8 / 26.1 us at 4 TB/s (dense at N <= DENSE_N).
 #include "kevo/attention.cuh"
 
 // EVOLVE-BLOCK-START
@@ -49,12 +52,14 @@
 // kevo:param LOADS = 8 in {4, 8}
 // kevo:param ASTAGES = 1 in {1, 2}
 // kevo:param DENSE_N = 8192 in {0, 8192, 16384}
-// kevo:index      B*Hkv*N*(DI/2+4) + B*Hkv*D*4 + B*Hkv*cdiv(N,CH)*D*4 + 1024
-// kevo:workspace  max(B*Hq*cdiv(N,CH)*(D+1)*4 + B*Hkv*cdiv(G,8)*cdiv(N,CH)*8 + 1024, (132 + B*Hkv*cdiv(G,16)) * (min(G,16)*(D+1)*4 + 8) + 1024)
+// kevo:param FILL = 264 in {0, 264, 528}
+// kevo:index      B*Hkv*N*(DI/2+4) + B*Hkv*D*4 + B*Hkv*cdiv(N,CH/2)*D*4 + 1024
+// kevo:workspace  max(B*Hq*cdiv(N,CH/2)*(D+1)*4 + B*Hkv*cdiv(G,8)*cdiv(N,CH/2)*8 + 1024, (132 + B*Hkv*cdiv(G,16)) * (min(G,16)*(D+1)*4 + 8) + 1024)
 // kevo:build   key_mean    grid(Hkv, B) block(256)
 // kevo:build   index_keys  grid(cdiv(N,64), Hkv, B) block(256)
-// kevo:build   value_sums  grid(cdiv(N,CH), Hkv, B) block(256)
-// kevo:decode  attend      grid(cdiv(N,CH)*(N>DENSE_N), Hkv*cdiv(G,8), B) block(256) smem(8*ASTAGES*8192)
+// kevo:build   value_sums  grid(cdiv(N,CH/2), Hkv, B) block(256)
+// kevo:decode  attend      grid(cdiv(N,CH)*(N>DENSE_N)*(B*Hkv*cdiv(G,8)*cdiv(N,CH)>=FILL), Hkv*cdiv(G,8), B) block(256) smem(8*ASTAGES*8192)
+// kevo:decode  attend_half grid(cdiv(N,CH/2)*(N>DENSE_N)*(B*Hkv*cdiv(G,8)*cdiv(N,CH)<FILL), Hkv*cdiv(G,8), B) block(256) smem(8*ASTAGES*8192)
 // kevo:decode  dense       grid(132*(N<=DENSE_N)) block(256) smem(16*8192)
 
 using namespace kevo;
@@ -64,28 +69,34 @@ constexpr u64 kRotSeed = 0x6b65766f44534121ull;
 static_assert(DI % 32 == 0, "index rows (DI/2 bytes) are read 16 bytes at a time");
 constexpr int ROWB = DI / 2;  // bytes per index row: two int4 coordinates per byte
 
+// Chunks are CH tokens, or CH/2 where CH would leave the GPU short of blocks (attend_half, below
+// FILL blocks: at B1-N32K, 16 chunks x 8 KV heads are 128 blocks for 132 SMs). The V sums are
+// kept per half chunk so that either size finds its sum.
+constexpr int HALF = CH / 2;
+
 struct Layout {
   unsigned char* kq;  // index [B][Hkv][N][ROWB] int4 rotated centred key, first DI coordinates
   float* kscale;      // index [B][Hkv][N]
   float* mean;        // index [B][Hkv][D]
-  float* vsum;        // index [B][Hkv][nch][D] V sums per chunk (residual estimate)
-  Partials part;  // workspace: one split per chunk
+  float* vsum;        // index [B][Hkv][cdiv(N, HALF)][D] V sums per half chunk (residual)
+  Partials part;  // workspace: one split per chunk of `ch` tokens
   u64* flags;     // workspace [B][Hkv][cdiv(G, GT)][nch] arrivals (kevo/splits.cuh arrive_last)
   long long index_end, ws_end;
-  __device__ explicit Layout(const Args& a) {
-    const int nch = cdiv(a.N, CH);
+  // The layout for chunks of ch tokens (CH or HALF); the workspace has room for either.
+  __device__ Layout(const Args& a, int ch) {
+    const int nch = cdiv(a.N, ch), nhalf = cdiv(a.N, HALF);
     const long long bh = (long long)a.B * a.Hkv;
     Carve ix(a.index);
     kq = ix.take<unsigned char>(bh * a.N * ROWB);
     kscale = ix.take<float>(bh * a.N);
     mean = ix.take<float>(bh * a.D);
-    vsum = ix.take<float>(bh * nch * a.D);
+    vsum = ix.take<float>(bh * nhalf * a.D);
     index_end = ix.end();
     Carve ws(a.workspace);
     part.nsplit = nch;
-    part.o = ws.take<float>((long long)a.B * a.Hq * nch * a.D);
-    part.lse = ws.take<float>((long long)a.B * a.Hq * nch);
-    flags = ws.take<u64>(bh * cdiv(a.Hq / a.Hkv, GT) * nch);
+    part.o = ws.take<float>((long long)a.B * a.Hq * nhalf * a.D);
+    part.lse = ws.take<float>((long long)a.B * a.Hq * nhalf);
+    flags = ws.take<u64>(bh * cdiv(a.Hq / a.Hkv, GT) * nhalf);
     ws_end = ws.end();
   }
 };
@@ -94,39 +105,35 @@ struct Layout {
 
 extern "C" __global__ void __launch_bounds__(256) key_mean(const Args a) {
   KEVO_CHECK(RowLanes::supported(a.D) && a.D <= MAXD && a.D % 32 == 0 && DI <= a.D);
-  Layout Ly(a);
+  Layout Ly(a, CH);
   KEVO_CHECK(Ly.index_end <= a.index_bytes);
   key_mean_block(a, Ly.mean);
 }
 
 extern "C" __global__ void __launch_bounds__(256) index_keys(const Args a) {
-  const Layout Ly(a);
+  const Layout Ly(a, CH);
   int4_keys_block(a, Ly.mean, DI, kRotSeed, Ly.kq, Ly.kscale);
 }
 
-// V sums per chunk of CH tokens, for the residual estimate (kevo/residual.cuh).
+// V sums per half chunk (HALF tokens), for the residual estimate (kevo/residual.cuh).
 extern "C" __global__ void __launch_bounds__(256) value_sums(const Args a) {
-  const Layout Ly(a);
-  value_sums_block(a, CH, Ly.vsum);
+  const Layout Ly(a, CH);
+  value_sums_block(a, HALF, Ly.vsum);
 }
 
 // ------------------------------------------------------------------------------ decode phase
 
-// One attend block per (chunk of CH tokens, KV head, slice of GT query heads): it scores the
+// One attend block per (chunk of CH or HALF tokens, KV head, slice of GT query heads): it scores the
 // chunk's index rows, keeps the chunk's top KC tokens (plus the sinks and the local window),
 // attends them with the residual estimate, and writes one split of the partials; `merge`
 // combines the splits. Everything between reading the index and writing the partial stays in
 // the block (no global keys, histograms or thresholds), so the decode is a handful of memory
 // round trips per block.
 constexpr int TPB = 256, NW = TPB / 32;       // attend block: 8 warps
-constexpr int PER = CH / TPB;                 // chunk tokens per thread
-constexpr int KC = CH / TOPK_DIV;             // top-k share of a full chunk
-constexpr int LIST = KC + SINK + WIN;         // the most tokens a chunk can select
 constexpr int NBIN = 256;                     // selection bins: 32 per octave below the chunk max
 constexpr int VEC = ROWB / 16;                // 16-byte words per index row
-constexpr int UB = (LOADS / VEC < PER) ? LOADS / VEC : PER;  // rows per thread per load batch
-static_assert(CH % TPB == 0 && NBIN == TPB, "one bin per thread in the threshold scan");
-static_assert(PER <= 16, "per-thread counts are packed in 16 bits");
+static_assert(HALF % TPB == 0 && NBIN == TPB, "one bin per thread in the threshold scan");
+static_assert(CH / TPB <= 16, "per-thread counts are packed in 16 bits");
 
 template <int V>
 struct Int {  // a compile-time int as a value (picks a lambda's instantiation)
@@ -141,20 +148,25 @@ __device__ __forceinline__ int score_bin(float s, float inv_max) {
   return bin < 0 ? 0 : (bin > NBIN - 1 ? NBIN - 1 : bin);
 }
 
-// MINB: attend blocks resident per SM the compiler must allow (registers <= 65536 / (256 MINB)).
-extern "C" __global__ void __launch_bounds__(TPB, MINB) attend(const Args a) {
-  const TopkBlock tb = topk_block<GT>(a, CH, false);
+// The attend block for chunks of kCh tokens (the kernels `attend` and `attend_half` below).
+template <int kCh>
+__device__ __forceinline__ void attend_chunk_of(const Args& a) {
+  constexpr int PER = kCh / TPB;                // chunk tokens per thread
+  constexpr int KC = kCh / TOPK_DIV;            // top-k share of a full chunk
+  constexpr int LIST = KC + SINK + WIN;         // the most tokens a chunk can select
+  constexpr int UB = (LOADS / VEC < PER) ? LOADS / VEC : PER;  // rows per thread per load batch
+  const TopkBlock tb = topk_block<GT>(a, kCh, false);
   const int c = tb.chunk, b = tb.hg.b, hkv = tb.hg.hkv, D = a.D, N = a.N, G = a.Hq / a.Hkv;
   const long long bh = (long long)b * a.Hkv + hkv;
-  const int nch = tb.nch, n0 = tb.base, n_items = tb.n_items;
+  const int n0 = tb.base, n_items = tb.n_items;
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-  Layout Ly(a);
+  Layout Ly(a, kCh);
   KEVO_CHECK(Ly.ws_end <= a.workspace_bytes && G <= MAXG && D == kTileD);
   __shared__ __align__(16) u32 s_q8[MAXG][DI / 8][2];  // rotated int8 queries: even / odd
   __shared__ float s_qs[MAXG];                        // their scales
   __shared__ float s_vsum[MAXD];                      // the chunk's V sum (residual estimate)
   __shared__ int s_list[LIST];
-  __shared__ u32 s_bits[CH / 32];
+  __shared__ u32 s_bits[kCh / 32];
   __shared__ int s_samp[RSAMP > 0 ? RSAMP : 1];
   __shared__ int s_scratch[40];
   __shared__ float s_max[33];
@@ -181,7 +193,13 @@ extern "C" __global__ void __launch_bounds__(TPB, MINB) attend(const Args a) {
     }
   };
   load_batch(0);
-  if (threadIdx.x < D) s_vsum[threadIdx.x] = __ldg(Ly.vsum + (bh * nch + c) * D + threadIdx.x);
+  if (threadIdx.x < D) {  // the chunk's V sum: one half chunk's, or two
+    constexpr int H = kCh / HALF;
+    const int nhalf = cdiv(N, HALF), h0 = c * H, h1 = min(h0 + H, nhalf);
+    float v = 0.f;
+    for (int h = h0; h < h1; ++h) v += __ldg(Ly.vsum + (bh * nhalf + h) * D + threadIdx.x);
+    s_vsum[threadIdx.x] = v;
+  }
   // Index queries (int8, rotated like the keys); padding heads up to MAXG score 0.
   int8_queries(a, b, hkv, DI, kRotSeed, MAXG, &s_q8[0][0][0], s_qs);
   __syncthreads();
@@ -308,6 +326,14 @@ extern "C" __global__ void __launch_bounds__(TPB, MINB) attend(const Args a) {
   attend_topk<NW, ASTAGES, RSAMP>(a, tb, s_list, n_sel, true, s_vsum,
                                   {s_bits, s_samp, s_scratch, reinterpret_cast<TileBuf*>(dyn)},
                                   {Ly.part, Ly.flags});
+}
+
+// MINB: attend blocks resident per SM the compiler must allow (registers <= 65536 / (256 MINB)).
+extern "C" __global__ void __launch_bounds__(TPB, MINB) attend(const Args a) {
+  attend_chunk_of<CH>(a);
+}
+extern "C" __global__ void __launch_bounds__(TPB, MINB) attend_half(const Args a) {
+  attend_chunk_of<HALF>(a);
 }
 
 // Below the crossover: the dense baseline's decode (kevo/dense_decode.cuh), 8 warps, 2 stages.
