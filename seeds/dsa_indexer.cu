@@ -79,7 +79,7 @@ struct Layout {
   float* kscale;      // index [B][Hkv][N]
   float* mean;        // index [B][Hkv][D]
   float* vsum;        // index [B][Hkv][cdiv(N, HALF)][D] V sums per half chunk (residual)
-  Partials part;  // workspace: one split per chunk of `ch` tokens
+  Partials part;      // workspace: one split per chunk of `ch` tokens
   u64* flags;     // workspace [B][Hkv][cdiv(G, GT)][nch] arrivals (kevo/splits.cuh arrive_last)
   long long index_end, ws_end;
   // The layout for chunks of ch tokens (CH or HALF); the workspace has room for either.
@@ -123,10 +123,10 @@ extern "C" __global__ void __launch_bounds__(256) value_sums(const Args a) {
 
 // ------------------------------------------------------------------------------ decode phase
 
-// One attend block per (chunk of CH or HALF tokens, KV head, slice of GT query heads): it scores the
-// chunk's index rows, keeps the chunk's top KC tokens (plus the sinks and the local window),
-// attends them with the residual estimate, and writes one split of the partials; `merge`
-// combines the splits. Everything between reading the index and writing the partial stays in
+// One attend block per (chunk of CH or HALF tokens, KV head, slice of GT query heads): it scores
+// the chunk's index rows, keeps the chunk's top KC tokens (plus the sinks and the local window),
+// attends them with the residual estimate, and writes one split of the partials; the group's
+// last chunk to finish merges the splits. Everything between reading the index and writing the partial stays in
 // the block (no global keys, histograms or thresholds), so the decode is a handful of memory
 // round trips per block.
 constexpr int TPB = 256, NW = TPB / 32;       // attend block: 8 warps
@@ -151,9 +151,9 @@ __device__ __forceinline__ int score_bin(float s, float inv_max) {
 // The attend block for chunks of kCh tokens (the kernels `attend` and `attend_half` below).
 template <int kCh>
 __device__ __forceinline__ void attend_chunk_of(const Args& a) {
-  constexpr int PER = kCh / TPB;                // chunk tokens per thread
-  constexpr int KC = kCh / TOPK_DIV;            // top-k share of a full chunk
-  constexpr int LIST = KC + SINK + WIN;         // the most tokens a chunk can select
+  constexpr int PER = kCh / TPB;                               // chunk tokens per thread
+  constexpr int KC = kCh / TOPK_DIV;                           // top-k share of a full chunk
+  constexpr int LIST = KC + SINK + WIN;                        // the most tokens a chunk can select
   constexpr int UB = (LOADS / VEC < PER) ? LOADS / VEC : PER;  // rows per thread per load batch
   const TopkBlock tb = topk_block<GT>(a, kCh, false);
   const int c = tb.chunk, b = tb.hg.b, hkv = tb.hg.hkv, D = a.D, N = a.N, G = a.Hq / a.Hkv;
