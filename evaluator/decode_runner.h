@@ -7,8 +7,8 @@
 // calls, each with a fresh query whose fp32 reference is computed before the call, the output
 // poisoned with NaN, the workspace refilled with fresh garbage and L2 emptied of dirty lines
 // (GpuContext::evict_l2_clean); q checksummed around every call; guard bands after every batch;
-// k, v and index checksummed after build, after the accuracy phase and at the end. A hang becomes `timeout`, a sticky CUDA error
-// `crash` (both poison the context).
+// k, v and index checksummed after build, after the accuracy phase and at the end. A hang becomes
+// `timeout`, a sticky CUDA error `crash` (both poison the context).
 #pragma once
 
 #include <cuda.h>

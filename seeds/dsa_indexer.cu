@@ -126,9 +126,9 @@ extern "C" __global__ void __launch_bounds__(256) value_sums(const Args a) {
 // One attend block per (chunk of CH or HALF tokens, KV head, slice of GT query heads): it scores
 // the chunk's index rows, keeps the chunk's top KC tokens (plus the sinks and the local window),
 // attends them with the residual estimate, and writes one split of the partials; the group's
-// last chunk to finish merges the splits. Everything between reading the index and writing the partial stays in
-// the block (no global keys, histograms or thresholds), so the decode is a handful of memory
-// round trips per block.
+// last chunk to finish merges the splits. Everything between reading the index and writing the
+// partial stays in the block (no global keys, histograms or thresholds), so the decode is a handful
+// of memory round trips per block.
 constexpr int TPB = 256, NW = TPB / 32;       // attend block: 8 warps
 constexpr int NBIN = 256;                     // selection bins: 32 per octave below the chunk max
 constexpr int VEC = ROWB / 16;                // 16-byte words per index row
@@ -226,24 +226,9 @@ __device__ __forceinline__ void attend_chunk_of(const Args& a) {
         for (int g = 0; g < GP; ++g) dot[g] = 0;
 #pragma unroll
         for (int w = 0; w < VEC; ++w) {
-          // The two nibble planes of 4 key words (8 coordinates each), as 16 * int8 bytes.
-          const u32 kw[4] = {row[u][w].x, row[u][w].y, row[u][w].z, row[u][w].w};
-          int klo[4], khi[4];
+          const Int4Word kw(row[u][w]);  // its nibble planes, shared by the heads
 #pragma unroll
-          for (int j = 0; j < 4; ++j) klo[j] = (int)((kw[j] << 4) & 0xf0f0f0f0u), khi[j] = (int)(kw[j] & 0xf0f0f0f0u);
-#pragma unroll
-          for (int g = 0; g < GP; ++g) {
-            const uint4* qv = reinterpret_cast<const uint4*>(&s_q8[g][w * 4][0]);
-            const uint4 q0 = qv[0], q1 = qv[1];  // {even, odd} of words 0..1, then 2..3
-            dot[g] = __dp4a(klo[0], (int)q0.x, dot[g]);
-            dot[g] = __dp4a(khi[0], (int)q0.y, dot[g]);
-            dot[g] = __dp4a(klo[1], (int)q0.z, dot[g]);
-            dot[g] = __dp4a(khi[1], (int)q0.w, dot[g]);
-            dot[g] = __dp4a(klo[2], (int)q1.x, dot[g]);
-            dot[g] = __dp4a(khi[2], (int)q1.y, dot[g]);
-            dot[g] = __dp4a(klo[3], (int)q1.z, dot[g]);
-            dot[g] = __dp4a(khi[3], (int)q1.w, dot[g]);
-          }
+          for (int g = 0; g < GP; ++g) dot[g] = kw.dot(&s_q8[g][w * 4][0], dot[g]);
         }
         float sum = 0.f;  // w_j = 1 (the constant 16 of the nibble-plane dp4a does not matter)
 #pragma unroll

@@ -192,25 +192,10 @@ extern "C" __global__ void __launch_bounds__(256) score(const Args a) {
       int dot[MAXG] = {0, 0, 0, 0, 0, 0, 0, 0};
 #pragma unroll
       for (int w = 0; w < ROWB / 16; ++w) {
-        // The two nibble planes of 4 key words (8 coordinates each), as 16 * int8 bytes.
-        const u32 kw[4] = {row[u][w].x, row[u][w].y, row[u][w].z, row[u][w].w};
-        int klo[4], khi[4];
-#pragma unroll
-        for (int j = 0; j < 4; ++j) klo[j] = (int)((kw[j] << 4) & 0xf0f0f0f0u), khi[j] = (int)(kw[j] & 0xf0f0f0f0u);
+        const Int4Word kw(row[u][w]);  // its nibble planes, shared by the heads
 #pragma unroll
         for (int g = 0; g < MAXG; ++g) {
-          if (g < G) {
-            const uint4* qv = reinterpret_cast<const uint4*>(&s_q8[g][w * 4][0]);
-            const uint4 q0 = qv[0], q1 = qv[1];  // {even, odd} of words 0..1, then 2..3
-            dot[g] = __dp4a(klo[0], (int)q0.x, dot[g]);
-            dot[g] = __dp4a(khi[0], (int)q0.y, dot[g]);
-            dot[g] = __dp4a(klo[1], (int)q0.z, dot[g]);
-            dot[g] = __dp4a(khi[1], (int)q0.w, dot[g]);
-            dot[g] = __dp4a(klo[2], (int)q1.x, dot[g]);
-            dot[g] = __dp4a(khi[2], (int)q1.y, dot[g]);
-            dot[g] = __dp4a(klo[3], (int)q1.z, dot[g]);
-            dot[g] = __dp4a(khi[3], (int)q1.w, dot[g]);
-          }
+          if (g < G) dot[g] = kw.dot(&s_q8[g][w * 4][0], dot[g]);
         }
       }
       float sum = 0.f;  // I = sum_j w_j ReLU(q_j . k), w_j = 1 (the constant 16 does not matter)

@@ -113,6 +113,34 @@ __device__ __forceinline__ void int8_queries(const Args& a, int b, int hkv, int 
   }
 }
 
+// Decode: one 16-byte word of an int4 index row (int4_keys_block: 32 coordinates, two per byte)
+// as its two nibble planes, each coordinate an int8 times 16 (the constant does not change a
+// ranking), ready for dp4a against int8_queries' even and odd words.
+struct Int4Word {
+  int lo[4], hi[4];  // the low and high nibbles of the word's 4 u32s, in the high bits of bytes
+  __device__ __forceinline__ explicit Int4Word(const uint4 w) {
+    const u32 kw[4] = {w.x, w.y, w.z, w.w};
+#pragma unroll
+    for (int j = 0; j < 4; ++j)
+      lo[j] = (int)((kw[j] << 4) & 0xf0f0f0f0u), hi[j] = (int)(kw[j] & 0xf0f0f0f0u);
+  }
+  // acc + 16 x (this word . the query's matching 32 coordinates); q: the query's int8 words at
+  // this word's position (int8_queries' q8 + (g * di/8 + 4 * w) * 2 for word w of head g: 16-byte
+  // aligned {even, odd} pairs of 4 chunks of 8 coordinates).
+  __device__ __forceinline__ int dot(const u32* q, int acc) const {
+    const uint4* qv = reinterpret_cast<const uint4*>(q);
+    const uint4 q0 = qv[0], q1 = qv[1];  // {even, odd} of words 0..1, then 2..3
+    acc = __dp4a(lo[0], (int)q0.x, acc);
+    acc = __dp4a(hi[0], (int)q0.y, acc);
+    acc = __dp4a(lo[1], (int)q0.z, acc);
+    acc = __dp4a(hi[1], (int)q0.w, acc);
+    acc = __dp4a(lo[2], (int)q1.x, acc);
+    acc = __dp4a(hi[2], (int)q1.y, acc);
+    acc = __dp4a(lo[3], (int)q1.z, acc);
+    return __dp4a(hi[3], (int)q1.w, acc);
+  }
+};
+
 // Block of a score kernel, after its chunk's n keys are in s_keys (shared): counts the counted
 // keys (below kKeySkip) into s_hist (nb zeroed u32 bins), copies the keys to keys (global) and
 // stores the histogram as chunk c of hist_list ([nch][nb] u16, hist_store). All threads must call.
