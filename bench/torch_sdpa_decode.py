@@ -5,9 +5,9 @@ Compares torch's best decode path with kevo's dense baseline (seeds/dense_flashd
 bf16, one query token, D=128, on the default suite's shapes (Hq=32, Hkv=8; (B, N) = (1, 8K),
 (1, 32K), (1, 128K), (8, 32K)) and, with --holdout, the holdout suite's (GQA 7:1 and 8:1,
 configs/suites/holdout.yaml). Each SDPA backend is timed alone with CUDA events, L2 emptied of
-dirty lines before every call (as kevo does), median of 50 calls. Bandwidth counts the K and V bytes read once (what a GQA-aware kernel
-must read). With --kevo-json (the output of `kevo eval seeds/dense_flashdecode.cu --json`),
-prints kevo's dense time beside torch's.
+dirty lines before every call (as kevo does), median of 50 calls. Bandwidth counts the K and V
+bytes read once (what a GQA-aware kernel must read). With --kevo-json (the output of
+`kevo eval seeds/dense_flashdecode.cu --json`), prints kevo's dense time beside torch's.
 
 Usage: python3 bench/torch_sdpa_decode.py [--kevo-json FILE] [--copy-gbps X] [--json OUT]
 """

@@ -125,9 +125,10 @@ bool Runner::enqueue_call(int slot, uint64_t q_seed, uint64_t arg_seed, bool flu
   if (st.ok()) st = c_.poison_bf16(o_.data, o_.bytes);
   if (st.ok()) st = c_.garbage(ws_.data, ws_.bytes, rng_());
   // L2 is emptied and left holding clean lines only. A memset flush would leave up to L2-size of
-  // dirty lines whose write-back (~17 us of DRAM time on an H100's 50 MB) runs inside the timed
-  // call and is charged to the candidate; before a real decode, L2 holds mostly clean lines (the
-  // weights the projections just read). docs/decisions.md, "Timed calls start from a clean L2".
+  // dirty lines whose write-back (up to ~17 us of DRAM time for an H100's 50 MB) runs inside the
+  // timed call and is charged to the candidate; before a real decode, L2 holds mostly clean lines
+  // (the weights the projections just read). docs/decisions.md, "Timed calls start from a clean
+  // L2".
   if (st.ok() && flush) st = c_.evict_l2_clean();
   if (st.ok()) st = c_.check(drv_.cuEventRecord(event(slot, 0), c_.stream()), "cuEventRecord");
   if (!st.ok()) return driver_failed(st, "a decode call's preparation");
