@@ -55,9 +55,9 @@ def row_of(seed, max_worst, max_ratio):
     worst = max(e["metrics"].get("worst_call_err", 0.0) for e in ok)
     hold = seed.get("holdout") or {}
     hold_err = hold.get("metrics", {}).get("mean_rel_err") if hold.get("status") == "ok" else None
-    reasons = []
     if failed:
         return name, params, cells, (mean, worst, hold_err), "not ok: " + ", ".join(failed)
+    reasons = []
     if worst >= max_worst:
         reasons.append(f"worst call {worst:.3f} >= {max_worst:g}")
     if hold_err is not None and mean > 0 and hold_err / mean > max_ratio:
