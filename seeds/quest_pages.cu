@@ -128,11 +128,12 @@ extern "C" __global__ void __launch_bounds__(256) score(const Args a) {
   const RowLanes rl = RowLanes::of(D);
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const int slot = lane / rl.lpt, d0 = (lane % rl.lpt) * 8;
-  float q[MAXG][8];
-#pragma unroll
-  for (int g = 0; g < MAXG; ++g) {
-    if (g < G) bf16x8_to_float(ld_u4(a.q + q_offset(a, b, hkv * G + g) + d0), q[g]);
-  }
+  // The group's queries in shared memory, not registers: held for MAXG heads in registers they
+  // took 64 of the kernel's 166 and left one block per SM (a latency-bound kernel).
+  __shared__ __align__(16) float s_q[MAXG][MAXD];
+  for (int e = threadIdx.x; e < G * D; e += blockDim.x)
+    s_q[e / D][e % D] = __bfloat162float(a.q[q_offset(a, b, hkv * G + e / D) + e % D]);
+  __syncthreads();
   // U page rows per lane are loaded together, then scored.
   constexpr int U = 4;
   const int p_end = min(np, (int)blockIdx.x * 64 + 64), step = 8 * rl.slots;
@@ -157,8 +158,11 @@ extern "C" __global__ void __launch_bounds__(256) score(const Args a) {
 #pragma unroll
       for (int g = 0; g < MAXG; ++g) {
         if (g < G) {
+          float q[8];
+          *reinterpret_cast<float4*>(q) = *reinterpret_cast<const float4*>(&s_q[g][d0]);
+          *reinterpret_cast<float4*>(q + 4) = *reinterpret_cast<const float4*>(&s_q[g][d0 + 4]);
 #pragma unroll
-          for (int j = 0; j < 8; ++j) sum += fmaxf(q[g][j] * lo[u][j], q[g][j] * hi[u][j]);
+          for (int j = 0; j < 8; ++j) sum += fmaxf(q[j] * lo[u][j], q[j] * hi[u][j]);
         }
       }
       sum = group_sum(sum, rl.lpt);
