@@ -196,16 +196,20 @@ __device__ __forceinline__ void attend_topk(const Args& a, const TopkBlock& tb, 
 // kKeySkip or a bin, kevo/select.cuh) and whose threshold kernel wrote each chunk's (threshold
 // bin, tie quota): compacts the chunk's selection from keys (the chunk's keys) and *sel, then
 // attend_topk. kCh: tokens per chunk. Dynamic shared memory: attend_chunk_smem(kWarps, kStages).
+// The chunk's keys are staged in the tile buffers, idle until the attention starts: 2*kCh bytes
+// of static shared memory less per block (at kCh = 2048 with 64 KiB of tiles, three blocks fit
+// an SM instead of two).
 template <int kCh, int kWarps, int kStages, int kRsamp>
 __device__ __forceinline__ void attend_keyed(const Args& a, const TopkBlock& tb, const u16* keys,
                                              const int2* sel, const float* chunk_vsum,
                                              const SplitsOut& out) {
-  __shared__ __align__(16) u16 s_keys[kCh];
   __shared__ int s_list[kCh];
   __shared__ u32 s_bits[kCh / 32];
   __shared__ int s_samp[kRsamp > 0 ? kRsamp : 1];
   __shared__ int s_scratch[40];
   extern __shared__ __align__(16) unsigned char kevo_tiles[];
+  static_assert(kCh * 2 <= kWarps * kStages * (int)sizeof(TileBuf), "the keys fit the tiles");
+  u16* s_keys = reinterpret_cast<u16*>(kevo_tiles);  // dead once compact_chunk has synced
   load_keys(keys, tb.n_items, s_keys);
   const int n = compact_chunk(
       tb.n_items, [&](int i) { return s_keys[i]; }, *sel, s_list, s_scratch);
