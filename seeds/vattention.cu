@@ -218,16 +218,19 @@ extern "C" __global__ void __launch_bounds__(1024) threshold(const Args a) {
 // chunk's list is compacted from the keys, marked in det_bits (for the draws, which leave these
 // tokens out), and attended by attend_parts(nch) blocks, each writing one split of `all` after
 // the sampled ones; attend_sampled's last block merges them all.
-extern "C" __global__ void __launch_bounds__(128, 2) attend_det(const Args a) {
+// Three blocks per SM: the chunk's keys are staged in the tile buffers (idle until the attention
+// starts), which leaves 8.4 KiB of static shared memory, and registers are capped at 168.
+extern "C" __global__ void __launch_bounds__(128, 3) attend_det(const Args a) {
   KEVO_CHECK(a.D == kTileD);
   const TopkBlock tb = topk_block<MAXG>(a, CH, true);
   const long long bh = (long long)tb.hg.b * a.Hkv + tb.hg.hkv;
   const Layout Ly(a);
-  __shared__ __align__(16) u16 s_keys[CH];
   __shared__ int s_list[CH];
   __shared__ u32 s_bits[CH / 32];
   __shared__ int s_scratch[40];
   extern __shared__ __align__(16) unsigned char tiles[];
+  static_assert(CH * 2 <= 4 * 2 * 8192, "the keys fit the tiles");
+  u16* s_keys = reinterpret_cast<u16*>(tiles);  // dead once compact_chunk has synced
   load_keys(Ly.keys + bh * a.N + tb.base, tb.n_items, s_keys);
   const int n = compact_chunk(
       tb.n_items, [&](int i) { return s_keys[i]; }, Ly.sel[bh * tb.nch + tb.chunk], s_list,
