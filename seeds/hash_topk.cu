@@ -21,10 +21,10 @@
 // method on the evaluator's generator: mean error ~0.3 at 32 bits and 1/32, ~0.06 at 64 bits
 // and 1/8); HashAttention's 32-bit codes are learned, which random planes are not.
 //
-// Pipeline (decode): score (Hamming similarity -> small-integer key + per-chunk histogram) ->
-// threshold (one block per KV head: exact top-k threshold and tie quotas) -> attend (each chunk
-// compacts its selected tokens, attends them for the query group, writes a split partial; the
-// last chunk to finish merges the partials by LSE).
+// Pipeline (decode): score (Hamming similarity -> small-integer key + per-chunk histogram; the
+// last chunk of a KV head to finish finds the exact top-k threshold and tie quotas) -> attend
+// (each chunk compacts its selected tokens, attends them for the query group, writes a split
+// partial; the last chunk to finish merges the partials by LSE).
 //
 // Index: BITS/8 bytes per token per KV head (8 at the default) + the key mean + V sums per chunk.
 // Error target: mean relative error <= 0.1 on the llama3-8b suite at the defaults (measured
@@ -49,12 +49,11 @@
 // kevo:param ASTAGES = 2 in {1, 2, 3}
 // kevo:param DENSE_N = 8192 in {0, 8192, 16384}
 // kevo:index      B*Hkv*N*(BITS/8) + B*Hkv*D*4 + B*Hkv*cdiv(N,CH)*D*4 + 768
-// kevo:workspace  max(B*Hkv*N*2 + B*Hkv*cdiv(N,CH)*((G*BITS+1)*2 + 8) + (B*Hq*(D+1)*4 + B*Hkv*cdiv(G,8)*8)*cdiv(N,CH)*max(1,min(8,32/cdiv(N,CH))) + 2048, (132 + B*Hkv*cdiv(G,16)) * (min(G,16)*(D+1)*4 + 8) + 1024)
+// kevo:workspace  max(B*Hkv*N*2 + B*Hkv*cdiv(N,CH)*(cdiv(G*BITS+1,8)*16 + 16) + (B*Hq*(D+1)*4 + B*Hkv*cdiv(G,8)*8)*cdiv(N,CH)*max(1,min(8,32/cdiv(N,CH))) + 2304, (132 + B*Hkv*cdiv(G,16)) * (min(G,16)*(D+1)*4 + 8) + 1024)
 // kevo:build   key_mean   grid(Hkv, B) block(256)
 // kevo:build   hash_keys  grid(cdiv(N,64), Hkv, B) block(256)
 // kevo:build   value_sums grid(cdiv(N,CH), Hkv, B) block(256)
 // kevo:decode  score      grid(cdiv(N,CH)*(N>DENSE_N), Hkv, B) block(256)
-// kevo:decode  threshold  grid(Hkv*(N>DENSE_N), B) block(512)
 // kevo:decode  attend     grid(cdiv(N,CH)*max(1,min(8,32/cdiv(N,CH)))*(N>DENSE_N), Hkv*cdiv(G,8), B) block(128) smem(4*ASTAGES*8192)
 // kevo:decode  dense      grid(132*(N<=DENSE_N)) block(256) smem(16*8192)
 
@@ -66,17 +65,24 @@ constexpr int MAXG = 8;        // largest group the score kernel's shared arrays
 constexpr int W = BITS >= 32 ? BITS / 32 : 1;  // 32-bit words per signature
 constexpr u64 kPlaneSeed = 0x6b65766f48415348ull;  // fixed: build and decode share the planes
 
+// Histogram bins of a KV head's similarity keys: 0 .. G*BITS, padded to a multiple of 8 (the
+// threshold search reads 8 bins per 16-byte load).
+__host__ __device__ constexpr int hist_bins(int G) {
+  return (G * BITS + 1 + 7) / 8 * 8;
+}
+
 struct Layout {
   u32* codes;  // index: [B][Hkv][N][W] (BITS=16 uses the low half of each word)
   float* mean; // index: [B][Hkv][D]
   float* vsum; // index: [B][Hkv][nch][D] V sums per chunk (residual estimate)
   u16* keys;   // workspace: [B][Hkv][N] similarity keys
-  u16* hist;   // workspace: [B][Hkv][NB][nch] 
+  u16* hist;   // workspace: [B][Hkv][nch][NB] chunk histograms
   int2* sel;   // workspace: [B][Hkv][nch] threshold, tie quota
+  u64* score_flags;  // workspace: [B][Hkv][nch] arrivals of the score blocks
   SplitsOut out;  // workspace: partials and arrival flags of the attend blocks
   long long index_end, ws_end;
   __device__ explicit Layout(const Args& a) {
-    const int G = a.Hq / a.Hkv, nch = cdiv(a.N, CH), nb = G * BITS + 1;
+    const int G = a.Hq / a.Hkv, nch = cdiv(a.N, CH), nb = hist_bins(G);
     const long long bh = (long long)a.B * a.Hkv;
     Carve ix(a.index);
     // 16-bit signatures are stored as u16; the accessors below hide it.
@@ -88,6 +94,7 @@ struct Layout {
     keys = ws.take<u16>(bh * a.N);
     hist = ws.take<u16>(bh * nch * nb);
     sel = ws.take<int2>(bh * nch);
+    score_flags = ws.take<u64>(bh * nch);
     out.p.nsplit = nch * attend_parts(nch);
     out.p.o = ws.take<float>((long long)a.B * a.Hq * out.p.nsplit * a.D);
     out.p.lse = ws.take<float>((long long)a.B * a.Hq * out.p.nsplit);
@@ -165,7 +172,7 @@ __device__ __forceinline__ int group_similarity(const u32* qsig, int G, const u3
 extern "C" __global__ void __launch_bounds__(256) score(const Args a) {
   constexpr int TPT = CH / 256;  // tokens per thread
   const int c = blockIdx.x, hkv = blockIdx.y, b = blockIdx.z;
-  const int D = a.D, WD = D / 32, G = a.Hq / a.Hkv, NB = G * BITS + 1, N = a.N;
+  const int D = a.D, WD = D / 32, G = a.Hq / a.Hkv, NB = hist_bins(G), N = a.N;
   const long long bh = (long long)b * a.Hkv + hkv;
   Layout L(a);
   KEVO_CHECK(L.ws_end <= a.workspace_bytes && G <= MAXG && NB <= kMaxBins);
@@ -211,12 +218,11 @@ extern "C" __global__ void __launch_bounds__(256) score(const Args a) {
     keys[n] = (u16)key;
   }
   __syncthreads();
-  hist_store(s_hist, NB, L.hist + bh * cdiv(N, CH) * NB, c);
-}
-
-extern "C" __global__ void __launch_bounds__(512) threshold(const Args a) {
-  const Layout L(a);
-  threshold_block(a, L.hist, cdiv(a.N, CH), a.Hq / a.Hkv * BITS + 1, a.N / TOPK_DIV, L.sel);
+  const int nch = cdiv(N, CH);
+  store_hist_and_select(
+      a, s_hist,
+      {L.hist + bh * nch * NB, L.sel + bh * nch, L.score_flags + bh * nch, nch, NB, N / TOPK_DIV},
+      c);
 }
 
 extern "C" __global__ void __launch_bounds__(128, 3) attend(const Args a) {

@@ -13,9 +13,10 @@
 // (research notes, SOCKET derivation), so a prologue kernel builds each table's 2^P
 // probabilities from P per-bit log-probabilities and the score kernel does one shared-memory
 // lookup per table and token. P=8 and tau=0.3 follow SOCKET's accuracy code; its L=60 became 45
-// and chunks of 2048 tokens 1024 after the tuner's search on the H100 (1.25x/1.74x/2.02x against
-// 1.08x/1.52x/1.38x at B1-N32K/B1-N128K/B8-N32K, mean error 0.029 against 0.026, worst call
-// 0.082: docs/decisions.md, "Seed defaults from the tuner").
+// after the tuner's search on the H100 (docs/decisions.md, "Seed defaults from the tuner").
+// Chunks are 2048 tokens: the tuner had picked 1024 while compacting a chunk's selection cost a
+// block scan per 128 tokens; with one scan per chunk (kevo/select.cuh compact_chunk) 2048 is
+// faster at B1-N128K (attend 50.6 -> 38.9 us, 1.78x -> 2.07x; H100, same call) and even elsewhere.
 // With RSAMP > 0 the tokens left out are estimated as in kevo/residual.cuh (without it, any
 // top-k at 1/32 of the tokens loses the mass of near-uniform heads: oracle error ~0.2).
 // Departures: planes are +-1 (Rademacher) regenerated from a fixed seed, keys are mean-centred
@@ -30,8 +31,8 @@
 // kevo/dense_decode.cuh; the other decode grids are 0 there, so they are not launched): at short
 // contexts selecting costs more than it saves, and dense is exact.
 // Roofline (scripts/roofline.py, default params, llama3-8b B1-N8K / B1-N32K / B1-N128K /
-// B8-N32K): the method reads 33.6 / 20.3 / 78.9 / 162.7 MB per decode call,
-// 8.4 / 5.1 / 19.7 / 40.7 us at 4 TB/s.
+// B8-N32K): the method reads 33.6 / 19.2 / 74.5 / 153.7 MB per decode call,
+// 8.4 / 4.8 / 18.6 / 38.4 us at 4 TB/s.
 #include "kevo/attention.cuh"
 
 // EVOLVE-BLOCK-START
@@ -42,7 +43,7 @@
 // kevo:param TOPK_DIV = 32 in {8, 16, 32, 64}
 // kevo:param SINK = 64 in {0, 16, 64, 128}
 // kevo:param WIN = 128 in {32, 64, 128, 256}
-// kevo:param CH = 1024 in {1024, 2048}
+// kevo:param CH = 2048 in {1024, 2048}
 // kevo:param RSAMP = 32 in {0, 16, 32, 64}
 // kevo:param ASTAGES = 2 in {1, 2, 3}
 // kevo:param DENSE_N = 8192 in {0, 8192, 16384}

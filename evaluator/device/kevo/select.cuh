@@ -103,18 +103,54 @@ __device__ __forceinline__ int kth_bin_from_top(const u32* hist, int nb, int k, 
 
 // Threshold and per-chunk tie quotas for one list (one block per list, any blockDim multiple of
 // 32). hist: [nch][nb] u16 chunk histograms (see hist_store); out[c] = {t, quota_c}.
-// s_total: nb u32 of shared memory; scratch: >= 36 ints of shared memory.
-__device__ __forceinline__ void select_threshold(const u16* hist, int nch, int nb, int k,
-                                                 int2* out, u32* s_total, int* scratch) {
-  for (int bin = threadIdx.x; bin < nb; bin += blockDim.x) {
-    u32 s[8] = {0, 0, 0, 0, 0, 0, 0, 0};  // 8 coalesced loads in flight per thread
-    int c = 0;
-    for (; c + 8 <= nch; c += 8) {
+// s_total: nb u32 of shared memory; scratch: >= 36 ints of shared memory. The histograms may
+// have been written by other blocks of the running kernel (store_hist_and_select): they are read
+// through L2 (ld.global.cg), never through the non-coherent path.
+// With nb % 8 == 0 (and hist 16-byte aligned) each thread sums 8 bins of every S-th chunk with
+// 16-byte loads, 8 of them in flight: at nch = 64, nb = 264 and 256 threads that is 2 round trips
+// to L2 instead of 16 (one thread per bin, 8 chunks per round trip).
+__device__ __noinline__ void select_threshold(const u16* hist, int nch, int nb, int k, int2* out,
+                                              u32* s_total, int* scratch) {
+  if (nb % 8 == 0 && (reinterpret_cast<unsigned long long>(hist) & 15) == 0) {
+    const int ng = nb / 8, splits = max(1, (int)blockDim.x / ng);
+    for (int i = threadIdx.x; i < nb; i += blockDim.x) s_total[i] = 0;
+    __syncthreads();
+    for (int w = threadIdx.x; w < ng * splits; w += blockDim.x) {
+      const int g = w % ng, s = w / ng;
+      u32 sum[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+      const uint4* col = reinterpret_cast<const uint4*>(hist) + g;
+      for (int c0 = s; c0 < nch; c0 += 8 * splits) {
+        uint4 v[8];
 #pragma unroll
-      for (int j = 0; j < 8; ++j) s[j] += hist[(long long)(c + j) * nb + bin];
+        for (int j = 0; j < 8; ++j) {
+          const int c = c0 + j * splits;
+          v[j] = c < nch ? __ldcg(col + (long long)c * ng) : make_uint4(0, 0, 0, 0);
+        }
+#pragma unroll
+        for (int j = 0; j < 8; ++j) {
+          const u32 x[4] = {v[j].x, v[j].y, v[j].z, v[j].w};
+#pragma unroll
+          for (int e = 0; e < 4; ++e) {
+            sum[2 * e] += x[e] & 0xffffu;
+            sum[2 * e + 1] += x[e] >> 16;
+          }
+        }
+      }
+#pragma unroll
+      for (int e = 0; e < 8; ++e)
+        if (sum[e]) atomicAdd(&s_total[g * 8 + e], sum[e]);
     }
-    for (; c < nch; ++c) s[0] += hist[(long long)c * nb + bin];
-    s_total[bin] = s[0] + s[1] + s[2] + s[3] + s[4] + s[5] + s[6] + s[7];
+  } else {
+    for (int bin = threadIdx.x; bin < nb; bin += blockDim.x) {
+      u32 s[8] = {0, 0, 0, 0, 0, 0, 0, 0};  // 8 coalesced loads in flight per thread
+      int c = 0;
+      for (; c + 8 <= nch; c += 8) {
+#pragma unroll
+        for (int j = 0; j < 8; ++j) s[j] += __ldcg(hist + (long long)(c + j) * nb + bin);
+      }
+      for (; c < nch; ++c) s[0] += __ldcg(hist + (long long)c * nb + bin);
+      s_total[bin] = s[0] + s[1] + s[2] + s[3] + s[4] + s[5] + s[6] + s[7];
+    }
   }
   __syncthreads();
   int above;
@@ -123,7 +159,7 @@ __device__ __forceinline__ void select_threshold(const u16* hist, int nch, int n
   int carry = 0;
   for (int base = 0; base < nch; base += blockDim.x) {
     const int c = base + threadIdx.x;
-    const int tie = (c < nch && t < nb) ? (int)hist[(long long)c * nb + t] : 0;
+    const int tie = (c < nch && t < nb) ? (int)__ldcg(hist + (long long)c * nb + t) : 0;
     int tile;
     const int before = carry + block_exclusive_scan(tie, scratch, &tile);
     if (c < nch) {
@@ -141,26 +177,35 @@ __device__ __forceinline__ void select_threshold(const u16* hist, int nch, int n
 template <class KeyFn>
 __device__ __forceinline__ int compact_chunk(int n, KeyFn key_of, int2 sel, int* list,
                                              int* scratch) {
+  // Each thread takes a run of consecutive items, so that one block scan of the runs' counts
+  // places every item (a scan per blockDim items cost 16 scans, 48 barriers, at 2048 items and
+  // 128 threads). The list is the same, in the same order.
   const int t = sel.x, quota = sel.y;
-  int def_carry = 0, tie_carry = 0;
-  for (int base = 0; base < n; base += blockDim.x) {
-    const int i = base + threadIdx.x;
-    int key = i < n ? (int)key_of(i) : (int)kKeySkip;
-    const bool forced = key == kKeyForced;
-    const bool counted = key < kKeySkip;
-    const int definite = forced || (counted && key > t);
-    const int tie = counted && key == t;
-    int tile;
-    const int packed = block_exclusive_scan(definite << 16 | tie, scratch, &tile);
-    const int tie_rank = tie_carry + (packed & 0xffff);
-    const int def_before = def_carry + (packed >> 16);
-    const int ties_before = tie_rank < quota ? tie_rank : quota;
-    if (definite || (tie && tie_rank < quota)) list[def_before + ties_before] = i;
-    def_carry += tile >> 16;
-    tie_carry += tile & 0xffff;
+  const int per = cdiv(n, (int)blockDim.x);
+  const int i0 = min(n, (int)threadIdx.x * per), i1 = min(n, i0 + per);
+  auto definite_of = [&](int key) { return key == kKeyForced || (key < kKeySkip && key > t); };
+  int n_def = 0, n_tie = 0;
+  for (int i = i0; i < i1; ++i) {
+    const int key = key_of(i);
+    n_def += definite_of(key);
+    n_tie += key == t;
+  }
+  int total;
+  const int packed = block_exclusive_scan(n_def << 16 | n_tie, scratch, &total);
+  int def_before = packed >> 16, tie_rank = packed & 0xffff;
+  for (int i = i0; i < i1; ++i) {
+    const int key = key_of(i);
+    if (definite_of(key)) {
+      list[def_before + min(tie_rank, quota)] = i;
+      ++def_before;
+    } else if (key == t) {
+      if (tie_rank < quota) list[def_before + tie_rank] = i;
+      ++tie_rank;
+    }
   }
   __syncthreads();
-  return def_carry + (tie_carry < quota ? tie_carry : quota);
+  const int ties = total & 0xffff;
+  return (total >> 16) + (ties < quota ? ties : quota);
 }
 
 // Exact k-th largest of n ordered u32 keys (e.g. float_key), read through key_of(i); returns T
