@@ -134,40 +134,50 @@ extern "C" __global__ void __launch_bounds__(256) score(const Args a) {
   for (int e = threadIdx.x; e < G * D; e += blockDim.x)
     s_q[e / D][e % D] = __bfloat162float(a.q[q_offset(a, b, hkv * G + e / D) + e % D]);
   __syncthreads();
-  // U page rows per lane are loaded together, then scored.
+  // U page rows per lane are loaded together, then scored. The rows stay packed bf16 until
+  // used and each head's q slice is read from shared memory once for the U pages: 98 -> 64
+  // registers (2 -> 4 blocks per SM) for the same sums in the same order.
   constexpr int U = 4;
   const int p_end = min(np, (int)blockIdx.x * 64 + 64), step = 8 * rl.slots;
 #pragma unroll 1
   for (int p0 = blockIdx.x * 64 + warp * rl.slots; p0 < p_end; p0 += U * step) {  // warp-uniform
-    float lo[U][8], hi[U][8];
+    uint4 lo[U], hi[U];
 #pragma unroll
     for (int u = 0; u < U; ++u) {
       const int page = p0 + u * step + slot;
       if (page < p_end) {
         const __nv_bfloat16* bnd = Ly.bounds + (bh * np + page) * 2 * D + d0;
-        bf16x8_to_float(ld_stream(bnd), lo[u]);
-        bf16x8_to_float(ld_stream(bnd + D), hi[u]);
+        lo[u] = ld_stream(bnd);
+        hi[u] = ld_stream(bnd + D);
       } else {
-        for (int j = 0; j < 8; ++j) lo[u][j] = hi[u][j] = 0.f;
+        lo[u] = hi[u] = make_uint4(0, 0, 0, 0);  // bf16 zeros
+      }
+    }
+    float sum[U];
+#pragma unroll
+    for (int u = 0; u < U; ++u) sum[u] = 0.f;
+#pragma unroll
+    for (int g = 0; g < MAXG; ++g) {
+      if (g < G) {
+        float q[8];
+        *reinterpret_cast<float4*>(q) = *reinterpret_cast<const float4*>(&s_q[g][d0]);
+        *reinterpret_cast<float4*>(q + 4) = *reinterpret_cast<const float4*>(&s_q[g][d0 + 4]);
+#pragma unroll
+        for (int u = 0; u < U; ++u) {
+          float l[8], h[8];
+          bf16x8_to_float(lo[u], l);
+          bf16x8_to_float(hi[u], h);
+#pragma unroll
+          for (int j = 0; j < 8; ++j) sum[u] += fmaxf(q[j] * l[j], q[j] * h[j]);
+        }
       }
     }
 #pragma unroll
     for (int u = 0; u < U; ++u) {
       const int page = p0 + u * step + slot;
-      float sum = 0.f;
-#pragma unroll
-      for (int g = 0; g < MAXG; ++g) {
-        if (g < G) {
-          float q[8];
-          *reinterpret_cast<float4*>(q) = *reinterpret_cast<const float4*>(&s_q[g][d0]);
-          *reinterpret_cast<float4*>(q + 4) = *reinterpret_cast<const float4*>(&s_q[g][d0 + 4]);
-#pragma unroll
-          for (int j = 0; j < 8; ++j) sum += fmaxf(q[j] * lo[u][j], q[j] * hi[u][j]);
-        }
-      }
-      sum = group_sum(sum, rl.lpt);
+      const float total = group_sum(sum[u], rl.lpt);
       if (page < p_end && d0 == 0)
-        Ly.keys[bh * np + page] = forced_page(page, a.N) ? kForcedPage : float_key(sum);
+        Ly.keys[bh * np + page] = forced_page(page, a.N) ? kForcedPage : float_key(total);
     }
   }
 }
