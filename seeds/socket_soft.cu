@@ -209,39 +209,25 @@ extern "C" __global__ void __launch_bounds__(256) score(const Args a) {
   hist_clear(s_hist, NB);
   __syncthreads();
   const int n0 = c * CH, n_items = min(CH, N - n0);
-  const unsigned char* codes = Ly.codes + (bh * N + n0) * LP;
   const u16* vnorm = Ly.vnorm + bh * N + n0;
-#pragma unroll 1
-  for (int r0 = 0; r0 < n_items; r0 += 256 * U) {
-    uint4 row[U][LP / 16];
-    float vn[U];
+  score_index_rows<LP, U>(
+      Ly.codes + (bh * N + n0) * LP, n_items, [&](int i) { return bf16_lo(vnorm[i]); },
+      [&](int i, const uint4(&row)[LP / 16], float vn) -> u16 {
+        const int n = n0 + i;
+        float sum = 0.f;
 #pragma unroll
-    for (int u = 0; u < U; ++u) {
-      const int i = r0 + u * 256 + threadIdx.x;
-      if (i < n_items) {
+        for (int w = 0; w < LP / 16; ++w) {
+          const u32 words[4] = {row[w].x, row[w].y, row[w].z, row[w].w};
 #pragma unroll
-        for (int w = 0; w < LP / 16; ++w) row[u][w] = ld_stream(codes + (long long)i * LP + w * 16);
-        vn[u] = bf16_lo(vnorm[i]);
-      }
-    }
-#pragma unroll
-    for (int u = 0; u < U; ++u) {
-      const int i = r0 + u * 256 + threadIdx.x, n = n0 + i;
-      if (i >= n_items) continue;
-      float sum = 0.f;
-#pragma unroll
-      for (int w = 0; w < LP / 16; ++w) {
-        const u32 words[4] = {row[u][w].x, row[u][w].y, row[u][w].z, row[u][w].w};
-#pragma unroll
-        for (int j = 0; j < 16; ++j) {
-          const int l = w * 16 + j;
-          if (l < TABLES)
-            sum += bf16_lo(s_probs[l * R + ((words[j >> 2] >> (8 * (j & 3))) & (R - 1))]);
+          for (int j = 0; j < 16; ++j) {
+            const int l = w * 16 + j;
+            if (l < TABLES)
+              sum += bf16_lo(s_probs[l * R + ((words[j >> 2] >> (8 * (j & 3))) & (R - 1))]);
+          }
         }
-      }
-      s_keys[i] = (n < SINK || n >= N - WIN) ? kKeyForced : (u16)log_key(sum * vn[u]);
-    }
-  }
+        return (n < SINK || n >= N - WIN) ? kKeyForced : (u16)log_key(sum * vn);
+      },
+      s_keys);
   store_chunk_keys(s_keys, n_items, Ly.keys + bh * N + n0, s_hist, NB,
                    Ly.hist + bh * cdiv(N, CH) * NB, c);
 }

@@ -165,46 +165,31 @@ extern "C" __global__ void __launch_bounds__(256) score(const Args a) {
   hist_clear(s_hist, NB);
   int8_queries(a, b, hkv, DI, kRotSeed, G, &s_q8[0][0][0], s_qs);  // rotated like the keys
   __syncthreads();
-  // Index rows of U tokens per thread are loaded together, then scored; keys go through shared
-  // memory so that no global store sits between the loads.
+  // Index rows of U tokens per thread are loaded together, then scored (score_index_rows).
   constexpr int U = 4;
   __shared__ __align__(16) u16 s_keys[CH];
   const int n0 = c * CH, n_items = min(CH, N - n0);
-  const unsigned char* kq = Ly.kq + (bh * N + n0) * ROWB;
   const float* kscale = Ly.kscale + bh * N + n0;
-#pragma unroll 1
-  for (int r0 = 0; r0 < n_items; r0 += 256 * U) {
-    uint4 row[U][ROWB / 16];
-    float sc[U];
+  score_index_rows<ROWB, U>(
+      Ly.kq + (bh * N + n0) * ROWB, n_items, [&](int i) { return kscale[i]; },
+      [&](int i, const uint4(&row)[ROWB / 16], float sc) -> u16 {
+        const int n = n0 + i;
+        int dot[MAXG] = {0, 0, 0, 0, 0, 0, 0, 0};
 #pragma unroll
-    for (int u = 0; u < U; ++u) {
-      const int i = r0 + u * 256 + threadIdx.x;
-      if (i < n_items) {
+        for (int w = 0; w < ROWB / 16; ++w) {
+          const Int4Word kw(row[w]);  // its nibble planes, shared by the heads
 #pragma unroll
-        for (int w = 0; w < ROWB / 16; ++w) row[u][w] = ld_stream(kq + (long long)i * ROWB + w * 16);
-        sc[u] = kscale[i];
-      }
-    }
-#pragma unroll
-    for (int u = 0; u < U; ++u) {
-      const int i = r0 + u * 256 + threadIdx.x, n = n0 + i;
-      if (i >= n_items) continue;
-      int dot[MAXG] = {0, 0, 0, 0, 0, 0, 0, 0};
-#pragma unroll
-      for (int w = 0; w < ROWB / 16; ++w) {
-        const Int4Word kw(row[u][w]);  // its nibble planes, shared by the heads
-#pragma unroll
-        for (int g = 0; g < MAXG; ++g) {
-          if (g < G) dot[g] = kw.dot(&s_q8[g][w * 4][0], dot[g]);
+          for (int g = 0; g < MAXG; ++g) {
+            if (g < G) dot[g] = kw.dot(&s_q8[g][w * 4][0], dot[g]);
+          }
         }
-      }
-      float sum = 0.f;  // I = sum_j w_j ReLU(q_j . k), w_j = 1 (the constant 16 does not matter)
+        float sum = 0.f;  // I = sum_j w_j ReLU(q_j . k), w_j = 1 (the constant 16 does not matter)
 #pragma unroll
-      for (int g = 0; g < MAXG; ++g)
-        if (g < G) sum += s_qs[g] * (float)max(dot[g], 0);
-      s_keys[i] = (n < SINK || n >= N - WIN) ? kKeyForced : (u16)log_key(sum * sc[u]);
-    }
-  }
+        for (int g = 0; g < MAXG; ++g)
+          if (g < G) sum += s_qs[g] * (float)max(dot[g], 0);
+        return (n < SINK || n >= N - WIN) ? kKeyForced : (u16)log_key(sum * sc);
+      },
+      s_keys);
   store_chunk_keys(s_keys, n_items, Ly.keys + bh * N + n0, s_hist, NB,
                    Ly.hist + bh * cdiv(N, CH) * NB, c);
 }

@@ -166,6 +166,37 @@ __device__ __forceinline__ void store_hist_and_select(const Args& a, u32* s_hist
     select_threshold(ls.hist, ls.nch, ls.nb, max(ls.k, 1), ls.sel, s_hist, scratch);
 }
 
+// The scoring loop of a score block of 256 threads over its chunk's n_items index rows
+// (kRowBytes per token, a multiple of 16, at rows) and one float per token (side_of(i): a scale
+// or a norm): each thread loads kU rows and their side values together, all in flight, then
+// scores them; score(i, row, side) returns token i's u16 key, stored in s_keys[i] (shared: no
+// global store sits between the loads).
+template <int kRowBytes, int kU, class SideFn, class ScoreFn>
+__device__ __forceinline__ void score_index_rows(const unsigned char* rows, int n_items,
+                                                 SideFn side_of, ScoreFn score, u16* s_keys) {
+  static_assert(kRowBytes % 16 == 0, "rows are read 16 bytes at a time");
+#pragma unroll 1
+  for (int r0 = 0; r0 < n_items; r0 += 256 * kU) {
+    uint4 row[kU][kRowBytes / 16];
+    float side[kU];
+#pragma unroll
+    for (int u = 0; u < kU; ++u) {
+      const int i = r0 + u * 256 + threadIdx.x;
+      if (i < n_items) {
+#pragma unroll
+        for (int w = 0; w < kRowBytes / 16; ++w)
+          row[u][w] = ld_stream(rows + (long long)i * kRowBytes + w * 16);
+        side[u] = side_of(i);
+      }
+    }
+#pragma unroll
+    for (int u = 0; u < kU; ++u) {
+      const int i = r0 + u * 256 + threadIdx.x;
+      if (i < n_items) s_keys[i] = score(i, row[u], side[u]);
+    }
+  }
+}
+
 // Block of a score kernel, after its chunk's n keys are in s_keys (shared): counts the counted
 // keys (below kKeySkip) into s_hist (nb zeroed u32 bins), copies the keys to keys (global) and
 // stores the histogram as chunk c of hist_list ([nch][nb] u16, hist_store), for a threshold
