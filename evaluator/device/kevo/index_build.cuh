@@ -155,9 +155,10 @@ struct ListSelect {
 // The end of score block c of a list: stores its histogram (s_hist, nb u32) as chunk c, and the
 // last of the list's nch score blocks to finish (arrive_last) finds the list's threshold and
 // per-chunk tie quotas (select_threshold) for the attend kernel. This replaces a threshold kernel
-// of one block per list: on an H100 that 8-block kernel between two full ones took 7-13 us of a
-// decode call at B1-N32K .. B1-N128K, most of it the kernel boundary. s_hist is clobbered (the
-// list's bin totals). All threads must call.
+// of one block per list (on an H100 that 8-block kernel took 7-12 us of hash_topk's decode at
+// B1-N32K .. B1-N128K; the score kernel's tail costs 4-6 us of it back). Every score block pays
+// arrive_last's fences: with thousands of blocks (B8-N32K) that outweighs the saving. s_hist is
+// clobbered (the list's bin totals). All threads must call.
 __device__ __forceinline__ void store_hist_and_select(const Args& a, u32* s_hist,
                                                       const ListSelect& ls, int c) {
   __shared__ int scratch[40];
