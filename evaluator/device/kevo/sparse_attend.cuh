@@ -224,14 +224,18 @@ __device__ __forceinline__ void write_partials(const Args& a, const Partials& p,
 // Threadfence-reduction handshake (CUDA sample "threadFenceReduction"): true in exactly one
 // block, the last of `nblocks` to arrive at `counter`, which must be zero before the kernel
 // (a previous kernel of the decode phase zeroes it: the workspace is garbage on entry).
+// Only thread 0 fences, after the block barrier (cumulative over the block's writes, as in
+// cooperative groups' grid sync): one warp's wait instead of every warp's.
 __device__ __forceinline__ bool arrive_last(int* counter, int nblocks, int* s_flag) {
-  __threadfence();
   __syncthreads();
-  if (threadIdx.x == 0) *s_flag = atomicAdd(counter, 1) == nblocks - 1;
+  if (threadIdx.x == 0) {
+    __threadfence();
+    const bool last = atomicAdd(counter, 1) == nblocks - 1;
+    if (last) __threadfence();
+    *s_flag = last;
+  }
   __syncthreads();
-  const bool last = *s_flag;
-  if (last) __threadfence();
-  return last;
+  return *s_flag != 0;
 }
 
 // Merges the nsplit partials of heads h0 .. h0+ng-1 (written by other blocks: read through L2),
