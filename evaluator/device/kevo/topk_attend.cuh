@@ -28,7 +28,8 @@ struct ChunkSel {
   const int* samp;  // residual draws among the unselected positions (shared), n_samp
   int n_samp;
   int n_rest;         // unselected tokens of the chunk (0: no residual)
-  const float* vsum;  // the chunk's V sum (D floats), for the residual's value
+  const float* vsum;  // the chunk's V sum (D floats), for the residual's value (read as
+                      // attend_chunk starts, so global memory is fine)
   int parts;          // blocks sharing the chunk's list (each attends its own list): the
                       // residual is split evenly between them; 1 when one block takes it all
 };
@@ -63,6 +64,11 @@ __device__ __forceinline__ void attend_chunk(const Args& a, const HeadGroup& hg,
   const int tl = cdiv(cs.n, kTileRows), tt = tl + cdiv(n_samp, kTileRows);
   const float sl = a.scale * kLog2e;
   const float shift = n_samp > 0 ? log2f((float)cs.n_rest / ((float)n_samp * cs.parts)) : 0.f;
+  // The V sum dim this thread combines at the end (d = threadIdx.x % kTileD in blocks of a
+  // multiple of kTileD threads), read now: a global read there is a last round trip per block
+  // (hash_topk's attend: 57.7 -> 56.4 us at B1-N128K, 107.3 -> 102.9 at B8-N32K, H100).
+  const bool vsum_early = blockDim.x % kTileD == 0;
+  const float vsum_mine = n_samp > 0 && vsum_early ? cs.vsum[threadIdx.x % kTileD] : 0.f;
   TileBuf* wb = bufs + warp * kStages;
   TileAttention<false, true> at;
   at.init(a.q + q_offset(a, hg.b, hg.h0), hg.ng);
@@ -107,7 +113,8 @@ __device__ __forceinline__ void attend_chunk(const Args& a, const HeadGroup& hg,
 #pragma unroll
     for (int w = 0; w < kWarps; ++w) sel_v += all[w * WS + 8 * kTileRowFloats + d];
     const TileRow t = combine_warps<kWarps>(all, WS, g, d);
-    const float est = n_samp > 0 ? t.r * (cs.vsum[d] - (float)cs.parts * sel_v) * inv_rest : 0.f;
+    const float vsum_d = vsum_early ? vsum_mine : (n_samp > 0 ? cs.vsum[d] : 0.f);
+    const float est = n_samp > 0 ? t.r * (vsum_d - (float)cs.parts * sel_v) * inv_rest : 0.f;
     out(g, d, t.num + est, t.m, t.den);
   }
   __syncthreads();  // bufs are free again
@@ -207,14 +214,20 @@ __device__ __forceinline__ void attend_keyed(const Args& a, const TopkBlock& tb,
   __shared__ u32 s_bits[kCh / 32];
   __shared__ int s_samp[kRsamp > 0 ? kRsamp : 1];
   __shared__ int s_scratch[40];
-  extern __shared__ __align__(16) unsigned char kevo_tiles[];
+  // 128-byte aligned (ptxas pads the static arrays before it): hash_topk's attend 57.1 -> 56.4
+  // us at B1-N128K, 104.5 -> 102.0 at B8-N32K against 16 (H100).
+  extern __shared__ __align__(128) unsigned char kevo_tiles[];
   static_assert(kCh * 2 <= kWarps * kStages * (int)sizeof(TileBuf), "the keys fit the tiles");
+  __shared__ float s_vsum[kTileD];
   u16* s_keys = reinterpret_cast<u16*>(kevo_tiles);  // dead once compact_chunk has synced
+  // *sel and the V sum are loaded with the keys, not a round trip after them or the tiles.
+  const int2 chunk_sel = *sel;
+  if (threadIdx.x < kTileD) s_vsum[threadIdx.x] = chunk_vsum[threadIdx.x];
   load_keys(keys, tb.n_items, s_keys);
   const int n = compact_chunk(
-      tb.n_items, [&](int i) { return s_keys[i]; }, *sel, s_list, s_scratch);
+      tb.n_items, [&](int i) { return s_keys[i]; }, chunk_sel, s_list, s_scratch);
   attend_topk<kWarps, kStages, kRsamp>(
-      a, tb, s_list, n, false, chunk_vsum,
+      a, tb, s_list, n, false, s_vsum,
       {s_bits, s_samp, s_scratch, reinterpret_cast<TileBuf*>(kevo_tiles)}, out);
 }
 
