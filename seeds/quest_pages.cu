@@ -189,11 +189,23 @@ extern "C" __global__ void __launch_bounds__(1024) threshold(const Args a) {
   Layout Ly(a);
   __shared__ u32 s_hist[2048];
   __shared__ int scratch[40];
+  // Up to 8192 pages (128K tokens at PAGE=16) are read once into shared memory: the three
+  // radix passes then read no global memory (each was a round trip or two to L2).
+  constexpr int kStaged = 8192;
+  __shared__ __align__(16) u32 s_keys[kStaged];
   const u32* keys = Ly.keys + bh * np;
   const int k = np / TOPK_DIV > 0 ? np / TOPK_DIV : 1;
-  const u32 t = radix_select_kth(
-      np, k, [&](int i) { const u32 x = keys[i]; return x == kForcedPage ? 0u : x; }, s_hist,
-      scratch);
+  auto rank_key = [](u32 x) { return x == kForcedPage ? 0u : x; };
+  u32 t;
+  if (np <= kStaged) {
+    for (int i = threadIdx.x; i < np; i += blockDim.x) s_keys[i] = rank_key(keys[i]);
+    __syncthreads();
+    t = radix_select_kth(
+        np, k, [&](int i) { return s_keys[i]; }, s_hist, scratch);
+  } else {
+    t = radix_select_kth(
+        np, k, [&](int i) { return rank_key(keys[i]); }, s_hist, scratch);
+  }
   if (threadIdx.x == 0) Ly.thresh[bh] = t;
 }
 
