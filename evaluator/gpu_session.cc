@@ -85,7 +85,9 @@ std::optional<Failure> Session::plan_for(const LoadedModule& m, const WorkloadSp
     if (!l.launched()) continue;  // a 0 in its grid: this shape does without it (resolve_plan)
     PlanKernel k = m.kernels.at(l.name);
     k.launch = l;
-    if (l.smem > 48 * 1024) {
+    // The 48 KB a block gets without opting in counts static and dynamic shared memory together
+    // (a kernel with 5 KB of static and 48 KB of dynamic was refused as an invalid value).
+    if (l.smem + k.static_smem > 48 * 1024) {
       CUresult r = ctx_->drv().cuFuncSetAttribute(
           k.fn, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, int(l.smem));
       if (r != CUDA_SUCCESS) {

@@ -91,6 +91,12 @@ TEST_F(AntiCheat, HonestNaiveKernelIsOk) {
   EXPECT_LT(r.metrics["speedup"], 1.0);  // one CTA per head is slower than split-K
 }
 
+TEST_F(AntiCheat, StaticAndDynamicSharedMemoryOver48KIsOk) {
+  EvalResult r = eval("tests/kernels/smem_over_48k.cu");
+  ASSERT_EQ(r.status, EvalStatus::kOk) << r.message;
+  EXPECT_LE(r.metrics["mean_rel_err"], 0.005);
+}
+
 TEST_F(AntiCheat, CachingAcrossCallsIsCheat) {
   EXPECT_STATUS(eval("tests/kernels/caches_results.cu"), EvalStatus::kCheatDetected, "earlier query");
 }
