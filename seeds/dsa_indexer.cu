@@ -165,7 +165,7 @@ __device__ __forceinline__ void attend_chunk_of(const Args& a) {
   __shared__ __align__(16) u32 s_q8[MAXG][DI / 8][2];  // rotated int8 queries: even / odd
   __shared__ float s_qs[MAXG];                        // their scales
   __shared__ float s_vsum[MAXD];                      // the chunk's V sum (residual estimate)
-  __shared__ int s_list[LIST];
+  __shared__ u16 s_list[LIST];
   __shared__ u32 s_bits[kCh / 32];
   __shared__ int s_samp[RSAMP > 0 ? RSAMP : 1];
   __shared__ int s_scratch[40];
@@ -290,11 +290,11 @@ __device__ __forceinline__ void attend_chunk_of(const Args& a) {
     const int i = r * TPB + threadIdx.x;
     bool selected = false;
     if (bin[r] > t) {
-      s_list[def_at++] = i;
+      s_list[def_at++] = (u16)i;
       selected = true;
     } else if (bin[r] == t) {
       if (tie_rank < quota) {
-        s_list[def_total + tie_rank] = i;
+        s_list[def_total + tie_rank] = (u16)i;
         selected = true;
       }
       ++tie_rank;

@@ -214,7 +214,7 @@ extern "C" __global__ void __launch_bounds__(128, 3) attend(const Args a) {
   const int np = cdiv(a.N, PAGE), c = tb.chunk;
   const long long bh = (long long)tb.hg.b * a.Hkv + tb.hg.hkv;
   Layout Ly(a);
-  __shared__ int s_list[CT];
+  __shared__ u16 s_list[CT];
   __shared__ u32 s_bits[CT / 32];
   __shared__ int s_samp[RSAMP > 0 ? RSAMP : 1];
   __shared__ int s_scratch[40];
@@ -230,7 +230,7 @@ extern "C" __global__ void __launch_bounds__(128, 3) attend(const Args a) {
     int tile;
     const int at = n + block_exclusive_scan(len, s_scratch, &tile);
 #pragma unroll 1
-    for (int j = 0; j < len; ++j) s_list[at + j] = (page - c * CHP) * PAGE + j;
+    for (int j = 0; j < len; ++j) s_list[at + j] = (u16)((page - c * CHP) * PAGE + j);
     n += tile;
   }
   __syncthreads();

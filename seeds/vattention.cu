@@ -210,7 +210,7 @@ extern "C" __global__ void __launch_bounds__(128, 3) attend_det(const Args a) {
   const TopkBlock tb = topk_block<MAXG>(a, CH, true);
   const long long bh = (long long)tb.hg.b * a.Hkv + tb.hg.hkv;
   const Layout Ly(a);
-  __shared__ int s_list[CH];
+  __shared__ u16 s_list[CH];
   __shared__ u32 s_bits[CH / 32];
   __shared__ int s_scratch[40];
   extern __shared__ __align__(16) unsigned char tiles[];

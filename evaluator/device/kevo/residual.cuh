@@ -19,7 +19,8 @@
 namespace kevo {
 
 // Marks list[0..n) (chunk-local positions) in a shared bitmap of the chunk.
-__device__ __forceinline__ void mark_list(const int* list, int n, u32* bits, int nwords) {
+template <class Pos>  // int or u16
+__device__ __forceinline__ void mark_list(const Pos* list, int n, u32* bits, int nwords) {
   for (int w = threadIdx.x; w < nwords; w += blockDim.x) bits[w] = 0;
   __syncthreads();
   for (int i = threadIdx.x; i < n; i += blockDim.x) atomicOr(&bits[list[i] >> 5], 1u << (list[i] & 31));

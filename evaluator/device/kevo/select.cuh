@@ -174,8 +174,9 @@ __device__ __noinline__ void select_threshold(const u16* hist, int nch, int nb, 
 // Stream compaction of one chunk's selected items into `list` (shared memory), in item order,
 // by the rule above. key_of(i) for i in [0, n) returns the item's key (kKeyForced/kKeySkip
 // included). Returns the count (all threads). scratch: >= 36 ints. Ties must fit 16 bits.
-template <class KeyFn>
-__device__ __forceinline__ int compact_chunk(int n, KeyFn key_of, int2 sel, int* list,
+// Pos: int, or u16 for chunks of at most 65536 items.
+template <class KeyFn, class Pos>
+__device__ __forceinline__ int compact_chunk(int n, KeyFn key_of, int2 sel, Pos* list,
                                              int* scratch) {
   // Each thread takes a run of consecutive items, so that one block scan of the runs' counts
   // places every item (a scan per blockDim items cost 16 scans, 48 barriers, at 2048 items and
@@ -196,10 +197,10 @@ __device__ __forceinline__ int compact_chunk(int n, KeyFn key_of, int2 sel, int*
   for (int i = i0; i < i1; ++i) {
     const int key = key_of(i);
     if (definite_of(key)) {
-      list[def_before + min(tie_rank, quota)] = i;
+      list[def_before + min(tie_rank, quota)] = (Pos)i;
       ++def_before;
     } else if (key == t) {
-      if (tie_rank < quota) list[def_before + tie_rank] = i;
+      if (tie_rank < quota) list[def_before + tie_rank] = (Pos)i;
       ++tie_rank;
     }
   }

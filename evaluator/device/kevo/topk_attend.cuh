@@ -23,7 +23,9 @@ __device__ __forceinline__ HeadGroup head_group(const Args& a, int b, int hkv, i
 // among the tokens left out that estimate them (kevo/residual.cuh).
 struct ChunkSel {
   int base;         // the chunk's first token; list and samp hold positions relative to it
-  const int* list;  // selected positions (shared memory), n of them
+  const u16* list;  // selected positions (shared memory), n of them: u16, as chunks hold at
+                    // most 65536 tokens (2 bytes a token of static shared memory less than int,
+                    // which decides how many attend blocks fit an SM)
   int n;
   const int* samp;  // residual draws among the unselected positions (shared), n_samp
   int n_samp;
@@ -82,7 +84,7 @@ __device__ __forceinline__ void attend_chunk(const Args& a, const HeadGroup& hg,
       [&](int k, TileBuf& buf) {  // list tiles, then draw tiles (K only)
         const int t = warp + k * kWarps;
         if (t < tl) {
-          const int* rows = cs.list + t * kTileRows;
+          const u16* rows = cs.list + t * kTileRows;
           issue_tile(buf, kb, vb, valid_of(t), [&](int i) { return rows[i]; });
         } else {
           const int* rows = cs.samp + (t - tl) * kTileRows;
@@ -170,7 +172,7 @@ struct SplitsOut {
 // (attend_chunk), the block's split, and the merge into o by the group's last block to finish.
 // chunk_vsum: the chunk's V sum (D floats). All threads must call.
 template <int kWarps, int kStages, int kRsamp>
-__device__ __forceinline__ void attend_topk(const Args& a, const TopkBlock& tb, const int* list,
+__device__ __forceinline__ void attend_topk(const Args& a, const TopkBlock& tb, const u16* list,
                                             int n, bool bits_ready, const float* chunk_vsum,
                                             const TopkScratch& sm, const SplitsOut& out) {
   int n_drawn = 0;
@@ -210,7 +212,7 @@ template <int kCh, int kWarps, int kStages, int kRsamp>
 __device__ __forceinline__ void attend_keyed(const Args& a, const TopkBlock& tb, const u16* keys,
                                              const int2* sel, const float* chunk_vsum,
                                              const SplitsOut& out) {
-  __shared__ int s_list[kCh];
+  __shared__ u16 s_list[kCh];
   __shared__ u32 s_bits[kCh / 32];
   __shared__ int s_samp[kRsamp > 0 ? kRsamp : 1];
   __shared__ int s_scratch[40];
@@ -222,7 +224,7 @@ __device__ __forceinline__ void attend_keyed(const Args& a, const TopkBlock& tb,
   u16* s_keys = reinterpret_cast<u16*>(kevo_tiles);  // dead once compact_chunk has synced
   // *sel and the V sum are loaded with the keys, not a round trip after them or the tiles.
   const int2 chunk_sel = *sel;
-  if (threadIdx.x < kTileD) s_vsum[threadIdx.x] = chunk_vsum[threadIdx.x];
+  for (int d = threadIdx.x; d < kTileD; d += blockDim.x) s_vsum[d] = chunk_vsum[d];
   load_keys(keys, tb.n_items, s_keys);
   const int n = compact_chunk(
       tb.n_items, [&](int i) { return s_keys[i]; }, chunk_sel, s_list, s_scratch);
