@@ -247,4 +247,92 @@ __device__ __forceinline__ u32 radix_select_kth(int n, int k, KeyFn key_of, u32*
   return prefix;
 }
 
+// Candidates select_kth_staged ranks exactly (each thread one, against all of them: at 512 about
+// a microsecond); past this it falls back to radix_select_kth. A multiple of 4.
+constexpr int kMaxKthCandidates = 512;
+
+// radix_select_kth's result for n float_key keys already in shared memory (keys[0..n)), in one
+// histogram pass instead of three: 2048 bins spread linearly over the values between the
+// smallest and the largest finite key above 0 (0 is the key of items that never count, e.g.
+// forced ones), then an exact rank among the keys of the bin the k-th largest falls in. Spread
+// scores leave a few keys there (quest's 8192 page scores: a handful); more than
+// kMaxKthCandidates (heavy ties, outliers stretching the range) take the radix passes.
+// s_hist: 2048 u32; s_cand: kMaxCand u32, 16-byte aligned; scratch: >= 40 ints. One
+// block; all threads call.
+template <int kMaxCand = kMaxKthCandidates>  // s_cand's size, a multiple of 4
+__device__ __forceinline__ u32 select_kth_staged(int n, int k, const u32* keys, u32* s_hist,
+                                                 u32* s_cand, int* scratch) {
+  if (n <= k) return 0u;
+  constexpr int kBins = 2048;
+  auto value_of = [](u32 x) {  // float_key's inverse
+    return __uint_as_float((x & 0x80000000u) ? (x & 0x7fffffffu) : ~x);
+  };
+  auto finite = [&](u32 x) { return fabsf(value_of(x)) <= 3.402823466e38f; };
+  u32* lo_hi = reinterpret_cast<u32*>(scratch + 36);  // [0] min, [1] max of the finite keys > 0
+  int* s_count = scratch + 38;
+  u32* s_result = reinterpret_cast<u32*>(scratch + 39);
+  __syncthreads();  // keys staged, scratch free
+  if (threadIdx.x == 0) {
+    lo_hi[0] = 0xffffffffu;
+    lo_hi[1] = 0u;
+    *s_count = 0;
+    *s_result = 0u;
+  }
+  hist_clear(s_hist, kBins);
+  u32 lo = 0xffffffffu, hi = 0u;
+  for (int i = threadIdx.x; i < n; i += blockDim.x) {
+    const u32 x = keys[i];
+    if (x > 0u && finite(x)) lo = min(lo, x), hi = max(hi, x);
+  }
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1) {
+    lo = min(lo, __shfl_xor_sync(0xffffffffu, lo, o));
+    hi = max(hi, __shfl_xor_sync(0xffffffffu, hi, o));
+  }
+  __syncthreads();
+  if ((threadIdx.x & 31) == 0) atomicMin(&lo_hi[0], lo), atomicMax(&lo_hi[1], hi);
+  __syncthreads();
+  lo = lo_hi[0], hi = lo_hi[1];
+  const float vlo = value_of(lo), span = hi > lo ? value_of(hi) - vlo : 0.f;
+  const float scale = span > 0.f && span <= 3.402823466e38f ? (float)(kBins - 2) / span : 0.f;
+  // Monotone in the key: 0 -> bin 0; -inf -> 1; finite -> 1 .. kBins-2 linear in the value
+  // (rounding may merge neighbours: they become candidates); +inf and NaN -> kBins-1.
+  auto bin_of = [&](u32 x) {
+    if (x == 0u) return 0;
+    if (x > hi) return kBins - 1;
+    if (x < lo) return 1;
+    return 1 + min(kBins - 3, (int)((value_of(x) - vlo) * scale));
+  };
+  for (int i = threadIdx.x; i < n; i += blockDim.x) atomicAdd(&s_hist[bin_of(keys[i])], 1u);
+  int above;
+  const int t = kth_bin_from_top(s_hist, kBins, k, &above, scratch);
+  const int m = (int)s_hist[t];
+  if (t == 0 || m > kMaxCand) {  // block-uniform
+    return radix_select_kth(
+        n, k, [&](int i) { return keys[i]; }, s_hist, scratch);
+  }
+  const int m4 = (m + 3) & ~3;  // read 4 at a time; the padding (0) is below every candidate
+  for (int i = threadIdx.x; i < n; i += blockDim.x) {
+    const u32 x = keys[i];
+    if (bin_of(x) == t) s_cand[atomicAdd(s_count, 1)] = x;
+  }
+  if (threadIdx.x < m4 - m) s_cand[m + threadIdx.x] = 0u;
+  __syncthreads();
+  const int kk = k - above;  // the kk-th largest candidate is the answer
+  for (int i = threadIdx.x; i < m; i += blockDim.x) {
+    const u32 x = s_cand[i];
+    int greater = 0, equal = 0;
+    for (int j = 0; j < m4; j += 4) {
+      const uint4 y = *reinterpret_cast<const uint4*>(s_cand + j);
+      greater += (y.x > x) + (y.y > x) + (y.z > x) + (y.w > x);
+      equal += (y.x == x) + (y.y == x) + (y.z == x) + (y.w == x);
+    }
+    if (greater < kk && kk <= greater + equal) *s_result = x;
+  }
+  __syncthreads();
+  const u32 result = *s_result;
+  __syncthreads();
+  return result;
+}
+
 }  // namespace kevo
