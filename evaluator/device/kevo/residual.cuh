@@ -19,8 +19,7 @@
 namespace kevo {
 
 // Marks list[0..n) (chunk-local positions) in a shared bitmap of the chunk.
-template <class Pos>  // int or u16
-__device__ __forceinline__ void mark_list(const Pos* list, int n, u32* bits, int nwords) {
+__device__ __forceinline__ void mark_list(const u16* list, int n, u32* bits, int nwords) {
   for (int w = threadIdx.x; w < nwords; w += blockDim.x) bits[w] = 0;
   __syncthreads();
   for (int i = threadIdx.x; i < n; i += blockDim.x) atomicOr(&bits[list[i] >> 5], 1u << (list[i] & 31));

@@ -174,9 +174,9 @@ __device__ __noinline__ void select_threshold(const u16* hist, int nch, int nb, 
 // Stream compaction of one chunk's selected items into `list` (shared memory), in item order,
 // by the rule above. key_of(i) for i in [0, n) returns the item's key (kKeyForced/kKeySkip
 // included). Returns the count (all threads). scratch: >= 36 ints. Ties must fit 16 bits.
-// Pos: int, or u16 for chunks of at most 65536 items.
-template <class KeyFn, class Pos>
-__device__ __forceinline__ int compact_chunk(int n, KeyFn key_of, int2 sel, Pos* list,
+// Positions are u16: a chunk holds at most 65536 items.
+template <class KeyFn>
+__device__ __forceinline__ int compact_chunk(int n, KeyFn key_of, int2 sel, u16* list,
                                              int* scratch) {
   // Each thread takes a run of consecutive items, so that one block scan of the runs' counts
   // places every item (a scan per blockDim items cost 16 scans, 48 barriers, at 2048 items and
@@ -197,10 +197,10 @@ __device__ __forceinline__ int compact_chunk(int n, KeyFn key_of, int2 sel, Pos*
   for (int i = i0; i < i1; ++i) {
     const int key = key_of(i);
     if (definite_of(key)) {
-      list[def_before + min(tie_rank, quota)] = (Pos)i;
+      list[def_before + min(tie_rank, quota)] = (u16)i;
       ++def_before;
     } else if (key == t) {
-      if (tie_rank < quota) list[def_before + tie_rank] = (Pos)i;
+      if (tie_rank < quota) list[def_before + tie_rank] = (u16)i;
       ++tie_rank;
     }
   }
@@ -257,9 +257,8 @@ constexpr int kMaxKthCandidates = 512;
 // forced ones), then an exact rank among the keys of the bin the k-th largest falls in. Spread
 // scores leave a few keys there (quest's 8192 page scores: a handful); more than
 // kMaxKthCandidates (heavy ties, outliers stretching the range) take the radix passes.
-// s_hist: 2048 u32; s_cand: kMaxCand u32, 16-byte aligned; scratch: >= 40 ints. One
+// s_hist: 2048 u32; s_cand: kMaxKthCandidates u32, 16-byte aligned; scratch: >= 40 ints. One
 // block; all threads call.
-template <int kMaxCand = kMaxKthCandidates>  // s_cand's size, a multiple of 4
 __device__ __forceinline__ u32 select_kth_staged(int n, int k, const u32* keys, u32* s_hist,
                                                  u32* s_cand, int* scratch) {
   if (n <= k) return 0u;
@@ -307,7 +306,7 @@ __device__ __forceinline__ u32 select_kth_staged(int n, int k, const u32* keys, 
   int above;
   const int t = kth_bin_from_top(s_hist, kBins, k, &above, scratch);
   const int m = (int)s_hist[t];
-  if (t == 0 || m > kMaxCand) {  // block-uniform
+  if (t == 0 || m > kMaxKthCandidates) {  // block-uniform
     return radix_select_kth(
         n, k, [&](int i) { return keys[i]; }, s_hist, scratch);
   }
