@@ -96,7 +96,8 @@ def seed_bytes(seed, p, s, magicpig_frac):
         return heads * N * (p["DI"] // 2 + 4), heads * (det * 2 * row + base * row + base * 2 * row), qo
     if seed == "magicpig_lsh":
         sampled = min(N, int(magicpig_frac * N) + p["SINK"] + p["WIN"])
-        return heads * N * p["TABLES"], heads * sampled * 2 * row, qo
+        # Codes of every token; ||k - mean|| (4 bytes) and the K/V rows of the sampled ones.
+        return heads * N * p["TABLES"] + heads * sampled * 4, heads * sampled * 2 * row, qo
     raise ValueError(f"no roofline model for seed '{seed}'")
 
 

@@ -13,22 +13,28 @@
 // last tokens are attended exactly with weight 1, as MagicPIG's GPU part does.
 // Here the tables use +-1 planes regenerated in-kernel from a fixed seed. Selection is per query
 // head (each head has its own codes and weights); one block serves a KV head's query group, reads
-// the union of the heads' samples once, and masks each head to its own samples.
+// the union of the heads' samples once on tensor cores (kevo/topk_attend.cuh's attend_topk, no
+// residual), and a logits hook masks each head to its own samples and adds its correction. The
+// correction needs ||k - mean|| per token: the build stores it in the index (4 bytes a token),
+// so the attention does not recompute it from the K rows.
 // MagicPIG's published settings (K=10, L=150) need 300 B per token; under the 128 B index cap
 // the tables here hold one byte each. Defaults K=7, L=96: on the default suite the planted heavy
 // hitters sit at wide angles to the query (cosine ~0.4), so fewer bits per table and many tables
 // are needed for their collision probability (CPU simulation on the evaluator's generator: mean
 // error ~0.19 at K=8, L=96; ~0.09 at K=7, L=96, sampling ~19% of the tokens per head).
 //
-// Index: TABLES bytes per token per KV head (96 at the default) + the key mean.
+// Index: TABLES + 4 bytes per token per KV head (100 at the default) + the key mean.
 // Error target: mean relative error <= 0.15 on the llama3-8b suite at the defaults (measured
 // figures in seeds/README.md).
 // Crossover: at N <= DENSE_N (default 8192) only `dense` runs (the dense seed's decode,
 // kevo/dense_decode.cuh; the other decode grids are 0 there, so they are not launched): at short
 // contexts selecting costs more than it saves, and dense is exact.
 // Roofline (scripts/roofline.py, default params, llama3-8b B1-N8K / B1-N32K / B1-N128K /
-// B8-N32K): the method reads 33.6 / 51.0 / 203.0 / 408.1 MB per decode call,
-// 8.4 / 12.8 / 50.8 / 102.0 us at 4 TB/s (dense at N <= DENSE_N).
+// B8-N32K): the method reads 33.6 / 51.2 / 203.8 / 409.7 MB per decode call,
+// 8.4 / 12.8 / 51.0 / 102.4 us at 4 TB/s (dense at N <= DENSE_N). This counts one head's
+// samples (~19% of the tokens) per KV head; the attention reads the union of the group's
+// samples, ~57% of the rows for 4 independent heads (1 - 0.81^4), which caps this seed near
+// 1.3x of dense at any speed: per-head sampling is the method's, and its cost.
 #include "kevo/attention.cuh"
 
 // EVOLVE-BLOCK-START
@@ -38,45 +44,48 @@
 // kevo:param MINCOL = 2 in {1, 2, 3}
 // kevo:param SINK = 16 in {4, 16, 64, 128}
 // kevo:param WIN = 64 in {64, 128, 256}
-// kevo:param CH = 2048 in {1024, 2048}
+// kevo:param CH = 1024 in {1024, 2048}
+// kevo:param ASTAGES = 2 in {1, 2, 3}
 // kevo:param DENSE_N = 8192 in {0, 8192, 16384}
-// kevo:index      B*Hkv*N*TABLES + B*Hkv*D*4 + 512
-// kevo:workspace  max(B*Hkv*G*TABLES + B*Hkv*N*2 + B*Hq*cdiv(N,CH)*max(1,min(8,32/cdiv(N,CH)))*(D+1)*4 + B*Hkv*cdiv(G,4)*4 + 1536, (132 + B*Hkv*cdiv(G,16)) * (min(G,16)*(D+1)*4 + 8) + 1024)
+// kevo:index      B*Hkv*N*(TABLES+4) + B*Hkv*D*4 + 768
+// kevo:workspace  max(B*Hkv*G*TABLES + B*Hkv*N*2 + (B*Hq*(D+1)*4 + B*Hkv*cdiv(G,8)*8)*cdiv(N,CH)*max(1,min(8,32/cdiv(N,CH))) + 1536, (132 + B*Hkv*cdiv(G,16)) * (min(G,16)*(D+1)*4 + 8) + 1024)
 // kevo:build   key_mean   grid(Hkv, B) block(256)
 // kevo:build   hash_keys  grid(cdiv(N,64), Hkv, B) block(256)
 // kevo:decode  query_codes grid(TABLES*(N>DENSE_N), Hkv, B) block(64)
 // kevo:decode  score      grid(cdiv(N,CH)*(N>DENSE_N), Hkv, B) block(256)
-// kevo:decode  attend     grid(cdiv(N,CH)*max(1,min(8,32/cdiv(N,CH)))*(N>DENSE_N), Hkv*cdiv(G,4), B) block(128)
+// kevo:decode  attend     grid(cdiv(N,CH)*max(1,min(8,32/cdiv(N,CH)))*(N>DENSE_N), Hkv*cdiv(G,8), B) block(128) smem(4*ASTAGES*8192)
 // kevo:decode  dense      grid(132*(N<=DENSE_N)) block(256) smem(16*8192)
 
 using namespace kevo;
 
-constexpr int GT = 4, MAXD = 256, MAXG = 8;
+constexpr int GT = 8;    // query heads per attend block: the group (G <= MAXG)
+constexpr int MAXD = 256, MAXG = 8;
 constexpr u64 kPlaneSeed = 0x6b65766f50494721ull;
 static_assert(TABLES % 16 == 0, "codes are read 16 tables at a time");
 
 struct Layout {
   unsigned char* codes;  // index [B][Hkv][N][TABLES]
+  float* knorm;          // index [B][Hkv][N]: ||k - mean||
   float* mean;           // index [B][Hkv][D]
   unsigned char* qcodes; // workspace [B][Hkv][G][TABLES] the query heads' codes
   u16* keys;             // workspace [B][Hkv][N]: kKeyForced, or the mask of heads sampling it
-  Partials part;
-  int* counters;  // workspace [B][Hkv][cdiv(G, GT)]
+  SplitsOut out;         // workspace: partials and arrival flags of the attend blocks
   long long index_end, ws_end;
   __device__ explicit Layout(const Args& a) {
     const int G = a.Hq / a.Hkv, nch = cdiv(a.N, CH);
     const long long bh = (long long)a.B * a.Hkv;
     Carve ix(a.index);
     codes = ix.take<unsigned char>(bh * a.N * TABLES);
+    knorm = ix.take<float>(bh * a.N);
     mean = ix.take<float>(bh * a.D);
     index_end = ix.end();
     Carve ws(a.workspace);
     qcodes = ws.take<unsigned char>(bh * G * TABLES);
     keys = ws.take<u16>(bh * a.N);
-    part.nsplit = nch * attend_parts(nch);
-    part.o = ws.take<float>((long long)a.B * a.Hq * part.nsplit * a.D);
-    part.lse = ws.take<float>((long long)a.B * a.Hq * part.nsplit);
-    counters = ws.take<int>(bh * cdiv(G, GT));
+    out.p.nsplit = nch * attend_parts(nch);
+    out.p.o = ws.take<float>((long long)a.B * a.Hq * out.p.nsplit * a.D);
+    out.p.lse = ws.take<float>((long long)a.B * a.Hq * out.p.nsplit);
+    out.flags = ws.take<u64>(bh * cdiv(G, GT) * out.p.nsplit);
     ws_end = ws.end();
   }
 };
@@ -84,13 +93,13 @@ struct Layout {
 // ------------------------------------------------------------------------------- build phase
 
 extern "C" __global__ void __launch_bounds__(256) key_mean(const Args a) {
-  KEVO_CHECK(RowLanes::supported(a.D) && a.D <= MAXD && a.D % 32 == 0 && a.D / 8 >= GT);
+  KEVO_CHECK(RowLanes::supported(a.D) && a.D <= MAXD && a.D % 32 == 0);
   Layout Ly(a);
   KEVO_CHECK(Ly.index_end <= a.index_bytes);
   key_mean_block(a, Ly.mean);
 }
 
-// Code byte l of a token: bit p = sign of (k - mean) . w_{l,p}.
+// Code byte l of a token: bit p = sign of (k - mean) . w_{l,p}; and ||k - mean||.
 extern "C" __global__ void __launch_bounds__(256) hash_keys(const Args a) {
   const int WD = a.D / 32;
   const long long bh = (long long)blockIdx.z * a.Hkv + blockIdx.y;
@@ -108,6 +117,10 @@ extern "C" __global__ void __launch_bounds__(256) hash_keys(const Args a) {
       }
       if (k.ok && k.li == 0) Ly.codes[(bh * a.N + k.n) * TABLES + l] = (unsigned char)code;
     }
+    float kk = 0.f;
+    for (int j = 0; j < 8; ++j) kk += x[j] * x[j];
+    kk = group_sum(kk, k.lpt);
+    if (k.ok && k.li == 0) Ly.knorm[bh * a.N + k.n] = sqrtf(kk);
   });
 }
 
@@ -134,7 +147,6 @@ extern "C" __global__ void __launch_bounds__(64) query_codes(const Args a) {
   KEVO_CHECK(RowLanes::supported(D) && D <= MAXD && D % 32 == 0);
   __shared__ u32 s_planes[KBITS * (MAXD / 32)];
   __shared__ u32 s_code[MAXG];
-  if (l == 0 && threadIdx.x < cdiv(G, GT)) Ly.counters[bh * cdiv(G, GT) + threadIdx.x] = 0;
   for (int i = threadIdx.x; i < KBITS * WD; i += blockDim.x)
     s_planes[i] = plane_word(kPlaneSeed, l * KBITS + i / WD, i % WD);
   if (threadIdx.x < MAXG) s_code[threadIdx.x] = 0;
@@ -206,108 +218,84 @@ extern "C" __global__ void __launch_bounds__(256) score(const Args a) {
   for (int i = threadIdx.x; i < n_items; i += blockDim.x) keys[i] = s_keys[i];
 }
 
-// Logits of sampled tokens corrected by their sampling probability; lane li of a row computes
-// head li's correction, the row's lanes then exchange them.
-struct PigLogits {
-  static constexpr bool kTokenStat = true;  // ||k - mean||^2
-  float sl;
-  int gbit;             // bit of head h0 in the sample masks
-  float mu[8];          // this lane's 8 dims of the key mean
-  const u16* aux;       // the list's keys (forced or head mask)
-  const float* qmu;     // q_g . mean
-  const float* qnorm;   // ||q_g||
-  __device__ float token_partial(const uint4& k8, int) const {
-    float x[8], s = 0.f;
-    bf16x8_to_float(k8, x);
+// The tile attention's logits hook: head g keeps a token it sampled with its logit corrected
+// by the inverse sampling probability (s - log2 w, from cos(q_g, k - mean)), drops a token it
+// did not sample, and keeps a forced token as it is.
+struct PigCorrection {
+  const u16* keys;    // the chunk's keys by position (kKeyForced or the heads' sample mask)
+  const float* kn;    // the chunk's ||k - mean|| by position
+  const float* qmu;   // q_g . mean
+  const float* qn;    // ||q_g||
+  float inv_sl;       // 1 / (scale * log2(e)): logit back to q . k
+  int ng;
+  __device__ __forceinline__ void operator()(const u16* rows, int valid, float (&x)[2][4]) const {
+    const int lane = threadIdx.x & 31, g = lane >> 2, c = lane & 3;
+    if (g >= ng) return;  // rows of no head: ignored by the attention
 #pragma unroll
-    for (int j = 0; j < 8; ++j) s += (x[j] - mu[j]) * (x[j] - mu[j]);
-    return s;
-  }
-  template <int NG>
-  __device__ void logits(const float (&qk)[NG], float kk, int i, bool valid, int li,
-                         float (&out)[NG]) const {
-    const u32 key = valid ? aux[i] : 0u;
-    float mine = 0.f;
-    if (li < NG) {
-      float my_qk = 0.f;
+    for (int nt = 0; nt < 2; ++nt) {
 #pragma unroll
-      for (int g = 0; g < NG; ++g)
-        if (g == li) my_qk = qk[g];
-      const float cosv = (my_qk - qmu[li]) / fmaxf(qnorm[li] * sqrtf(kk), 1e-20f);
-      mine = -log2f(sample_prob(cosv));
-    }
-#pragma unroll
-    for (int g = 0; g < NG; ++g) {
-      // The row's lanes start at lane - li; lane (start + g) computed head g.
-      const float corr = __shfl_sync(0xffffffffu, mine, (threadIdx.x & 31) - li + g);
-      if (key == kKeyForced) out[g] = qk[g] * sl;
-      else if ((key >> (gbit + g)) & 1u) out[g] = qk[g] * sl + corr;
-      else out[g] = neg_inf();
+      for (int i = 0; i < 2; ++i) {
+        const int t = nt * 8 + 2 * c + i;
+        if (t >= valid) continue;  // already -inf
+        const int pos = rows[t];
+        const u16 key = keys[pos];
+        if (key == kKeyForced) continue;
+        if ((key >> g) & 1u) {
+          const float cosv = (x[nt][i] * inv_sl - qmu[g]) / fmaxf(qn[g] * kn[pos], 1e-20f);
+          x[nt][i] -= log2f(sample_prob(cosv));
+        } else {
+          x[nt][i] = neg_inf();
+        }
+      }
     }
   }
 };
 
+// One block per chunk part and KV head: the union of the group's samples, attended once on
+// tensor cores with PigCorrection, as one split; the group's last block merges the splits.
 extern "C" __global__ void __launch_bounds__(128, 3) attend(const Args a) {
-  const int nch = cdiv(a.N, CH), parts = attend_parts(nch);
-  const int c = blockIdx.x / parts, part = blockIdx.x % parts;
-  const int b = blockIdx.z, G = a.Hq / a.Hkv, ngs = cdiv(G, GT);
-  const int hkv = blockIdx.y / ngs, gs = blockIdx.y % ngs;
-  const int h0 = hkv * G + gs * GT, ng = min(GT, G - gs * GT);
+  const TopkBlock tb = topk_block<GT>(a, CH, true);
   const int D = a.D;
-  const long long bh = (long long)b * a.Hkv + hkv;
+  const long long bh = (long long)tb.hg.b * a.Hkv + tb.hg.hkv;
   Layout Ly(a);
-  __shared__ int s_list[CH];
-  __shared__ u16 s_aux[CH];
-  __shared__ float s_red[attend_smem_floats(GT, 4, MAXD)];
-  __shared__ float s_m[GT], s_d[GT], s_o[GT * MAXD];
+  KEVO_CHECK(D == kTileD && tb.hg.ng <= MAXG);
+  __shared__ u16 s_list[CH];
+  __shared__ __align__(16) u16 s_keys[CH];
+  __shared__ float s_kn[CH];
+  __shared__ u32 s_bits[1];
+  __shared__ int s_samp[1];
+  __shared__ int s_scratch[40];
   __shared__ float s_qmu[GT], s_qn[GT];
-  __shared__ int scratch[40];
-  __shared__ int s_flag;
+  extern __shared__ __align__(128) unsigned char kevo_tiles[];
 
-  const float* mean = Ly.mean + bh * D;
-  {  // q . mean and ||q|| per head: warp g for head g
+  const float* kn = Ly.knorm + bh * a.N + tb.base;
+  for (int i = threadIdx.x; i < tb.n_items; i += blockDim.x) s_kn[i] = __ldg(kn + i);
+  {  // q . mean and ||q|| per head: warp w for heads w, w + 4
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
-    if (warp < GT) {
+    const float* mean = Ly.mean + bh * D;
+    for (int g = warp; g < GT; g += 4) {
       float qm = 0.f, qq = 0.f;
-      if (warp < ng) {
+      if (g < tb.hg.ng) {
         for (int d = lane; d < D; d += 32) {
-          const float x = __bfloat162float(a.q[q_offset(a, b, h0 + warp) + d]);
+          const float x = __bfloat162float(a.q[q_offset(a, tb.hg.b, tb.hg.h0 + g) + d]);
           qm += x * mean[d];
           qq += x * x;
         }
       }
       qm = warp_sum(qm);
       qq = warp_sum(qq);
-      if (lane == 0) s_qmu[warp] = qm, s_qn[warp] = sqrtf(qq);
+      if (lane == 0) s_qmu[g] = qm, s_qn[g] = sqrtf(qq);
     }
   }
-  // Sampled and forced tokens of the chunk, in order, with their keys; this part takes its share.
-  __shared__ __align__(16) u16 s_keys[CH];
-  const int n_items = min(CH, a.N - c * CH);
-  load_keys(Ly.keys + bh * a.N + (long long)c * CH, n_items, s_keys);
-  int n = 0;
-  for (int base = 0; base < n_items; base += blockDim.x) {
-    const int i = base + threadIdx.x;
-    const u16 key = i < n_items ? s_keys[i] : (u16)0;
-    int tile;
-    const int at = n + block_exclusive_scan(key != 0, scratch, &tile);
-    if (key != 0) s_list[at] = c * CH + i, s_aux[at] = key;
-    n += tile;
-  }
-  __syncthreads();
-  const int lo = (int)((long long)n * part / parts), hi = (int)((long long)n * (part + 1) / parts);
-  PigLogits var;
-  var.sl = a.scale * kLog2e;
-  var.gbit = gs * GT;
-  const int d0 = (threadIdx.x & 31) % (D / 8) * 8;
-  for (int j = 0; j < 8; ++j) var.mu[j] = mean[d0 + j];
-  var.aux = s_aux + lo;
-  var.qmu = s_qmu;
-  var.qnorm = s_qn;
-  attend_list<GT, 4>(a, b, hkv, h0, ng, s_list + lo, hi - lo, var, s_red, s_m, s_d, s_o);
-  write_partials(a, Ly.part, b, h0, ng, c * parts + part, s_m, s_d, s_o);
-  if (arrive_last(Ly.counters + bh * ngs + gs, gridDim.x, &s_flag))
-    merge_partials_to_output(a, Ly.part, b, h0, ng);
+  // The chunk's sampled and forced tokens, in order (keys 1 .. 2^G - 1 and kKeyForced pass the
+  // threshold 0 with no tie taken).
+  load_keys(Ly.keys + bh * a.N + tb.base, tb.n_items, s_keys);
+  const int n = compact_chunk(
+      tb.n_items, [&](int i) { return s_keys[i]; }, make_int2(0, 0), s_list, s_scratch);
+  const PigCorrection corr{s_keys, s_kn, s_qmu, s_qn, 1.f / (a.scale * kLog2e), tb.hg.ng};
+  attend_topk<4, ASTAGES, 0>(a, tb, s_list, n, true, nullptr,
+                             {s_bits, s_samp, s_scratch, reinterpret_cast<TileBuf*>(kevo_tiles)},
+                             Ly.out, corr);
 }
 
 // Below the crossover: the dense baseline's decode (kevo/dense_decode.cuh), 8 warps, 2 stages.

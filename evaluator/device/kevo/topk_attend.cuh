@@ -56,9 +56,16 @@ __host__ __device__ constexpr int attend_chunk_smem(int warps, int stages) {
 // weight r multiplies the mean rest value (vsum - selected V sum) / n_rest (SparQ's mean value
 // reallocation with a sampled weight). bufs: attend_chunk_smem(kWarps, kStages) bytes of shared
 // memory, free on entry, clobbered. D = 128. All threads must call.
-template <int kWarps, int kStages, class Out>
+// adjust(rows, valid, x) may change a list tile's base-2 logits before its softmax: rows are the
+// tile's chunk-relative positions (rows[i] for i < valid), x as TileAttention::logits() gives
+// them (x[nt][i], i < 2: token nt*8 + 2c + i of head g = lane / 4; -inf drops a token for that
+// head). Draw tiles are not adjusted. The default leaves the logits as they are.
+struct KeepLogits {
+  __device__ __forceinline__ void operator()(const u16*, int, float (&)[2][4]) const {}
+};
+template <int kWarps, int kStages, class Out, class Adjust = KeepLogits>
 __device__ __forceinline__ void attend_chunk(const Args& a, const HeadGroup& hg, const ChunkSel& cs,
-                                             TileBuf* bufs, Out out) {
+                                             TileBuf* bufs, Out out, Adjust adjust = {}) {
   const int warp = threadIdx.x >> 5;
   const __nv_bfloat16* kb = a.k + kv_offset(a, hg.b, hg.hkv, cs.base);
   const __nv_bfloat16* vb = a.v + kv_offset(a, hg.b, hg.hkv, cs.base);
@@ -95,7 +102,12 @@ __device__ __forceinline__ void attend_chunk(const Args& a, const HeadGroup& hg,
       [&](int k, const TileBuf& buf) {
         const int t = warp + k * kWarps;
         if (t < tl) {
-          at.add_tile(buf, valid_of(t), sl);
+          const int valid = valid_of(t);
+          float x[2][4];
+          at.logits(buf, valid, sl, x);
+          adjust(cs.list + t * kTileRows, valid, x);
+          at.softmax(x);
+          at.accumulate(buf, x, valid);
         } else {
           at.add_weights(buf, valid_of(t), sl, shift);
         }
@@ -170,11 +182,13 @@ struct SplitsOut {
 // unselected tokens (kRsamp of them, kevo/residual.cuh; bits_ready: sm.bits already marks the
 // list), this part's share of list[0..n) (chunk-relative positions) attended with the residual
 // (attend_chunk), the block's split, and the merge into o by the group's last block to finish.
-// chunk_vsum: the chunk's V sum (D floats). All threads must call.
-template <int kWarps, int kStages, int kRsamp>
+// chunk_vsum: the chunk's V sum (D floats; unread when kRsamp = 0). adjust: attend_chunk's
+// logits hook. All threads must call.
+template <int kWarps, int kStages, int kRsamp, class Adjust = KeepLogits>
 __device__ __forceinline__ void attend_topk(const Args& a, const TopkBlock& tb, const u16* list,
                                             int n, bool bits_ready, const float* chunk_vsum,
-                                            const TopkScratch& sm, const SplitsOut& out) {
+                                            const TopkScratch& sm, const SplitsOut& out,
+                                            Adjust adjust = {}) {
   int n_drawn = 0;
   if (kRsamp > 0 && n < tb.n_items) {  // block-uniform
     if (!bits_ready) mark_list(list, n, sm.bits, cdiv(tb.n_items, 32));
@@ -190,7 +204,8 @@ __device__ __forceinline__ void attend_topk(const Args& a, const TopkBlock& tb, 
   attend_chunk<kWarps, kStages>(a, tb.hg, cs, sm.bufs,
                                 [&](int g, int d, float o, float m, float den) {
                                   out.p.store(a, tb.hg.b, tb.hg.h0 + g, split, d, o, m, den);
-                                });
+                                },
+                                adjust);
   if (arrive_last(a, out.flags + (long long)tb.group * out.p.nsplit, split, out.p.nsplit)) {
     merge_splits<16>(
         tb.hg.ng, a.D, [&](int r) { return span_of(out.p, a, tb.hg.b, tb.hg.h0 + r); },
