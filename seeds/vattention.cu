@@ -58,13 +58,13 @@
 // kevo:decode  score           grid(cdiv(N,CH)*(N>DENSE_N), Hkv, B) block(256)
 // kevo:decode  threshold       grid(Hkv*(N>DENSE_N), B) block(1024)
 // kevo:decode  attend_det      grid(cdiv(N,CH)*max(1,min(8,32/cdiv(N,CH)))*(N>DENSE_N), Hkv*cdiv(G,8), B) block(128) smem(4*2*8192)
-// kevo:decode  base_stats      grid(NSB*(N>DENSE_N), Hkv, B) block(128)
-// kevo:decode  attend_sampled  grid(max(SAMP_MIN,cdiv(N,CH))*(N>DENSE_N), Hkv*cdiv(G,4), B) block(128)
+// kevo:decode  base_stats      grid(NSB*(N>DENSE_N), Hkv, B) block(128) smem(4*2*8192)
+// kevo:decode  attend_sampled  grid(max(SAMP_MIN,cdiv(N,CH))*(N>DENSE_N), Hkv*cdiv(G,8), B) block(128) smem(4*2*8192)
 // kevo:decode  dense           grid(132*(N<=DENSE_N)) block(256) smem(16*8192)
 
 using namespace kevo;
 
-constexpr int GT = 4, MAXD = 256, MAXG = 8;
+constexpr int GT = 8, MAXD = 256, MAXG = 8;  // GT: query heads per attend block
 constexpr int NB = kMaxBins, ROWB = DI / 2;
 constexpr u64 kRotSeed = 0x6b65766f44534121ull;
 
@@ -235,23 +235,25 @@ extern "C" __global__ void __launch_bounds__(128, 3) attend_det(const Args a) {
                      });
 }
 
-// Base sample: sums of x = 2^(s - lse_det) and x^2 per head over this block's draws; the last
-// block turns them into each head's budget.
+// Base sample: sums of x = 2^(s - lse_det) and x^2 per head over this block's draws, their
+// logits on tensor cores (K rows only); the last block turns them into each head's budget.
 extern "C" __global__ void __launch_bounds__(128) base_stats(const Args a) {
-  const int hkv = blockIdx.y, b = blockIdx.z, D = a.D, G = a.Hq / a.Hkv;
+  const int hkv = blockIdx.y, b = blockIdx.z, G = a.Hq / a.Hkv;
   const long long bh = (long long)b * a.Hkv + hkv;
   const int nch = cdiv(a.N, CH), ns = residual_size(a.N), nbase = base_size(ns);
   Layout Ly(a);
-  __shared__ float s_sum[4][MAXG][2];
+  KEVO_CHECK(a.D == kTileD && G <= MAXG);
+  constexpr int kWarps = 4, kStages = 2, kRound = 512;  // draws staged per round
+  __shared__ float s_sum[kWarps][MAXG][2];
+  __shared__ int s_pos[kRound];  // a round's draws; -1: a deterministic token (x = 0, not read)
   __shared__ int s_flag;
-  const RowLanes rl = RowLanes::of(D);
-  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-  const int slot = lane / rl.lpt, li = lane % rl.lpt, d0 = li * 8;
+  extern __shared__ __align__(128) unsigned char tiles[];
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, g = lane >> 2, c = lane & 3;
   // Each head's log-sum-exp over the deterministic set: its det splits' lse merged, a warp a head.
   __shared__ float s_lse[MAXG];
   const int s0 = sampled_splits(nch), nd = det_splits(nch);
-  for (int g = warp; g < G; g += blockDim.x >> 5) {
-    const float* l = Ly.all.lse + Ly.all.row(a, b, hkv * G + g, s0);
+  for (int h = warp; h < G; h += kWarps) {
+    const float* l = Ly.all.lse + Ly.all.row(a, b, hkv * G + h, s0);
     float mx = neg_inf();
     for (int k = lane; k < nd; k += 32) mx = fmaxf(mx, __ldcg(l + k));
     mx = warp_max(mx);
@@ -259,59 +261,65 @@ extern "C" __global__ void __launch_bounds__(128) base_stats(const Args a) {
     if (mx != neg_inf())
       for (int k = lane; k < nd; k += 32) sum += exp2f(__ldcg(l + k) - mx);
     sum = warp_sum(sum);
-    if (lane == 0) s_lse[g] = mx == neg_inf() ? 0.f : mx + log2f(sum);
-  }
-  __syncthreads();
-  float q[MAXG][8], lse[MAXG], sx[MAXG], sxx[MAXG];
-#pragma unroll
-  for (int g = 0; g < MAXG; ++g) {
-    sx[g] = sxx[g] = 0.f;
-    lse[g] = 0.f;
-    if (g < G) {
-      bf16x8_to_float(ld_u4(a.q + q_offset(a, b, hkv * G + g) + d0), q[g]);
-      lse[g] = s_lse[g];
-    }
+    if (lane == 0) s_lse[h] = mx == neg_inf() ? 0.f : mx + log2f(sum);
   }
   const float sl = a.scale * kLog2e;
   const int per = cdiv(nbase, NSB), j0 = blockIdx.x * per, j1 = min(nbase, j0 + per);
-  const __nv_bfloat16* kb = a.k + kv_offset(a, b, hkv, 0) + d0;
   const u32* det_bits = Ly.det_bits + bh * cdiv(a.N, 32);
-  const int step = (blockDim.x >> 5) * rl.slots;
-  for (int base = j0 + warp * rl.slots; base < j1; base += 2 * step) {  // warp-uniform
-    uint4 kr[2];
-    bool ok[2];  // a draw of a deterministic token counts with x = 0: its K row is not read
-#pragma unroll
-    for (int u = 0; u < 2; ++u) {
-      const int j = base + u * step + slot;
-      const int t = j < j1 ? draw(a, 1, bh, j, ns) : 0;
-      ok[u] = j < j1 && !((det_bits[t >> 5] >> (t & 31)) & 1u);
-      kr[u] = ok[u] ? ld_stream(kb + (long long)t * D) : make_uint4(0, 0, 0, 0);
+  const __nv_bfloat16* kb = a.k + kv_offset(a, b, hkv, 0);
+  TileBuf* wb = reinterpret_cast<TileBuf*>(tiles) + warp * kStages;
+  TileAttention<false> at;
+  at.init(a.q + q_offset(a, b, hkv * G), G);
+  float sx = 0.f, sxx = 0.f;  // this lane's share of head g's sums
+#pragma unroll 1
+  for (int r0 = j0; r0 < j1; r0 += kRound) {
+    const int nr = min(kRound, j1 - r0);
+    __syncthreads();  // the previous round's s_pos and tiles are done with (and s_lse is set)
+    for (int i = threadIdx.x; i < nr; i += blockDim.x) {
+      const int t = draw(a, 1, bh, r0 + i, ns);
+      s_pos[i] = (det_bits[t >> 5] >> (t & 31)) & 1u ? -1 : t;
     }
+    __syncthreads();
+    const float lse_g = g < G ? s_lse[g] : 0.f;
+    const int nt_all = cdiv(nr, kTileRows);
+    const int n_mine = warp < nt_all ? (nt_all - warp + kWarps - 1) / kWarps : 0;
+    tile_pipeline<kStages>(
+        wb, n_mine,
+        [&](int k, TileBuf& buf) {
+          const int i0 = (warp + k * kWarps) * kTileRows;
+          issue_tile(
+              buf, kb, kb, min(kTileRows, nr - i0), [&](int i) { return max(s_pos[i0 + i], 0); },
+              false);
+        },
+        [&](int k, const TileBuf& buf) {
+          const int i0 = (warp + k * kWarps) * kTileRows, valid = min(kTileRows, nr - i0);
+          float x[2][4];
+          at.logits(buf, valid, sl, x);
 #pragma unroll
-    for (int u = 0; u < 2; ++u) {
+          for (int nt = 0; nt < 2; ++nt) {
 #pragma unroll
-      for (int g = 0; g < MAXG; ++g) {
-        if (g < G) {
-          const float s = group_sum(dot8(q[g], kr[u]), rl.lpt);
-          if (ok[u] && li == 0) {
-            const float x = exp2f(s * sl - lse[g]);
-            sx[g] += x;
-            sxx[g] += x * x;
+            for (int e = 0; e < 2; ++e) {
+              const int t = nt * 8 + 2 * c + e;
+              if (t < valid && s_pos[i0 + t] >= 0) {
+                const float v = exp2f(x[nt][e] - lse_g);
+                sx += v;
+                sxx += v * v;
+              }
+            }
           }
-        }
-      }
-    }
+        });
   }
-#pragma unroll
-  for (int g = 0; g < MAXG; ++g) {
-    const float x = warp_sum(sx[g]), xx = warp_sum(sxx[g]);
-    if (lane == 0) s_sum[warp][g][0] = x, s_sum[warp][g][1] = xx;
-  }
+  // Head g's sums: its 4 lanes, then the warps.
+  sx += __shfl_xor_sync(0xffffffffu, sx, 1);
+  sx += __shfl_xor_sync(0xffffffffu, sx, 2);
+  sxx += __shfl_xor_sync(0xffffffffu, sxx, 1);
+  sxx += __shfl_xor_sync(0xffffffffu, sxx, 2);
+  if (c == 0) s_sum[warp][g][0] = sx, s_sum[warp][g][1] = sxx;
   __syncthreads();
   if (threadIdx.x < 2 * MAXG) {
-    const int g = threadIdx.x >> 1, m = threadIdx.x & 1;
-    Ly.stats[((bh * NSB + blockIdx.x) * MAXG + g) * 2 + m] =
-        s_sum[0][g][m] + s_sum[1][g][m] + s_sum[2][g][m] + s_sum[3][g][m];
+    const int h = threadIdx.x >> 1, m = threadIdx.x & 1;
+    Ly.stats[((bh * NSB + blockIdx.x) * MAXG + h) * 2 + m] =
+        s_sum[0][h][m] + s_sum[1][h][m] + s_sum[2][h][m] + s_sum[3][h][m];
   }
   if (!arrive_last(Ly.cnt_base + bh, gridDim.x, &s_flag)) return;
   // Budget per head: b = clamp((z sigma n_s / (eps D))^2, n_b, n_s).
@@ -341,40 +349,24 @@ extern "C" __global__ void __launch_bounds__(128) base_stats(const Args a) {
   }
 }
 
-// Sampled draws enter with weight n_s / b_g for head g when draw j < b_g; deterministic tokens
-// are left out (their contribution is exact).
-struct SampledLogits {
-  static constexpr bool kTokenStat = false;
-  float sl;
-  const int* jdx;         // the list's draw numbers
-  const int* budget;      // b_g of the block's heads
-  const float* logw;      // log2(n_s / b_g)
-  __device__ float token_partial(const uint4&, int) const { return 0.f; }
-  template <int NG>
-  __device__ void logits(const float (&qk)[NG], float, int i, bool valid, int,
-                         float (&out)[NG]) const {
-    const int j = valid ? jdx[i] : 0;
-#pragma unroll
-    for (int g = 0; g < NG; ++g) out[g] = j < budget[g] ? qk[g] * sl + logw[g] : neg_inf();
-  }
-};
-
+// Sampled draws enter with weight n_s / b_g for head g when draw j < b_g, on tensor cores
+// (attend_rows); deterministic tokens are left out (their contribution is exact).
 extern "C" __global__ void __launch_bounds__(128) attend_sampled(const Args a) {
   const int c = blockIdx.x, b = blockIdx.z, G = a.Hq / a.Hkv, ngs = cdiv(G, GT);
-  const int hkv = blockIdx.y / ngs, gs = blockIdx.y % ngs;
-  const int h0 = hkv * G + gs * GT, ng = min(GT, G - gs * GT);
-  const long long bh = (long long)b * a.Hkv + hkv;
+  const HeadGroup hg = head_group<GT>(a, b, blockIdx.y / ngs, blockIdx.y % ngs);
+  const long long bh = (long long)b * a.Hkv + hg.hkv;
   const int ns = residual_size(a.N);
   Layout Ly(a);
-  __shared__ int s_list[CH], s_jdx[CH];
+  KEVO_CHECK(a.D == kTileD);
+  __shared__ int s_list[CH];
+  __shared__ u16 s_jdx[CH];  // draw number - j0 (< CH)
   __shared__ int s_budget[GT];
   __shared__ float s_logw[GT];
-  __shared__ float s_red[attend_smem_floats(GT, 4, MAXD)];
-  __shared__ float s_m[GT], s_d[GT], s_o[GT * MAXD];
   __shared__ int scratch[40];
   __shared__ int s_flag;
+  extern __shared__ __align__(128) unsigned char tiles[];
   if (threadIdx.x < GT) {
-    const int bud = threadIdx.x < ng ? Ly.budget[(long long)b * a.Hq + h0 + threadIdx.x] : 0;
+    const int bud = threadIdx.x < hg.ng ? Ly.budget[(long long)b * a.Hq + hg.h0 + threadIdx.x] : 0;
     s_budget[threadIdx.x] = bud;
     s_logw[threadIdx.x] = bud > 0 ? log2f((float)ns / bud) : 0.f;
   }
@@ -393,15 +385,30 @@ extern "C" __global__ void __launch_bounds__(128) attend_sampled(const Args a) {
     }
     int tile;
     const int at = n + block_exclusive_scan(take, scratch, &tile);
-    if (take) s_list[at] = t, s_jdx[at] = j;
+    if (take) s_list[at] = t, s_jdx[at] = (u16)(j - j0);
     n += tile;
   }
   __syncthreads();
-  SampledLogits var{a.scale * kLog2e, s_jdx, s_budget, s_logw};
-  attend_list<GT, 4>(a, b, hkv, h0, ng, s_list, n, var, s_red, s_m, s_d, s_o);
-  write_partials(a, Ly.all, b, h0, ng, c, s_m, s_d, s_o);
-  if (arrive_last(Ly.cnt_all + bh * ngs + gs, gridDim.x, &s_flag))
-    merge_partials_to_output(a, Ly.all, b, h0, ng);
+  const int lane = threadIdx.x & 31, g = lane >> 2, cl = lane & 3;
+  const int bud_g = g < hg.ng ? s_budget[g] - j0 : 0;  // head g takes list entries of jdx < bud_g
+  const float logw_g = g < hg.ng ? s_logw[g] : 0.f;
+  attend_rows<4, 2>(
+      a, hg, n, [&](int i) { return s_list[i]; }, reinterpret_cast<TileBuf*>(tiles),
+      [&](int i0, int valid, float(&x)[2][4]) {
+#pragma unroll
+        for (int nt = 0; nt < 2; ++nt) {
+#pragma unroll
+          for (int e = 0; e < 2; ++e) {
+            const int t = nt * 8 + 2 * cl + e;
+            if (t < valid) x[nt][e] = (int)s_jdx[i0 + t] < bud_g ? x[nt][e] + logw_g : neg_inf();
+          }
+        }
+      },
+      [&](int h, int d, float num, float m, float den) {
+        Ly.all.store(a, b, hg.h0 + h, c, d, num, m, den);
+      });
+  if (arrive_last(Ly.cnt_all + bh * ngs + blockIdx.y % ngs, gridDim.x, &s_flag))
+    merge_partials_to_output(a, Ly.all, b, hg.h0, hg.ng);
 }
 
 // Below the crossover: the dense baseline's decode (kevo/dense_decode.cuh), 8 warps, 2 stages.

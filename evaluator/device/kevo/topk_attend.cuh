@@ -134,6 +134,52 @@ __device__ __forceinline__ void attend_chunk(const Args& a, const HeadGroup& hg,
   __syncthreads();  // bufs are free again
 }
 
+// Attention of hg's heads over n listed K/V rows, by one block of kWarps warps on tensor cores
+// with kStages tiles in flight a warp, no residual (the sampled parts of vattention): row_of(i)
+// is list entry i's token position in the (b, hkv) cache, adjust(i0, valid, x) may change the
+// base-2 logits of the tile of entries i0 .. i0 + valid - 1 before its softmax (x as in
+// attend_chunk's hook), and out(g, d, num, m, den) receives head g's result as attend_chunk's
+// does. bufs: attend_chunk_smem(kWarps, kStages) bytes of shared memory, free on entry,
+// clobbered. D = 128. All threads must call.
+template <int kWarps, int kStages, class RowOf, class Adjust, class Out>
+__device__ __forceinline__ void attend_rows(const Args& a, const HeadGroup& hg, int n, RowOf row_of,
+                                            TileBuf* bufs, Adjust adjust, Out out) {
+  const int warp = threadIdx.x >> 5;
+  const __nv_bfloat16* kb = a.k + kv_offset(a, hg.b, hg.hkv, 0);
+  const __nv_bfloat16* vb = a.v + kv_offset(a, hg.b, hg.hkv, 0);
+  const int tiles = cdiv(n, kTileRows);
+  const float sl = a.scale * kLog2e;
+  TileBuf* wb = bufs + warp * kStages;
+  TileAttention<false> at;
+  at.init(a.q + q_offset(a, hg.b, hg.h0), hg.ng);
+  const int n_mine = warp < tiles ? (tiles - warp + kWarps - 1) / kWarps : 0;
+  tile_pipeline<kStages>(
+      wb, n_mine,
+      [&](int k, TileBuf& buf) {
+        const int i0 = (warp + k * kWarps) * kTileRows;
+        issue_tile(buf, kb, vb, min(kTileRows, n - i0), [&](int i) { return row_of(i0 + i); });
+      },
+      [&](int k, const TileBuf& buf) {
+        const int i0 = (warp + k * kWarps) * kTileRows, valid = min(kTileRows, n - i0);
+        float x[2][4];
+        at.logits(buf, valid, sl, x);
+        adjust(i0, valid, x);
+        at.softmax(x);
+        at.accumulate(buf, x, valid);
+      });
+  at.finish();
+  at.store_state(reinterpret_cast<float*>(wb), hg.ng);  // each warp in its idle first buffer
+  __syncthreads();
+  constexpr int WS = kStages * (int)(sizeof(TileBuf) / sizeof(float));  // floats per warp
+  const float* all = reinterpret_cast<const float*>(bufs);
+  for (int e = threadIdx.x; e < hg.ng * kTileD; e += blockDim.x) {
+    const int g = e / kTileD, d = e % kTileD;
+    const TileRow t = combine_warps<kWarps>(all, WS, g, d);
+    out(g, d, t.num, t.m, t.den);
+  }
+  __syncthreads();  // bufs are free again
+}
+
 // Where a top-k attend block stands in a grid (nch * parts, Hkv * cdiv(G, kGT), B): its heads, its
 // chunk, and which part of the chunk's list it attends.
 struct TopkBlock {
