@@ -9,8 +9,8 @@ it attends (K and V, 2*D bytes each; residual draws read K only), the per-chunk 
 residual estimate, and q and o. Workspace traffic of an implementation (keys, histograms,
 partials) is not counted: it is what a better kernel removes. Time at the roofline is bytes over
 the copy bandwidth (kevo doctor's, bytes read + written; default: the H200's measured 4040 GB/s).
-Without SEED arguments, every seed in seeds/. A seed at N <= its DENSE_N attends densely and reads
-what the dense seed reads. Data-dependent budgets take their smallest value:
+Without SEED arguments, every seed in seeds/. A seed at N <= its DENSE_N (or B*N <= its DENSE_BN)
+attends densely and reads what the dense seed reads. Data-dependent budgets take their smallest value:
 vattention's sampled budget is its base sample, magicpig_lsh samples --magicpig-frac of the
 tokens (the CPU simulation in its header measured ~0.19).
 """
@@ -62,7 +62,8 @@ def seed_bytes(seed, p, s, magicpig_frac):
     heads = B * Hkv
     row = 2 * D  # one K or V row, bf16
     qo = 2 * B * Hq * D * 2
-    if seed == "dense_flashdecode" or N <= p.get("DENSE_N", 0):  # below a crossover: dense
+    if seed == "dense_flashdecode" or N <= p.get("DENSE_N", 0) or B * N <= p.get("DENSE_BN", 0):
+        # below a crossover (per sequence, DENSE_N, or over the batch, DENSE_BN): dense
         return 0, heads * N * 2 * row, qo
     if seed == "dsa_indexer":
         # Chunks of CH, or CH/2 (attend_half) where CH would give fewer than FILL blocks; each

@@ -26,12 +26,14 @@
 // Index: TABLES + 4 bytes per token per KV head (100 at the default) + the key mean.
 // Error target: mean relative error <= 0.15 on the llama3-8b suite at the defaults (measured
 // figures in seeds/README.md).
-// Crossover: at N <= DENSE_N (default 8192) only `dense` runs (the dense seed's decode,
-// kevo/dense_decode.cuh; the other decode grids are 0 there, so they are not launched): at short
-// contexts selecting costs more than it saves, and dense is exact.
+// Crossover: where the batch's caches hold B*N <= DENSE_BN tokens (default 32768) only `dense`
+// runs (the dense seed's decode, kevo/dense_decode.cuh; the other decode grids are 0 there, so
+// they are not launched): there the sampling chain's fixed costs outweigh what it saves, and
+// dense is exact. Counted over the batch, not per sequence: at B8-N32K the GPU is full and
+// sampling pays (H100: vattention 0.91x at B1-N32K, 1.65x at B8-N32K on its sparse path).
 // Roofline (scripts/roofline.py, default params, llama3-8b B1-N8K / B1-N32K / B1-N128K /
-// B8-N32K): the method reads 33.6 / 51.2 / 203.8 / 409.7 MB per decode call,
-// 8.4 / 12.8 / 51.0 / 102.4 us at 4 TB/s (dense at N <= DENSE_N). This counts one head's
+// B8-N32K): the method reads 33.6 / 134.2 / 203.8 / 409.7 MB per decode call,
+// 8.4 / 33.6 / 51.0 / 102.4 us at 4 TB/s (dense at B*N <= DENSE_BN). This counts one head's
 // samples (~19% of the tokens) per KV head; the attention reads the union of the group's
 // samples, ~57% of the rows for 4 independent heads (1 - 0.81^4), which caps this seed near
 // 1.3x of dense at any speed: per-head sampling is the method's, and its cost.
@@ -46,15 +48,15 @@
 // kevo:param WIN = 64 in {64, 128, 256}
 // kevo:param CH = 1024 in {1024, 2048}
 // kevo:param ASTAGES = 2 in {1, 2, 3}
-// kevo:param DENSE_N = 8192 in {0, 8192, 16384}
+// kevo:param DENSE_BN = 32768 in {0, 8192, 16384, 32768, 65536}
 // kevo:index      B*Hkv*N*(TABLES+4) + B*Hkv*D*4 + 768
 // kevo:workspace  max(B*Hkv*G*TABLES + B*Hkv*N*2 + (B*Hq*(D+1)*4 + B*Hkv*cdiv(G,8)*8)*cdiv(N,CH)*max(1,min(8,32/cdiv(N,CH))) + 1536, (132 + B*Hkv*cdiv(G,16)) * (min(G,16)*(D+1)*4 + 8) + 1024)
 // kevo:build   key_mean   grid(Hkv, B) block(256)
 // kevo:build   hash_keys  grid(cdiv(N,64), Hkv, B) block(256)
-// kevo:decode  query_codes grid(TABLES*(N>DENSE_N), Hkv, B) block(64)
-// kevo:decode  score      grid(cdiv(N,CH)*(N>DENSE_N), Hkv, B) block(256)
-// kevo:decode  attend     grid(cdiv(N,CH)*max(1,min(8,32/cdiv(N,CH)))*(N>DENSE_N), Hkv*cdiv(G,8), B) block(128) smem(4*ASTAGES*8192)
-// kevo:decode  dense      grid(132*(N<=DENSE_N)) block(256) smem(16*8192)
+// kevo:decode  query_codes grid(TABLES*(B*N>DENSE_BN), Hkv, B) block(64)
+// kevo:decode  score      grid(cdiv(N,CH)*(B*N>DENSE_BN), Hkv, B) block(256)
+// kevo:decode  attend     grid(cdiv(N,CH)*max(1,min(8,32/cdiv(N,CH)))*(B*N>DENSE_BN), Hkv*cdiv(G,8), B) block(128) smem(4*ASTAGES*8192)
+// kevo:decode  dense      grid(132*(B*N<=DENSE_BN)) block(256) smem(16*8192)
 
 using namespace kevo;
 

@@ -30,12 +30,14 @@
 // Index: DI/2 + 4 bytes per token per KV head (36 B at DI=64) + the key mean.
 // Error target: mean relative error <= 0.1 on the llama3-8b suite at the defaults (measured
 // figures in seeds/README.md).
-// Crossover: at N <= DENSE_N (default 8192) only `dense` runs (the dense seed's decode,
-// kevo/dense_decode.cuh; the other decode grids are 0 there, so they are not launched): at short
-// contexts selecting costs more than it saves, and dense is exact.
+// Crossover: where the batch's caches hold B*N <= DENSE_BN tokens (default 32768) only `dense`
+// runs (the dense seed's decode, kevo/dense_decode.cuh; the other decode grids are 0 there, so
+// they are not launched): there the sampling chain's fixed costs outweigh what it saves, and
+// dense is exact. Counted over the batch, not per sequence: at B8-N32K the GPU is full and
+// sampling pays (H100: vattention 0.91x at B1-N32K, 1.65x at B8-N32K on its sparse path).
 // Roofline (scripts/roofline.py, default params, llama3-8b B1-N8K / B1-N32K / B1-N128K /
-// B8-N32K): the method reads 33.6 / 24.4 / 95.5 / 195.5 MB per decode call,
-// 8.4 / 6.1 / 23.9 / 48.9 us at 4 TB/s (dense at N <= DENSE_N).
+// B8-N32K): the method reads 33.6 / 134.2 / 95.5 / 195.5 MB per decode call,
+// 8.4 / 33.6 / 23.9 / 48.9 us at 4 TB/s (dense at B*N <= DENSE_BN).
 #include "kevo/attention.cuh"
 
 // EVOLVE-BLOCK-START
@@ -48,19 +50,19 @@
 // kevo:param SINK = 64 in {16, 64, 128}
 // kevo:param WIN = 128 in {64, 128, 256}
 // kevo:param CH = 2048 in {1024, 2048}
-// kevo:param DENSE_N = 8192 in {0, 8192, 16384, 32768}
+// kevo:param DENSE_BN = 32768 in {0, 8192, 16384, 32768, 65536}
 // kevo:param NSB = 32 in {16, 32, 64, 128}
 // kevo:param SAMP_MIN = 32 in {16, 32, 64}
 // kevo:index      B*Hkv*N*(DI/2+4) + B*Hkv*D*4 + 768
 // kevo:workspace  max(B*Hkv*N*2 + B*Hkv*cdiv(N,CH)*(1024*2 + 8) + B*Hkv*cdiv(N,32)*4 + B*Hq*(cdiv(N,CH)*max(1,min(8,32/cdiv(N,CH)))+max(SAMP_MIN,cdiv(N,CH)))*(D+1)*4 + B*Hkv*NSB*16*4 + B*Hq*4 + B*Hkv*4 + B*Hkv*(cdiv(G,4)+1)*4 + 4096, (132 + B*Hkv*cdiv(G,16)) * (min(G,16)*(D+1)*4 + 8) + 1024)
 // kevo:build   key_mean        grid(Hkv, B) block(256)
 // kevo:build   index_keys      grid(cdiv(N,64), Hkv, B) block(256)
-// kevo:decode  score           grid(cdiv(N,CH)*(N>DENSE_N), Hkv, B) block(256)
-// kevo:decode  threshold       grid(Hkv*(N>DENSE_N), B) block(1024)
-// kevo:decode  attend_det      grid(cdiv(N,CH)*max(1,min(8,32/cdiv(N,CH)))*(N>DENSE_N), Hkv*cdiv(G,8), B) block(128) smem(4*2*8192)
-// kevo:decode  base_stats      grid(NSB*(N>DENSE_N), Hkv, B) block(128) smem(4*2*8192)
-// kevo:decode  attend_sampled  grid(max(SAMP_MIN,cdiv(N,CH))*(N>DENSE_N), Hkv*cdiv(G,8), B) block(128) smem(4*2*8192)
-// kevo:decode  dense           grid(132*(N<=DENSE_N)) block(256) smem(16*8192)
+// kevo:decode  score           grid(cdiv(N,CH)*(B*N>DENSE_BN), Hkv, B) block(256)
+// kevo:decode  threshold       grid(Hkv*(B*N>DENSE_BN), B) block(1024)
+// kevo:decode  attend_det      grid(cdiv(N,CH)*max(1,min(8,32/cdiv(N,CH)))*(B*N>DENSE_BN), Hkv*cdiv(G,8), B) block(128) smem(4*2*8192)
+// kevo:decode  base_stats      grid(NSB*(B*N>DENSE_BN), Hkv, B) block(128) smem(4*2*8192)
+// kevo:decode  attend_sampled  grid(max(SAMP_MIN,cdiv(N,CH))*(B*N>DENSE_BN), Hkv*cdiv(G,8), B) block(128) smem(4*2*8192)
+// kevo:decode  dense           grid(132*(B*N<=DENSE_BN)) block(256) smem(16*8192)
 
 using namespace kevo;
 
