@@ -25,7 +25,7 @@ namespace kevo {
   X(cuEventCreate) X(cuEventDestroy) X(cuEventRecord) X(cuEventSynchronize)                \
   X(cuEventElapsedTime) X(cuEventQuery) X(cuModuleLoadData) X(cuModuleLoadDataEx)          \
   X(cuModuleUnload) X(cuModuleGetFunction) X(cuFuncGetAttribute) X(cuFuncSetAttribute)     \
-  X(cuLaunchKernel) X(cuOccupancyMaxActiveBlocksPerMultiprocessor)
+  X(cuLaunchKernel) X(cuLaunchKernelEx) X(cuOccupancyMaxActiveBlocksPerMultiprocessor)
 
 struct CudaDriver {
 #define KEVO_DECLARE_FN(name) decltype(&::name) name = nullptr;

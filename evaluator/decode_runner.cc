@@ -73,7 +73,7 @@ bool Runner::setup() {
   return true;
 }
 
-bool Runner::launch_kernel(const PlanKernel& k) {
+bool Runner::launch_kernel(const PlanKernel& k, bool after_decode_kernel) {
   void* params[] = {&args_};
   const ResolvedLaunch& l = k.launch;
   const unsigned threads = l.block[0] * l.block[1] * l.block[2];
@@ -85,8 +85,27 @@ bool Runner::launch_kernel(const PlanKernel& k) {
                     " registers per thread, so a block may have at most " +
                     std::to_string(k.max_threads) + " threads");
   }
-  CUresult r = drv_.cuLaunchKernel(k.fn, l.grid[0], l.grid[1], l.grid[2], l.block[0], l.block[1],
-                                   l.block[2], l.smem, c_.stream(), params, nullptr);
+  CUresult r;
+  if (l.pdl && after_decode_kernel) {
+    // Programmatic dependent launch: this grid may start once every block of the kernel before
+    // it has run kevo::launch_dependents() (or exited); kevo::wait_prior_kernels() in it waits
+    // for that kernel's completion and memory. Only after a decode kernel of the same call: the
+    // checks and the L2 flush before a call's first kernel stay ordinary stream dependencies.
+    CUlaunchAttribute attr{};
+    attr.id = CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION;
+    attr.value.programmaticStreamSerializationAllowed = 1;
+    CUlaunchConfig cfg{};
+    cfg.gridDimX = l.grid[0], cfg.gridDimY = l.grid[1], cfg.gridDimZ = l.grid[2];
+    cfg.blockDimX = l.block[0], cfg.blockDimY = l.block[1], cfg.blockDimZ = l.block[2];
+    cfg.sharedMemBytes = l.smem;
+    cfg.hStream = c_.stream();
+    cfg.attrs = &attr;
+    cfg.numAttrs = 1;
+    r = drv_.cuLaunchKernelEx(&cfg, k.fn, params, nullptr);
+  } else {
+    r = drv_.cuLaunchKernel(k.fn, l.grid[0], l.grid[1], l.grid[2], l.block[0], l.block[1],
+                            l.block[2], l.smem, c_.stream(), params, nullptr);
+  }
   if (r != CUDA_SUCCESS) {
     Status st = c_.check(r, "cuLaunchKernel");
     if (c_.poisoned()) return driver_failed(st, "the launch of " + what);
@@ -102,7 +121,7 @@ bool Runner::launch_kernels(const std::vector<PlanKernel>& ks, CUevent* evs, uin
                             bool every_kernel) {
   args_.seed = seed;
   for (size_t i = 0; i < ks.size(); ++i) {
-    if (!launch_kernel(ks[i])) return false;
+    if (!launch_kernel(ks[i], i > 0 && ks[i - 1].launch.phase == Phase::kDecode)) return false;
     if (evs && (every_kernel || i + 1 == ks.size())) {
       Status st = c_.check(drv_.cuEventRecord(evs[i + 1], c_.stream()), "cuEventRecord");
       if (!st.ok()) return driver_failed(st, "timing");

@@ -65,7 +65,9 @@ class Runner {
   // caller's stream does not pay).
   bool launch_kernels(const std::vector<PlanKernel>& ks, CUevent* evs, uint64_t seed,
                       bool every_kernel = true);
-  bool launch_kernel(const PlanKernel& k);  // with args_ as they are
+  // With args_ as they are; after_decode_kernel: the kernel before it in the stream is a decode
+  // kernel of the same call (a plan line's pdl applies only then).
+  bool launch_kernel(const PlanKernel& k, bool after_decode_kernel = false);
   bool enqueue_call(int slot, uint64_t q_seed, uint64_t arg_seed, bool flush, int ref_cur,
                     int ref_prev, bool every_kernel = true);
   bool enqueue_integrity_checks(bool kv, bool index);

@@ -101,6 +101,7 @@ Result<ResolvedPlan> resolve_plan(const TaskSpec& spec, const std::map<std::stri
                                     " (227 KB, the most a block can have)", shape);
     }
     l.smem = static_cast<unsigned>(*sm);
+    l.pdl = k.pdl;
     plan.launches.push_back(l);
   }
   bool decodes = false;

@@ -134,10 +134,10 @@ Result<PlanExpr> parse_expr(const std::string& text, int line, const std::string
   return e;
 }
 
-// `NAME grid(x[,y[,z]]) block(x[,y[,z]]) [smem(EXPR)]`
+// `NAME grid(x[,y[,z]]) block(x[,y[,z]]) [smem(EXPR)] [pdl]` (pdl: decode only)
 Result<KernelLaunchSpec> parse_kernel(const std::string& rest, Phase phase, int line) {
   const std::string directive = phase == Phase::kBuild ? "kevo:build" : "kevo:decode";
-  const std::string usage = " (expected '" + directive + " NAME grid(X[, Y[, Z]]) block(X[, Y[, Z]]) [smem(BYTES)]')";
+  const std::string usage = " (expected '" + directive + " NAME grid(X[, Y[, Z]]) block(X[, Y[, Z]]) [smem(BYTES)]" + std::string(phase == Phase::kDecode ? " [pdl]" : "") + "')";
   KernelLaunchSpec k;
   k.phase = phase;
   k.line = line;
@@ -151,6 +151,15 @@ Result<KernelLaunchSpec> parse_kernel(const std::string& rest, Phase phase, int 
   while (true) {
     std::string clause = read_identifier(rest, pos);
     if (clause.empty()) break;
+    if (clause == "pdl") {
+      if (phase != Phase::kDecode) {
+        return line_error(line, directive + " " + k.name +
+                                    ": pdl is for decode kernels (a build kernel runs alone)");
+      }
+      if (!seen.insert(clause).second) return line_error(line, directive + " " + k.name + ": pdl given twice");
+      k.pdl = true;
+      continue;
+    }
     if (clause != "grid" && clause != "block" && clause != "smem") {
       return line_error(line, directive + " " + k.name + ": unknown clause '" + clause + "'" + usage);
     }

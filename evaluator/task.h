@@ -44,6 +44,10 @@ struct KernelLaunchSpec {
   PlanExpr grid[3];  // x, y, z (missing dimensions are "1")
   PlanExpr block[3];
   PlanExpr smem;     // dynamic shared memory bytes ("0" when absent)
+  // `pdl` (decode only): launched as a programmatic dependent of the decode kernel before it, so
+  // its blocks may start while that kernel's last blocks run; the kernel must call
+  // kevo::wait_prior_kernels() before it touches anything an earlier kernel writes.
+  bool pdl = false;
   int line = 0;
 };
 
@@ -86,6 +90,7 @@ struct ResolvedLaunch {
   unsigned grid[3];  // a 0 on any axis: not launched for this shape (a plan's crossover)
   unsigned block[3];
   unsigned smem;
+  bool pdl = false;  // KernelLaunchSpec::pdl
   bool launched() const { return grid[0] > 0 && grid[1] > 0 && grid[2] > 0; }
 };
 

@@ -54,7 +54,7 @@
 // kevo:build   hash_keys  grid(cdiv(N,64), Hkv, B) block(256)
 // kevo:build   value_sums grid(cdiv(N,CH), Hkv, B) block(256)
 // kevo:decode  score      grid(cdiv(N,CH)*(N>DENSE_N), Hkv, B) block(256)
-// kevo:decode  attend     grid(cdiv(N,CH)*max(1,min(8,32/cdiv(N,CH)))*(N>DENSE_N), Hkv*cdiv(G,8), B) block(128) smem(4*ASTAGES*8192)
+// kevo:decode  attend     grid(cdiv(N,CH)*max(1,min(8,32/cdiv(N,CH)))*(N>DENSE_N), Hkv*cdiv(G,8), B) block(128) smem(4*ASTAGES*8192) pdl
 // kevo:decode  dense      grid(132*(N<=DENSE_N)) block(256) smem(16*8192)
 
 using namespace kevo;
@@ -219,6 +219,7 @@ extern "C" __global__ void __launch_bounds__(256) score(const Args a) {
   }
   __syncthreads();
   const int nch = cdiv(N, CH);
+  launch_dependents();  // the keys are written: the attend may start its blocks
   store_hist_and_select(
       a, s_hist,
       {L.hist + bh * nch * NB, L.sel + bh * nch, L.score_flags + bh * nch, nch, NB, N / TOPK_DIV},
@@ -229,6 +230,8 @@ extern "C" __global__ void __launch_bounds__(128, 3) attend(const Args a) {
   const TopkBlock tb = topk_block<GT>(a, CH, true);
   const long long bh = (long long)tb.hg.b * a.Hkv + tb.hg.hkv;
   const Layout L(a);
+  launch_dependents();
+  wait_prior_kernels();
   attend_keyed<CH, 4, ASTAGES, RSAMP>(a, tb, L.keys + bh * a.N + tb.base,
                                       L.sel + bh * tb.nch + tb.chunk,
                                       L.vsum + (bh * tb.nch + tb.chunk) * a.D, L.out);

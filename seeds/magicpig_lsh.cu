@@ -54,8 +54,8 @@
 // kevo:build   key_mean   grid(Hkv, B) block(256)
 // kevo:build   hash_keys  grid(cdiv(N,64), Hkv, B) block(256)
 // kevo:decode  query_codes grid(TABLES*(B*N>DENSE_BN), Hkv, B) block(64)
-// kevo:decode  score      grid(cdiv(N,CH)*(B*N>DENSE_BN), Hkv, B) block(256)
-// kevo:decode  attend     grid(cdiv(N,CH)*max(1,min(8,32/cdiv(N,CH)))*(B*N>DENSE_BN), Hkv*cdiv(G,8), B) block(128) smem(4*ASTAGES*8192)
+// kevo:decode  score      grid(cdiv(N,CH)*(B*N>DENSE_BN), Hkv, B) block(256) pdl
+// kevo:decode  attend     grid(cdiv(N,CH)*max(1,min(8,32/cdiv(N,CH)))*(B*N>DENSE_BN), Hkv*cdiv(G,8), B) block(128) smem(4*ASTAGES*8192) pdl
 // kevo:decode  dense      grid(132*(B*N<=DENSE_BN)) block(256) smem(16*8192)
 
 using namespace kevo;
@@ -141,6 +141,7 @@ __device__ __forceinline__ float sample_prob(float cos_theta) {
 
 // Code byte of table l for each query head of the group (one block per table).
 extern "C" __global__ void __launch_bounds__(64) query_codes(const Args a) {
+  launch_dependents();
   const int l = blockIdx.x, hkv = blockIdx.y, b = blockIdx.z;
   const int D = a.D, WD = D / 32, G = a.Hq / a.Hkv;
   const long long bh = (long long)b * a.Hkv + hkv;
@@ -177,6 +178,8 @@ extern "C" __global__ void __launch_bounds__(256) score(const Args a) {
   Layout Ly(a);
   __shared__ u32 s_qcode[MAXG * TABLES / 4];
   __shared__ __align__(16) u16 s_keys[CH];
+  launch_dependents();
+  wait_prior_kernels();
   for (int i = threadIdx.x; i < G * TABLES / 4; i += blockDim.x)
     s_qcode[i] = reinterpret_cast<const u32*>(Ly.qcodes + bh * G * TABLES)[i];
   __syncthreads();
@@ -289,6 +292,8 @@ extern "C" __global__ void __launch_bounds__(128, 3) attend(const Args a) {
       if (lane == 0) s_qmu[g] = qm, s_qn[g] = sqrtf(qq);
     }
   }
+  launch_dependents();
+  wait_prior_kernels();  // the keys are the score kernel's
   // The chunk's sampled and forced tokens, in order (keys 1 .. 2^G - 1 and kKeyForced pass the
   // threshold 0 with no tie taken).
   load_keys(Ly.keys + bh * a.N + tb.base, tb.n_items, s_keys);

@@ -47,8 +47,8 @@
 // kevo:build   page_bounds  grid(cdiv(N,PAGE*8), Hkv, B) block(256)
 // kevo:build   value_sums   grid(cdiv(N,PAGE*CHP), Hkv, B) block(256)
 // kevo:decode  score        grid(cdiv(N,PAGE*64)*(N>DENSE_N), Hkv, B) block(256)
-// kevo:decode  threshold    grid(Hkv*(N>DENSE_N), B) block(1024)
-// kevo:decode  attend       grid(cdiv(N,PAGE*CHP)*max(1,min(8,32/cdiv(N,PAGE*CHP)))*(N>DENSE_N), Hkv*cdiv(G,8), B) block(128) smem(4*ASTAGES*8192)
+// kevo:decode  threshold    grid(Hkv*(N>DENSE_N), B) block(1024) pdl
+// kevo:decode  attend       grid(cdiv(N,PAGE*CHP)*max(1,min(8,32/cdiv(N,PAGE*CHP)))*(N>DENSE_N), Hkv*cdiv(G,8), B) block(128) smem(4*ASTAGES*8192) pdl
 // kevo:decode  dense        grid(132*(N<=DENSE_N)) block(256) smem(16*8192)
 
 using namespace kevo;
@@ -126,6 +126,7 @@ extern "C" __global__ void __launch_bounds__(256) score(const Args a) {
   Layout Ly(a);
   KEVO_CHECK(Ly.ws_end <= a.workspace_bytes && G <= MAXG);
   KEVO_CHECK(RowLanes::supported(D) && D <= MAXD);
+  launch_dependents();
   const RowLanes rl = RowLanes::of(D);
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const int slot = lane / rl.lpt, d0 = (lane % rl.lpt) * 8;
@@ -190,6 +191,8 @@ extern "C" __global__ void __launch_bounds__(1024) threshold(const Args a) {
   Layout Ly(a);
   __shared__ u32 s_hist[2048];
   __shared__ int scratch[40];
+  launch_dependents();
+  wait_prior_kernels();
   // Up to 8192 pages (128K tokens at PAGE=16) are read once into shared memory, where one
   // histogram pass and an exact rank of the few scores in the k-th's bin find the threshold
   // (select_kth_staged; the three radix passes read the keys three times).
@@ -236,6 +239,8 @@ extern "C" __global__ void __launch_bounds__(128, 3) attend(const Args a) {
   __shared__ int s_samp[RSAMP > 0 ? RSAMP : 1];
   __shared__ int s_scratch[40];
   extern __shared__ __align__(16) unsigned char dyn[];
+  launch_dependents();
+  wait_prior_kernels();
 
   // Selected pages of this chunk, expanded to their tokens (chunk-local positions, in order).
   const u32 t = Ly.thresh[bh];

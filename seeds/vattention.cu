@@ -58,10 +58,10 @@
 // kevo:build   key_mean        grid(Hkv, B) block(256)
 // kevo:build   index_keys      grid(cdiv(N,64), Hkv, B) block(256)
 // kevo:decode  score           grid(cdiv(N,CH)*(B*N>DENSE_BN), Hkv, B) block(256)
-// kevo:decode  threshold       grid(Hkv*(B*N>DENSE_BN), B) block(1024)
-// kevo:decode  attend_det      grid(cdiv(N,CH)*max(1,min(8,32/cdiv(N,CH)))*(B*N>DENSE_BN), Hkv*cdiv(G,8), B) block(128) smem(4*2*8192)
-// kevo:decode  base_stats      grid(NSB*(B*N>DENSE_BN), Hkv, B) block(128) smem(4*2*8192)
-// kevo:decode  attend_sampled  grid(max(SAMP_MIN,cdiv(N,CH))*(B*N>DENSE_BN), Hkv*cdiv(G,8), B) block(128) smem(4*2*8192)
+// kevo:decode  threshold       grid(Hkv*(B*N>DENSE_BN), B) block(1024) pdl
+// kevo:decode  attend_det      grid(cdiv(N,CH)*max(1,min(8,32/cdiv(N,CH)))*(B*N>DENSE_BN), Hkv*cdiv(G,8), B) block(128) smem(4*2*8192) pdl
+// kevo:decode  base_stats      grid(NSB*(B*N>DENSE_BN), Hkv, B) block(128) smem(4*2*8192) pdl
+// kevo:decode  attend_sampled  grid(max(SAMP_MIN,cdiv(N,CH))*(B*N>DENSE_BN), Hkv*cdiv(G,8), B) block(128) smem(4*2*8192) pdl
 // kevo:decode  dense           grid(132*(B*N<=DENSE_BN)) block(256) smem(16*8192)
 
 using namespace kevo;
@@ -150,6 +150,7 @@ extern "C" __global__ void __launch_bounds__(256) index_keys(const Args a) {
 
 // Approximate top-k scores (the int4 lightning-indexer score of dsa_indexer.cu).
 extern "C" __global__ void __launch_bounds__(256) score(const Args a) {
+  launch_dependents();
   const int c = blockIdx.x, hkv = blockIdx.y, b = blockIdx.z;
   const int D = a.D, G = a.Hq / a.Hkv, N = a.N;
   const long long bh = (long long)b * a.Hkv + hkv;
@@ -198,6 +199,8 @@ extern "C" __global__ void __launch_bounds__(256) score(const Args a) {
 
 extern "C" __global__ void __launch_bounds__(1024) threshold(const Args a) {
   const Layout Ly(a);
+  launch_dependents();
+  wait_prior_kernels();
   threshold_block(a, Ly.hist, cdiv(a.N, CH), NB, a.N / HEAVY_DIV, Ly.sel);
 }
 
@@ -218,6 +221,8 @@ extern "C" __global__ void __launch_bounds__(128, 3) attend_det(const Args a) {
   extern __shared__ __align__(16) unsigned char tiles[];
   static_assert(CH * 2 <= 4 * 2 * 8192, "the keys fit the tiles");
   u16* s_keys = reinterpret_cast<u16*>(tiles);  // dead once compact_chunk has synced
+  launch_dependents();
+  wait_prior_kernels();
   load_keys(Ly.keys + bh * a.N + tb.base, tb.n_items, s_keys);
   const int n = compact_chunk(
       tb.n_items, [&](int i) { return s_keys[i]; }, Ly.sel[bh * tb.nch + tb.chunk], s_list,
@@ -251,6 +256,8 @@ extern "C" __global__ void __launch_bounds__(128) base_stats(const Args a) {
   __shared__ int s_flag;
   extern __shared__ __align__(128) unsigned char tiles[];
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, g = lane >> 2, c = lane & 3;
+  launch_dependents();
+  wait_prior_kernels();
   // Each head's log-sum-exp over the deterministic set: its det splits' lse merged, a warp a head.
   __shared__ float s_lse[MAXG];
   const int s0 = sampled_splits(nch), nd = det_splits(nch);
@@ -367,6 +374,8 @@ extern "C" __global__ void __launch_bounds__(128) attend_sampled(const Args a) {
   __shared__ int scratch[40];
   __shared__ int s_flag;
   extern __shared__ __align__(128) unsigned char tiles[];
+  launch_dependents();
+  wait_prior_kernels();
   if (threadIdx.x < GT) {
     const int bud = threadIdx.x < hg.ng ? Ly.budget[(long long)b * a.Hq + hg.h0 + threadIdx.x] : 0;
     s_budget[threadIdx.x] = bud;

@@ -97,6 +97,14 @@ TEST_F(AntiCheat, StaticAndDynamicSharedMemoryOver48KIsOk) {
   EXPECT_LE(r.metrics["mean_rel_err"], 0.005);
 }
 
+// Three kernels, the last two launched as programmatic dependents of the one before: their
+// blocks start early and wait (kevo::wait_prior_kernels) for the data they read.
+TEST_F(AntiCheat, ProgrammaticDependentLaunchKeepsKernelsInOrder) {
+  EvalResult r = eval("tests/kernels/pdl_chain.cu");
+  ASSERT_EQ(r.status, EvalStatus::kOk) << r.message;
+  EXPECT_LE(r.metrics["mean_rel_err"], 0.005);
+}
+
 TEST_F(AntiCheat, CachingAcrossCallsIsCheat) {
   EXPECT_STATUS(eval("tests/kernels/caches_results.cu"), EvalStatus::kCheatDetected, "earlier query");
 }

@@ -150,6 +150,30 @@ TEST(TaskSpec, MinimalFileDefaults) {
   EXPECT_FALSE(s->has_evolve_block);
 }
 
+// `pdl`: a decode kernel launched as a programmatic dependent of the decode kernel before it.
+TEST(TaskSpec, PdlMarksDecodeKernels) {
+  auto s = parse_task_spec(
+      "// kevo:decode a grid(1) block(32)\n"
+      "// kevo:decode b grid(1) block(32) smem(1024) pdl\n"
+      "// kevo:decode c grid(1) pdl block(32)\n");
+  ASSERT_TRUE(s.ok()) << s.status().message();
+  ASSERT_EQ(s->kernels.size(), 3u);
+  EXPECT_FALSE(s->kernels[0].pdl);
+  EXPECT_TRUE(s->kernels[1].pdl);
+  EXPECT_EQ(s->kernels[1].smem.text(), "1024");
+  EXPECT_TRUE(s->kernels[2].pdl);
+  auto plan = resolve_plan(*s, {}, Shape{1, 32, 8, 1024, 128});
+  ASSERT_TRUE(plan.ok()) << plan.status().message();
+  EXPECT_FALSE(plan->launches[0].pdl);
+  EXPECT_TRUE(plan->launches[1].pdl);
+  EXPECT_NE(spec_error("// kevo:build k grid(1) block(32) pdl\n" + kDecode).find("pdl is for decode kernels"),
+            std::string::npos);
+  EXPECT_NE(spec_error("// kevo:decode k grid(1) block(32) pdl pdl\n").find("pdl given twice"),
+            std::string::npos);
+  EXPECT_NE(spec_error("// kevo:decode k grid(1) block(32) pdl(1)\n").find("unexpected text '(1)'"),
+            std::string::npos);
+}
+
 TEST(TaskSpec, DirectiveErrorsNameTheLine) {
   EXPECT_EQ(spec_error("\n\n// kevo:parm X = 1\n" + kDecode).substr(0, 8), "line 3: ");
   EXPECT_NE(spec_error("\n\n// kevo:parm X = 1\n" + kDecode).find("unknown directive 'kevo:parm'"), std::string::npos);

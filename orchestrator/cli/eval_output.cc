@@ -77,7 +77,8 @@ nlohmann::json to_json(const CompileReport& r) {
                  {"phase", l.phase == Phase::kBuild ? "build" : "decode"},
                  {"grid", {l.grid[0], l.grid[1], l.grid[2]}},
                  {"block", {l.block[0], l.block[1], l.block[2]}},
-                 {"smem_bytes", l.smem}};
+                 {"smem_bytes", l.smem},
+                 {"pdl", l.pdl}};
       jl["launched"] = l.launched();
       if (auto f = l.launched() ? launch_fill(r, l) : std::nullopt) {
         jl["blocks_per_sm"] = f->blocks_per_sm;
@@ -149,7 +150,7 @@ std::string render_text(const CompileReport& r) {
       for (const auto& l : w.plan.launches) {
         o << "    " << pad(l.name, 20) << pad(l.phase == Phase::kBuild ? "build" : "decode", 8)
           << "grid(" << dims(l.grid) << ") block(" << dims(l.block) << ")"
-          << (l.smem ? " smem " + bytes_text(l.smem) : "");
+          << (l.smem ? " smem " + bytes_text(l.smem) : "") << (l.pdl ? " pdl" : "");
         if (!l.launched()) {
           o << "  not launched at this shape (a 0 in its grid)";
         } else if (auto f = launch_fill(r, l)) {

@@ -163,7 +163,8 @@ nlohmann::json metadata(const Package& p, const ExportInput& in, ExportFormat fo
                          {"phase", phase_name(phase)},
                          {"grid", {k.grid[0].text(), k.grid[1].text(), k.grid[2].text()}},
                          {"block", {k.block[0].text(), k.block[1].text(), k.block[2].text()}},
-                         {"smem", k.smem.text()}});
+                         {"smem", k.smem.text()},
+                         {"pdl", k.pdl}});
     }
   }
   m["plan"] = {{"index_bytes", p.spec.index_bytes.text()},

@@ -41,7 +41,8 @@ std::string plan_header(const Package& p) {
   o << "\nstruct Shape {\n  i64 B, Hq, Hkv, N, D;\n};\n\n"
     << "struct Launch {\n  const char* name;\n  bool decode;  // false: build phase\n"
     << "  i64 grid[3];  // a 0 on any axis: not launched at this shape (the plan's crossover)\n"
-    << "  i64 block[3];\n  i64 smem;  // dynamic shared memory bytes\n};\n\n"
+    << "  i64 block[3];\n  i64 smem;  // dynamic shared memory bytes\n"
+    << "  bool pdl;  // launched as a programmatic dependent of the decode kernel before it\n};\n\n"
     << "constexpr bool launched(const Launch& l) {\n"
     << "  return l.grid[0] > 0 && l.grid[1] > 0 && l.grid[2] > 0;\n}\n\n"
     << "constexpr int kNumBuild = " << nbuild << ";\n"
@@ -63,7 +64,8 @@ std::string plan_header(const Package& p) {
       o << "  out[" << i++ << "] = {\"" << k.name << "\", " << (phase == Phase::kDecode ? "true" : "false")
         << ",\n            {" << expr(k.grid[0]) << ", " << expr(k.grid[1]) << ", " << expr(k.grid[2])
         << "},\n            {" << expr(k.block[0]) << ", " << expr(k.block[1]) << ", "
-        << expr(k.block[2]) << "},\n            " << expr(k.smem) << "};\n";
+        << expr(k.block[2]) << "},\n            " << expr(k.smem) << ", "
+        << (k.pdl ? "true" : "false") << "};\n";
     }
   }
   o << "}\n\n";

@@ -47,6 +47,29 @@ __device__ __forceinline__ float neg_inf() { return __int_as_float(0xff800000u);
   } while (0)
 
 // ---------------------------------------------------------------------------------------------
+// Programmatic dependent launch (a decode line's `pdl`, Hopper and newer). A `pdl` kernel is
+// launched while the decode kernel before it may still run: its blocks start as soon as every
+// block of that kernel has called launch_dependents() (or exited), so its setup (queries, planes,
+// tables) overlaps the previous kernel's tail and the launch gap. Before it reads or writes
+// anything an earlier kernel of the call writes (workspace, the output), it must call
+// wait_prior_kernels(), which returns once the previous kernel has completed and its writes are
+// visible. Without a `pdl` launch both are no-ops, so a kernel stays correct either way.
+
+// Lets the next kernel (if launched `pdl`) start its blocks; call early, in every block.
+__device__ __forceinline__ void launch_dependents() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
+#endif
+}
+// Waits for the kernel before this one (and its memory); every thread that touches workspace
+// or the output after it must have passed it.
+__device__ __forceinline__ void wait_prior_kernels() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.wait;" ::: "memory");
+#endif
+}
+
+// ---------------------------------------------------------------------------------------------
 // bf16 vectors: 8 bf16 = 16 bytes = one uint4.
 
 // Read-only, L1-bypassing 16-byte load: KV rows are read once per decode, caching them in L1

@@ -47,6 +47,11 @@ __host__ __device__ constexpr int attend_chunk_smem(int warps, int stages) {
   return warps * stages * (int)sizeof(TileBuf);
 }
 
+// attend_chunk's default logits hook: leaves a tile's logits as they are.
+struct KeepLogits {
+  __device__ __forceinline__ void operator()(const u16*, int, float (&)[2][4]) const {}
+};
+
 // Attention of hg's heads over cs's selected tokens plus its residual pseudo-token, by one
 // block of kWarps warps: each warp attends every kWarps-th 16-token tile (list tiles, then draw
 // tiles whose V rows are not read) with kStages tiles in flight, the warps' states meet in
@@ -59,10 +64,7 @@ __host__ __device__ constexpr int attend_chunk_smem(int warps, int stages) {
 // adjust(rows, valid, x) may change a list tile's base-2 logits before its softmax: rows are the
 // tile's chunk-relative positions (rows[i] for i < valid), x as TileAttention::logits() gives
 // them (x[nt][i], i < 2: token nt*8 + 2c + i of head g = lane / 4; -inf drops a token for that
-// head). Draw tiles are not adjusted. The default leaves the logits as they are.
-struct KeepLogits {
-  __device__ __forceinline__ void operator()(const u16*, int, float (&)[2][4]) const {}
-};
+// head). Draw tiles are not adjusted. The default (KeepLogits) leaves the logits as they are.
 template <int kWarps, int kStages, class Out, class Adjust = KeepLogits>
 __device__ __forceinline__ void attend_chunk(const Args& a, const HeadGroup& hg, const ChunkSel& cs,
                                              TileBuf* bufs, Out out, Adjust adjust = {}) {
