@@ -13,6 +13,8 @@ namespace kevo {
 
 // X-macro of every driver entry point kevo uses. Types come from cuda.h's own prototypes, and
 // each is resolved with cuGetProcAddress at this header's CUDA_VERSION, so ABI versions match.
+// (Packed by hand: clang-format would put one entry per line.)
+// clang-format off
 #define KEVO_CUDA_DRIVER_FUNCTIONS(X)                                                       \
   X(cuInit) X(cuDriverGetVersion) X(cuGetErrorName) X(cuGetErrorString)                    \
   X(cuDeviceGetCount) X(cuDeviceGet) X(cuDeviceGetName) X(cuDeviceGetAttribute)            \
@@ -26,6 +28,7 @@ namespace kevo {
   X(cuEventElapsedTime) X(cuEventQuery) X(cuModuleLoadData) X(cuModuleLoadDataEx)          \
   X(cuModuleUnload) X(cuModuleGetFunction) X(cuFuncGetAttribute) X(cuFuncSetAttribute)     \
   X(cuLaunchKernel) X(cuLaunchKernelEx) X(cuOccupancyMaxActiveBlocksPerMultiprocessor)
+// clang-format on
 
 struct CudaDriver {
 #define KEVO_DECLARE_FN(name) decltype(&::name) name = nullptr;

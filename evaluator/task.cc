@@ -137,7 +137,9 @@ Result<PlanExpr> parse_expr(const std::string& text, int line, const std::string
 // `NAME grid(x[,y[,z]]) block(x[,y[,z]]) [smem(EXPR)] [pdl]` (pdl: decode only)
 Result<KernelLaunchSpec> parse_kernel(const std::string& rest, Phase phase, int line) {
   const std::string directive = phase == Phase::kBuild ? "kevo:build" : "kevo:decode";
-  const std::string usage = " (expected '" + directive + " NAME grid(X[, Y[, Z]]) block(X[, Y[, Z]]) [smem(BYTES)]" + std::string(phase == Phase::kDecode ? " [pdl]" : "") + "')";
+  const std::string usage = " (expected '" + directive +
+                            " NAME grid(X[, Y[, Z]]) block(X[, Y[, Z]]) [smem(BYTES)]" +
+                            std::string(phase == Phase::kDecode ? " [pdl]" : "") + "')";
   KernelLaunchSpec k;
   k.phase = phase;
   k.line = line;
@@ -156,7 +158,8 @@ Result<KernelLaunchSpec> parse_kernel(const std::string& rest, Phase phase, int 
         return line_error(line, directive + " " + k.name +
                                     ": pdl is for decode kernels (a build kernel runs alone)");
       }
-      if (!seen.insert(clause).second) return line_error(line, directive + " " + k.name + ": pdl given twice");
+      if (!seen.insert(clause).second)
+        return line_error(line, directive + " " + k.name + ": pdl given twice");
       k.pdl = true;
       continue;
     }

@@ -60,7 +60,7 @@
 
 using namespace kevo;
 
-constexpr int GT = 8;    // query heads per attend block: the group (G <= MAXG)
+constexpr int GT = 8;  // query heads per attend block: the group (G <= MAXG)
 constexpr int MAXD = 256, MAXG = 8;
 constexpr u64 kPlaneSeed = 0x6b65766f50494721ull;
 static_assert(TABLES % 16 == 0, "codes are read 16 tables at a time");
@@ -227,11 +227,11 @@ extern "C" __global__ void __launch_bounds__(256) score(const Args a) {
 // by the inverse sampling probability (s - log2 w, from cos(q_g, k - mean)), drops a token it
 // did not sample, and keeps a forced token as it is.
 struct PigCorrection {
-  const u16* keys;    // the chunk's keys by position (kKeyForced or the heads' sample mask)
-  const float* kn;    // the chunk's ||k - mean|| by position
-  const float* qmu;   // q_g . mean
-  const float* qn;    // ||q_g||
-  float inv_sl;       // 1 / (scale * log2(e)): logit back to q . k
+  const u16* keys;   // the chunk's keys by position (kKeyForced or the heads' sample mask)
+  const float* kn;   // the chunk's ||k - mean|| by position
+  const float* qmu;  // q_g . mean
+  const float* qn;   // ||q_g||
+  float inv_sl;      // 1 / (scale * log2(e)): logit back to q . k
   int ng;
   __device__ __forceinline__ void operator()(const u16* rows, int valid, float (&x)[2][4]) const {
     const int lane = threadIdx.x & 31, g = lane >> 2, c = lane & 3;

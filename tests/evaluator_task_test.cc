@@ -166,7 +166,8 @@ TEST(TaskSpec, PdlMarksDecodeKernels) {
   ASSERT_TRUE(plan.ok()) << plan.status().message();
   EXPECT_FALSE(plan->launches[0].pdl);
   EXPECT_TRUE(plan->launches[1].pdl);
-  EXPECT_NE(spec_error("// kevo:build k grid(1) block(32) pdl\n" + kDecode).find("pdl is for decode kernels"),
+  EXPECT_NE(spec_error("// kevo:build k grid(1) block(32) pdl\n" + kDecode)
+                .find("pdl is for decode kernels"),
             std::string::npos);
   EXPECT_NE(spec_error("// kevo:decode k grid(1) block(32) pdl pdl\n").find("pdl given twice"),
             std::string::npos);

@@ -61,11 +61,11 @@ std::string plan_header(const Package& p) {
   for (Phase phase : {Phase::kBuild, Phase::kDecode}) {
     for (const auto& k : p.spec.kernels) {
       if (k.phase != phase) continue;
-      o << "  out[" << i++ << "] = {\"" << k.name << "\", " << (phase == Phase::kDecode ? "true" : "false")
-        << ",\n            {" << expr(k.grid[0]) << ", " << expr(k.grid[1]) << ", " << expr(k.grid[2])
-        << "},\n            {" << expr(k.block[0]) << ", " << expr(k.block[1]) << ", "
-        << expr(k.block[2]) << "},\n            " << expr(k.smem) << ", "
-        << (k.pdl ? "true" : "false") << "};\n";
+      o << "  out[" << i++ << "] = {\"" << k.name << "\", "
+        << (phase == Phase::kDecode ? "true" : "false") << ",\n            {" << expr(k.grid[0])
+        << ", " << expr(k.grid[1]) << ", " << expr(k.grid[2]) << "},\n            {"
+        << expr(k.block[0]) << ", " << expr(k.block[1]) << ", " << expr(k.block[2])
+        << "},\n            " << expr(k.smem) << ", " << (k.pdl ? "true" : "false") << "};\n";
     }
   }
   o << "}\n\n";

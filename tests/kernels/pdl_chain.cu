@@ -60,11 +60,12 @@ extern "C" __global__ void combine(const kevo::Args a) {
   const int hq = blockIdx.x, b = blockIdx.y, h = hq / (a.Hq / a.Hkv);
   kevo::wait_prior_kernels();
   const float* s = reinterpret_cast<const float*>(a.workspace) + ((long long)b * a.Hq + hq) * a.N;
-  const float sum = reinterpret_cast<const float*>(a.workspace)[(long long)a.B * a.Hq * a.N +
-                                                               b * a.Hq + hq];
+  const float sum =
+      reinterpret_cast<const float*>(a.workspace)[(long long)a.B * a.Hq * a.N + b * a.Hq + hq];
   for (int d = threadIdx.x; d < a.D; d += blockDim.x) {
     float acc = 0.f;
-    for (int n = 0; n < a.N; ++n) acc += s[n] * __bfloat162float(a.v[kevo::kv_offset(a, b, h, n) + d]);
+    for (int n = 0; n < a.N; ++n)
+      acc += s[n] * __bfloat162float(a.v[kevo::kv_offset(a, b, h, n) + d]);
     a.o[kevo::q_offset(a, b, hq) + d] = __float2bfloat16(acc / sum);
   }
 }

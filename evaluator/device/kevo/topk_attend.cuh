@@ -250,11 +250,12 @@ __device__ __forceinline__ void attend_topk(const Args& a, const TopkBlock& tb, 
   const ChunkSel cs{tb.base, list + lo,      hi - lo,    sm.samp,
                     n_drawn, tb.n_items - n, chunk_vsum, tb.parts};
   const int split = tb.chunk * tb.parts + tb.part;
-  attend_chunk<kWarps, kStages>(a, tb.hg, cs, sm.bufs,
-                                [&](int g, int d, float o, float m, float den) {
-                                  out.p.store(a, tb.hg.b, tb.hg.h0 + g, split, d, o, m, den);
-                                },
-                                adjust);
+  attend_chunk<kWarps, kStages>(
+      a, tb.hg, cs, sm.bufs,
+      [&](int g, int d, float o, float m, float den) {
+        out.p.store(a, tb.hg.b, tb.hg.h0 + g, split, d, o, m, den);
+      },
+      adjust);
   if (arrive_last(a, out.flags + (long long)tb.group * out.p.nsplit, split, out.p.nsplit)) {
     merge_splits<16>(
         tb.hg.ng, a.D, [&](int r) { return span_of(out.p, a, tb.hg.b, tb.hg.h0 + r); },
