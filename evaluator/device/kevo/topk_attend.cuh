@@ -38,8 +38,8 @@ struct ChunkSel {
 
 // Parts per chunk for short caches: up to 8, so that at least ~32 blocks per KV head exist (plan
 // expressions must use the same formula: max(1, min(8, 32 / cdiv(N, CH)))).
-__device__ __forceinline__ int attend_parts(int nch, int per_head = 32) {
-  return max(1, min(8, per_head / nch));
+__device__ __forceinline__ int attend_parts(int nch) {
+  return max(1, min(8, 32 / nch));
 }
 
 // Dynamic shared memory attend_chunk needs: one tile buffer per warp and stage.
@@ -195,11 +195,10 @@ struct TopkBlock {
 // The TopkBlock of this block for chunks of ch tokens and slices of kGT query heads; parts > 1
 // only with split_parts (grid.x = nch * attend_parts(nch)).
 template <int kGT>
-__device__ __forceinline__ TopkBlock topk_block(const Args& a, int ch, bool split_parts,
-                                                int per_head = 32) {
+__device__ __forceinline__ TopkBlock topk_block(const Args& a, int ch, bool split_parts) {
   TopkBlock t;
   t.nch = cdiv(a.N, ch);
-  t.parts = split_parts ? attend_parts(t.nch, per_head) : 1;
+  t.parts = split_parts ? attend_parts(t.nch) : 1;
   t.chunk = blockIdx.x / t.parts;
   t.part = blockIdx.x % t.parts;
   const int ngs = cdiv(a.Hq / a.Hkv, kGT), hkv = blockIdx.y / ngs, gs = blockIdx.y % ngs;
