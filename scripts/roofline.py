@@ -85,10 +85,13 @@ def seed_bytes(seed, p, s, magicpig_frac):
     if seed == "quest_pages":
         page, np_ = p["PAGE"], cdiv(N, p["PAGE"])
         nch = cdiv(np_, p["CHP"])
+        blocks = nch * max(1, min(8, 32 // nch))  # attend blocks per KV head
         pages = min(np_, np_ // p["TOPK_DIV"] + cdiv(p["SINK"], page) + cdiv(p["WIN"], page) + 1)
         sel = min(N, pages * page)
-        draws = min(N - sel, nch * p["RSAMP"])
-        return heads * np_ * 2 * D * 2, heads * (sel * 2 * row + draws * row), qo + heads * nch * D * 4
+        draws = min(N - sel, blocks * p["RSAMP"])
+        # Each attend block reads two rows of the V prefix sums (its stretch's V sum).
+        return (heads * np_ * 2 * D * 2, heads * (sel * 2 * row + draws * row),
+                qo + heads * blocks * 2 * D * 4)
     if seed == "vattention":
         ns = max(0, N - p["SINK"] - p["WIN"])
         det = min(N, N // p["HEAVY_DIV"] + p["SINK"] + p["WIN"])

@@ -8,11 +8,16 @@
 // and the top k = NP / TOPK_DIV pages (NP = pages in the cache) are attended exactly, plus the
 // pages holding the first SINK and the last WIN tokens (Quest always keeps the current page).
 // GQA: the G query heads of a KV head share one page selection (their bounds are summed), so
-// each selected page's K/V is read once for the group.
+// each selected page's K/V is read once for the group; the sum is one dot product of a page's
+// [max, min] rows with [sum_g max(q_g, 0), sum_g min(q_g, 0)] (see `score`).
 // The k-th largest page score is found exactly (kevo/select.cuh select_kth_staged: a linear
-// histogram of the page scores, then the exact rank of the few in the k-th's bin).
+// histogram of the page scores, then the exact rank of the few in the k-th's bin), and the
+// selected pages are listed in order; the attend blocks take equal shares of that list (the
+// selection crowds into some stretches of the cache: a fixed chunk per block left the fullest
+// chunk ~4x the mean).
 // With RSAMP > 0 the tokens left out are estimated as in kevo/residual.cuh (without it, any
-// top-k at 1/32 of the tokens loses the mass of near-uniform heads: oracle error ~0.2).
+// top-k at 1/32 of the tokens loses the mass of near-uniform heads: oracle error ~0.2), per
+// attend block over the stretch of the cache its share covers.
 //
 // Defaults: pages of 16 and 1/8 of the pages. The default suite plants isolated heavy hitters,
 // which a page's min/max box of many random keys hides (CPU simulation on the evaluator's
@@ -21,15 +26,16 @@
 // against 0.052, speedup 1.21x/1.76x/1.99x against 0.97x/1.20x/1.42x at B1-N32K/B1-N128K/B8-N32K
 // (half the bound bytes to score; docs/decisions.md, "Seed defaults from the tuner").
 // Index: 2 * D bf16 per page = 4*D/PAGE bytes per token per KV head (32 B at D=128, PAGE=16) +
-// V sums per chunk.
+// prefix sums of V at page boundaries (D floats per page, another 32 B a token; an attend block
+// reads two rows of them).
 // Error target: mean relative error <= 0.1 on the llama3-8b suite at the defaults (measured
 // figures in seeds/README.md).
 // Crossover: at N <= DENSE_N (default 8192) only `dense` runs (the dense seed's decode,
 // kevo/dense_decode.cuh; the other decode grids are 0 there, so they are not launched): at short
 // contexts selecting costs more than it saves, and dense is exact.
 // Roofline (scripts/roofline.py, default params, llama3-8b B1-N8K / B1-N32K / B1-N128K /
-// B8-N32K): the method reads 33.6 / 26.3 / 104.1 / 210.7 MB per decode call,
-// 8.4 / 6.6 / 26.0 / 52.7 us at 4 TB/s.
+// B8-N32K): the method reads 33.6 / 27.2 / 104.2 / 217.6 MB per decode call,
+// 8.4 / 6.8 / 26.1 / 54.4 us at 4 TB/s.
 #include "kevo/attention.cuh"
 
 // EVOLVE-BLOCK-START
@@ -42,10 +48,10 @@
 // kevo:param RSAMP = 32 in {0, 16, 32, 64}
 // kevo:param ASTAGES = 2 in {1, 2, 3}
 // kevo:param DENSE_N = 8192 in {0, 8192, 16384}
-// kevo:index      B*Hkv*cdiv(N,PAGE)*D*4 + B*Hkv*cdiv(N,PAGE*CHP)*D*4 + 512
-// kevo:workspace  max(B*Hkv*cdiv(N,PAGE)*4 + B*Hkv*4 + (B*Hq*(D+1)*4 + B*Hkv*cdiv(G,8)*8)*cdiv(N,PAGE*CHP)*max(1,min(8,32/cdiv(N,PAGE*CHP))) + 1536, (132 + B*Hkv*cdiv(G,16)) * (min(G,16)*(D+1)*4 + 8) + 1024)
+// kevo:index      B*Hkv*cdiv(N,PAGE)*D*4 + B*Hkv*(cdiv(N,PAGE)+1)*D*4 + 512
+// kevo:workspace  max(B*Hkv*cdiv(N,PAGE)*8 + B*Hkv*8 + (B*Hq*(D+1)*4 + B*Hkv*cdiv(G,8)*8)*cdiv(N,PAGE*CHP)*max(1,min(8,32/cdiv(N,PAGE*CHP))) + 1792, (132 + B*Hkv*cdiv(G,16)) * (min(G,16)*(D+1)*4 + 8) + 1024)
 // kevo:build   page_bounds  grid(cdiv(N,PAGE*8), Hkv, B) block(256)
-// kevo:build   value_sums   grid(cdiv(N,PAGE*CHP), Hkv, B) block(256)
+// kevo:build   value_prefix grid(Hkv, B) block(256)
 // kevo:decode  score        grid(cdiv(N,PAGE*64)*(N>DENSE_N), Hkv, B) block(256)
 // kevo:decode  threshold    grid(Hkv*(N>DENSE_N), B) block(1024) pdl
 // kevo:decode  attend       grid(cdiv(N,PAGE*CHP)*max(1,min(8,32/cdiv(N,PAGE*CHP)))*(N>DENSE_N), Hkv*cdiv(G,8), B) block(128) smem(4*ASTAGES*8192) pdl
@@ -55,13 +61,14 @@ using namespace kevo;
 
 constexpr int GT = 8, MAXD = 256, MAXG = 8;
 constexpr u32 kForcedPage = 0xffffffffu;  // above every float_key
-constexpr int CT = CHP * PAGE;             // tokens per chunk
 
 struct Layout {
   __nv_bfloat16* bounds;  // index [B][Hkv][NP][2][D]: min row, then max row
-  float* vsum;            // index [B][Hkv][nch][D] V sums per chunk (residual estimate)
+  float* vpre;            // index [B][Hkv][NP+1][D]: V summed over tokens [0, p*PAGE) (residual)
   u32* keys;              // workspace [B][Hkv][NP] float_key(score) or kForcedPage
   u32* thresh;            // workspace [B][Hkv]
+  int* pages;             // workspace [B][Hkv][NP] the selected pages in order, nsel of them
+  int* nsel;              // workspace [B][Hkv]
   SplitsOut out;          // workspace: partials and arrival flags of the attend blocks
   long long index_end, ws_end;
   __device__ explicit Layout(const Args& a) {
@@ -69,11 +76,13 @@ struct Layout {
     const long long bh = (long long)a.B * a.Hkv;
     Carve ix(a.index);
     bounds = ix.take<__nv_bfloat16>(bh * np * 2 * a.D);
-    vsum = ix.take<float>(bh * nch * a.D);
+    vpre = ix.take<float>(bh * (np + 1) * a.D);
     index_end = ix.end();
     Carve ws(a.workspace);
     keys = ws.take<u32>(bh * np);
     thresh = ws.take<u32>(bh);
+    pages = ws.take<int>(bh * np);
+    nsel = ws.take<int>(bh);
     out.p.nsplit = nch * attend_parts(nch);
     out.p.o = ws.take<float>((long long)a.B * a.Hq * out.p.nsplit * a.D);
     out.p.lse = ws.take<float>((long long)a.B * a.Hq * out.p.nsplit);
@@ -106,10 +115,34 @@ extern "C" __global__ void __launch_bounds__(256) page_bounds(const Args a) {
   }
 }
 
-// V sums per chunk of CT tokens, for the residual estimate (kevo/residual.cuh).
-extern "C" __global__ void __launch_bounds__(256) value_sums(const Args a) {
+// Prefix sums of V at page boundaries, for the residual estimate (kevo/residual.cuh): an attend
+// block's stretch of pages [p0, p1) sums to vpre[p1] - vpre[p0]. One thread per dim runs along
+// the whole list (in double: 2^17 tokens of fp32 adds would lose ~1e-2), 4 pages' loads at once.
+extern "C" __global__ void __launch_bounds__(256) value_prefix(const Args a) {
+  const int hkv = blockIdx.x, b = blockIdx.y, D = a.D, np = cdiv(a.N, PAGE), d = threadIdx.x;
   const Layout Ly(a);
-  value_sums_block(a, CT, Ly.vsum);
+  KEVO_CHECK(Ly.index_end <= a.index_bytes);
+  if (d >= D) return;
+  float* out = Ly.vpre + ((long long)b * a.Hkv + hkv) * (np + 1) * D + d;
+  const __nv_bfloat16* v = a.v + kv_offset(a, b, hkv, 0) + d;
+  constexpr int kRow = 4 * PAGE;  // tokens loaded together
+  double run = 0.0;
+  out[0] = 0.f;
+#pragma unroll 1
+  for (int n0 = 0; n0 < a.N; n0 += kRow) {
+    float x[kRow];
+#pragma unroll
+    for (int i = 0; i < kRow; ++i) x[i] = n0 + i < a.N ? __bfloat162float(v[(long long)(n0 + i) * D]) : 0.f;
+#pragma unroll
+    for (int pg = 0; pg < 4; ++pg) {
+      float s = 0.f;
+#pragma unroll
+      for (int i = 0; i < PAGE; ++i) s += x[pg * PAGE + i];
+      run += s;
+      const int p = n0 / PAGE + pg;
+      if (p < np) out[(long long)(p + 1) * D] = (float)run;
+    }
+  }
 }
 
 // ------------------------------------------------------------------------------ decode phase
@@ -118,27 +151,41 @@ __device__ __forceinline__ bool forced_page(int page, int N) {
   return page * PAGE < SINK || (page + 1) * PAGE > N - WIN;
 }
 
-// Page scores for 64 pages per block: D/8 lanes per page, bounds summed over the group's heads.
-extern "C" __global__ void __launch_bounds__(256) score(const Args a) {
+// Page scores for 64 pages per block: D/8 lanes per page.
+// The group shares one selection, so a page's score is the sum of its heads' bounds, and since
+// a page's min row l is at most its max row h elementwise, max(q*l, q*h) = max(q,0)*h +
+// min(q,0)*l. The sum over the G heads is then one dot product of the page's [h, l] with
+//     P = sum_g max(q_g, 0),  M = sum_g min(q_g, 0),
+// two FMAs per dimension and page instead of 4*G operations (the kernel was issue-bound).
+extern "C" __global__ void __launch_bounds__(256, 4) score(const Args a) {
   const int hkv = blockIdx.y, b = blockIdx.z, D = a.D, G = a.Hq / a.Hkv;
   const int np = cdiv(a.N, PAGE);
   const long long bh = (long long)b * a.Hkv + hkv;
   Layout Ly(a);
   KEVO_CHECK(Ly.ws_end <= a.workspace_bytes && G <= MAXG);
   KEVO_CHECK(RowLanes::supported(D) && D <= MAXD);
-  launch_dependents();
   const RowLanes rl = RowLanes::of(D);
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const int slot = lane / rl.lpt, d0 = (lane % rl.lpt) * 8;
-  // The group's queries in shared memory, not registers: held for MAXG heads in registers they
-  // took 64 of the kernel's 166 and left one block per SM (a latency-bound kernel).
-  __shared__ __align__(16) float s_q[MAXG][MAXD];
-  for (int e = threadIdx.x; e < G * D; e += blockDim.x)
-    s_q[e / D][e % D] = __bfloat162float(a.q[q_offset(a, b, hkv * G + e / D) + e % D]);
+  __shared__ __align__(16) float s_pos[MAXD], s_neg[MAXD];
+  for (int d = threadIdx.x; d < D; d += blockDim.x) {
+    float pos = 0.f, neg = 0.f;
+    for (int g = 0; g < G; ++g) {
+      const float q = __bfloat162float(a.q[q_offset(a, b, hkv * G + g) + d]);
+      pos += fmaxf(q, 0.f);
+      neg += fminf(q, 0.f);
+    }
+    s_pos[d] = pos;
+    s_neg[d] = neg;
+  }
   __syncthreads();
-  // U page rows per lane are loaded together, then scored. The rows stay packed bf16 until
-  // used and each head's q slice is read from shared memory once for the U pages: 98 -> 64
-  // registers (2 -> 4 blocks per SM) for the same sums in the same order.
+  float wp[8], wn[8];
+#pragma unroll
+  for (int j = 0; j < 8; ++j) {
+    wp[j] = s_pos[d0 + j];
+    wn[j] = s_neg[d0 + j];
+  }
+  // U page rows per lane are loaded together, then scored.
   constexpr int U = 4;
   const int p_end = min(np, (int)blockIdx.x * 64 + 64), step = 8 * rl.slots;
 #pragma unroll 1
@@ -155,36 +202,28 @@ extern "C" __global__ void __launch_bounds__(256) score(const Args a) {
         lo[u] = hi[u] = make_uint4(0, 0, 0, 0);  // bf16 zeros
       }
     }
-    float sum[U];
-#pragma unroll
-    for (int u = 0; u < U; ++u) sum[u] = 0.f;
-#pragma unroll
-    for (int g = 0; g < MAXG; ++g) {
-      if (g < G) {
-        float q[8];
-        *reinterpret_cast<float4*>(q) = *reinterpret_cast<const float4*>(&s_q[g][d0]);
-        *reinterpret_cast<float4*>(q + 4) = *reinterpret_cast<const float4*>(&s_q[g][d0 + 4]);
-#pragma unroll
-        for (int u = 0; u < U; ++u) {
-          float l[8], h[8];
-          bf16x8_to_float(lo[u], l);
-          bf16x8_to_float(hi[u], h);
-#pragma unroll
-          for (int j = 0; j < 8; ++j) sum[u] += fmaxf(q[j] * l[j], q[j] * h[j]);
-        }
-      }
-    }
 #pragma unroll
     for (int u = 0; u < U; ++u) {
+      float l[8], h[8];
+      bf16x8_to_float(lo[u], l);
+      bf16x8_to_float(hi[u], h);
+      float sum = 0.f;
+#pragma unroll
+      for (int j = 0; j < 8; ++j) sum = fmaf(wn[j], l[j], fmaf(wp[j], h[j], sum));
       const int page = p0 + u * step + slot;
-      const float total = group_sum(sum[u], rl.lpt);
+      const float total = group_sum(sum, rl.lpt);
       if (page < p_end && d0 == 0)
         Ly.keys[bh * np + page] = forced_page(page, a.N) ? kForcedPage : float_key(total);
     }
   }
+  // The threshold (and through it the attend) may start once every score block is here; let
+  // start at the top, their waiting blocks cost more than they saved (H100, B1-N32K / B1-N128K /
+  // B8-N32K: 41.2 / 76.9 / 116.3 us against 38.9 / 74.5 / 110.6 here).
+  launch_dependents();
 }
 
-// Exact k-th largest page score of the list (forced pages do not count).
+// Exact k-th largest page score of the list (forced pages do not count), then the selected
+// pages in order (the attend blocks take equal shares of them).
 extern "C" __global__ void __launch_bounds__(1024) threshold(const Args a) {
   const int hkv = blockIdx.x, b = blockIdx.y, np = cdiv(a.N, PAGE);
   const long long bh = (long long)b * a.Hkv + hkv;
@@ -202,7 +241,8 @@ extern "C" __global__ void __launch_bounds__(1024) threshold(const Args a) {
   const int k = np / TOPK_DIV > 0 ? np / TOPK_DIV : 1;
   auto rank_key = [](u32 x) { return x == kForcedPage ? 0u : x; };
   u32 t;
-  if (np <= kStaged) {
+  const bool staged = np <= kStaged;
+  if (staged) {
     // A thread's 8 loads first, then its stores (one load-store loop: 11.1 against 10.4 us at
     // B1-N128K, H100).
     constexpr int kPer = 8;
@@ -227,38 +267,88 @@ extern "C" __global__ void __launch_bounds__(1024) threshold(const Args a) {
         np, k, [&](int i) { return rank_key(keys[i]); }, s_hist, scratch);
   }
   if (threadIdx.x == 0) Ly.thresh[bh] = t;
+  // Each thread a run of kRun consecutive pages: one block scan a round places them in order.
+  constexpr int kRun = 8;
+  int* list = Ly.pages + bh * np;
+  int total = 0;
+#pragma unroll 1
+  for (int base = 0; base < np; base += kRun * (int)blockDim.x) {
+    const int p0 = base + (int)threadIdx.x * kRun;
+    u32 taken = 0;
+#pragma unroll
+    for (int j = 0; j < kRun; ++j) {
+      const int p = p0 + j;
+      const bool sel = p < np && (staged ? forced_page(p, a.N) || s_keys[p] >= t : keys[p] >= t);
+      taken |= (u32)sel << j;
+    }
+    int round;
+    int at = total + block_exclusive_scan(__popc(taken), scratch, &round);
+#pragma unroll
+    for (int j = 0; j < kRun; ++j)
+      if ((taken >> j) & 1u) list[at++] = p0 + j;
+    total += round;
+  }
+  if (threadIdx.x == 0) Ly.nsel[bh] = total;
 }
 
+// The tokens of a list of pages, as attend_chunk reads a list: token i is pages[i / PAGE]'s
+// (i % PAGE)-th.
+struct PageTokens {
+  const int* pages;
+  int first;  // the view starts at token `first` of the list
+  __device__ __forceinline__ int operator[](int i) const {
+    const int e = first + i;
+    return pages[e / PAGE] * PAGE + e % PAGE;
+  }
+  __device__ __forceinline__ PageTokens operator+(int k) const { return {pages, first + k}; }
+};
+
+// The selected pages of a KV head are shared evenly: block j of P takes list entries
+// [j*S/P, (j+1)*S/P). (One block per chunk of the cache took 0 to ~100 of a chunk's 192 pages on
+// the default suite, ~24 on average: the kernel lasted as long as its fullest chunk.) A block's
+// stretch of the cache runs from the page after the previous block's last page to its own last
+// page (the last block's to the end), so the stretches cover the cache once; the residual
+// estimate is the stretch's: RSAMP uniform draws among its unselected tokens and its V sum from
+// the prefix sums.
 extern "C" __global__ void __launch_bounds__(128, 3) attend(const Args a) {
-  const TopkBlock tb = topk_block<GT>(a, CT, true);
-  const int np = cdiv(a.N, PAGE), c = tb.chunk;
-  const long long bh = (long long)tb.hg.b * a.Hkv + tb.hg.hkv;
+  const int G = a.Hq / a.Hkv, ngs = cdiv(G, GT), np = cdiv(a.N, PAGE);
+  const int hkv = blockIdx.y / ngs, b = blockIdx.z, j = blockIdx.x, P = gridDim.x;
+  const HeadGroup hg = head_group<GT>(a, b, hkv, blockIdx.y % ngs);
+  const long long bh = (long long)b * a.Hkv + hkv;
   Layout Ly(a);
-  __shared__ u16 s_list[CT];
-  __shared__ u32 s_bits[CT / 32];
+  __shared__ int s_pages[CHP + 1];  // [0]: the previous block's last page (or -1), then ours
   __shared__ int s_samp[RSAMP > 0 ? RSAMP : 1];
-  __shared__ int s_scratch[40];
+  __shared__ float s_vsum[kTileD];
   extern __shared__ __align__(16) unsigned char dyn[];
   launch_dependents();
   wait_prior_kernels();
 
-  // Selected pages of this chunk, expanded to their tokens (chunk-local positions, in order).
-  const u32 t = Ly.thresh[bh];
-  int n = 0;
-  for (int base = 0; base < CHP; base += blockDim.x) {
-    const int page = c * CHP + base + threadIdx.x;
-    const bool take = page < np && base + (int)threadIdx.x < CHP && Ly.keys[bh * np + page] >= t;
-    const int len = take ? min(PAGE, a.N - page * PAGE) : 0;
-    int tile;
-    const int at = n + block_exclusive_scan(len, s_scratch, &tile);
-#pragma unroll 1
-    for (int j = 0; j < len; ++j) s_list[at + j] = (u16)((page - c * CHP) * PAGE + j);
-    n += tile;
+  const int S = Ly.nsel[bh];
+  const int lo = (int)((long long)S * j / P), cnt = (int)((long long)S * (j + 1) / P) - lo;
+  KEVO_CHECK(cnt <= CHP);  // S <= np and P >= cdiv(np, CHP)
+  const int* list = Ly.pages + bh * np;
+  for (int i = threadIdx.x; i <= cnt; i += blockDim.x) s_pages[i] = lo + i > 0 ? list[lo + i - 1] : -1;
+  __syncthreads();
+  const int p_start = s_pages[0] + 1;
+  const int p_end = j == P - 1 ? np : (cnt > 0 ? s_pages[cnt] + 1 : p_start);
+  // The pages' tokens (only the cache's last page can be short, and it comes last).
+  const int n = cnt > 0 ? cnt * PAGE - max(0, s_pages[cnt] * PAGE + PAGE - a.N) : 0;
+  const int t_start = p_start * PAGE, t_end = min(a.N, p_end * PAGE);
+  const int n_rest = t_end - t_start - n;
+  const float* vpre = Ly.vpre + bh * (np + 1) * a.D;
+  for (int d = threadIdx.x; d < kTileD; d += blockDim.x)
+    s_vsum[d] = vpre[(long long)p_end * a.D + d] - vpre[(long long)p_start * a.D + d];
+  // Draw r is the u-th unselected token of the stretch: step over the selected pages before it.
+  const int n_samp = RSAMP > 0 && n_rest > 0 ? RSAMP : 0;
+  if ((int)threadIdx.x < n_samp) {
+    int tok = t_start + uniform_below((u32)hash3(a.seed, (u64)bh, (u64)j * 4096 + threadIdx.x), n_rest);
+    for (int i = 1; i <= cnt && s_pages[i] * PAGE <= tok; ++i) tok += PAGE;
+    s_samp[threadIdx.x] = tok;
   }
   __syncthreads();
-  attend_topk<4, ASTAGES, RSAMP>(a, tb, s_list, n, false, Ly.vsum + (bh * tb.nch + c) * a.D,
-                                 {s_bits, s_samp, s_scratch, reinterpret_cast<TileBuf*>(dyn)},
-                                 Ly.out);
+  const ChunkSelOf<PageTokens> cs{0, {s_pages + 1, 0}, n, s_samp, n_samp, n_rest, s_vsum, 1};
+  attend_split<4, ASTAGES>(a, hg, (int)(bh * ngs + blockIdx.y % ngs), j, cs,
+                           reinterpret_cast<TileBuf*>(dyn), Ly.out);
 }
 
 // Below the crossover: the dense baseline's decode (kevo/dense_decode.cuh), 8 warps, 2 stages.

@@ -21,11 +21,14 @@ __device__ __forceinline__ HeadGroup head_group(const Args& a, int b, int hkv, i
 
 // What a block attends of one chunk of the cache: the selected tokens, and the uniform draws
 // among the tokens left out that estimate them (kevo/residual.cuh).
-struct ChunkSel {
-  int base;         // the chunk's first token; list and samp hold positions relative to it
-  const u16* list;  // selected positions (shared memory), n of them: u16, as chunks hold at
-                    // most 65536 tokens (2 bytes a token of static shared memory less than int,
-                    // which decides how many attend blocks fit an SM)
+// Rows: where the selected positions are, read as list[i] and advanced as list + k: a pointer
+// to u16 in shared memory (chunks hold at most 65536 tokens; 2 bytes a token of static shared
+// memory less than int, which decides how many attend blocks fit an SM), or a view that computes
+// them (quest_pages' pages expanded to their tokens).
+template <class Rows>
+struct ChunkSelOf {
+  int base;   // the chunk's first token; list and samp hold positions relative to it
+  Rows list;  // selected positions, n of them
   int n;
   const int* samp;  // residual draws among the unselected positions (shared), n_samp
   int n_samp;
@@ -35,6 +38,7 @@ struct ChunkSel {
   int parts;          // blocks sharing the chunk's list (each attends its own list): the
                       // residual is split evenly between them; 1 when one block takes it all
 };
+using ChunkSel = ChunkSelOf<const u16*>;
 
 // Parts per chunk for short caches: up to 8, so that at least ~32 blocks per KV head exist (plan
 // expressions must use the same formula: max(1, min(8, 32 / cdiv(N, CH)))).
@@ -49,7 +53,8 @@ __host__ __device__ constexpr int attend_chunk_smem(int warps, int stages) {
 
 // attend_chunk's default logits hook: leaves a tile's logits as they are.
 struct KeepLogits {
-  __device__ __forceinline__ void operator()(const u16*, int, float (&)[2][4]) const {}
+  template <class Rows>
+  __device__ __forceinline__ void operator()(Rows, int, float (&)[2][4]) const {}
 };
 
 // Attention of hg's heads over cs's selected tokens plus its residual pseudo-token, by one
@@ -65,9 +70,11 @@ struct KeepLogits {
 // tile's chunk-relative positions (rows[i] for i < valid), x as TileAttention::logits() gives
 // them (x[nt][i], i < 2: token nt*8 + 2c + i of head g = lane / 4; -inf drops a token for that
 // head). Draw tiles are not adjusted. The default (KeepLogits) leaves the logits as they are.
-template <int kWarps, int kStages, class Out, class Adjust = KeepLogits>
-__device__ __forceinline__ void attend_chunk(const Args& a, const HeadGroup& hg, const ChunkSel& cs,
-                                             TileBuf* bufs, Out out, Adjust adjust = {}) {
+template <int kWarps, int kStages, class Out, class Adjust = KeepLogits,
+          class Rows = const u16*>
+__device__ __forceinline__ void attend_chunk(const Args& a, const HeadGroup& hg,
+                                             const ChunkSelOf<Rows>& cs, TileBuf* bufs, Out out,
+                                             Adjust adjust = {}) {
   const int warp = threadIdx.x >> 5;
   const __nv_bfloat16* kb = a.k + kv_offset(a, hg.b, hg.hkv, cs.base);
   const __nv_bfloat16* vb = a.v + kv_offset(a, hg.b, hg.hkv, cs.base);
@@ -93,7 +100,7 @@ __device__ __forceinline__ void attend_chunk(const Args& a, const HeadGroup& hg,
       [&](int k, TileBuf& buf) {  // list tiles, then draw tiles (K only)
         const int t = warp + k * kWarps;
         if (t < tl) {
-          const u16* rows = cs.list + t * kTileRows;
+          const Rows rows = cs.list + t * kTileRows;
           issue_tile(buf, kb, vb, valid_of(t), [&](int i) { return rows[i]; });
         } else {
           const int* rows = cs.samp + (t - tl) * kTileRows;
@@ -226,6 +233,27 @@ struct SplitsOut {
   u64* flags;
 };
 
+// One split of a group's attention: cs attended with its residual (attend_chunk), stored as
+// split `split` of out, and the merge into o by the group's last block to finish. group: the
+// index of hg (TopkBlock::group). All threads must call.
+template <int kWarps, int kStages, class Rows, class Adjust = KeepLogits>
+__device__ __forceinline__ void attend_split(const Args& a, const HeadGroup& hg, int group,
+                                             int split, const ChunkSelOf<Rows>& cs, TileBuf* bufs,
+                                             const SplitsOut& out, Adjust adjust = {}) {
+  attend_chunk<kWarps, kStages>(
+      a, hg, cs, bufs,
+      [&](int g, int d, float o, float m, float den) {
+        out.p.store(a, hg.b, hg.h0 + g, split, d, o, m, den);
+      },
+      adjust);
+  if (arrive_last(a, out.flags + (long long)group * out.p.nsplit, split, out.p.nsplit)) {
+    merge_splits<16>(
+        hg.ng, a.D, [&](int r) { return span_of(out.p, a, hg.b, hg.h0 + r); },
+        [&](int r, int d0, const float(&o)[4], float) { store_output4(a, hg.b, hg.h0 + r, d0, o); },
+        reinterpret_cast<float*>(bufs));
+  }
+}
+
 // Everything of a top-k attend block after its selection: the residual draws among the chunk's
 // unselected tokens (kRsamp of them, kevo/residual.cuh; bits_ready: sm.bits already marks the
 // list), this part's share of list[0..n) (chunk-relative positions) attended with the residual
@@ -249,20 +277,7 @@ __device__ __forceinline__ void attend_topk(const Args& a, const TopkBlock& tb, 
   const ChunkSel cs{tb.base, list + lo,      hi - lo,    sm.samp,
                     n_drawn, tb.n_items - n, chunk_vsum, tb.parts};
   const int split = tb.chunk * tb.parts + tb.part;
-  attend_chunk<kWarps, kStages>(
-      a, tb.hg, cs, sm.bufs,
-      [&](int g, int d, float o, float m, float den) {
-        out.p.store(a, tb.hg.b, tb.hg.h0 + g, split, d, o, m, den);
-      },
-      adjust);
-  if (arrive_last(a, out.flags + (long long)tb.group * out.p.nsplit, split, out.p.nsplit)) {
-    merge_splits<16>(
-        tb.hg.ng, a.D, [&](int r) { return span_of(out.p, a, tb.hg.b, tb.hg.h0 + r); },
-        [&](int r, int d0, const float(&o)[4], float) {
-          store_output4(a, tb.hg.b, tb.hg.h0 + r, d0, o);
-        },
-        reinterpret_cast<float*>(sm.bufs));
-  }
+  attend_split<kWarps, kStages>(a, tb.hg, tb.group, split, cs, sm.bufs, out, adjust);
 }
 
 // The attend block of a top-k seed whose score kernel wrote one u16 key per token (kKeyForced,
