@@ -49,7 +49,7 @@
 // kevo:param ASTAGES = 2 in {1, 2, 3}
 // kevo:param DENSE_N = 8192 in {0, 8192, 16384}
 // kevo:index      B*Hkv*cdiv(N,PAGE)*D*4 + B*Hkv*(cdiv(N,PAGE)+1)*D*4 + 512
-// kevo:workspace  max(B*Hkv*cdiv(N,PAGE)*8 + B*Hkv*8 + (B*Hq*(D+1)*4 + B*Hkv*cdiv(G,8)*8)*cdiv(N,PAGE*CHP)*max(1,min(8,32/cdiv(N,PAGE*CHP))) + 1792, (132 + B*Hkv*cdiv(G,16)) * (min(G,16)*(D+1)*4 + 8) + 1024)
+// kevo:workspace  max(B*Hkv*cdiv(N,PAGE)*8 + B*Hkv*4 + (B*Hq*(D+1)*4 + B*Hkv*cdiv(G,8)*8)*cdiv(N,PAGE*CHP)*max(1,min(8,32/cdiv(N,PAGE*CHP))) + 1536, (132 + B*Hkv*cdiv(G,16)) * (min(G,16)*(D+1)*4 + 8) + 1024)
 // kevo:build   page_bounds  grid(cdiv(N,PAGE*8), Hkv, B) block(256)
 // kevo:build   value_prefix grid(Hkv, B) block(256)
 // kevo:decode  score        grid(cdiv(N,PAGE*64)*(N>DENSE_N), Hkv, B) block(256)
@@ -66,7 +66,6 @@ struct Layout {
   __nv_bfloat16* bounds;  // index [B][Hkv][NP][2][D]: min row, then max row
   float* vpre;            // index [B][Hkv][NP+1][D]: V summed over tokens [0, p*PAGE) (residual)
   u32* keys;              // workspace [B][Hkv][NP] float_key(score) or kForcedPage
-  u32* thresh;            // workspace [B][Hkv]
   int* pages;             // workspace [B][Hkv][NP] the selected pages in order, nsel of them
   int* nsel;              // workspace [B][Hkv]
   SplitsOut out;          // workspace: partials and arrival flags of the attend blocks
@@ -80,7 +79,6 @@ struct Layout {
     index_end = ix.end();
     Carve ws(a.workspace);
     keys = ws.take<u32>(bh * np);
-    thresh = ws.take<u32>(bh);
     pages = ws.take<int>(bh * np);
     nsel = ws.take<int>(bh);
     out.p.nsplit = nch * attend_parts(nch);
@@ -266,19 +264,34 @@ extern "C" __global__ void __launch_bounds__(1024) threshold(const Args a) {
     t = radix_select_kth(
         np, k, [&](int i) { return rank_key(keys[i]); }, s_hist, scratch);
   }
-  if (threadIdx.x == 0) Ly.thresh[bh] = t;
   // Each thread a run of kRun consecutive pages: one block scan a round places them in order.
+  // Staged keys are read 16 bytes at a time (a thread's 8 words one by one were 8-way bank
+  // conflicts).
   constexpr int kRun = 8;
   int* list = Ly.pages + bh * np;
   int total = 0;
 #pragma unroll 1
   for (int base = 0; base < np; base += kRun * (int)blockDim.x) {
     const int p0 = base + (int)threadIdx.x * kRun;
+    u32 key[kRun];
+    if (staged && p0 + kRun <= np) {
+      const uint4* k4 = reinterpret_cast<const uint4*>(s_keys + p0);
+      const uint4 x = k4[0], y = k4[1];
+      key[0] = x.x, key[1] = x.y, key[2] = x.z, key[3] = x.w;
+      key[4] = y.x, key[5] = y.y, key[6] = y.z, key[7] = y.w;
+    } else {
+#pragma unroll
+      for (int j = 0; j < kRun; ++j) {
+        const int p = p0 + j;
+        key[j] = p < np ? (staged ? s_keys[p] : keys[p]) : 0u;
+      }
+    }
     u32 taken = 0;
 #pragma unroll
     for (int j = 0; j < kRun; ++j) {
       const int p = p0 + j;
-      const bool sel = p < np && (staged ? forced_page(p, a.N) || s_keys[p] >= t : keys[p] >= t);
+      // Staged keys count forced pages as 0; the global ones hold kForcedPage (>= any t).
+      const bool sel = p < np && (key[j] >= t || (staged && forced_page(p, a.N)));
       taken |= (u32)sel << j;
     }
     int round;
