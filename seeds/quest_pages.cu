@@ -48,7 +48,7 @@
 // kevo:param RSAMP = 32 in {0, 16, 32, 64}
 // kevo:param ASTAGES = 2 in {1, 2, 3}
 // kevo:param DENSE_N = 8192 in {0, 8192, 16384}
-// kevo:index      B*Hkv*cdiv(N,PAGE)*D*4 + B*Hkv*(cdiv(N,PAGE)+1)*D*4 + 512
+// kevo:index      B*Hkv*cdiv(N,PAGE)*D*8
 // kevo:workspace  max(B*Hkv*cdiv(N,PAGE)*8 + B*Hkv*4 + (B*Hq*(D+1)*4 + B*Hkv*cdiv(G,8)*8)*cdiv(N,PAGE*CHP)*max(1,min(8,32/cdiv(N,PAGE*CHP))) + 1536, (132 + B*Hkv*cdiv(G,16)) * (min(G,16)*(D+1)*4 + 8) + 1024)
 // kevo:build   page_bounds  grid(cdiv(N,PAGE*8), Hkv, B) block(256)
 // kevo:build   value_prefix grid(Hkv, B) block(256)
@@ -64,7 +64,7 @@ constexpr u32 kForcedPage = 0xffffffffu;  // above every float_key
 
 struct Layout {
   __nv_bfloat16* bounds;  // index [B][Hkv][NP][2][D]: min row, then max row
-  float* vpre;            // index [B][Hkv][NP+1][D]: V summed over tokens [0, p*PAGE) (residual)
+  float* vpre;            // index [B][Hkv][NP][D]: row p-1 is V summed over the pages before p
   u32* keys;              // workspace [B][Hkv][NP] float_key(score) or kForcedPage
   int* pages;             // workspace [B][Hkv][NP] the selected pages in order, nsel of them
   int* nsel;              // workspace [B][Hkv]
@@ -75,7 +75,7 @@ struct Layout {
     const long long bh = (long long)a.B * a.Hkv;
     Carve ix(a.index);
     bounds = ix.take<__nv_bfloat16>(bh * np * 2 * a.D);
-    vpre = ix.take<float>(bh * (np + 1) * a.D);
+    vpre = ix.take<float>(bh * np * a.D);  // (no row for p = 0: the index cap at PAGE=8)
     index_end = ix.end();
     Carve ws(a.workspace);
     keys = ws.take<u32>(bh * np);
@@ -114,18 +114,17 @@ extern "C" __global__ void __launch_bounds__(256) page_bounds(const Args a) {
 }
 
 // Prefix sums of V at page boundaries, for the residual estimate (kevo/residual.cuh): an attend
-// block's stretch of pages [p0, p1) sums to vpre[p1] - vpre[p0]. One thread per dim runs along
+// block's stretch of pages [p0, p1) sums to row p1-1 minus row p0-1. One thread per dim runs along
 // the whole list (in double: 2^17 tokens of fp32 adds would lose ~1e-2), 4 pages' loads at once.
 extern "C" __global__ void __launch_bounds__(256) value_prefix(const Args a) {
   const int hkv = blockIdx.x, b = blockIdx.y, D = a.D, np = cdiv(a.N, PAGE), d = threadIdx.x;
   const Layout Ly(a);
   KEVO_CHECK(Ly.index_end <= a.index_bytes);
   if (d >= D) return;
-  float* out = Ly.vpre + ((long long)b * a.Hkv + hkv) * (np + 1) * D + d;
+  float* out = Ly.vpre + ((long long)b * a.Hkv + hkv) * np * D + d;
   const __nv_bfloat16* v = a.v + kv_offset(a, b, hkv, 0) + d;
   constexpr int kRow = 4 * PAGE;  // tokens loaded together
   double run = 0.0;
-  out[0] = 0.f;
 #pragma unroll 1
   for (int n0 = 0; n0 < a.N; n0 += kRow) {
     float x[kRow];
@@ -138,7 +137,7 @@ extern "C" __global__ void __launch_bounds__(256) value_prefix(const Args a) {
       for (int i = 0; i < PAGE; ++i) s += x[pg * PAGE + i];
       run += s;
       const int p = n0 / PAGE + pg;
-      if (p < np) out[(long long)(p + 1) * D] = (float)run;
+      if (p < np) out[(long long)p * D] = (float)run;
     }
   }
 }
@@ -348,9 +347,11 @@ extern "C" __global__ void __launch_bounds__(128, 3) attend(const Args a) {
   const int n = cnt > 0 ? cnt * PAGE - max(0, s_pages[cnt] * PAGE + PAGE - a.N) : 0;
   const int t_start = p_start * PAGE, t_end = min(a.N, p_end * PAGE);
   const int n_rest = t_end - t_start - n;
-  const float* vpre = Ly.vpre + bh * (np + 1) * a.D;
+  // V summed over the pages before p: row p - 1 of the prefix sums (0 for p = 0).
+  const float* vpre = Ly.vpre + bh * np * a.D;
+  auto v_before = [&](int p, int d) { return p > 0 ? vpre[(long long)(p - 1) * a.D + d] : 0.f; };
   for (int d = threadIdx.x; d < kTileD; d += blockDim.x)
-    s_vsum[d] = vpre[(long long)p_end * a.D + d] - vpre[(long long)p_start * a.D + d];
+    s_vsum[d] = v_before(p_end, d) - v_before(p_start, d);
   // Draw r is the u-th unselected token of the stretch: step over the selected pages before it.
   const int n_samp = RSAMP > 0 && n_rest > 0 ? RSAMP : 0;
   if ((int)threadIdx.x < n_samp) {
