@@ -129,7 +129,8 @@ extern "C" __global__ void __launch_bounds__(256) value_prefix(const Args a) {
   for (int n0 = 0; n0 < a.N; n0 += kRow) {
     float x[kRow];
 #pragma unroll
-    for (int i = 0; i < kRow; ++i) x[i] = n0 + i < a.N ? __bfloat162float(v[(long long)(n0 + i) * D]) : 0.f;
+    for (int i = 0; i < kRow; ++i)
+      x[i] = n0 + i < a.N ? __bfloat162float(v[(long long)(n0 + i) * D]) : 0.f;
 #pragma unroll
     for (int pg = 0; pg < 4; ++pg) {
       float s = 0.f;
@@ -339,7 +340,8 @@ extern "C" __global__ void __launch_bounds__(128, 3) attend(const Args a) {
   const int lo = (int)((long long)S * j / P), cnt = (int)((long long)S * (j + 1) / P) - lo;
   KEVO_CHECK(cnt <= CHP);  // S <= np and P >= cdiv(np, CHP)
   const int* list = Ly.pages + bh * np;
-  for (int i = threadIdx.x; i <= cnt; i += blockDim.x) s_pages[i] = lo + i > 0 ? list[lo + i - 1] : -1;
+  for (int i = threadIdx.x; i <= cnt; i += blockDim.x)
+    s_pages[i] = lo + i > 0 ? list[lo + i - 1] : -1;
   __syncthreads();
   const int p_start = s_pages[0] + 1;
   const int p_end = j == P - 1 ? np : (cnt > 0 ? s_pages[cnt] + 1 : p_start);
@@ -355,7 +357,8 @@ extern "C" __global__ void __launch_bounds__(128, 3) attend(const Args a) {
   // Draw r is the u-th unselected token of the stretch: step over the selected pages before it.
   const int n_samp = RSAMP > 0 && n_rest > 0 ? RSAMP : 0;
   if ((int)threadIdx.x < n_samp) {
-    int tok = t_start + uniform_below((u32)hash3(a.seed, (u64)bh, (u64)j * 4096 + threadIdx.x), n_rest);
+    int tok =
+        t_start + uniform_below((u32)hash3(a.seed, (u64)bh, (u64)j * 4096 + threadIdx.x), n_rest);
     for (int i = 1; i <= cnt && s_pages[i] * PAGE <= tok; ++i) tok += PAGE;
     s_samp[threadIdx.x] = tok;
   }

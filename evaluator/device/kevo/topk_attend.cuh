@@ -70,8 +70,7 @@ struct KeepLogits {
 // tile's chunk-relative positions (rows[i] for i < valid), x as TileAttention::logits() gives
 // them (x[nt][i], i < 2: token nt*8 + 2c + i of head g = lane / 4; -inf drops a token for that
 // head). Draw tiles are not adjusted. The default (KeepLogits) leaves the logits as they are.
-template <int kWarps, int kStages, class Out, class Adjust = KeepLogits,
-          class Rows = const u16*>
+template <int kWarps, int kStages, class Out, class Adjust = KeepLogits, class Rows = const u16*>
 __device__ __forceinline__ void attend_chunk(const Args& a, const HeadGroup& hg,
                                              const ChunkSelOf<Rows>& cs, TileBuf* bufs, Out out,
                                              Adjust adjust = {}) {
