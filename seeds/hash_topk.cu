@@ -21,7 +21,8 @@
 // method on the evaluator's generator: mean error ~0.3 at 32 bits and 1/32, ~0.06 at 64 bits
 // and 1/8); HashAttention's 32-bit codes are learned, which random planes are not.
 //
-// Pipeline (decode): score (Hamming similarity -> small-integer key + per-chunk histogram; the
+// Pipeline (decode): query_sig (the group's query signatures, once per KV head) -> score
+// (Hamming similarity -> small-integer key + per-chunk histogram; the
 // last chunk of a KV head to finish finds the exact top-k threshold and tie quotas) -> attend
 // (each chunk compacts its selected tokens, attends them for the query group, writes a split
 // partial; the last chunk to finish merges the partials by LSE).
@@ -49,11 +50,12 @@
 // kevo:param ASTAGES = 2 in {1, 2, 3}
 // kevo:param DENSE_N = 8192 in {0, 8192, 16384}
 // kevo:index      B*Hkv*N*(BITS/8) + B*Hkv*D*4 + B*Hkv*cdiv(N,CH)*D*4 + 768
-// kevo:workspace  max(B*Hkv*N*2 + B*Hkv*cdiv(N,CH)*(cdiv(G*BITS+1,8)*16 + 16) + (B*Hq*(D+1)*4 + B*Hkv*cdiv(G,8)*8)*cdiv(N,CH)*max(1,min(8,32/cdiv(N,CH))) + 2304, (132 + B*Hkv*cdiv(G,16)) * (min(G,16)*(D+1)*4 + 8) + 1024)
+// kevo:workspace  max(B*Hkv*64 + B*Hkv*N*2 + B*Hkv*cdiv(N,CH)*(cdiv(G*BITS+1,8)*16 + 16) + (B*Hq*(D+1)*4 + B*Hkv*cdiv(G,8)*8)*cdiv(N,CH)*max(1,min(8,32/cdiv(N,CH))) + 2560, (132 + B*Hkv*cdiv(G,16)) * (min(G,16)*(D+1)*4 + 8) + 1024)
 // kevo:build   key_mean   grid(Hkv, B) block(256)
 // kevo:build   hash_keys  grid(cdiv(N,64), Hkv, B) block(256)
 // kevo:build   value_sums grid(cdiv(N,CH), Hkv, B) block(256)
-// kevo:decode  score      grid(cdiv(N,CH)*(N>DENSE_N), Hkv, B) block(256)
+// kevo:decode  query_sig  grid(Hkv*(N>DENSE_N), B) block(256)
+// kevo:decode  score      grid(cdiv(N,CH)*(N>DENSE_N), Hkv, B) block(256) pdl
 // kevo:decode  attend     grid(cdiv(N,CH)*max(1,min(8,32/cdiv(N,CH)))*(N>DENSE_N), Hkv*cdiv(G,8), B) block(128) smem(4*ASTAGES*8192) pdl
 // kevo:decode  dense      grid(132*(N<=DENSE_N)) block(256) smem(16*8192)
 
@@ -75,6 +77,7 @@ struct Layout {
   u32* codes;  // index: [B][Hkv][N][W] (BITS=16 uses the low half of each word)
   float* mean; // index: [B][Hkv][D]
   float* vsum; // index: [B][Hkv][nch][D] V sums per chunk (residual estimate)
+  u32* qsig;   // workspace: [B][Hkv][MAXG][2] the group's query signatures
   u16* keys;   // workspace: [B][Hkv][N] similarity keys
   u16* hist;   // workspace: [B][Hkv][nch][NB] chunk histograms
   int2* sel;   // workspace: [B][Hkv][nch] threshold, tie quota
@@ -91,6 +94,7 @@ struct Layout {
     vsum = ix.take<float>(bh * nch * a.D);
     index_end = ix.end();
     Carve ws(a.workspace);
+    qsig = ws.take<u32>(bh * MAXG * 2);
     keys = ws.take<u16>(bh * a.N);
     hist = ws.take<u16>(bh * nch * nb);
     sel = ws.take<int2>(bh * nch);
@@ -169,31 +173,26 @@ __device__ __forceinline__ int group_similarity(const u32* qsig, int G, const u3
   return s;
 }
 
-extern "C" __global__ void __launch_bounds__(256) score(const Args a) {
-  constexpr int TPT = CH / 256;  // tokens per thread
-  const int c = blockIdx.x, hkv = blockIdx.y, b = blockIdx.z;
-  const int D = a.D, WD = D / 32, G = a.Hq / a.Hkv, NB = hist_bins(G), N = a.N;
+// The signatures of the G query heads of KV head blockIdx.x (batch blockIdx.y): one block per
+// KV head hashes them once, instead of each of the head's score blocks (ncu on the score kernel
+// that did, B1-N128K: ~60% of its instructions were the planes and these dot products, the same
+// in each of 64 blocks).
+extern "C" __global__ void __launch_bounds__(256) query_sig(const Args a) {
+  launch_dependents();  // the score blocks may start their signature loads
+  const int hkv = blockIdx.x, b = blockIdx.y;
+  const int D = a.D, WD = D / 32, G = a.Hq / a.Hkv;
   const long long bh = (long long)b * a.Hkv + hkv;
-  Layout L(a);
-  KEVO_CHECK(L.ws_end <= a.workspace_bytes && G <= MAXG && NB <= kMaxBins);
+  const Layout L(a);
+  KEVO_CHECK(L.ws_end <= a.workspace_bytes && G <= MAXG);
   KEVO_CHECK(RowLanes::supported(D) && D <= MAXD && D % 32 == 0);
-
-  // Issue the signature loads first; the query hashing below overlaps their latency.
-  u32 code[TPT][2];
-  for (int t = 0; t < TPT; ++t) {
-    const int n = c * CH + t * 256 + threadIdx.x;
-    if (n < N) load_code(L, bh, N, n, code[t]);
-  }
   __shared__ u32 s_planes[BITS * (MAXD / 32)];
   __shared__ __align__(16) float s_q[MAXG * MAXD];
   __shared__ u32 s_qsig[MAXG * 2];
-  __shared__ u32 s_hist[kMaxBins];
   for (int i = threadIdx.x; i < BITS * WD; i += blockDim.x)
     s_planes[i] = plane_word(kPlaneSeed, i / WD, i % WD);
   for (int i = threadIdx.x; i < G * D; i += blockDim.x)
     s_q[i] = __bfloat162float(a.q[q_offset(a, b, hkv * G + i / D) + i % D]);
-  for (int i = threadIdx.x; i < G * 2; i += blockDim.x) s_qsig[i] = 0;
-  hist_clear(s_hist, NB);
+  if (threadIdx.x < MAXG * 2) s_qsig[threadIdx.x] = 0;
   __syncthreads();
   for (int j = threadIdx.x; j < G * BITS; j += blockDim.x) {
     const int g = j / BITS, p = j % BITS;
@@ -202,6 +201,30 @@ extern "C" __global__ void __launch_bounds__(256) score(const Args a) {
       acc += signed_sum8(s_planes[p * WD + d0 / 32], d0, s_q + g * D + d0);
     if (acc >= 0.f) atomicOr(&s_qsig[g * W + (p >> 5)], 1u << (p & 31));
   }
+  __syncthreads();
+  if (threadIdx.x < MAXG * 2) L.qsig[bh * MAXG * 2 + threadIdx.x] = s_qsig[threadIdx.x];
+}
+
+extern "C" __global__ void __launch_bounds__(256) score(const Args a) {
+  constexpr int TPT = CH / 256;  // tokens per thread
+  const int c = blockIdx.x, hkv = blockIdx.y, b = blockIdx.z;
+  const int D = a.D, G = a.Hq / a.Hkv, NB = hist_bins(G), N = a.N;
+  const long long bh = (long long)b * a.Hkv + hkv;
+  Layout L(a);
+  KEVO_CHECK(L.ws_end <= a.workspace_bytes && G <= MAXG && NB <= kMaxBins);
+  KEVO_CHECK(RowLanes::supported(D) && D <= MAXD && D % 32 == 0);
+
+  // Issue the signature loads first; they overlap query_sig's work (pdl).
+  u32 code[TPT][2];
+  for (int t = 0; t < TPT; ++t) {
+    const int n = c * CH + t * 256 + threadIdx.x;
+    if (n < N) load_code(L, bh, N, n, code[t]);
+  }
+  __shared__ u32 s_qsig[MAXG * 2];
+  __shared__ u32 s_hist[kMaxBins];
+  hist_clear(s_hist, NB);
+  wait_prior_kernels();  // query_sig's signatures
+  if (threadIdx.x < MAXG * 2) s_qsig[threadIdx.x] = L.qsig[bh * MAXG * 2 + threadIdx.x];
   __syncthreads();
 
   u16* keys = L.keys + bh * N;
