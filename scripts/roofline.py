@@ -76,7 +76,9 @@ def seed_bytes(seed, p, s, magicpig_frac):
         return (heads * N * (p["DI"] // 2 + 4), heads * (sel * 2 * row + draws * row),
                 qo + heads * cdiv(N, p["CH"] // 2) * D * 4)
     if seed in ("hash_topk", "socket_soft"):
-        nch = cdiv(N, p["CH"])
+        # Chunks of CH, or CH_LONG where the batch holds B*N >= LONG_BN tokens (the seeds' chunk_len).
+        long_ = "CH_LONG" in p and B * N >= p["LONG_BN"]
+        nch = cdiv(N, p["CH_LONG"] if long_ else p["CH"])
         per_token = p["BITS"] // 8 if seed == "hash_topk" else cdiv(p["TABLES"], 16) * 16 + 2
         # Both select N / TOPK_DIV over the whole list (one threshold per KV head).
         sel = min(N, N // p["TOPK_DIV"] + p["SINK"] + p["WIN"])

@@ -35,8 +35,8 @@
 // contexts selecting costs more than it saves, and dense is exact.
 // (hash_topk's untrained codes put its B1-N8K per-call error within 0.01 of the 0.2 gate.)
 // Roofline (scripts/roofline.py, default params, llama3-8b B1-N8K / B1-N32K / B1-N128K /
-// B8-N32K): the method reads 33.6 / 20.8 / 80.8 / 166.3 MB per decode call,
-// 8.4 / 5.2 / 20.2 / 41.6 us at 4 TB/s.
+// B8-N32K): the method reads 33.6 / 20.8 / 79.3 / 163.5 MB per decode call,
+// 8.4 / 5.2 / 19.8 / 40.9 us at 4 TB/s.
 #include "kevo/attention.cuh"
 
 // EVOLVE-BLOCK-START
@@ -46,18 +46,22 @@
 // kevo:param SINK = 64 in {0, 16, 64, 128}
 // kevo:param WIN = 128 in {32, 64, 128, 256}
 // kevo:param CH = 2048 in {1024, 2048, 4096}
+// kevo:param CH_LONG = 3072 in {2048, 3072, 4096}
+// kevo:param LONG_BN = 65536 in {32768, 65536, 131072}
 // kevo:param RSAMP = 32 in {0, 16, 32, 64}
 // kevo:param ASTAGES = 2 in {1, 2, 3}
 // kevo:param DENSE_N = 8192 in {0, 8192, 16384}
-// kevo:index      B*Hkv*N*(BITS/8) + B*Hkv*D*4 + B*Hkv*cdiv(N,CH)*D*4 + 768
-// kevo:workspace  max(B*Hkv*64 + B*Hkv*N*2 + B*Hkv*cdiv(N,CH)*(cdiv(G*BITS+1,8)*16 + 16) + (B*Hq*(D+1)*4 + B*Hkv*cdiv(G,8)*8)*cdiv(N,CH)*max(1,min(8,32/cdiv(N,CH))) + 2560, (132 + B*Hkv*cdiv(G,16)) * (min(G,16)*(D+1)*4 + 8) + 1024)
-// kevo:build   key_mean   grid(Hkv, B) block(256)
-// kevo:build   hash_keys  grid(cdiv(N,64), Hkv, B) block(256)
-// kevo:build   value_sums grid(cdiv(N,CH), Hkv, B) block(256)
-// kevo:decode  query_sig  grid(Hkv*(N>DENSE_N), B) block(256)
-// kevo:decode  score      grid(cdiv(N,CH)*(N>DENSE_N), Hkv, B) block(256) pdl
-// kevo:decode  attend     grid(cdiv(N,CH)*max(1,min(8,32/cdiv(N,CH)))*(N>DENSE_N), Hkv*cdiv(G,8), B) block(128) smem(4*ASTAGES*8192) pdl
-// kevo:decode  dense      grid(132*(N<=DENSE_N)) block(256) smem(16*8192)
+// kevo:index      B*Hkv*N*(BITS/8) + B*Hkv*D*4 + B*Hkv*cdiv(N,CH+(CH_LONG-CH)*(B*N>=LONG_BN))*D*4 + 768
+// kevo:workspace  max(B*Hkv*64 + B*Hkv*N*2 + B*Hkv*cdiv(N,CH+(CH_LONG-CH)*(B*N>=LONG_BN))*(cdiv(G*BITS+1,8)*16 + 16) + (B*Hq*(D+1)*4 + B*Hkv*cdiv(G,8)*8)*cdiv(N,CH+(CH_LONG-CH)*(B*N>=LONG_BN))*max(1,min(8,32/cdiv(N,CH+(CH_LONG-CH)*(B*N>=LONG_BN)))) + 2560, (132 + B*Hkv*cdiv(G,16)) * (min(G,16)*(D+1)*4 + 8) + 1024)
+// kevo:build   key_mean    grid(Hkv, B) block(256)
+// kevo:build   hash_keys   grid(cdiv(N,64), Hkv, B) block(256)
+// kevo:build   value_sums  grid(cdiv(N,CH+(CH_LONG-CH)*(B*N>=LONG_BN)), Hkv, B) block(256)
+// kevo:decode  query_sig   grid(Hkv*(N>DENSE_N), B) block(256)
+// kevo:decode  score       grid(cdiv(N,CH)*(N>DENSE_N)*(B*N<LONG_BN), Hkv, B) block(256) pdl
+// kevo:decode  score_long  grid(cdiv(N,CH_LONG)*(N>DENSE_N)*(B*N>=LONG_BN), Hkv, B) block(256) pdl
+// kevo:decode  attend      grid(cdiv(N,CH)*max(1,min(8,32/cdiv(N,CH)))*(N>DENSE_N)*(B*N<LONG_BN), Hkv*cdiv(G,8), B) block(128) smem(4*ASTAGES*8192) pdl
+// kevo:decode  attend_long grid(cdiv(N,CH_LONG)*max(1,min(8,32/cdiv(N,CH_LONG)))*(N>DENSE_N)*(B*N>=LONG_BN), Hkv*cdiv(G,8), B) block(128) smem(4*ASTAGES*8192) pdl
+// kevo:decode  dense       grid(132*(N<=DENSE_N)) block(256) smem(16*8192)
 
 using namespace kevo;
 
@@ -66,6 +70,20 @@ constexpr int MAXD = 256;      // largest head dim the shared arrays hold
 constexpr int MAXG = 8;        // largest group the score kernel's shared arrays hold
 constexpr int W = BITS >= 32 ? BITS / 32 : 1;  // 32-bit words per signature
 constexpr u64 kPlaneSeed = 0x6b65766f48415348ull;  // fixed: build and decode share the planes
+
+// Tokens a chunk: CH, or CH_LONG where the batch's caches hold B*N >= LONG_BN tokens. Longer
+// chunks mean fewer, fuller attend blocks (H100, B1-N128K: 512 blocks at CH=2048 are 1.29 waves,
+// 344 at 3072 one); at B1-N32K they leave the score's 88 blocks short of 132 SMs. The plan's
+// expressions use the same rule, CH+(CH_LONG-CH)*(B*N>=LONG_BN); `attend` runs below LONG_BN,
+// `score_long` and `attend_long` above (two kernels each, so that each block's positions are
+// constants: a chunk length read at run time cost the attend 7 registers and spills at its cap of
+// 168).
+__host__ __device__ constexpr bool long_chunks(int B, int N) {
+  return (long long)B * N >= LONG_BN;
+}
+__host__ __device__ constexpr int chunk_len(int B, int N) {
+  return long_chunks(B, N) ? CH_LONG : CH;
+}
 
 // Histogram bins of a KV head's similarity keys: 0 .. G*BITS, padded to a multiple of 8 (the
 // threshold search reads 8 bins per 16-byte load).
@@ -84,8 +102,10 @@ struct Layout {
   u64* score_flags;  // workspace: [B][Hkv][nch] arrivals of the score blocks
   SplitsOut out;  // workspace: partials and arrival flags of the attend blocks
   long long index_end, ws_end;
-  __device__ explicit Layout(const Args& a) {
-    const int G = a.Hq / a.Hkv, nch = cdiv(a.N, CH), nb = hist_bins(G);
+  // ch: chunk_len(B, N), passed as a constant by the kernels that know it (the attend: fewer
+  // registers live across its tile loop).
+  __device__ explicit Layout(const Args& a, int ch) {
+    const int G = a.Hq / a.Hkv, nch = cdiv(a.N, ch), nb = hist_bins(G);
     const long long bh = (long long)a.B * a.Hkv;
     Carve ix(a.index);
     // 16-bit signatures are stored as u16; the accessors below hide it.
@@ -131,7 +151,7 @@ __device__ __forceinline__ void store_code(const Layout& L, long long bh, int N,
 
 extern "C" __global__ void __launch_bounds__(256) key_mean(const Args a) {
   KEVO_CHECK(RowLanes::supported(a.D) && a.D <= MAXD && a.D % 32 == 0);
-  Layout L(a);
+  Layout L(a, chunk_len(a.B, a.N));
   KEVO_CHECK(L.index_end <= a.index_bytes);
   key_mean_block(a, L.mean);
 }
@@ -140,7 +160,7 @@ extern "C" __global__ void __launch_bounds__(256) key_mean(const Args a) {
 extern "C" __global__ void __launch_bounds__(256) hash_keys(const Args a) {
   const int WD = a.D / 32;
   const long long bh = (long long)blockIdx.z * a.Hkv + blockIdx.y;
-  Layout L(a);
+  Layout L(a, chunk_len(a.B, a.N));
   __shared__ u32 s_planes[BITS * (MAXD / 32)];
   load_planes(s_planes, BITS, a.D, kPlaneSeed);
   for_each_centred_key(a, L.mean, [&](const KeyRow& k, float (&x)[8]) {
@@ -153,10 +173,10 @@ extern "C" __global__ void __launch_bounds__(256) hash_keys(const Args a) {
   });
 }
 
-// V sums per chunk of CH tokens, for the residual estimate (kevo/residual.cuh).
+// V sums per chunk of chunk_len tokens, for the residual estimate (kevo/residual.cuh).
 extern "C" __global__ void __launch_bounds__(256) value_sums(const Args a) {
-  const Layout L(a);
-  value_sums_block(a, CH, L.vsum);
+  const Layout L(a, chunk_len(a.B, a.N));
+  value_sums_block(a, chunk_len(a.B, a.N), L.vsum);
 }
 
 // ------------------------------------------------------------------------------ decode phase
@@ -182,7 +202,7 @@ extern "C" __global__ void __launch_bounds__(256) query_sig(const Args a) {
   const int hkv = blockIdx.x, b = blockIdx.y;
   const int D = a.D, WD = D / 32, G = a.Hq / a.Hkv;
   const long long bh = (long long)b * a.Hkv + hkv;
-  const Layout L(a);
+  const Layout L(a, chunk_len(a.B, a.N));
   KEVO_CHECK(L.ws_end <= a.workspace_bytes && G <= MAXG);
   KEVO_CHECK(RowLanes::supported(D) && D <= MAXD && D % 32 == 0);
   __shared__ u32 s_planes[BITS * (MAXD / 32)];
@@ -205,19 +225,22 @@ extern "C" __global__ void __launch_bounds__(256) query_sig(const Args a) {
   if (threadIdx.x < MAXG * 2) L.qsig[bh * MAXG * 2 + threadIdx.x] = s_qsig[threadIdx.x];
 }
 
-extern "C" __global__ void __launch_bounds__(256) score(const Args a) {
-  constexpr int TPT = CH / 256;  // tokens per thread
+// A score block's chunk of kTpt * 256 tokens (tokens c*ch ..): similarity keys, the chunk's
+// histogram, and the threshold by the KV head's last block to finish.
+template <int kTpt>
+__device__ __forceinline__ void score_chunk(const Args& a) {
+  constexpr int ch = kTpt * 256;
   const int c = blockIdx.x, hkv = blockIdx.y, b = blockIdx.z;
   const int D = a.D, G = a.Hq / a.Hkv, NB = hist_bins(G), N = a.N;
   const long long bh = (long long)b * a.Hkv + hkv;
-  Layout L(a);
+  Layout L(a, ch);
   KEVO_CHECK(L.ws_end <= a.workspace_bytes && G <= MAXG && NB <= kMaxBins);
   KEVO_CHECK(RowLanes::supported(D) && D <= MAXD && D % 32 == 0);
 
   // Issue the signature loads first; they overlap query_sig's work (pdl).
-  u32 code[TPT][2];
-  for (int t = 0; t < TPT; ++t) {
-    const int n = c * CH + t * 256 + threadIdx.x;
+  u32 code[kTpt][2];
+  for (int t = 0; t < kTpt; ++t) {
+    const int n = c * ch + t * 256 + threadIdx.x;
     if (n < N) load_code(L, bh, N, n, code[t]);
   }
   __shared__ u32 s_qsig[MAXG * 2];
@@ -228,8 +251,8 @@ extern "C" __global__ void __launch_bounds__(256) score(const Args a) {
   __syncthreads();
 
   u16* keys = L.keys + bh * N;
-  for (int t = 0; t < TPT; ++t) {
-    const int n = c * CH + t * 256 + threadIdx.x;
+  for (int t = 0; t < kTpt; ++t) {
+    const int n = c * ch + t * 256 + threadIdx.x;
     if (n >= N) break;
     int key;
     if (n < SINK || n >= N - WIN) {
@@ -241,7 +264,7 @@ extern "C" __global__ void __launch_bounds__(256) score(const Args a) {
     keys[n] = (u16)key;
   }
   __syncthreads();
-  const int nch = cdiv(N, CH);
+  const int nch = cdiv(N, ch);
   launch_dependents();  // the keys are written: the attend may start its blocks
   store_hist_and_select(
       a, s_hist,
@@ -249,15 +272,35 @@ extern "C" __global__ void __launch_bounds__(256) score(const Args a) {
       c);
 }
 
-extern "C" __global__ void __launch_bounds__(128, 3) attend(const Args a) {
-  const TopkBlock tb = topk_block<GT>(a, CH, true);
+static_assert(CH % 256 == 0 && CH_LONG % 256 == 0, "a score thread takes whole rounds of 256");
+// One kernel per chunk length, not one dispatching to both: at B1-N32K each SM runs one score
+// block, and with both bodies in one kernel 62% of its stall samples waited for instructions
+// (cold fetches; ncu, H100: 20.7 us, against 11.2 us and 13% for one body).
+extern "C" __global__ void __launch_bounds__(256) score(const Args a) {
+  score_chunk<CH / 256>(a);
+}
+extern "C" __global__ void __launch_bounds__(256) score_long(const Args a) {
+  score_chunk<CH_LONG / 256>(a);
+}
+
+// An attend block of chunks of kCh tokens (a constant, so that the block's positions fold).
+template <int kCh>
+__device__ __forceinline__ void attend_chunk_of(const Args& a) {
+  const TopkBlock tb = topk_block<GT>(a, kCh, true);
   const long long bh = (long long)tb.hg.b * a.Hkv + tb.hg.hkv;
-  const Layout L(a);
+  const Layout L(a, kCh);
   launch_dependents();
   wait_prior_kernels();
-  attend_keyed<CH, 4, ASTAGES, RSAMP>(a, tb, L.keys + bh * a.N + tb.base,
-                                      L.sel + bh * tb.nch + tb.chunk,
-                                      L.vsum + (bh * tb.nch + tb.chunk) * a.D, L.out);
+  attend_keyed<kCh, 4, ASTAGES, RSAMP>(a, tb, L.keys + bh * a.N + tb.base,
+                                       L.sel + bh * tb.nch + tb.chunk,
+                                       L.vsum + (bh * tb.nch + tb.chunk) * a.D, L.out);
+}
+
+extern "C" __global__ void __launch_bounds__(128, 3) attend(const Args a) {
+  attend_chunk_of<CH>(a);
+}
+extern "C" __global__ void __launch_bounds__(128, 3) attend_long(const Args a) {
+  attend_chunk_of<CH_LONG>(a);
 }
 
 // Below the crossover: the dense baseline's decode (kevo/dense_decode.cuh), 8 warps, 2 stages.

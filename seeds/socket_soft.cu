@@ -31,8 +31,8 @@
 // kevo/dense_decode.cuh; the other decode grids are 0 there, so they are not launched): at short
 // contexts selecting costs more than it saves, and dense is exact.
 // Roofline (scripts/roofline.py, default params, llama3-8b B1-N8K / B1-N32K / B1-N128K /
-// B8-N32K): the method reads 33.6 / 19.2 / 74.5 / 153.7 MB per decode call,
-// 8.4 / 4.8 / 18.6 / 38.4 us at 4 TB/s.
+// B8-N32K): the method reads 33.6 / 19.2 / 73.0 / 151.0 MB per decode call,
+// 8.4 / 4.8 / 18.3 / 37.7 us at 4 TB/s.
 #include "kevo/attention.cuh"
 
 // EVOLVE-BLOCK-START
@@ -44,18 +44,22 @@
 // kevo:param SINK = 64 in {0, 16, 64, 128}
 // kevo:param WIN = 128 in {32, 64, 128, 256}
 // kevo:param CH = 2048 in {1024, 2048}
+// kevo:param CH_LONG = 3072 in {2048, 3072}
+// kevo:param LONG_BN = 65536 in {32768, 65536, 131072}
 // kevo:param RSAMP = 32 in {0, 16, 32, 64}
 // kevo:param ASTAGES = 2 in {1, 2, 3}
 // kevo:param DENSE_N = 8192 in {0, 8192, 16384}
-// kevo:index      B*Hkv*N*(cdiv(TABLES,16)*16 + 2) + B*Hkv*D*4 + B*Hkv*cdiv(N,CH)*D*4 + 1024
-// kevo:workspace  max(B*Hkv*TABLES*512 + B*Hkv*N*2 + B*Hkv*cdiv(N,CH)*(1024*2 + 8) + (B*Hq*(D+1)*4 + B*Hkv*cdiv(G,8)*8)*cdiv(N,CH)*max(1,min(8,32/cdiv(N,CH))) + 2048, (132 + B*Hkv*cdiv(G,16)) * (min(G,16)*(D+1)*4 + 8) + 1024)
+// kevo:index      B*Hkv*N*(cdiv(TABLES,16)*16 + 2) + B*Hkv*D*4 + B*Hkv*cdiv(N,CH+(CH_LONG-CH)*(B*N>=LONG_BN))*D*4 + 1024
+// kevo:workspace  max(B*Hkv*TABLES*512 + B*Hkv*N*2 + B*Hkv*cdiv(N,CH+(CH_LONG-CH)*(B*N>=LONG_BN))*(1024*2 + 8) + (B*Hq*(D+1)*4 + B*Hkv*cdiv(G,8)*8)*cdiv(N,CH+(CH_LONG-CH)*(B*N>=LONG_BN))*max(1,min(8,32/cdiv(N,CH+(CH_LONG-CH)*(B*N>=LONG_BN)))) + 2048, (132 + B*Hkv*cdiv(G,16)) * (min(G,16)*(D+1)*4 + 8) + 1024)
 // kevo:build   key_mean     grid(Hkv, B) block(256)
 // kevo:build   hash_keys    grid(cdiv(N,64), Hkv, B) block(256)
-// kevo:build   value_sums   grid(cdiv(N,CH), Hkv, B) block(256)
+// kevo:build   value_sums   grid(cdiv(N,CH+(CH_LONG-CH)*(B*N>=LONG_BN)), Hkv, B) block(256)
 // kevo:decode  bucket_probs grid(TABLES*(N>DENSE_N), Hkv, B) block(256)
-// kevo:decode  score        grid(cdiv(N,CH)*(N>DENSE_N), Hkv, B) block(256)
-// kevo:decode  threshold    grid(Hkv*(N>DENSE_N), B) block(1024)
-// kevo:decode  attend       grid(cdiv(N,CH)*max(1,min(8,32/cdiv(N,CH)))*(N>DENSE_N), Hkv*cdiv(G,8), B) block(128) smem(4*ASTAGES*8192)
+// kevo:decode  score        grid(cdiv(N,CH)*(N>DENSE_N)*(B*N<LONG_BN), Hkv, B) block(256)
+// kevo:decode  score_long   grid(cdiv(N,CH_LONG)*(N>DENSE_N)*(B*N>=LONG_BN), Hkv, B) block(256)
+// kevo:decode  threshold    grid(Hkv*(N>DENSE_N), B) block(1024) pdl
+// kevo:decode  attend       grid(cdiv(N,CH)*max(1,min(8,32/cdiv(N,CH)))*(N>DENSE_N)*(B*N<LONG_BN), Hkv*cdiv(G,8), B) block(128) smem(4*ASTAGES*8192) pdl
+// kevo:decode  attend_long  grid(cdiv(N,CH_LONG)*max(1,min(8,32/cdiv(N,CH_LONG)))*(N>DENSE_N)*(B*N>=LONG_BN), Hkv*cdiv(G,8), B) block(128) smem(4*ASTAGES*8192) pdl
 // kevo:decode  dense        grid(132*(N<=DENSE_N)) block(256) smem(16*8192)
 
 using namespace kevo;
@@ -66,6 +70,19 @@ constexpr int R = 1 << PLANES;               // buckets per table
 constexpr int NB = kMaxBins;            // log_key bins
 constexpr u64 kPlaneSeed = 0x6b65766f534f434bull;
 static_assert(TABLES * R * 2 <= 38400, "the bucket table must fit in shared memory");
+
+// Tokens a chunk: CH, or CH_LONG where the batch's caches hold B*N >= LONG_BN tokens. Longer
+// chunks mean fewer, fuller attend blocks (H100, B1-N128K: 512 blocks at CH=2048 are 1.29 waves,
+// 344 at 3072 one); at B1-N32K they leave the score's 88 blocks short of 132 SMs. The plan's
+// expressions use the same rule, CH+(CH_LONG-CH)*(B*N>=LONG_BN); `score` and `attend` run below
+// LONG_BN, `score_long` and `attend_long` above (two kernels each, so that each block's positions
+// are constants and each kernel holds one body: hash_topk.cu says what both cost).
+__host__ __device__ constexpr bool long_chunks(int B, int N) {
+  return (long long)B * N >= LONG_BN;
+}
+__host__ __device__ constexpr int chunk_len(int B, int N) {
+  return long_chunks(B, N) ? CH_LONG : CH;
+}
 
 struct Layout {
   unsigned char* codes;  // index [B][Hkv][N][LP]
@@ -78,8 +95,9 @@ struct Layout {
   int2* sel;             // workspace [B][Hkv][nch]
   SplitsOut out;          // workspace: partials and arrival flags of the attend blocks
   long long index_end, ws_end;
-  __device__ explicit Layout(const Args& a) {
-    const int G = a.Hq / a.Hkv, nch = cdiv(a.N, CH);
+  // ch: chunk_len(B, N), passed as a constant by the kernels that know it.
+  __device__ explicit Layout(const Args& a, int ch) {
+    const int G = a.Hq / a.Hkv, nch = cdiv(a.N, ch);
     const long long bh = (long long)a.B * a.Hkv;
     Carve ix(a.index);
     codes = ix.take<unsigned char>(bh * a.N * LP);
@@ -108,7 +126,7 @@ __device__ __forceinline__ u16 f2bf(float x) {
 
 extern "C" __global__ void __launch_bounds__(256) key_mean(const Args a) {
   KEVO_CHECK(RowLanes::supported(a.D) && a.D <= MAXD && a.D % 32 == 0);
-  Layout Ly(a);
+  Layout Ly(a, chunk_len(a.B, a.N));
   KEVO_CHECK(Ly.index_end <= a.index_bytes);
   key_mean_block(a, Ly.mean);
 }
@@ -117,7 +135,7 @@ extern "C" __global__ void __launch_bounds__(256) key_mean(const Args a) {
 extern "C" __global__ void __launch_bounds__(256) hash_keys(const Args a) {
   const int WD = a.D / 32;
   const long long bh = (long long)blockIdx.z * a.Hkv + blockIdx.y;
-  Layout Ly(a);
+  Layout Ly(a, chunk_len(a.B, a.N));
   __shared__ u32 s_planes[TABLES * PLANES * (MAXD / 32)];
   load_planes(s_planes, TABLES * PLANES, a.D, kPlaneSeed);
   for_each_centred_key(a, Ly.mean, [&](const KeyRow& k, float (&x)[8]) {
@@ -145,10 +163,10 @@ extern "C" __global__ void __launch_bounds__(256) hash_keys(const Args a) {
   });
 }
 
-// V sums per chunk of CH tokens, for the residual estimate (kevo/residual.cuh).
+// V sums per chunk of chunk_len tokens, for the residual estimate (kevo/residual.cuh).
 extern "C" __global__ void __launch_bounds__(256) value_sums(const Args a) {
-  const Layout Ly(a);
-  value_sums_block(a, CH, Ly.vsum);
+  const Layout Ly(a, chunk_len(a.B, a.N));
+  value_sums_block(a, chunk_len(a.B, a.N), Ly.vsum);
 }
 
 // ------------------------------------------------------------------------------ decode phase
@@ -158,7 +176,7 @@ extern "C" __global__ void __launch_bounds__(256) bucket_probs(const Args a) {
   const int l = blockIdx.x, hkv = blockIdx.y, b = blockIdx.z;
   const int D = a.D, WD = D / 32, G = a.Hq / a.Hkv;
   const long long bh = (long long)b * a.Hkv + hkv;
-  Layout Ly(a);
+  Layout Ly(a, chunk_len(a.B, a.N));
   KEVO_CHECK(Ly.ws_end <= a.workspace_bytes && G <= MAXG);
   KEVO_CHECK(RowLanes::supported(D) && D <= MAXD && D % 32 == 0);
   __shared__ u32 s_planes[PLANES * (MAXD / 32)];
@@ -192,16 +210,14 @@ extern "C" __global__ void __launch_bounds__(256) bucket_probs(const Args a) {
   }
 }
 
-// 4 blocks an SM (64 registers, no spills): the 512 blocks of B1-N128K fit one wave on 132 SMs;
-// at 3 an SM (77 registers) they took 1.29 waves (ncu: 40.1 us, DRAM 40.7%, H100).
-extern "C" __global__ void __launch_bounds__(256, 4) score(const Args a) {
+// A score block's chunk of kCh tokens: soft-collision keys and the chunk's histogram. s_keys:
+// kCh entries of shared memory.
+template <int kCh>
+__device__ __forceinline__ void score_chunk(const Args& a, u16* s_probs, u16* s_keys, u32* s_hist) {
   constexpr int U = 4;  // tokens per thread whose code rows are loaded together
   const int c = blockIdx.x, hkv = blockIdx.y, b = blockIdx.z, N = a.N;
   const long long bh = (long long)b * a.Hkv + hkv;
-  Layout Ly(a);
-  __shared__ __align__(16) u16 s_probs[TABLES * R];
-  __shared__ __align__(16) u16 s_keys[CH];
-  __shared__ u32 s_hist[NB];
+  Layout Ly(a, kCh);
   {
     const uint4* src = reinterpret_cast<const uint4*>(Ly.probs + bh * TABLES * R);
     uint4* dst = reinterpret_cast<uint4*>(s_probs);
@@ -210,7 +226,7 @@ extern "C" __global__ void __launch_bounds__(256, 4) score(const Args a) {
   }
   hist_clear(s_hist, NB);
   __syncthreads();
-  const int n0 = c * CH, n_items = min(CH, N - n0);
+  const int n0 = c * kCh, n_items = min(kCh, N - n0);
   const u16* vnorm = Ly.vnorm + bh * N + n0;
   score_index_rows<LP, U>(
       Ly.codes + (bh * N + n0) * LP, n_items, [&](int i) { return bf16_lo(vnorm[i]); },
@@ -231,21 +247,51 @@ extern "C" __global__ void __launch_bounds__(256, 4) score(const Args a) {
       },
       s_keys);
   store_chunk_keys(s_keys, n_items, Ly.keys + bh * N + n0, s_hist, NB,
-                   Ly.hist + bh * cdiv(N, CH) * NB, c);
+                   Ly.hist + bh * cdiv(N, kCh) * NB, c);
+}
+
+// 4 blocks an SM where a token's code row is at most 48 bytes (TABLES <= 48: 64 registers, no
+// spills; at 3 an SM, 77 registers, B1-N128K's 512 blocks took 1.29 waves: ncu 40.1 us, DRAM
+// 40.7%, H100). Longer rows (U rows of LP/16 uint4 in flight) need more registers than 64.
+extern "C" __global__ void __launch_bounds__(256, LP <= 48 ? 4 : 1) score(const Args a) {
+  __shared__ __align__(16) u16 s_probs[TABLES * R];
+  __shared__ __align__(16) u16 s_keys[CH];
+  __shared__ u32 s_hist[NB];
+  score_chunk<CH>(a, s_probs, s_keys, s_hist);
+}
+extern "C" __global__ void __launch_bounds__(256, LP <= 48 ? 4 : 1) score_long(const Args a) {
+  __shared__ __align__(16) u16 s_probs[TABLES * R];
+  __shared__ __align__(16) u16 s_keys[CH_LONG];
+  __shared__ u32 s_hist[NB];
+  score_chunk<CH_LONG>(a, s_probs, s_keys, s_hist);
 }
 
 extern "C" __global__ void __launch_bounds__(1024) threshold(const Args a) {
-  const Layout Ly(a);
-  threshold_block(a, Ly.hist, cdiv(a.N, CH), NB, a.N / TOPK_DIV, Ly.sel);
+  const int ch = chunk_len(a.B, a.N);
+  const Layout Ly(a, ch);
+  launch_dependents();
+  wait_prior_kernels();
+  threshold_block(a, Ly.hist, cdiv(a.N, ch), NB, a.N / TOPK_DIV, Ly.sel);
+}
+
+// An attend block of chunks of kCh tokens (a constant, so that the block's positions fold).
+template <int kCh>
+__device__ __forceinline__ void attend_chunk_of(const Args& a) {
+  launch_dependents();
+  wait_prior_kernels();
+  const TopkBlock tb = topk_block<GT>(a, kCh, true);
+  const long long bh = (long long)tb.hg.b * a.Hkv + tb.hg.hkv;
+  const Layout Ly(a, kCh);
+  attend_keyed<kCh, 4, ASTAGES, RSAMP>(a, tb, Ly.keys + bh * a.N + tb.base,
+                                       Ly.sel + bh * tb.nch + tb.chunk,
+                                       Ly.vsum + (bh * tb.nch + tb.chunk) * a.D, Ly.out);
 }
 
 extern "C" __global__ void __launch_bounds__(128, 3) attend(const Args a) {
-  const TopkBlock tb = topk_block<GT>(a, CH, true);
-  const long long bh = (long long)tb.hg.b * a.Hkv + tb.hg.hkv;
-  const Layout Ly(a);
-  attend_keyed<CH, 4, ASTAGES, RSAMP>(a, tb, Ly.keys + bh * a.N + tb.base,
-                                      Ly.sel + bh * tb.nch + tb.chunk,
-                                      Ly.vsum + (bh * tb.nch + tb.chunk) * a.D, Ly.out);
+  attend_chunk_of<CH>(a);
+}
+extern "C" __global__ void __launch_bounds__(128, 3) attend_long(const Args a) {
+  attend_chunk_of<CH_LONG>(a);
 }
 
 // Below the crossover: the dense baseline's decode (kevo/dense_decode.cuh), 8 warps, 2 stages.
