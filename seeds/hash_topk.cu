@@ -283,24 +283,12 @@ extern "C" __global__ void __launch_bounds__(256) score_long(const Args a) {
   score_chunk<CH_LONG / 256>(a);
 }
 
-// An attend block of chunks of kCh tokens (a constant, so that the block's positions fold).
-template <int kCh>
-__device__ __forceinline__ void attend_chunk_of(const Args& a) {
-  const TopkBlock tb = topk_block<GT>(a, kCh, true);
-  const long long bh = (long long)tb.hg.b * a.Hkv + tb.hg.hkv;
-  const Layout L(a, kCh);
-  launch_dependents();
-  wait_prior_kernels();
-  attend_keyed<kCh, 4, ASTAGES, RSAMP>(a, tb, L.keys + bh * a.N + tb.base,
-                                       L.sel + bh * tb.nch + tb.chunk,
-                                       L.vsum + (bh * tb.nch + tb.chunk) * a.D, L.out);
-}
-
+// Chunks of CH tokens below LONG_BN, of CH_LONG above (kevo/topk_attend.cuh).
 extern "C" __global__ void __launch_bounds__(128, 3) attend(const Args a) {
-  attend_chunk_of<CH>(a);
+  attend_keyed_kernel<Layout, GT, CH, ASTAGES, RSAMP>(a);
 }
 extern "C" __global__ void __launch_bounds__(128, 3) attend_long(const Args a) {
-  attend_chunk_of<CH_LONG>(a);
+  attend_keyed_kernel<Layout, GT, CH_LONG, ASTAGES, RSAMP>(a);
 }
 
 // Below the crossover: the dense baseline's decode (kevo/dense_decode.cuh), 8 warps, 2 stages.

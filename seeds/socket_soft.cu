@@ -274,24 +274,12 @@ extern "C" __global__ void __launch_bounds__(1024) threshold(const Args a) {
   threshold_block(a, Ly.hist, cdiv(a.N, ch), NB, a.N / TOPK_DIV, Ly.sel);
 }
 
-// An attend block of chunks of kCh tokens (a constant, so that the block's positions fold).
-template <int kCh>
-__device__ __forceinline__ void attend_chunk_of(const Args& a) {
-  launch_dependents();
-  wait_prior_kernels();
-  const TopkBlock tb = topk_block<GT>(a, kCh, true);
-  const long long bh = (long long)tb.hg.b * a.Hkv + tb.hg.hkv;
-  const Layout Ly(a, kCh);
-  attend_keyed<kCh, 4, ASTAGES, RSAMP>(a, tb, Ly.keys + bh * a.N + tb.base,
-                                       Ly.sel + bh * tb.nch + tb.chunk,
-                                       Ly.vsum + (bh * tb.nch + tb.chunk) * a.D, Ly.out);
-}
-
+// Chunks of CH tokens below LONG_BN, of CH_LONG above (kevo/topk_attend.cuh).
 extern "C" __global__ void __launch_bounds__(128, 3) attend(const Args a) {
-  attend_chunk_of<CH>(a);
+  attend_keyed_kernel<Layout, GT, CH, ASTAGES, RSAMP>(a);
 }
 extern "C" __global__ void __launch_bounds__(128, 3) attend_long(const Args a) {
-  attend_chunk_of<CH_LONG>(a);
+  attend_keyed_kernel<Layout, GT, CH_LONG, ASTAGES, RSAMP>(a);
 }
 
 // Below the crossover: the dense baseline's decode (kevo/dense_decode.cuh), 8 warps, 2 stages.

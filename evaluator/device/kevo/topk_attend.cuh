@@ -311,4 +311,21 @@ __device__ __forceinline__ void attend_keyed(const Args& a, const TopkBlock& tb,
       {s_bits, s_samp, s_scratch, reinterpret_cast<TileBuf*>(kevo_tiles)}, out);
 }
 
+// The whole attend kernel of a keyed top-k seed over chunks of kCh tokens and slices of kGT query
+// heads, 4 warps a block. Layout: the seed's, constructed as Layout(a, kCh), with keys
+// ([B][Hkv][N] u16), sel ([B][Hkv][nch] int2), vsum ([B][Hkv][nch][D] floats) and out
+// (SplitsOut). Launched `pdl`: the block finds its place, then lets the next kernel start and
+// waits for the score's data.
+template <class Layout, int kGT, int kCh, int kStages, int kRsamp>
+__device__ __forceinline__ void attend_keyed_kernel(const Args& a) {
+  const TopkBlock tb = topk_block<kGT>(a, kCh, true);
+  const long long bh = (long long)tb.hg.b * a.Hkv + tb.hg.hkv;
+  const Layout L(a, kCh);
+  launch_dependents();
+  wait_prior_kernels();
+  attend_keyed<kCh, 4, kStages, kRsamp>(a, tb, L.keys + bh * a.N + tb.base,
+                                        L.sel + bh * tb.nch + tb.chunk,
+                                        L.vsum + (bh * tb.nch + tb.chunk) * a.D, L.out);
+}
+
 }  // namespace kevo
