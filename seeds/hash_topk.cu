@@ -74,10 +74,10 @@ constexpr u64 kPlaneSeed = 0x6b65766f48415348ull;  // fixed: build and decode sh
 // Tokens a chunk: CH, or CH_LONG where the batch's caches hold B*N >= LONG_BN tokens. Longer
 // chunks mean fewer, fuller attend blocks (H100, B1-N128K: 512 blocks at CH=2048 are 1.29 waves,
 // 344 at 3072 one); at B1-N32K they leave the score's 88 blocks short of 132 SMs. The plan's
-// expressions use the same rule, CH+(CH_LONG-CH)*(B*N>=LONG_BN); `attend` runs below LONG_BN,
-// `score_long` and `attend_long` above (two kernels each, so that each block's positions are
-// constants: a chunk length read at run time cost the attend 7 registers and spills at its cap of
-// 168).
+// expressions use the same rule, CH+(CH_LONG-CH)*(B*N>=LONG_BN); `score` and `attend` run below
+// LONG_BN, `score_long` and `attend_long` above (two kernels each, so that each block's positions
+// are constants: a chunk length read at run time cost the attend 7 registers and spills at its
+// cap of 168).
 __host__ __device__ constexpr bool long_chunks(int B, int N) {
   return (long long)B * N >= LONG_BN;
 }
