@@ -210,14 +210,16 @@ extern "C" __global__ void __launch_bounds__(256) bucket_probs(const Args a) {
   }
 }
 
-// A score block's chunk of kCh tokens: soft-collision keys and the chunk's histogram. s_keys:
-// kCh entries of shared memory.
+// A score block's chunk of kCh tokens: soft-collision keys and the chunk's histogram.
 template <int kCh>
-__device__ __forceinline__ void score_chunk(const Args& a, u16* s_probs, u16* s_keys, u32* s_hist) {
+__device__ __forceinline__ void score_chunk(const Args& a) {
   constexpr int U = 4;  // tokens per thread whose code rows are loaded together
   const int c = blockIdx.x, hkv = blockIdx.y, b = blockIdx.z, N = a.N;
   const long long bh = (long long)b * a.Hkv + hkv;
   Layout Ly(a, kCh);
+  __shared__ __align__(16) u16 s_probs[TABLES * R];
+  __shared__ __align__(16) u16 s_keys[kCh];
+  __shared__ u32 s_hist[NB];
   {
     const uint4* src = reinterpret_cast<const uint4*>(Ly.probs + bh * TABLES * R);
     uint4* dst = reinterpret_cast<uint4*>(s_probs);
@@ -254,16 +256,10 @@ __device__ __forceinline__ void score_chunk(const Args& a, u16* s_probs, u16* s_
 // spills; at 3 an SM, 77 registers, B1-N128K's 512 blocks took 1.29 waves: ncu 40.1 us, DRAM
 // 40.7%, H100). Longer rows (U rows of LP/16 uint4 in flight) need more registers than 64.
 extern "C" __global__ void __launch_bounds__(256, LP <= 48 ? 4 : 1) score(const Args a) {
-  __shared__ __align__(16) u16 s_probs[TABLES * R];
-  __shared__ __align__(16) u16 s_keys[CH];
-  __shared__ u32 s_hist[NB];
-  score_chunk<CH>(a, s_probs, s_keys, s_hist);
+  score_chunk<CH>(a);
 }
 extern "C" __global__ void __launch_bounds__(256, LP <= 48 ? 4 : 1) score_long(const Args a) {
-  __shared__ __align__(16) u16 s_probs[TABLES * R];
-  __shared__ __align__(16) u16 s_keys[CH_LONG];
-  __shared__ u32 s_hist[NB];
-  score_chunk<CH_LONG>(a, s_probs, s_keys, s_hist);
+  score_chunk<CH_LONG>(a);
 }
 
 extern "C" __global__ void __launch_bounds__(1024) threshold(const Args a) {
