@@ -41,6 +41,12 @@ Result<ResolvedPlan> resolve_plan(const TaskSpec& spec, const std::map<std::stri
   vars["G"] = shape.Hq / shape.Hkv;
   vars["N"] = shape.N;
   vars["D"] = shape.D;
+  for (const auto& let : spec.lets) {
+    auto v = let.expr.eval(vars);
+    if (!v.ok())
+      return plan_error(let.line, "kevo:let " + let.name + ": " + v.status().message(), shape);
+    vars[let.name] = *v;
+  }
 
   ResolvedPlan plan;
   struct Size {

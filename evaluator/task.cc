@@ -134,6 +134,31 @@ Result<PlanExpr> parse_expr(const std::string& text, int line, const std::string
   return e;
 }
 
+// `NAME = EXPR`
+Result<PlanLet> parse_let(const std::string& rest, int line) {
+  const char* usage = " (expected 'kevo:let NAME = EXPR', e.g. 'kevo:let CHUNK = max(CH, N / 64)')";
+  size_t pos = 0;
+  PlanLet let;
+  let.line = line;
+  let.name = read_identifier(rest, pos);
+  if (let.name.empty()) return line_error(line, std::string("kevo:let needs a name") + usage);
+  if (kShapeVariables.count(let.name) || kFunctions.count(let.name)) {
+    return line_error(line,
+                      "kevo:let name '" + let.name + "' is reserved (B Hq Hkv G N D cdiv min max)");
+  }
+  std::string after = rest.substr(pos);
+  size_t eq = after.find('=');
+  if (eq == std::string::npos || !trim(after.substr(0, eq)).empty() ||
+      (eq + 1 < after.size() && after[eq + 1] == '=')) {
+    return line_error(line, "kevo:let " + let.name + ": missing '='" + usage);
+  }
+  if (trim(after.substr(eq + 1)).empty()) {
+    return line_error(line, "kevo:let " + let.name + " needs an expression" + usage);
+  }
+  KEVO_ASSIGN_OR_RETURN(let.expr, parse_expr(after.substr(eq + 1), line, "kevo:let " + let.name));
+  return let;
+}
+
 // `NAME grid(x[,y[,z]]) block(x[,y[,z]]) [smem(EXPR)] [pdl]` (pdl: decode only)
 Result<KernelLaunchSpec> parse_kernel(const std::string& rest, Phase phase, int line) {
   const std::string directive = phase == Phase::kBuild ? "kevo:build" : "kevo:decode";
@@ -242,6 +267,15 @@ Result<TaskSpec> parse_task_spec(const std::string& source) {
         }
       }
       spec.params.push_back(p);
+    } else if (name == "let") {
+      KEVO_ASSIGN_OR_RETURN(PlanLet let, parse_let(rest, line));
+      for (const auto& q : spec.lets) {
+        if (q.name == let.name) {
+          return line_error(
+              line, "kevo:let " + let.name + " is already given at line " + std::to_string(q.line));
+        }
+      }
+      spec.lets.push_back(std::move(let));
     } else if (name == "index" || name == "workspace") {
       int& where = name == "index" ? spec.index_line : spec.workspace_line;
       if (where) return line_error(line, "kevo:" + name + " is already given at line " + std::to_string(where));
@@ -258,22 +292,39 @@ Result<TaskSpec> parse_task_spec(const std::string& source) {
       }
       spec.kernels.push_back(std::move(k));
     } else {
-      return line_error(line, "unknown directive 'kevo:" + name + "' (known: param, index, workspace, build, decode)");
+      return line_error(line, "unknown directive 'kevo:" + name +
+                                  "' (known: param, let, index, workspace, build, decode)");
     }
   }
 
-  // Every name an expression reads must be a shape variable or a declared param.
+  // Every name an expression reads must be a shape variable, a declared param or a let. The lets
+  // are evaluated first, in file order, so a let reads only the lets above it.
   std::set<std::string> known = kShapeVariables;
   for (const auto& p : spec.params) known.insert(p.name);
   auto check = [&](const PlanExpr& e, int at, const std::string& what) -> Status {
     for (const auto& v : e.variables()) {
       if (!known.count(v)) {
-        return line_error(at, what + " reads '" + v + "', which is neither a shape variable (B Hq Hkv G N D) "
-                                     "nor a kevo:param of this file");
+        return line_error(
+            at,
+            what + " reads '" + v +
+                "', which is neither a shape variable (B Hq Hkv G N D) "
+                "nor a kevo:param or kevo:let of this file" +
+                (what.rfind("kevo:let", 0) == 0 ? " (a let reads only the lets above it)" : ""));
       }
     }
     return Status::Ok();
   };
+  for (const auto& let : spec.lets) {
+    for (const auto& p : spec.params) {
+      if (p.name == let.name) {
+        return line_error(let.line, "kevo:let " + let.name +
+                                        " has the name of the kevo:param at line " +
+                                        std::to_string(p.line));
+      }
+    }
+    KEVO_RETURN_IF_ERROR(check(let.expr, let.line, "kevo:let " + let.name));
+    known.insert(let.name);
+  }
   KEVO_RETURN_IF_ERROR(check(spec.index_bytes, spec.index_line, "kevo:index"));
   KEVO_RETURN_IF_ERROR(check(spec.workspace_bytes, spec.workspace_line, "kevo:workspace"));
   bool any_decode = false;

@@ -14,7 +14,7 @@
 namespace kevo {
 
 // A parsed plan expression: integers, + - * / %, parentheses, cdiv, min, max, and the variables
-// B Hq Hkv G N D plus the candidate's params. Evaluation is 64-bit; division by zero and
+// B Hq Hkv G N D plus the candidate's params and lets. Evaluation is 64-bit; division by zero and
 // overflow are errors, not UB.
 class PlanExpr {
  public:
@@ -38,6 +38,16 @@ struct ParamSpec {
   int line = 0;                    // 1-based line in the source
 };
 
+// `kevo:let NAME = EXPR`: a named plan expression, so that a quantity several directives need
+// (a chunk length chosen by the shape, say) is written once. It reads the shape variables, the
+// params and the lets above it; the directives after it read it like a param. A plan variable
+// only: device code does not see it (it depends on the shape, which kernels read from Args).
+struct PlanLet {
+  std::string name;
+  PlanExpr expr;
+  int line = 0;
+};
+
 struct KernelLaunchSpec {
   std::string name;  // extern "C" __global__ function name
   Phase phase = Phase::kDecode;
@@ -53,6 +63,7 @@ struct KernelLaunchSpec {
 
 struct TaskSpec {
   std::vector<ParamSpec> params;
+  std::vector<PlanLet> lets;  // file order: each may read the ones before it
   PlanExpr index_bytes;      // "0" when the file has no kevo:index
   PlanExpr workspace_bytes;  // "0" when the file has no kevo:workspace
   int index_line = 0, workspace_line = 0;  // where they were declared (0 = absent)

@@ -203,6 +203,67 @@ TEST(TaskSpec, DirectiveErrorsNameTheLine) {
   EXPECT_NE(spec_error("// kevo:build b grid(1) block(32)\n").find("no '// kevo:decode' directive"), std::string::npos);
 }
 
+TEST(TaskSpec, LetNamesAnExpressionForTheDirectivesAfterIt) {
+  auto s = parse_task_spec(
+      "// kevo:param CH = 2048\n"
+      "// kevo:param CH_LONG = 3072 in {2048, 3072, 4096}\n"
+      "// kevo:let CHUNK = CH + (CH_LONG - CH) * (B*N >= 65536)\n"
+      "// kevo:let NCH = cdiv(N, CHUNK)\n"
+      "// kevo:index B*Hkv*NCH*D*4\n"
+      "// kevo:decode attend grid(NCH, Hkv, B) block(128)\n");
+  ASSERT_TRUE(s.ok()) << s.status().message();
+  ASSERT_EQ(s->lets.size(), 2u);
+  EXPECT_EQ(s->lets[0].name, "CHUNK");
+  EXPECT_EQ(s->lets[0].line, 3);
+  EXPECT_EQ(s->lets[1].expr.text(), "cdiv(N, CHUNK)");
+  auto p = s->resolve_params({});
+  ASSERT_TRUE(p.ok());
+  EXPECT_EQ(p->count("CHUNK"), 0u);  // a plan variable, not a param (not a -D for NVRTC)
+  auto grid_x = [&](const std::map<std::string, int64_t>& params, Shape shape) -> int64_t {
+    auto plan = resolve_plan(*s, params, shape);
+    EXPECT_TRUE(plan.ok()) << plan.status().message();
+    return plan.ok() ? plan->launches[0].grid[0] : -1;
+  };
+  EXPECT_EQ(grid_x(*p, Shape{1, 32, 8, 32768, 128}), 16);   // B*N < 65536: chunks of 2048
+  EXPECT_EQ(grid_x(*p, Shape{1, 32, 8, 131072, 128}), 43);  // chunks of 3072
+  EXPECT_EQ(grid_x(*p, Shape{8, 32, 8, 32768, 128}), 11);
+  EXPECT_EQ(resolve_plan(*s, *p, Shape{1, 32, 8, 131072, 128})->index_bytes,
+            1LL * 8 * 43 * 128 * 4);
+  auto p4096 = s->resolve_params({{"CH_LONG", 4096}});
+  ASSERT_TRUE(p4096.ok());
+  EXPECT_EQ(grid_x(*p4096, Shape{1, 32, 8, 131072, 128}), 32);
+}
+
+TEST(TaskSpec, LetErrorsNameTheLine) {
+  EXPECT_NE(
+      spec_error("// kevo:let X = Y + 1\n// kevo:let Y = 1\n" + kDecode)
+          .find("line 1: kevo:let X reads 'Y', which is neither a shape variable (B Hq Hkv G N D) "
+                "nor a kevo:param or kevo:let of this file (a let reads only the lets above it)"),
+      std::string::npos);
+  EXPECT_EQ(spec_error("// kevo:let X = 1\n// kevo:let X = 2\n" + kDecode),
+            "line 2: kevo:let X is already given at line 1");
+  EXPECT_EQ(spec_error("// kevo:param X = 1\n// kevo:let X = 2\n" + kDecode),
+            "line 2: kevo:let X has the name of the kevo:param at line 1");
+  EXPECT_NE(
+      spec_error("// kevo:let N = 2\n" + kDecode).find("line 1: kevo:let name 'N' is reserved"),
+      std::string::npos);
+  EXPECT_NE(spec_error("// kevo:let X 2\n" + kDecode).find("line 1: kevo:let X: missing '='"),
+            std::string::npos);
+  EXPECT_NE(spec_error("// kevo:let X == 2\n" + kDecode).find("missing '='"), std::string::npos);
+  EXPECT_NE(
+      spec_error("// kevo:let X =\n" + kDecode).find("line 1: kevo:let X needs an expression"),
+      std::string::npos);
+  EXPECT_NE(spec_error("// kevo:let = 2\n" + kDecode).find("line 1: kevo:let needs a name"),
+            std::string::npos);
+  EXPECT_NE(spec_error("// kevo:let X = N*\n" + kDecode).find("line 1: kevo:let X:"),
+            std::string::npos);
+  EXPECT_NE(spec_error("// kevo:decode k grid(Y) block(32)\n// kevo:let X = 2\n")
+                .find("line 1: kevo:decode k grid reads 'Y'"),
+            std::string::npos);
+  // The lets are evaluated before everything else: a directive may read one given below it.
+  EXPECT_EQ(spec_error("// kevo:decode k grid(X) block(32)\n// kevo:let X = 2\n"), "");
+}
+
 TEST(TaskSpec, EvolveBlockMarkersMustPair) {
   EXPECT_EQ(spec_error(kDecode + "// EVOLVE-BLOCK-END\n"), "line 2: EVOLVE-BLOCK-END without an EVOLVE-BLOCK-START before it");
   EXPECT_EQ(spec_error(kDecode + "// EVOLVE-BLOCK-START\n"), "line 2: EVOLVE-BLOCK-START has no EVOLVE-BLOCK-END after it");
@@ -293,6 +354,13 @@ std::string plan_error(const std::string& source, Shape shape = {}) {
   auto p = s->resolve_params({});
   auto plan = resolve_plan(*s, *p, shape);
   return plan.ok() ? "" : plan.status().message();
+}
+
+TEST(ResolvePlan, LetErrorsNameTheLetAndTheShape) {
+  std::string e = plan_error("// kevo:let X = N / (B - 1)\n// kevo:decode k grid(X) block(32)\n",
+                             Shape{1, 32, 8, 1024, 128});
+  EXPECT_EQ(e.substr(0, 36), "line 1: kevo:let X: division by zero") << e;
+  EXPECT_NE(e.find("(for B=1 Hq=32 Hkv=8 N=1024 D=128)"), std::string::npos) << e;
 }
 
 TEST(ResolvePlan, RejectsImpossibleLaunchesNamingKernelAndLine) {

@@ -1,7 +1,8 @@
 // Generates <name>_plan.h and <name>_kernels.cuh. The plan's expressions are emitted as written
 // (their grammar is a subset of C++ integer arithmetic) inside functions whose locals are the
-// shape variables, with the params as constants and cdiv/min/max defined beside them, so the
-// package's reader sees the same plan text as the candidate file.
+// shape variables (and the kevo:let values, computed from them first), with the params as
+// constants and cdiv/min/max defined beside them, so the package's reader sees the same plan text
+// as the candidate file.
 #include <cctype>
 #include <sstream>
 
@@ -16,6 +17,17 @@ const char* kShapeLocals =
     "  (void)B, (void)Hq, (void)Hkv, (void)N, (void)D, (void)G;\n";
 
 std::string expr(const PlanExpr& e) { return "(" + e.text() + ")"; }
+
+// The locals every plan function starts with: the shape variables, then the kevo:let lines in
+// file order (each may read the ones before it).
+std::string shape_locals(const Package& p) {
+  std::string out = kShapeLocals;
+  for (const auto& let : p.spec.lets) {
+    out += "  const i64 " + let.name + " = " + expr(let.expr) + ";  // kevo:let\n";
+    out += "  (void)" + let.name + ";\n";
+  }
+  return out;
+}
 
 }  // namespace
 
@@ -49,14 +61,14 @@ std::string plan_header(const Package& p) {
     << "constexpr int kNumDecode = " << ndecode << ";\n"
     << "constexpr int kNumKernels = " << nbuild + ndecode << ";\n\n";
 
-  o << "inline i64 index_bytes(const Shape& s) {\n" << kShapeLocals << "  return "
-    << expr(p.spec.index_bytes) << ";\n}\n\n";
-  o << "inline i64 workspace_bytes(const Shape& s) {\n" << kShapeLocals << "  return "
-    << expr(p.spec.workspace_bytes) << ";\n}\n\n";
+  o << "inline i64 index_bytes(const Shape& s) {\n"
+    << shape_locals(p) << "  return " << expr(p.spec.index_bytes) << ";\n}\n\n";
+  o << "inline i64 workspace_bytes(const Shape& s) {\n"
+    << shape_locals(p) << "  return " << expr(p.spec.workspace_bytes) << ";\n}\n\n";
 
   o << "// Every kernel in plan order (build kernels first, then decode, each in file order).\n"
     << "inline void launches(const Shape& s, Launch out[kNumKernels > 0 ? kNumKernels : 1]) {\n"
-    << kShapeLocals;
+    << shape_locals(p);
   int i = 0;
   for (Phase phase : {Phase::kBuild, Phase::kDecode}) {
     for (const auto& k : p.spec.kernels) {
