@@ -51,11 +51,13 @@
 // kevo:param RSAMP = 32 in {0, 16, 32, 64}
 // kevo:param ASTAGES = 2 in {1, 2, 3}
 // kevo:param DENSE_N = 8192 in {0, 8192, 16384}
-// kevo:index      B*Hkv*N*(BITS/8) + B*Hkv*D*4 + B*Hkv*cdiv(N,CH+(CH_LONG-CH)*(B*N>=LONG_BN))*D*4 + 768
-// kevo:workspace  max(B*Hkv*64 + B*Hkv*N*2 + B*Hkv*cdiv(N,CH+(CH_LONG-CH)*(B*N>=LONG_BN))*(cdiv(G*BITS+1,8)*16 + 16) + (B*Hq*(D+1)*4 + B*Hkv*cdiv(G,8)*8)*cdiv(N,CH+(CH_LONG-CH)*(B*N>=LONG_BN))*max(1,min(8,32/cdiv(N,CH+(CH_LONG-CH)*(B*N>=LONG_BN)))) + 2560, (132 + B*Hkv*cdiv(G,16)) * (min(G,16)*(D+1)*4 + 8) + 1024)
+// kevo:let        CHUNK = CH+(CH_LONG-CH)*(B*N>=LONG_BN)
+// kevo:let        NCH = cdiv(N,CHUNK)
+// kevo:index      B*Hkv*N*(BITS/8) + B*Hkv*D*4 + B*Hkv*NCH*D*4 + 768
+// kevo:workspace  max(B*Hkv*64 + B*Hkv*N*2 + B*Hkv*NCH*(cdiv(G*BITS+1,8)*16 + 16) + (B*Hq*(D+1)*4 + B*Hkv*cdiv(G,8)*8)*NCH*max(1,min(8,32/NCH)) + 2560, (132 + B*Hkv*cdiv(G,16)) * (min(G,16)*(D+1)*4 + 8) + 1024)
 // kevo:build   key_mean    grid(Hkv, B) block(256)
 // kevo:build   hash_keys   grid(cdiv(N,64), Hkv, B) block(256)
-// kevo:build   value_sums  grid(cdiv(N,CH+(CH_LONG-CH)*(B*N>=LONG_BN)), Hkv, B) block(256)
+// kevo:build   value_sums  grid(NCH, Hkv, B) block(256)
 // kevo:decode  query_sig   grid(Hkv*(N>DENSE_N), B) block(256)
 // kevo:decode  score       grid(cdiv(N,CH)*(N>DENSE_N)*(B*N<LONG_BN), Hkv, B) block(256) pdl
 // kevo:decode  score_long  grid(cdiv(N,CH_LONG)*(N>DENSE_N)*(B*N>=LONG_BN), Hkv, B) block(256) pdl
@@ -74,7 +76,7 @@ constexpr u64 kPlaneSeed = 0x6b65766f48415348ull;  // fixed: build and decode sh
 // Tokens a chunk: CH, or CH_LONG where the batch's caches hold B*N >= LONG_BN tokens. Longer
 // chunks mean fewer, fuller attend blocks (H100, B1-N128K: 512 blocks at CH=2048 are 1.29 waves,
 // 344 at 3072 one); at B1-N32K they leave the score's 88 blocks short of 132 SMs. The plan's
-// expressions use the same rule, CH+(CH_LONG-CH)*(B*N>=LONG_BN); `score` and `attend` run below
+// expressions use the same rule (kevo:let CHUNK); `score` and `attend` run below
 // LONG_BN, `score_long` and `attend_long` above (two kernels each, so that each block's positions
 // are constants: a chunk length read at run time cost the attend 7 registers and spills at its
 // cap of 168).

@@ -49,11 +49,13 @@
 // kevo:param RSAMP = 32 in {0, 16, 32, 64}
 // kevo:param ASTAGES = 2 in {1, 2, 3}
 // kevo:param DENSE_N = 8192 in {0, 8192, 16384}
-// kevo:index      B*Hkv*N*(cdiv(TABLES,16)*16 + 2) + B*Hkv*D*4 + B*Hkv*cdiv(N,CH+(CH_LONG-CH)*(B*N>=LONG_BN))*D*4 + 1024
-// kevo:workspace  max(B*Hkv*TABLES*512 + B*Hkv*N*2 + B*Hkv*cdiv(N,CH+(CH_LONG-CH)*(B*N>=LONG_BN))*(1024*2 + 8) + (B*Hq*(D+1)*4 + B*Hkv*cdiv(G,8)*8)*cdiv(N,CH+(CH_LONG-CH)*(B*N>=LONG_BN))*max(1,min(8,32/cdiv(N,CH+(CH_LONG-CH)*(B*N>=LONG_BN)))) + 2048, (132 + B*Hkv*cdiv(G,16)) * (min(G,16)*(D+1)*4 + 8) + 1024)
+// kevo:let        CHUNK = CH+(CH_LONG-CH)*(B*N>=LONG_BN)
+// kevo:let        NCH = cdiv(N,CHUNK)
+// kevo:index      B*Hkv*N*(cdiv(TABLES,16)*16 + 2) + B*Hkv*D*4 + B*Hkv*NCH*D*4 + 1024
+// kevo:workspace  max(B*Hkv*TABLES*512 + B*Hkv*N*2 + B*Hkv*NCH*(1024*2 + 8) + (B*Hq*(D+1)*4 + B*Hkv*cdiv(G,8)*8)*NCH*max(1,min(8,32/NCH)) + 2048, (132 + B*Hkv*cdiv(G,16)) * (min(G,16)*(D+1)*4 + 8) + 1024)
 // kevo:build   key_mean     grid(Hkv, B) block(256)
 // kevo:build   hash_keys    grid(cdiv(N,64), Hkv, B) block(256)
-// kevo:build   value_sums   grid(cdiv(N,CH+(CH_LONG-CH)*(B*N>=LONG_BN)), Hkv, B) block(256)
+// kevo:build   value_sums   grid(NCH, Hkv, B) block(256)
 // kevo:decode  bucket_probs grid(TABLES*(N>DENSE_N), Hkv, B) block(256)
 // kevo:decode  score        grid(cdiv(N,CH)*(N>DENSE_N)*(B*N<LONG_BN), Hkv, B) block(256)
 // kevo:decode  score_long   grid(cdiv(N,CH_LONG)*(N>DENSE_N)*(B*N>=LONG_BN), Hkv, B) block(256)
@@ -74,7 +76,7 @@ static_assert(TABLES * R * 2 <= 38400, "the bucket table must fit in shared memo
 // Tokens a chunk: CH, or CH_LONG where the batch's caches hold B*N >= LONG_BN tokens. Longer
 // chunks mean fewer, fuller attend blocks (H100, B1-N128K: 512 blocks at CH=2048 are 1.29 waves,
 // 344 at 3072 one); at B1-N32K they leave the score's 88 blocks short of 132 SMs. The plan's
-// expressions use the same rule, CH+(CH_LONG-CH)*(B*N>=LONG_BN); `score` and `attend` run below
+// expressions use the same rule (kevo:let CHUNK); `score` and `attend` run below
 // LONG_BN, `score_long` and `attend_long` above (two kernels each, so that each block's positions
 // are constants and each kernel holds one body: hash_topk.cu says what both cost).
 __host__ __device__ constexpr bool long_chunks(int B, int N) {
