@@ -50,26 +50,41 @@ Result<int64_t> parse_integer(const std::string& text) {
   return static_cast<int64_t>(v);
 }
 
-// `NAME = VALUE [in {a, b, c}]`
-Result<ParamSpec> parse_param(const std::string& rest, int line) {
-  const char* usage = " (expected 'kevo:param NAME = VALUE' or 'kevo:param NAME = VALUE in {A, B, C}')";
+// `NAME = TEXT` of a kevo:param or kevo:let line (directive: "kevo:param" or "kevo:let"): the
+// name, not one of the reserved ones, and the text after '='.
+struct NameAndText {
+  std::string name, text;
+};
+Result<NameAndText> read_name_and_text(const std::string& rest, int line,
+                                       const std::string& directive, const std::string& usage) {
   size_t pos = 0;
-  ParamSpec p;
-  p.line = line;
-  p.name = read_identifier(rest, pos);
-  if (p.name.empty()) return line_error(line, std::string("kevo:param needs a name") + usage);
-  if (kShapeVariables.count(p.name) || kFunctions.count(p.name)) {
-    return line_error(line, "kevo:param name '" + p.name + "' is reserved (B Hq Hkv G N D cdiv min max)");
-  }
-  if (p.name.rfind("__", 0) == 0 || (p.name[0] == '_' && p.name.size() > 1 && std::isupper(static_cast<unsigned char>(p.name[1])))) {
-    return line_error(line, "kevo:param name '" + p.name + "' is reserved for the compiler (starts with __ or _X)");
+  NameAndText out;
+  out.name = read_identifier(rest, pos);
+  if (out.name.empty()) return line_error(line, directive + " needs a name" + usage);
+  if (kShapeVariables.count(out.name) || kFunctions.count(out.name)) {
+    return line_error(
+        line, directive + " name '" + out.name + "' is reserved (B Hq Hkv G N D cdiv min max)");
   }
   std::string after = rest.substr(pos);
   size_t eq = after.find('=');
   if (eq == std::string::npos || !trim(after.substr(0, eq)).empty()) {
-    return line_error(line, "kevo:param " + p.name + ": missing '='" + usage);
+    return line_error(line, directive + " " + out.name + ": missing '='" + usage);
   }
-  std::string value_part = after.substr(eq + 1);
+  out.text = after.substr(eq + 1);
+  return out;
+}
+
+// `NAME = VALUE [in {a, b, c}]`
+Result<ParamSpec> parse_param(const std::string& rest, int line) {
+  const char* usage = " (expected 'kevo:param NAME = VALUE' or 'kevo:param NAME = VALUE in {A, B, C}')";
+  ParamSpec p;
+  p.line = line;
+  KEVO_ASSIGN_OR_RETURN(NameAndText nt, read_name_and_text(rest, line, "kevo:param", usage));
+  p.name = nt.name;
+  if (p.name.rfind("__", 0) == 0 || (p.name[0] == '_' && p.name.size() > 1 && std::isupper(static_cast<unsigned char>(p.name[1])))) {
+    return line_error(line, "kevo:param name '" + p.name + "' is reserved for the compiler (starts with __ or _X)");
+  }
+  std::string value_part = nt.text;
   std::string choices_part;
   size_t brace = value_part.find('{');
   if (brace != std::string::npos) {
@@ -137,25 +152,15 @@ Result<PlanExpr> parse_expr(const std::string& text, int line, const std::string
 // `NAME = EXPR`
 Result<PlanLet> parse_let(const std::string& rest, int line) {
   const char* usage = " (expected 'kevo:let NAME = EXPR', e.g. 'kevo:let CHUNK = max(CH, N / 64)')";
-  size_t pos = 0;
+  KEVO_ASSIGN_OR_RETURN(NameAndText nt, read_name_and_text(rest, line, "kevo:let", usage));
   PlanLet let;
   let.line = line;
-  let.name = read_identifier(rest, pos);
-  if (let.name.empty()) return line_error(line, std::string("kevo:let needs a name") + usage);
-  if (kShapeVariables.count(let.name) || kFunctions.count(let.name)) {
-    return line_error(line,
-                      "kevo:let name '" + let.name + "' is reserved (B Hq Hkv G N D cdiv min max)");
-  }
-  std::string after = rest.substr(pos);
-  size_t eq = after.find('=');
-  if (eq == std::string::npos || !trim(after.substr(0, eq)).empty() ||
-      (eq + 1 < after.size() && after[eq + 1] == '=')) {
+  let.name = nt.name;
+  if (!nt.text.empty() && nt.text[0] == '=')
     return line_error(line, "kevo:let " + let.name + ": missing '='" + usage);
-  }
-  if (trim(after.substr(eq + 1)).empty()) {
+  if (trim(nt.text).empty())
     return line_error(line, "kevo:let " + let.name + " needs an expression" + usage);
-  }
-  KEVO_ASSIGN_OR_RETURN(let.expr, parse_expr(after.substr(eq + 1), line, "kevo:let " + let.name));
+  KEVO_ASSIGN_OR_RETURN(let.expr, parse_expr(nt.text, line, "kevo:let " + let.name));
   return let;
 }
 
