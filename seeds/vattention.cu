@@ -22,7 +22,10 @@
 // Decode kernels: score, threshold (top-k), attend_det (exact part, and a bitmap of it),
 // base_stats (step 1-3), attend_sampled (step 4, then the LSE merge of everything).
 //
-// Defaults: epsilon = delta = 0.05, a base sample of 1/20 of the residual, a 128-token window.
+// Defaults: epsilon 0.05, delta 0.025, a base sample of 1/20 of the residual, a 128-token
+// window. delta went from 0.05 to 0.025 for margin under issue 13's 0.15 per-call rule (run 11's
+// worst call was 0.155; H100, 2 evaluations in one call: worst 0.144 -> 0.116 for 105.1 -> 106.9
+// us at B1-N128K; epsilon 0.025 instead reached 0.102 but took 122.8 us).
 // The tuner found epsilon 0.1, delta 0.2, 1/40 and 64 (H100, 5 evaluations: 0.82x/1.34x/1.34x
 // against ~0.70x/1.07x/0.99x at B1-N32K/B1-N128K/B8-N32K) but at a price the defaults do not
 // pay: worst call error 0.148, and holdout error 1.58x the suite's (0.0615 against 0.0389) where
@@ -46,7 +49,7 @@
 // kevo:param DI = 64 in {32, 64, 128}
 // kevo:param BASE_DIV = 20 in {10, 20, 40, 80}
 // kevo:param EPS_MILLI = 50 in {25, 50, 100, 200, 400}
-// kevo:param DELTA_MILLI = 50 in {25, 50, 100, 200, 400}
+// kevo:param DELTA_MILLI = 25 in {25, 50, 100, 200, 400}
 // kevo:param SINK = 64 in {16, 64, 128}
 // kevo:param WIN = 128 in {64, 128, 256}
 // kevo:param CH = 2048 in {1024, 2048}
