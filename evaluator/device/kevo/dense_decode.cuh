@@ -104,10 +104,6 @@ __device__ __forceinline__ void dense_decode(const Args& a, unsigned char* smem_
   KEVO_CHECK(L.ws_end <= a.workspace_bytes);
   if (i >= C) return;
   const long long lo = (long long)i * TT / C, hi = (long long)(i + 1) * TT / C;
-  // Every piece's partial first, then the arrivals and merges: a block whose range crosses into
-  // the next (batch, KV head) used to arrive, and when last merge, between its two pieces, and
-  // every block waited for it at the end (ncu, H100: 58.2 us at B1-N32K against 49.2 us with no
-  // merges at all, 22.9 against 17.3 at B1-N8K).
 #pragma unroll 1
   for (int s = (int)(lo / T); (long long)s * T < hi; ++s) {  // the pieces of [lo, hi)
     const long long x0 = (long long)s * T;
@@ -121,13 +117,6 @@ __device__ __forceinline__ void dense_decode(const Args& a, unsigned char* smem_
       detail::attend_piece<kWarps, kStages, false>(a, L, smem, b, hkv, h0, ng, t0, t1, i + s,
                                                    gs_rows);
     }
-    __syncthreads();  // the next piece reuses the shared memory
-  }
-#pragma unroll 1
-  for (int s = (int)(lo / T); (long long)s * T < hi; ++s) {
-    const long long x0 = (long long)s * T;
-    const int gs = s % ngs, b = s / ngs / a.Hkv, hkv = s / ngs % a.Hkv;
-    const int h0 = hkv * G + gs * kDenseGroup, ng = min(kDenseGroup, G - gs * kDenseGroup);
     // Blocks i_lo .. i_hi hold this segment's tiles; their partials sit in slots i + s.
     const int i_lo = detail::block_of(x0, C, TT), i_hi = detail::block_of(x0 + T - 1, C, TT);
     if (arrive_last(a, L.flags + i_lo + s, i - i_lo, i_hi - i_lo + 1)) {
@@ -141,7 +130,7 @@ __device__ __forceinline__ void dense_decode(const Args& a, unsigned char* smem_
           [&](int r, int d0, const float(&o)[4], float) { store_output4(a, b, h0 + r, d0, o); },
           reinterpret_cast<float*>(smem_raw));
     }
-    __syncthreads();  // merge_splits' shared memory
+    __syncthreads();  // the next piece reuses the shared memory
   }
 }
 
