@@ -80,11 +80,8 @@ constexpr u64 kPlaneSeed = 0x6b65766f48415348ull;  // fixed: build and decode sh
 // LONG_BN, `score_long` and `attend_long` above (two kernels each, so that each block's positions
 // are constants: a chunk length read at run time cost the attend 7 registers and spills at its
 // cap of 168).
-__host__ __device__ constexpr bool long_chunks(int B, int N) {
-  return (long long)B * N >= LONG_BN;
-}
 __host__ __device__ constexpr int chunk_len(int B, int N) {
-  return long_chunks(B, N) ? CH_LONG : CH;
+  return (long long)B * N >= LONG_BN ? CH_LONG : CH;
 }
 
 // Histogram bins of a KV head's similarity keys: 0 .. G*BITS, padded to a multiple of 8 (the

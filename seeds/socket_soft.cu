@@ -79,11 +79,8 @@ static_assert(TABLES * R * 2 <= 38400, "the bucket table must fit in shared memo
 // expressions use the same rule (kevo:let CHUNK); `score` and `attend` run below
 // LONG_BN, `score_long` and `attend_long` above (two kernels each, so that each block's positions
 // are constants and each kernel holds one body: hash_topk.cu says what both cost).
-__host__ __device__ constexpr bool long_chunks(int B, int N) {
-  return (long long)B * N >= LONG_BN;
-}
 __host__ __device__ constexpr int chunk_len(int B, int N) {
-  return long_chunks(B, N) ? CH_LONG : CH;
+  return (long long)B * N >= LONG_BN ? CH_LONG : CH;
 }
 
 struct Layout {
