@@ -19,8 +19,13 @@
 // The guarantee (paper): P(||o_hat - o|| <= epsilon ||o||) >= 1 - delta, via the denominator.
 // GQA: the group shares the top-k and one stream of draws; head g uses the first b_g draws, so
 // the K/V rows of the draws are read once for the group.
-// Decode kernels: score, threshold (top-k), attend_det (exact part, and a bitmap of it),
-// base_stats (step 1-3), attend_sampled (step 4, then the LSE merge of everything).
+// Decode kernels: score, threshold (top-k), attend_det_stats (the exact part and a bitmap of it,
+// and beside it, in blocks of the same grid, step 1's sums; its last block per KV head does steps
+// 2-3), attend_sampled (step 4, then the LSE merge of everything).
+// The base sample leaves the deterministic tokens out by their keys (key above the threshold),
+// not by the bitmap, so that it runs beside the exact part instead of after it: a token whose key
+// equals the threshold counts as residual there (the bitmap takes some of those ties), which can
+// only raise sigma and the budget.
 //
 // Defaults: epsilon 0.05, delta 0.025, a base sample of 1/20 of the residual, a 128-token
 // window. delta went from 0.05 to 0.025 for margin under issue 13's 0.15 per-call rule (run 11's
@@ -57,13 +62,12 @@
 // kevo:param NSB = 32 in {16, 32, 64, 128}
 // kevo:param SAMP_MIN = 32 in {16, 32, 64}
 // kevo:index      B*Hkv*N*(DI/2+4) + B*Hkv*D*4 + 768
-// kevo:workspace  max(B*Hkv*N*2 + B*Hkv*cdiv(N,CH)*(1024*2 + 8) + B*Hkv*cdiv(N,32)*4 + B*Hq*(cdiv(N,CH)*max(1,min(8,32/cdiv(N,CH)))+max(SAMP_MIN,cdiv(N,CH)))*(D+1)*4 + B*Hkv*NSB*16*4 + B*Hq*4 + B*Hkv*4 + B*Hkv*(cdiv(G,4)+1)*4 + 4096, (132 + B*Hkv*cdiv(G,16)) * (min(G,16)*(D+1)*4 + 8) + 1024)
+// kevo:workspace  max(B*Hkv*N*2 + B*Hkv*cdiv(N,CH)*(1024*2 + 8) + B*Hkv*cdiv(N,32)*4 + B*Hq*(cdiv(N,CH)*max(1,min(8,32/cdiv(N,CH)))+max(SAMP_MIN,cdiv(N,CH)))*(D+1)*4 + B*Hkv*NSB*24*4 + B*Hq*4 + B*Hkv*8 + B*Hkv*(cdiv(G,4)+1)*4 + 4096, (132 + B*Hkv*cdiv(G,16)) * (min(G,16)*(D+1)*4 + 8) + 1024)
 // kevo:build   key_mean        grid(Hkv, B) block(256)
 // kevo:build   index_keys      grid(cdiv(N,64), Hkv, B) block(256)
 // kevo:decode  score           grid(cdiv(N,CH)*(B*N>DENSE_BN), Hkv, B) block(256)
 // kevo:decode  threshold       grid(Hkv*(B*N>DENSE_BN), B) block(1024) pdl
-// kevo:decode  attend_det      grid(cdiv(N,CH)*max(1,min(8,32/cdiv(N,CH)))*(B*N>DENSE_BN), Hkv*cdiv(G,8), B) block(128) smem(4*2*8192) pdl
-// kevo:decode  base_stats      grid(NSB*(B*N>DENSE_BN), Hkv, B) block(128) smem(4*2*8192) pdl
+// kevo:decode  attend_det_stats grid((cdiv(N,CH)*max(1,min(8,32/cdiv(N,CH)))+NSB)*(B*N>DENSE_BN), Hkv, B) block(128) smem(4*2*8192) pdl
 // kevo:decode  attend_sampled  grid(max(SAMP_MIN,cdiv(N,CH))*(B*N>DENSE_BN), Hkv*cdiv(G,8), B) block(128) smem(4*2*8192) pdl
 // kevo:decode  dense           grid(132*(B*N<=DENSE_BN)) block(256) smem(16*8192)
 
@@ -75,7 +79,7 @@ constexpr u64 kRotSeed = 0x6b65766f44534121ull;
 
 // Blocks of attend_sampled per query group (the plan's grid.x): at least SAMP_MIN, so that a
 // short cache still fills the GPU, and at least nch, so no block takes more than CH draws
-// (b_max <= n_s < nch * CH). base_stats runs NSB blocks per KV head (its grid.x).
+// (b_max <= n_s < nch * CH). The base sample takes NSB blocks per KV head of attend_det_stats.
 __device__ __forceinline__ int sampled_splits(int nch) {
   return max(SAMP_MIN, nch);
 }
@@ -94,10 +98,10 @@ struct Layout {
   int2* sel;       // [B][Hkv][nch]
   u32* det_bits;   // [B][Hkv][cdiv(N, 32)] deterministic tokens
   Partials all;    // sampled_splits(nch) sampled splits, then det_splits(nch) of the det part
-  float* stats;    // [B][Hkv][NSB][MAXG][2] base-sample sums of x and x^2
+  float* stats;    // [B][Hkv][NSB][MAXG][3] base-sample max logit m, sums of 2^(s-m), 2^(2(s-m))
   int* budget;     // [B][Hq]
   int* budget_max; // [B][Hkv]
-  int* cnt_base;   // [B][Hkv]
+  int* cnt_det;    // [B][Hkv] blocks of attend_det_stats done
   int* cnt_all;    // [B][Hkv][ngs]
   long long index_end, ws_end;
   __device__ explicit Layout(const Args& a) {
@@ -116,10 +120,10 @@ struct Layout {
     all.nsplit = sampled_splits(nch) + det_splits(nch);
     all.o = ws.take<float>(bq * all.nsplit * a.D);
     all.lse = ws.take<float>(bq * all.nsplit);
-    stats = ws.take<float>(bh * NSB * MAXG * 2);
+    stats = ws.take<float>(bh * NSB * MAXG * 3);
     budget = ws.take<int>(bq);
     budget_max = ws.take<int>(bh);
-    cnt_base = ws.take<int>(bh);
+    cnt_det = ws.take<int>(bh);
     cnt_all = ws.take<int>(bh * ngs);
     ws_end = ws.end();
   }
@@ -166,7 +170,7 @@ extern "C" __global__ void __launch_bounds__(256) score(const Args a) {
   const int ngs = cdiv(G, GT);
   if (c == 0 && threadIdx.x < ngs) {
     Ly.cnt_all[bh * ngs + threadIdx.x] = 0;
-    if (threadIdx.x == 0) Ly.cnt_base[bh] = 0;
+    if (threadIdx.x == 0) Ly.cnt_det[bh] = 0;
   }
   hist_clear(s_hist, NB);
   int8_queries(a, b, hkv, DI, kRotSeed, G, &s_q8[0][0][0], s_qs);  // rotated like the keys
@@ -211,21 +215,16 @@ extern "C" __global__ void __launch_bounds__(1024) threshold(const Args a) {
 // chunk's list is compacted from the keys, marked in det_bits (for the draws, which leave these
 // tokens out), and attended by attend_parts(nch) blocks, each writing one split of `all` after
 // the sampled ones; attend_sampled's last block merges them all.
-// Three blocks per SM: the chunk's keys are staged in the tile buffers (idle until the attention
-// starts), which leaves 8.4 KiB of static shared memory, and registers are capped at 168.
-extern "C" __global__ void __launch_bounds__(128, 3) attend_det(const Args a) {
-  KEVO_CHECK(a.D == kTileD);
+__device__ __forceinline__ void attend_det(const Args& a) {
   const TopkBlock tb = topk_block<MAXG>(a, CH, true);
   const long long bh = (long long)tb.hg.b * a.Hkv + tb.hg.hkv;
   const Layout Ly(a);
   __shared__ u16 s_list[CH];
   __shared__ u32 s_bits[CH / 32];
   __shared__ int s_scratch[40];
-  extern __shared__ __align__(16) unsigned char tiles[];
+  extern __shared__ __align__(128) unsigned char det_tiles[];
   static_assert(CH * 2 <= 4 * 2 * 8192, "the keys fit the tiles");
-  u16* s_keys = reinterpret_cast<u16*>(tiles);  // dead once compact_chunk has synced
-  launch_dependents();
-  wait_prior_kernels();
+  u16* s_keys = reinterpret_cast<u16*>(det_tiles);  // dead once compact_chunk has synced
   load_keys(Ly.keys + bh * a.N + tb.base, tb.n_items, s_keys);
   const int n = compact_chunk(
       tb.n_items, [&](int i) { return s_keys[i]; }, Ly.sel[bh * tb.nch + tb.chunk], s_list,
@@ -239,60 +238,44 @@ extern "C" __global__ void __launch_bounds__(128, 3) attend_det(const Args a) {
   const int hi = (int)((long long)n * (tb.part + 1) / tb.parts);
   const ChunkSel cs{tb.base, s_list + lo, hi - lo, nullptr, 0, 0, nullptr, 1};  // no residual
   const int split = sampled_splits(tb.nch) + tb.chunk * tb.parts + tb.part;
-  attend_chunk<4, 2>(a, tb.hg, cs, reinterpret_cast<TileBuf*>(tiles),
+  attend_chunk<4, 2>(a, tb.hg, cs, reinterpret_cast<TileBuf*>(det_tiles),
                      [&](int g, int d, float o, float m, float den) {
                        Ly.all.store(a, tb.hg.b, tb.hg.h0 + g, split, d, o, m, den);
                      });
 }
 
-// Base sample: sums of x = 2^(s - lse_det) and x^2 per head over this block's draws, their
-// logits on tensor cores (K rows only); the last block turns them into each head's budget.
-extern "C" __global__ void __launch_bounds__(128) base_stats(const Args a) {
+// Base sample: per head, the largest logit m of this block's draws and the sums of 2^(s - m) and
+// 2^(2 (s - m)), their logits on tensor cores (K rows only). A draw of a deterministic token
+// counts 0 and reads nothing: key above its chunk's threshold (threshold ties count as residual).
+__device__ __forceinline__ void base_stats(const Args& a, int sb) {
   const int hkv = blockIdx.y, b = blockIdx.z, G = a.Hq / a.Hkv;
   const long long bh = (long long)b * a.Hkv + hkv;
   const int nch = cdiv(a.N, CH), ns = residual_size(a.N), nbase = base_size(ns);
   Layout Ly(a);
-  KEVO_CHECK(a.D == kTileD && G <= MAXG);
   constexpr int kWarps = 4, kStages = 2, kRound = 512;  // draws staged per round
-  __shared__ float s_sum[kWarps][MAXG][2];
+  __shared__ float s_sum[kWarps][MAXG][3];
   __shared__ int s_pos[kRound];  // a round's draws; -1: a deterministic token (x = 0, not read)
-  __shared__ int s_flag;
-  extern __shared__ __align__(128) unsigned char tiles[];
+  extern __shared__ __align__(128) unsigned char base_tiles[];
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, g = lane >> 2, c = lane & 3;
-  launch_dependents();
-  wait_prior_kernels();
-  // Each head's log-sum-exp over the deterministic set: its det splits' lse merged, a warp a head.
-  __shared__ float s_lse[MAXG];
-  const int s0 = sampled_splits(nch), nd = det_splits(nch);
-  for (int h = warp; h < G; h += kWarps) {
-    const float* l = Ly.all.lse + Ly.all.row(a, b, hkv * G + h, s0);
-    float mx = neg_inf();
-    for (int k = lane; k < nd; k += 32) mx = fmaxf(mx, __ldcg(l + k));
-    mx = warp_max(mx);
-    float sum = 0.f;
-    if (mx != neg_inf())
-      for (int k = lane; k < nd; k += 32) sum += exp2f(__ldcg(l + k) - mx);
-    sum = warp_sum(sum);
-    if (lane == 0) s_lse[h] = mx == neg_inf() ? 0.f : mx + log2f(sum);
-  }
   const float sl = a.scale * kLog2e;
-  const int per = cdiv(nbase, NSB), j0 = blockIdx.x * per, j1 = min(nbase, j0 + per);
-  const u32* det_bits = Ly.det_bits + bh * cdiv(a.N, 32);
+  const int per = cdiv(nbase, NSB), j0 = sb * per, j1 = min(nbase, j0 + per);
+  const u16* keys = Ly.keys + bh * a.N;
+  const int2* sel = Ly.sel + bh * nch;
   const __nv_bfloat16* kb = a.k + kv_offset(a, b, hkv, 0);
-  TileBuf* wb = reinterpret_cast<TileBuf*>(tiles) + warp * kStages;
+  TileBuf* wb = reinterpret_cast<TileBuf*>(base_tiles) + warp * kStages;
   TileAttention<false> at;
   at.init(a.q + q_offset(a, b, hkv * G), G);
-  float sx = 0.f, sxx = 0.f;  // this lane's share of head g's sums
+  float m = neg_inf(), sx = 0.f, sxx = 0.f;  // this lane's share of head g's sums, from m
 #pragma unroll 1
   for (int r0 = j0; r0 < j1; r0 += kRound) {
     const int nr = min(kRound, j1 - r0);
-    __syncthreads();  // the previous round's s_pos and tiles are done with (and s_lse is set)
+    __syncthreads();  // the previous round's s_pos and tiles are done with
     for (int i = threadIdx.x; i < nr; i += blockDim.x) {
       const int t = draw(a, 1, bh, r0 + i, ns);
-      s_pos[i] = (det_bits[t >> 5] >> (t & 31)) & 1u ? -1 : t;
+      const int key = keys[t];
+      s_pos[i] = key < kKeySkip && key > sel[t / CH].x ? -1 : t;
     }
     __syncthreads();
-    const float lse_g = g < G ? s_lse[g] : 0.f;
     const int nt_all = cdiv(nr, kTileRows);
     const int n_mine = warp < nt_all ? (nt_all - warp + kWarps - 1) / kWarps : 0;
     tile_pipeline<kStages>(
@@ -313,7 +296,12 @@ extern "C" __global__ void __launch_bounds__(128) base_stats(const Args a) {
             for (int e = 0; e < 2; ++e) {
               const int t = nt * 8 + 2 * c + e;
               if (t < valid && s_pos[i0 + t] >= 0) {
-                const float v = exp2f(x[nt][e] - lse_g);
+                const float s = x[nt][e];
+                if (s > m) {
+                  const float f = exp2f(m - s);
+                  sx *= f, sxx *= f * f, m = s;
+                }
+                const float v = exp2f(s - m);
                 sx += v;
                 sxx += v * v;
               }
@@ -321,43 +309,103 @@ extern "C" __global__ void __launch_bounds__(128) base_stats(const Args a) {
           }
         });
   }
-  // Head g's sums: its 4 lanes, then the warps.
-  sx += __shfl_xor_sync(0xffffffffu, sx, 1);
-  sx += __shfl_xor_sync(0xffffffffu, sx, 2);
-  sxx += __shfl_xor_sync(0xffffffffu, sxx, 1);
-  sxx += __shfl_xor_sync(0xffffffffu, sxx, 2);
-  if (c == 0) s_sum[warp][g][0] = sx, s_sum[warp][g][1] = sxx;
-  __syncthreads();
-  if (threadIdx.x < 2 * MAXG) {
-    const int h = threadIdx.x >> 1, m = threadIdx.x & 1;
-    Ly.stats[((bh * NSB + blockIdx.x) * MAXG + h) * 2 + m] =
-        s_sum[0][h][m] + s_sum[1][h][m] + s_sum[2][h][m] + s_sum[3][h][m];
+  // Head g's (m, sums): its 4 lanes, then the warps.
+#pragma unroll
+  for (int o = 1; o <= 2; o <<= 1) {
+    const float m2 = __shfl_xor_sync(0xffffffffu, m, o);
+    const float x2 = __shfl_xor_sync(0xffffffffu, sx, o),
+                xx2 = __shfl_xor_sync(0xffffffffu, sxx, o);
+    const float mm = fmaxf(m, m2);
+    const float f1 = m == neg_inf() ? 0.f : exp2f(m - mm),
+                f2 = m2 == neg_inf() ? 0.f : exp2f(m2 - mm);
+    sx = sx * f1 + x2 * f2, sxx = sxx * f1 * f1 + xx2 * f2 * f2, m = mm;
   }
-  if (!arrive_last(Ly.cnt_base + bh, gridDim.x, &s_flag)) return;
-  // Budget per head: b = clamp((z sigma n_s / (eps D))^2, n_b, n_s).
-  if (threadIdx.x < 32) {
-    int bmax = 0;
-    for (int g = 0; g < G; ++g) {
-      float x = 0.f, xx = 0.f;
-      for (int s = threadIdx.x; s < NSB; s += 32) {
-        x += __ldcg(Ly.stats + ((bh * NSB + s) * MAXG + g) * 2);
-        xx += __ldcg(Ly.stats + ((bh * NSB + s) * MAXG + g) * 2 + 1);
-      }
-      x = warp_sum(x);
-      xx = warp_sum(xx);
-      int bud = 0;
-      if (nbase > 0) {
-        const float mean = x / nbase;
-        const float var = nbase > 1 ? fmaxf(0.f, (xx - nbase * mean * mean) / (nbase - 1)) : 0.f;
-        const float dhat = 1.f + (float)ns / nbase * x;  // det part is 2^(lse - lse) = 1
-        const float z = normcdfinvf(1.f - DELTA_MILLI * 1e-3f);
-        const float r = z * sqrtf(var) * ns / (EPS_MILLI * 1e-3f * dhat);
-        bud = (int)fminf(fmaxf(ceilf(r * r), (float)nbase), (float)ns);
-      }
-      if (threadIdx.x == 0) Ly.budget[(long long)b * a.Hq + hkv * G + g] = bud;
-      bmax = max(bmax, bud);
+  if (c == 0) s_sum[warp][g][0] = m, s_sum[warp][g][1] = sx, s_sum[warp][g][2] = sxx;
+  __syncthreads();
+  if (threadIdx.x < MAXG) {
+    const int h = threadIdx.x;
+    float mm = neg_inf(), x = 0.f, xx = 0.f;
+    for (int w = 0; w < kWarps; ++w) mm = fmaxf(mm, s_sum[w][h][0]);
+    for (int w = 0; w < kWarps; ++w) {
+      const float f = s_sum[w][h][0] == neg_inf() ? 0.f : exp2f(s_sum[w][h][0] - mm);
+      x += s_sum[w][h][1] * f, xx += s_sum[w][h][2] * f * f;
     }
-    if (threadIdx.x == 0) Ly.budget_max[bh] = bmax;
+    float* st = Ly.stats + ((bh * NSB + sb) * MAXG + h) * 3;
+    st[0] = mm, st[1] = x, st[2] = xx;
+  }
+}
+
+// Head h's budget b = clamp((z sigma n_s / (eps D))^2, n_b, n_s) from the base sample's sums
+// (from their largest logit M) and the exact part's log-sum-exp: D = 2^(lse_det - M) + (n_s / n_b)
+// sum 2^(s - M), the same ratio as with x = 2^(s - lse_det). One warp.
+__device__ __forceinline__ int head_budget(const Args& a, const Layout& Ly, int b, int hkv, int h) {
+  const int lane = threadIdx.x & 31, G = a.Hq / a.Hkv, nch = cdiv(a.N, CH);
+  const int ns = residual_size(a.N), nbase = base_size(ns);
+  const long long bh = (long long)b * a.Hkv + hkv;
+  const float* l = Ly.all.lse + Ly.all.row(a, b, hkv * G + h, sampled_splits(nch));
+  const int nd = det_splits(nch);
+  float mx = neg_inf();
+  for (int k = lane; k < nd; k += 32) mx = fmaxf(mx, __ldcg(l + k));
+  mx = warp_max(mx);
+  float sum = 0.f;
+  if (mx != neg_inf())
+    for (int k = lane; k < nd; k += 32) sum += exp2f(__ldcg(l + k) - mx);
+  sum = warp_sum(sum);
+  const float lse_det = mx == neg_inf() ? neg_inf() : mx + log2f(sum);
+  const float* st = Ly.stats + (bh * NSB * MAXG + h) * 3;
+  float mb = neg_inf();
+  for (int s = lane; s < NSB; s += 32) mb = fmaxf(mb, __ldcg(st + s * MAXG * 3));
+  mb = warp_max(mb);
+  float x = 0.f, xx = 0.f;
+  if (mb != neg_inf()) {
+    for (int s = lane; s < NSB; s += 32) {
+      const float m = __ldcg(st + s * MAXG * 3);
+      const float f = m == neg_inf() ? 0.f : exp2f(m - mb);
+      x += __ldcg(st + s * MAXG * 3 + 1) * f;
+      xx += __ldcg(st + s * MAXG * 3 + 2) * f * f;
+    }
+  }
+  x = warp_sum(x);
+  xx = warp_sum(xx);
+  if (nbase == 0) return 0;
+  const float mean = x / nbase;
+  const float var = nbase > 1 ? fmaxf(0.f, (xx - nbase * mean * mean) / (nbase - 1)) : 0.f;
+  const float det = mb == neg_inf() ? 1.f : exp2f(lse_det - mb);  // no draw: scale-free
+  const float dhat = det + (float)ns / nbase * x;
+  const float z = normcdfinvf(1.f - DELTA_MILLI * 1e-3f);
+  const float r = dhat > 0.f ? z * sqrtf(var) * ns / (EPS_MILLI * 1e-3f * dhat) : 0.f;
+  return (int)fminf(fmaxf(ceilf(r * r), (float)nbase), (float)ns);
+}
+
+// The exact part's blocks (grid.x < det_splits), then NSB blocks of the base sample, which need
+// only the keys and thresholds, so they run beside the exact part instead of after it; the last
+// block of a KV head to finish turns the sums into its heads' budgets.
+// Three blocks per SM: the chunk's keys are staged in the tile buffers (idle until the attention
+// starts), which leaves 8.4 KiB of static shared memory, and registers are capped at 168.
+extern "C" __global__ void __launch_bounds__(128, 3) attend_det_stats(const Args a) {
+  KEVO_CHECK(a.D == kTileD && a.Hq / a.Hkv <= MAXG);
+  launch_dependents();
+  wait_prior_kernels();
+  const int nd = det_splits(cdiv(a.N, CH)), hkv = blockIdx.y, b = blockIdx.z, G = a.Hq / a.Hkv;
+  if ((int)blockIdx.x < nd)
+    attend_det(a);
+  else
+    base_stats(a, blockIdx.x - nd);
+  const Layout Ly(a);
+  const long long bh = (long long)b * a.Hkv + hkv;
+  __shared__ int s_flag, s_budget[MAXG];
+  if (!arrive_last(Ly.cnt_det + bh, gridDim.x, &s_flag)) return;
+  const int warp = threadIdx.x >> 5;  // the budgets: warp w for heads w, w + 4
+  for (int h = warp; h < G; h += 4) {
+    const int bud = head_budget(a, Ly, b, hkv, h);
+    if ((threadIdx.x & 31) == 0)
+      s_budget[h] = bud, Ly.budget[(long long)b * a.Hq + hkv * G + h] = bud;
+  }
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    int m = 0;
+    for (int h = 0; h < G; ++h) m = max(m, s_budget[h]);
+    Ly.budget_max[bh] = m;
   }
 }
 
