@@ -244,6 +244,12 @@ __device__ __forceinline__ void attend_det(const Args& a) {
                      });
 }
 
+// Weight 2^(m - to) of a partial whose sums are taken from its largest logit m (0 for a partial
+// with no draws, m = -inf), when partials are rescaled to the common maximum `to`.
+__device__ __forceinline__ float rescale(float m, float to) {
+  return m == neg_inf() ? 0.f : exp2f(m - to);
+}
+
 // Base sample: per head, the largest logit m of this block's draws and the sums of 2^(s - m) and
 // 2^(2 (s - m)), their logits on tensor cores (K rows only). A draw of a deterministic token
 // counts 0 and reads nothing: key above its chunk's threshold (threshold ties count as residual).
@@ -316,8 +322,7 @@ __device__ __forceinline__ void base_stats(const Args& a, int sb) {
     const float x2 = __shfl_xor_sync(0xffffffffu, sx, o),
                 xx2 = __shfl_xor_sync(0xffffffffu, sxx, o);
     const float mm = fmaxf(m, m2);
-    const float f1 = m == neg_inf() ? 0.f : exp2f(m - mm),
-                f2 = m2 == neg_inf() ? 0.f : exp2f(m2 - mm);
+    const float f1 = rescale(m, mm), f2 = rescale(m2, mm);
     sx = sx * f1 + x2 * f2, sxx = sxx * f1 * f1 + xx2 * f2 * f2, m = mm;
   }
   if (c == 0) s_sum[warp][g][0] = m, s_sum[warp][g][1] = sx, s_sum[warp][g][2] = sxx;
@@ -327,7 +332,7 @@ __device__ __forceinline__ void base_stats(const Args& a, int sb) {
     float mm = neg_inf(), x = 0.f, xx = 0.f;
     for (int w = 0; w < kWarps; ++w) mm = fmaxf(mm, s_sum[w][h][0]);
     for (int w = 0; w < kWarps; ++w) {
-      const float f = s_sum[w][h][0] == neg_inf() ? 0.f : exp2f(s_sum[w][h][0] - mm);
+      const float f = rescale(s_sum[w][h][0], mm);
       x += s_sum[w][h][1] * f, xx += s_sum[w][h][2] * f * f;
     }
     float* st = Ly.stats + ((bh * NSB + sb) * MAXG + h) * 3;
@@ -359,8 +364,7 @@ __device__ __forceinline__ int head_budget(const Args& a, const Layout& Ly, int 
   float x = 0.f, xx = 0.f;
   if (mb != neg_inf()) {
     for (int s = lane; s < NSB; s += 32) {
-      const float m = __ldcg(st + s * MAXG * 3);
-      const float f = m == neg_inf() ? 0.f : exp2f(m - mb);
+      const float f = rescale(__ldcg(st + s * MAXG * 3), mb);
       x += __ldcg(st + s * MAXG * 3 + 1) * f;
       xx += __ldcg(st + s * MAXG * 3 + 2) * f * f;
     }
