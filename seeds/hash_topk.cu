@@ -21,13 +21,17 @@
 // method on the evaluator's generator: mean error ~0.3 at 32 bits and 1/32, ~0.06 at 64 bits
 // and 1/8); HashAttention's 32-bit codes are learned, which random planes are not.
 //
-// Pipeline (decode): query_sig (the group's query signatures, once per KV head) -> score
-// (Hamming similarity -> small-integer key + per-chunk histogram; the
-// last chunk of a KV head to finish finds the exact top-k threshold and tie quotas) -> attend
-// (each chunk compacts its selected tokens, attends them for the query group, writes a split
-// partial; the last chunk to finish merges the partials by LSE).
+// Pipeline (decode): query_sig (the group's query signatures, once per KV head) -> attend (one
+// block per chunk of the cache: its tokens' Hamming similarities to the group's signatures as
+// small-integer keys, the chunk's own top n / TOPK_DIV by their histogram, those tokens attended
+// for the query group with the residual, one split partial; the last block of the group merges
+// the partials by LSE). The top-k is per chunk, as dsa_indexer's: the budget is spread evenly
+// over the cache, and no score kernel, global threshold or key round trip through memory sits
+// between the signatures and the attention (docs/decisions.md, "hash_topk: a per-chunk top-k
+// inside the attend").
 //
 // Index: BITS/8 bytes per token per KV head (8 at the default) + the key mean + V sums per chunk.
+// Workspace: the query signatures and the attend blocks' partials.
 // Error target: mean relative error <= 0.1 on the llama3-8b suite at the defaults (measured
 // figures in seeds/README.md).
 // Crossover: at N <= DENSE_N (default 8192) only `dense` runs (the dense seed's decode,
@@ -54,13 +58,11 @@
 // kevo:let        CHUNK = CH+(CH_LONG-CH)*(B*N>=LONG_BN)
 // kevo:let        NCH = cdiv(N,CHUNK)
 // kevo:index      B*Hkv*N*(BITS/8) + B*Hkv*D*4 + B*Hkv*NCH*D*4 + 768
-// kevo:workspace  max(B*Hkv*64 + B*Hkv*N*2 + B*Hkv*NCH*(cdiv(G*BITS+1,8)*16 + 16) + (B*Hq*(D+1)*4 + B*Hkv*cdiv(G,8)*8)*NCH*max(1,min(8,32/NCH)) + 2560, (132 + B*Hkv*cdiv(G,16)) * (min(G,16)*(D+1)*4 + 8) + 1024)
+// kevo:workspace  max(B*Hkv*64 + (B*Hq*(D+1)*4 + B*Hkv*cdiv(G,8)*8)*NCH*max(1,min(8,32/NCH)) + 1024, (132 + B*Hkv*cdiv(G,16)) * (min(G,16)*(D+1)*4 + 8) + 1024)
 // kevo:build   key_mean    grid(Hkv, B) block(256)
 // kevo:build   hash_keys   grid(cdiv(N,64), Hkv, B) block(256)
 // kevo:build   value_sums  grid(NCH, Hkv, B) block(256)
 // kevo:decode  query_sig   grid(Hkv*(N>DENSE_N), B) block(256)
-// kevo:decode  score       grid(cdiv(N,CH)*(N>DENSE_N)*(B*N<LONG_BN), Hkv, B) block(256) pdl
-// kevo:decode  score_long  grid(cdiv(N,CH_LONG)*(N>DENSE_N)*(B*N>=LONG_BN), Hkv, B) block(256) pdl
 // kevo:decode  attend      grid(cdiv(N,CH)*max(1,min(8,32/cdiv(N,CH)))*(N>DENSE_N)*(B*N<LONG_BN), Hkv*cdiv(G,8), B) block(128) smem(4*ASTAGES*8192) pdl
 // kevo:decode  attend_long grid(cdiv(N,CH_LONG)*max(1,min(8,32/cdiv(N,CH_LONG)))*(N>DENSE_N)*(B*N>=LONG_BN), Hkv*cdiv(G,8), B) block(128) smem(4*ASTAGES*8192) pdl
 // kevo:decode  dense       grid(132*(N<=DENSE_N)) block(256) smem(16*8192)
@@ -69,23 +71,21 @@ using namespace kevo;
 
 constexpr int GT = 8;          // query heads per attend block (a group slice)
 constexpr int MAXD = 256;      // largest head dim the shared arrays hold
-constexpr int MAXG = 8;        // largest group the score kernel's shared arrays hold
+constexpr int MAXG = 8;        // largest group the query signatures' arrays hold
 constexpr int W = BITS >= 32 ? BITS / 32 : 1;  // 32-bit words per signature
 constexpr u64 kPlaneSeed = 0x6b65766f48415348ull;  // fixed: build and decode share the planes
 
 // Tokens a chunk: CH, or CH_LONG where the batch's caches hold B*N >= LONG_BN tokens. Longer
-// chunks mean fewer, fuller attend blocks (H100, B1-N128K: 512 blocks at CH=2048 are 1.29 waves,
-// 344 at 3072 one); at B1-N32K they leave the score's 88 blocks short of 132 SMs. The plan's
-// expressions use the same rule (kevo:let CHUNK); `score` and `attend` run below
-// LONG_BN, `score_long` and `attend_long` above (two kernels each, so that each block's positions
-// are constants: a chunk length read at run time cost the attend 7 registers and spills at its
-// cap of 168).
+// chunks mean fewer, fuller attend blocks (H100, B1-N128K: 344 blocks at CH_LONG=3072 are one
+// wave, decode 56.4 us; 512 at 2048 are 1.29 waves, 66.1 us). The plan's expressions use the
+// same rule (kevo:let CHUNK); `attend` runs below LONG_BN, `attend_long` above (two kernels, so
+// that each block's positions are constants: a chunk length read at run time cost the attend 7
+// registers and spills at its cap of 168).
 __host__ __device__ constexpr int chunk_len(int B, int N) {
   return (long long)B * N >= LONG_BN ? CH_LONG : CH;
 }
 
-// Histogram bins of a KV head's similarity keys: 0 .. G*BITS, padded to a multiple of 8 (the
-// threshold search reads 8 bins per 16-byte load).
+// Histogram bins of a chunk's similarity keys: 0 .. G*BITS (padded to a multiple of 8).
 __host__ __device__ constexpr int hist_bins(int G) {
   return (G * BITS + 1 + 7) / 8 * 8;
 }
@@ -95,16 +95,12 @@ struct Layout {
   float* mean; // index: [B][Hkv][D]
   float* vsum; // index: [B][Hkv][nch][D] V sums per chunk (residual estimate)
   u32* qsig;   // workspace: [B][Hkv][MAXG][2] the group's query signatures
-  u16* keys;   // workspace: [B][Hkv][N] similarity keys
-  u16* hist;   // workspace: [B][Hkv][nch][NB] chunk histograms
-  int2* sel;   // workspace: [B][Hkv][nch] threshold, tie quota
-  u64* score_flags;  // workspace: [B][Hkv][nch] arrivals of the score blocks
   SplitsOut out;  // workspace: partials and arrival flags of the attend blocks
   long long index_end, ws_end;
   // ch: chunk_len(B, N), passed as a constant by the kernels that know it (the attend: fewer
   // registers live across its tile loop).
   __device__ explicit Layout(const Args& a, int ch) {
-    const int G = a.Hq / a.Hkv, nch = cdiv(a.N, ch), nb = hist_bins(G);
+    const int G = a.Hq / a.Hkv, nch = cdiv(a.N, ch);
     const long long bh = (long long)a.B * a.Hkv;
     Carve ix(a.index);
     // 16-bit signatures are stored as u16; the accessors below hide it.
@@ -114,10 +110,6 @@ struct Layout {
     index_end = ix.end();
     Carve ws(a.workspace);
     qsig = ws.take<u32>(bh * MAXG * 2);
-    keys = ws.take<u16>(bh * a.N);
-    hist = ws.take<u16>(bh * nch * nb);
-    sel = ws.take<int2>(bh * nch);
-    score_flags = ws.take<u64>(bh * nch);
     out.p.nsplit = nch * attend_parts(nch);
     out.p.o = ws.take<float>((long long)a.B * a.Hq * out.p.nsplit * a.D);
     out.p.lse = ws.take<float>((long long)a.B * a.Hq * out.p.nsplit);
@@ -126,16 +118,7 @@ struct Layout {
   }
 };
 
-// Signature of token n of list bh, as up to two 32-bit words.
-__device__ __forceinline__ void load_code(const Layout& L, long long bh, int N, int n, u32 c[2]) {
-  if (BITS == 16) {
-    c[0] = reinterpret_cast<const u16*>(L.codes)[bh * N + n];
-    c[1] = 0;
-  } else {
-    c[0] = L.codes[(bh * N + n) * W];
-    c[1] = W > 1 ? L.codes[(bh * N + n) * W + 1] : 0u;
-  }
-}
+// Stores the signature of token n of list bh (up to two 32-bit words).
 __device__ __forceinline__ void store_code(const Layout& L, long long bh, int N, int n,
                                            const u32 c[2]) {
   if (BITS == 16) {
@@ -193,11 +176,11 @@ __device__ __forceinline__ int group_similarity(const u32* qsig, int G, const u3
 }
 
 // The signatures of the G query heads of KV head blockIdx.x (batch blockIdx.y): one block per
-// KV head hashes them once, instead of each of the head's score blocks (ncu on the score kernel
-// that did, B1-N128K: ~60% of its instructions were the planes and these dot products, the same
-// in each of 64 blocks).
+// KV head hashes them once, instead of each of the head's blocks that use them (ncu on a score
+// kernel that did, B1-N128K: ~60% of its instructions were the planes and these dot products,
+// the same in each of 64 blocks).
 extern "C" __global__ void __launch_bounds__(256) query_sig(const Args a) {
-  launch_dependents();  // the score blocks may start their signature loads
+  launch_dependents();  // the attend blocks may start copying their chunk's signatures
   const int hkv = blockIdx.x, b = blockIdx.y;
   const int D = a.D, WD = D / 32, G = a.Hq / a.Hkv;
   const long long bh = (long long)b * a.Hkv + hkv;
@@ -224,70 +207,94 @@ extern "C" __global__ void __launch_bounds__(256) query_sig(const Args a) {
   if (threadIdx.x < MAXG * 2) L.qsig[bh * MAXG * 2 + threadIdx.x] = s_qsig[threadIdx.x];
 }
 
-// A score block's chunk of kTpt * 256 tokens (tokens c*ch ..): similarity keys, the chunk's
-// histogram, and the threshold by the KV head's last block to finish.
-template <int kTpt>
-__device__ __forceinline__ void score_chunk(const Args& a) {
-  constexpr int ch = kTpt * 256;
-  const int c = blockIdx.x, hkv = blockIdx.y, b = blockIdx.z;
-  const int D = a.D, G = a.Hq / a.Hkv, NB = hist_bins(G), N = a.N;
-  const long long bh = (long long)b * a.Hkv + hkv;
-  Layout L(a, ch);
-  KEVO_CHECK(L.ws_end <= a.workspace_bytes && G <= MAXG && NB <= kMaxBins);
-  KEVO_CHECK(RowLanes::supported(D) && D <= MAXD && D % 32 == 0);
-
-  // Issue the signature loads first; they overlap query_sig's work (pdl).
-  u32 code[kTpt][2];
-  for (int t = 0; t < kTpt; ++t) {
-    const int n = c * ch + t * 256 + threadIdx.x;
-    if (n < N) load_code(L, bh, N, n, code[t]);
+// Signature i of a chunk's signatures staged in shared memory (the index's layout), as up to two
+// 32-bit words.
+__device__ __forceinline__ void staged_code(const unsigned char* s_codes, int i, u32 c[2]) {
+  if (BITS == 16) {
+    c[0] = reinterpret_cast<const u16*>(s_codes)[i];
+    c[1] = 0;
+  } else if (BITS == 32) {
+    c[0] = reinterpret_cast<const u32*>(s_codes)[i];
+    c[1] = 0;
+  } else {
+    const uint2 w = reinterpret_cast<const uint2*>(s_codes)[i];
+    c[0] = w.x;
+    c[1] = w.y;
   }
+}
+
+// The attend block of chunk tb.chunk (part tb.part of it): the chunk's similarity keys from its
+// signatures, the chunk's own top n / TOPK_DIV by their histogram (compact_chunk_topk; every
+// part of a chunk finds the same list), then attend_topk. One kernel does what a score kernel,
+// a threshold in its last block and the keys' round trip through memory did: H100, B1-N128K
+// 69.8 -> 56.4 us, B1-N32K 38.3 -> 34.4, B8-N32K 123.4 -> 118.3 (docs/decisions.md).
+template <int kCh>
+__device__ __forceinline__ void select_and_attend(const Args& a) {
+  const TopkBlock tb = topk_block<GT>(a, kCh, true);
+  const long long bh = (long long)tb.hg.b * a.Hkv + tb.hg.hkv;
+  const Layout L(a, kCh);
+  const int G = a.Hq / a.Hkv, NB = hist_bins(G), N = a.N;
+  KEVO_CHECK(L.ws_end <= a.workspace_bytes && G <= MAXG && blockDim.x == 128);
+  __shared__ u16 s_list[kCh];
+  __shared__ u32 s_bits[kCh / 32];
+  __shared__ int s_samp[RSAMP > 0 ? RSAMP : 1];
+  __shared__ int s_scratch[40];
   __shared__ u32 s_qsig[MAXG * 2];
-  __shared__ u32 s_hist[kMaxBins];
+  __shared__ float s_vsum[kTileD];
+  extern __shared__ __align__(128) unsigned char kevo_tiles[];
+  // The tile buffers are idle until the attention starts: they hold the chunk's keys, its
+  // histogram and its signatures (copied in with cp.async before the wait, so no register holds
+  // them across it).
+  constexpr int kHistOff = kCh * 2, kCodeOff = (kHistOff + hist_bins(MAXG) * 4 + 15) / 16 * 16;
+  static_assert(kCodeOff + kCh * (BITS / 8) <= 4 * ASTAGES * (int)sizeof(TileBuf),
+                "the keys, the histogram and the signatures fit the tiles");
+  u16* s_keys = reinterpret_cast<u16*>(kevo_tiles);             // dead once compacted
+  u32* s_hist = reinterpret_cast<u32*>(kevo_tiles + kHistOff);  // dead once selected
+  unsigned char* s_codes = kevo_tiles + kCodeOff;               // dead once scored
+  {
+    const int bytes = tb.n_items * (BITS / 8);
+    const unsigned char* g =
+        reinterpret_cast<const unsigned char*>(L.codes) + (bh * N + tb.base) * (BITS / 8);
+    for (int o = threadIdx.x * 16; o < bytes; o += blockDim.x * 16)
+      cp_async16(s_codes + o, g + o, min(16, bytes - o));
+    cp_async_commit();
+  }
+  for (int d = threadIdx.x; d < kTileD; d += blockDim.x)
+    s_vsum[d] = L.vsum[(bh * tb.nch + tb.chunk) * a.D + d];
   hist_clear(s_hist, NB);
+  launch_dependents();
   wait_prior_kernels();  // query_sig's signatures
   if (threadIdx.x < MAXG * 2) s_qsig[threadIdx.x] = L.qsig[bh * MAXG * 2 + threadIdx.x];
+  cp_async_wait<0>();
   __syncthreads();
-
-  u16* keys = L.keys + bh * N;
-  for (int t = 0; t < kTpt; ++t) {
-    const int n = c * ch + t * 256 + threadIdx.x;
-    if (n >= N) break;
+  for (int i = threadIdx.x; i < tb.n_items; i += blockDim.x) {
+    const int n = tb.base + i;
     int key;
     if (n < SINK || n >= N - WIN) {
       key = kKeyForced;
     } else {
-      key = group_similarity(s_qsig, G, code[t]);
+      u32 c[2];
+      staged_code(s_codes, i, c);
+      key = group_similarity(s_qsig, G, c);
       atomicAdd(&s_hist[key], 1u);
     }
-    keys[n] = (u16)key;
+    s_keys[i] = (u16)key;
   }
   __syncthreads();
-  const int nch = cdiv(N, ch);
-  launch_dependents();  // the keys are written: the attend may start its blocks
-  store_hist_and_select(
-      a, s_hist,
-      {L.hist + bh * nch * NB, L.sel + bh * nch, L.score_flags + bh * nch, nch, NB, N / TOPK_DIV},
-      c);
+  const int n = compact_chunk_topk(
+      tb.n_items, [&](int i) { return s_keys[i]; }, s_hist, NB, max(1, tb.n_items / TOPK_DIV),
+      s_list, s_scratch);
+  attend_topk<4, ASTAGES, RSAMP>(
+      a, tb, s_list, n, false, s_vsum,
+      {s_bits, s_samp, s_scratch, reinterpret_cast<TileBuf*>(kevo_tiles)}, L.out);
 }
 
-static_assert(CH % 256 == 0 && CH_LONG % 256 == 0, "a score thread takes whole rounds of 256");
-// One kernel per chunk length, not one dispatching to both: at B1-N32K each SM runs one score
-// block, and with both bodies in one kernel 62% of its stall samples waited for instructions
-// (cold fetches; ncu, H100: 20.7 us, against 11.2 us and 13% for one body).
-extern "C" __global__ void __launch_bounds__(256) score(const Args a) {
-  score_chunk<CH / 256>(a);
-}
-extern "C" __global__ void __launch_bounds__(256) score_long(const Args a) {
-  score_chunk<CH_LONG / 256>(a);
-}
-
-// Chunks of CH tokens below LONG_BN, of CH_LONG above (kevo/topk_attend.cuh).
+// Chunks of CH tokens below LONG_BN, of CH_LONG above.
 extern "C" __global__ void __launch_bounds__(128, 3) attend(const Args a) {
-  attend_keyed_kernel<Layout, GT, CH, ASTAGES, RSAMP>(a);
+  select_and_attend<CH>(a);
 }
 extern "C" __global__ void __launch_bounds__(128, 3) attend_long(const Args a) {
-  attend_keyed_kernel<Layout, GT, CH_LONG, ASTAGES, RSAMP>(a);
+  select_and_attend<CH_LONG>(a);
 }
 
 // Below the crossover: the dense baseline's decode (kevo/dense_decode.cuh), 8 warps, 2 stages.

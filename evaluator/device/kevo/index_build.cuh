@@ -141,32 +141,6 @@ struct Int4Word {
   }
 };
 
-// Where a list's top-k selection goes when its score kernel selects (no threshold kernel): the
-// list's chunk histograms ([nch][nb] u16, hist_store), the threshold and tie quota per chunk
-// (select_threshold's out), the score blocks' arrival flags (nch u64 of workspace, any content
-// on entry: arrive_last) and k, the number of counted keys to select.
-struct ListSelect {
-  u16* hist;
-  int2* sel;
-  u64* flags;
-  int nch, nb, k;
-};
-
-// The end of score block c of a list: stores its histogram (s_hist, nb u32) as chunk c, and the
-// last of the list's nch score blocks to finish (arrive_last) finds the list's threshold and
-// per-chunk tie quotas (select_threshold) for the attend kernel. This replaces a threshold kernel
-// of one block per list (on an H100 that 8-block kernel took 7-12 us of hash_topk's decode at
-// B1-N32K .. B1-N128K; the score kernel's tail costs 4-6 us of it back). Every score block pays
-// arrive_last's fences: with thousands of blocks (B8-N32K) that outweighs the saving. s_hist is
-// clobbered (the list's bin totals). All threads must call.
-__device__ __forceinline__ void store_hist_and_select(const Args& a, u32* s_hist,
-                                                      const ListSelect& ls, int c) {
-  __shared__ int scratch[40];
-  hist_store(s_hist, ls.nb, ls.hist, c);
-  if (arrive_last(a, ls.flags, c, ls.nch))
-    select_threshold(ls.hist, ls.nch, ls.nb, max(ls.k, 1), ls.sel, s_hist, scratch);
-}
-
 // The scoring loop of a score block of 256 threads over its chunk's n_items index rows
 // (kRowBytes per token, a multiple of 16, at rows) and one float per token (side_of(i): a scale
 // or a norm): each thread loads kU rows and their side values together, all in flight, then
@@ -216,11 +190,11 @@ __device__ __forceinline__ void store_chunk_keys(const u16* s_keys, int n, u16* 
 
 // Decode block of a grid (Hkv, B): the threshold and per-chunk tie quotas that select the k
 // largest keys of list (b, hkv) from its chunk histograms (select_threshold; hist: [B][Hkv][nch]
-// [nb] u16, sel: [B][Hkv][nch]). nb <= kMaxBins. Where the histograms are few (nch * nb * 2
-// bytes of a few tens of KB), store_hist_and_select in the score kernel saves this kernel: with
-// nb = 1024 (log_key bins) and 64-128 chunks one block reading them took longer than the kernel
-// boundary it saved (socket_soft, vattention on an H100: docs/decisions.md, "The threshold in the
-// score kernel's last block").
+// [nb] u16, sel: [B][Hkv][nch]). nb <= kMaxBins. The score kernel's last block could do this
+// instead (it did in hash_topk until its per-chunk top-k): with nb = 1024 (log_key bins) and
+// 64-128 chunks one block reading them took longer than the kernel boundary it saved
+// (socket_soft, vattention on an H100: docs/decisions.md, "The threshold in the score kernel's
+// last block"). A per-chunk top-k needs neither (compact_chunk_topk).
 __device__ __forceinline__ void threshold_block(const Args& a, const u16* hist, int nch, int nb,
                                                 int k, int2* sel) {
   __shared__ u32 s_total[kMaxBins];

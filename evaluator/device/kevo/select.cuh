@@ -104,7 +104,7 @@ __device__ __forceinline__ int kth_bin_from_top(const u32* hist, int nb, int k, 
 // Threshold and per-chunk tie quotas for one list (one block per list, any blockDim multiple of
 // 32). hist: [nch][nb] u16 chunk histograms (see hist_store); out[c] = {t, quota_c}.
 // s_total: nb u32 of shared memory; scratch: >= 36 ints of shared memory. The histograms may
-// have been written by other blocks of the running kernel (store_hist_and_select): they are read
+// have been written by other blocks of the running kernel: they are read
 // through L2 (ld.global.cg), never through the non-coherent path.
 // With nb % 8 == 0 (and hist 16-byte aligned) each thread sums 8 bins of every S-th chunk with
 // 16-byte loads, 8 of them in flight: at nch = 64, nb = 264 and 256 threads that is 2 round trips
@@ -207,6 +207,18 @@ __device__ __forceinline__ int compact_chunk(int n, KeyFn key_of, int2 sel, u16*
   __syncthreads();
   const int ties = total & 0xffff;
   return (total >> 16) + (ties < quota ? ties : quota);
+}
+
+// A chunk's own top k items (a per-chunk top-k: no threshold kernel, no global pass): the
+// threshold bin and tie quota from the chunk's histogram of its counted keys (hist: nb u32,
+// shared memory), then compact_chunk by the rule above. Returns the count; key_of, list and
+// scratch as compact_chunk's. All threads must call.
+template <class KeyFn>
+__device__ __forceinline__ int compact_chunk_topk(int n, KeyFn key_of, const u32* hist, int nb,
+                                                  int k, u16* list, int* scratch) {
+  int above;
+  const int t = kth_bin_from_top(hist, nb, k, &above, scratch);
+  return compact_chunk(n, key_of, make_int2(t, max(0, k - above)), list, scratch);
 }
 
 // Exact k-th largest of n ordered u32 keys (e.g. float_key), read through key_of(i); returns T
