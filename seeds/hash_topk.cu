@@ -207,17 +207,17 @@ extern "C" __global__ void __launch_bounds__(256) query_sig(const Args a) {
   if (threadIdx.x < MAXG * 2) L.qsig[bh * MAXG * 2 + threadIdx.x] = s_qsig[threadIdx.x];
 }
 
-// Signature i of a chunk's signatures staged in shared memory (the index's layout), as up to two
-// 32-bit words.
-__device__ __forceinline__ void staged_code(const unsigned char* s_codes, int i, u32 c[2]) {
+// Signature i of a chunk's signatures in the index's layout (staged in shared memory, or in
+// global memory), as up to two 32-bit words.
+__device__ __forceinline__ void code_at(const unsigned char* codes, int i, u32 c[2]) {
   if (BITS == 16) {
-    c[0] = reinterpret_cast<const u16*>(s_codes)[i];
+    c[0] = reinterpret_cast<const u16*>(codes)[i];
     c[1] = 0;
   } else if (BITS == 32) {
-    c[0] = reinterpret_cast<const u32*>(s_codes)[i];
+    c[0] = reinterpret_cast<const u32*>(codes)[i];
     c[1] = 0;
   } else {
-    const uint2 w = reinterpret_cast<const uint2*>(s_codes)[i];
+    const uint2 w = reinterpret_cast<const uint2*>(codes)[i];
     c[0] = w.x;
     c[1] = w.y;
   }
@@ -244,19 +244,21 @@ __device__ __forceinline__ void select_and_attend(const Args& a) {
   extern __shared__ __align__(128) unsigned char kevo_tiles[];
   // The tile buffers are idle until the attention starts: they hold the chunk's keys, its
   // histogram and its signatures (copied in with cp.async before the wait, so no register holds
-  // them across it).
+  // them across it). Where the signatures do not fit (ASTAGES=1 with chunks of 3072 or more),
+  // they are read from global memory as they are scored.
+  constexpr int kTiles = 4 * ASTAGES * (int)sizeof(TileBuf);
   constexpr int kHistOff = kCh * 2, kCodeOff = (kHistOff + hist_bins(MAXG) * 4 + 15) / 16 * 16;
-  static_assert(kCodeOff + kCh * (BITS / 8) <= 4 * ASTAGES * (int)sizeof(TileBuf),
-                "the keys, the histogram and the signatures fit the tiles");
+  constexpr bool kStaged = kCodeOff + kCh * (BITS / 8) <= kTiles;
+  static_assert(kCodeOff <= kTiles, "the keys and the histogram fit the tiles");
   u16* s_keys = reinterpret_cast<u16*>(kevo_tiles);             // dead once compacted
   u32* s_hist = reinterpret_cast<u32*>(kevo_tiles + kHistOff);  // dead once selected
-  unsigned char* s_codes = kevo_tiles + kCodeOff;               // dead once scored
-  {
+  const unsigned char* g_codes =
+      reinterpret_cast<const unsigned char*>(L.codes) + (bh * N + tb.base) * (BITS / 8);
+  const unsigned char* codes = kStaged ? kevo_tiles + kCodeOff : g_codes;  // dead once scored
+  if (kStaged) {
     const int bytes = tb.n_items * (BITS / 8);
-    const unsigned char* g =
-        reinterpret_cast<const unsigned char*>(L.codes) + (bh * N + tb.base) * (BITS / 8);
     for (int o = threadIdx.x * 16; o < bytes; o += blockDim.x * 16)
-      cp_async16(s_codes + o, g + o, min(16, bytes - o));
+      cp_async16(kevo_tiles + kCodeOff + o, g_codes + o, min(16, bytes - o));
     cp_async_commit();
   }
   for (int d = threadIdx.x; d < kTileD; d += blockDim.x)
@@ -265,7 +267,7 @@ __device__ __forceinline__ void select_and_attend(const Args& a) {
   launch_dependents();
   wait_prior_kernels();  // query_sig's signatures
   if (threadIdx.x < MAXG * 2) s_qsig[threadIdx.x] = L.qsig[bh * MAXG * 2 + threadIdx.x];
-  cp_async_wait<0>();
+  if (kStaged) cp_async_wait<0>();
   __syncthreads();
   for (int i = threadIdx.x; i < tb.n_items; i += blockDim.x) {
     const int n = tb.base + i;
@@ -274,7 +276,7 @@ __device__ __forceinline__ void select_and_attend(const Args& a) {
       key = kKeyForced;
     } else {
       u32 c[2];
-      staged_code(s_codes, i, c);
+      code_at(codes, i, c);
       key = group_similarity(s_qsig, G, c);
       atomicAdd(&s_hist[key], 1u);
     }
