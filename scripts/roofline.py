@@ -81,10 +81,7 @@ def seed_bytes(seed, p, s, magicpig_frac):
         ch = p["CH_LONG"] if long_ else p["CH"]
         nch = cdiv(N, ch)
         per_token = p["BITS"] // 8 if seed == "hash_topk" else cdiv(p["TABLES"], 16) * 16 + 2
-        if seed == "hash_topk":  # each chunk's own n / TOPK_DIV (a per-chunk top-k)
-            sel = topk_rows(N, ch, p["TOPK_DIV"], p["SINK"], p["WIN"])
-        else:  # N / TOPK_DIV over the whole list (one threshold per KV head)
-            sel = min(N, N // p["TOPK_DIV"] + p["SINK"] + p["WIN"])
+        sel = topk_rows(N, ch, p["TOPK_DIV"], p["SINK"], p["WIN"])  # each chunk's n / TOPK_DIV
         draws = min(N - sel, nch * p["RSAMP"])
         return heads * N * per_token, heads * (sel * 2 * row + draws * row), qo + heads * nch * D * 4
     if seed == "quest_pages":

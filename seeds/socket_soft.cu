@@ -8,7 +8,10 @@
 // distribution over the 2^P buckets, P_l(r) = softmax_r(sum_p h_lp c_r[p] / tau) with
 // h_lp = tanh(q . w_lp) / sqrt(D) and c_r in {+-1}^P. A token scores
 //     score_i = ||v_i|| * sum_l P_l(code_l(k_i)),
-// the top k = N / TOPK_DIV tokens plus SINK and WIN tokens get exact attention.
+// each chunk's top n / TOPK_DIV of its tokens (a per-chunk top-k, as hash_topk's and
+// dsa_indexer's: the score block that hashed the chunk finds its threshold bin and tie quota
+// from the chunk's histogram, so no threshold kernel waits for every chunk) plus SINK and WIN
+// tokens get exact attention.
 // The corner softmax factorises per bit: P_l(r) = prod_p sigmoid(2 h_lp c_r[p] / tau)
 // (research notes, SOCKET derivation), so a prologue kernel builds each table's 2^P
 // probabilities from P per-bit log-probabilities and the score kernel does one shared-memory
@@ -59,7 +62,6 @@
 // kevo:decode  bucket_probs grid(TABLES*(N>DENSE_N), Hkv, B) block(256)
 // kevo:decode  score        grid(cdiv(N,CH)*(N>DENSE_N)*(B*N<LONG_BN), Hkv, B) block(256)
 // kevo:decode  score_long   grid(cdiv(N,CH_LONG)*(N>DENSE_N)*(B*N>=LONG_BN), Hkv, B) block(256)
-// kevo:decode  threshold    grid(Hkv*(N>DENSE_N), B) block(1024) pdl
 // kevo:decode  attend       grid(cdiv(N,CH)*max(1,min(8,32/cdiv(N,CH)))*(N>DENSE_N)*(B*N<LONG_BN), Hkv*cdiv(G,8), B) block(128) smem(4*ASTAGES*8192) pdl
 // kevo:decode  attend_long  grid(cdiv(N,CH_LONG)*max(1,min(8,32/cdiv(N,CH_LONG)))*(N>DENSE_N)*(B*N>=LONG_BN), Hkv*cdiv(G,8), B) block(128) smem(4*ASTAGES*8192) pdl
 // kevo:decode  dense        grid(132*(N<=DENSE_N)) block(256) smem(16*8192)
@@ -251,6 +253,15 @@ __device__ __forceinline__ void score_chunk(const Args& a) {
       s_keys);
   store_chunk_keys(s_keys, n_items, Ly.keys + bh * N + n0, s_hist, NB,
                    Ly.hist + bh * cdiv(N, kCh) * NB, c);
+  // The chunk's own top n / TOPK_DIV (a per-chunk top-k): its threshold bin and tie quota for
+  // the attend blocks' compact_chunk. One threshold over the whole list took a kernel of its own
+  // (8 us on the H200, after every score block) for a budget that the sink, window and residual
+  // estimate already spread over the chunks.
+  __shared__ int s_scratch[40];
+  const int k = max(1, n_items / TOPK_DIV);
+  int above;
+  const int t = kth_bin_from_top(s_hist, NB, k, &above, s_scratch);
+  if (threadIdx.x == 0) Ly.sel[bh * cdiv(N, kCh) + c] = make_int2(t, max(0, k - above));
 }
 
 // 4 blocks an SM where a token's code row is at most 48 bytes (TABLES <= 48: 64 registers, no
@@ -261,14 +272,6 @@ extern "C" __global__ void __launch_bounds__(256, LP <= 48 ? 4 : 1) score(const 
 }
 extern "C" __global__ void __launch_bounds__(256, LP <= 48 ? 4 : 1) score_long(const Args a) {
   score_chunk<CH_LONG>(a);
-}
-
-extern "C" __global__ void __launch_bounds__(1024) threshold(const Args a) {
-  const int ch = chunk_len(a.B, a.N);
-  const Layout Ly(a, ch);
-  launch_dependents();
-  wait_prior_kernels();
-  threshold_block(a, Ly.hist, cdiv(a.N, ch), NB, a.N / TOPK_DIV, Ly.sel);
 }
 
 // Chunks of CH tokens below LONG_BN, of CH_LONG above (kevo/topk_attend.cuh).
