@@ -96,7 +96,7 @@ def seed_bytes(seed, p, s, magicpig_frac):
                 qo + heads * blocks * 2 * D * 4)
     if seed == "vattention":
         ns = max(0, N - p["SINK"] - p["WIN"])
-        det = min(N, N // p["HEAVY_DIV"] + p["SINK"] + p["WIN"])
+        det = topk_rows(N, p["CH"], p["HEAVY_DIV"], p["SINK"], p["WIN"])  # each chunk's n / HEAVY_DIV
         base = min(ns, max(2, ns // p["BASE_DIV"])) if ns else 0
         # the base sample reads K; the budget (at least the base size) reads K and V
         return heads * N * (p["DI"] // 2 + 4), heads * (det * 2 * row + base * row + base * 2 * row), qo

@@ -5,16 +5,17 @@
 // The build phase stores, per page of PAGE tokens, the elementwise minimum and maximum of the
 // keys. At decode a page's score is an upper bound of q.k over its tokens:
 //     score(page) = sum_d max(q_d * min_d, q_d * max_d)
-// and the top k = NP / TOPK_DIV pages (NP = pages in the cache) are attended exactly, plus the
-// pages holding the first SINK and the last WIN tokens (Quest always keeps the current page).
+// and each group of 64 pages keeps its own top n / TOPK_DIV pages (a per-group top-k; Quest takes
+// NP / TOPK_DIV over the whole cache) for exact attention, plus the pages holding the first SINK
+// and the last WIN tokens (Quest always keeps the current page).
 // GQA: the G query heads of a KV head share one page selection (their bounds are summed), so
 // each selected page's K/V is read once for the group; the sum is one dot product of a page's
 // [max, min] rows with [sum_g max(q_g, 0), sum_g min(q_g, 0)] (see `score`).
-// The k-th largest page score is found exactly (kevo/select.cuh select_kth_staged: a linear
-// histogram of the page scores, then the exact rank of the few in the k-th's bin), and the
-// selected pages are listed in order; the attend blocks take equal shares of that list (the
-// selection crowds into some stretches of the cache: a fixed chunk per block left the fullest
-// chunk ~4x the mean).
+// The score block that scores a group ranks its pages in shared memory and lists the selected
+// ones in order, so no threshold kernel waits for every score block (it took 19% of the decode
+// at B1-N128K on the H200), and every attend chunk of CHP pages holds the same number of pages
+// (a global top-k crowds into some stretches of the cache: a fixed chunk per block left the
+// fullest chunk ~4x the mean, so the blocks had to share one global list instead).
 // With RSAMP > 0 the tokens left out are estimated as in kevo/residual.cuh (without it, any
 // top-k at 1/32 of the tokens loses the mass of near-uniform heads: oracle error ~0.2), per
 // attend block over the stretch of the cache its share covers.
@@ -49,11 +50,10 @@
 // kevo:param ASTAGES = 2 in {1, 2, 3}
 // kevo:param DENSE_N = 8192 in {0, 8192, 16384}
 // kevo:index      B*Hkv*cdiv(N,PAGE)*D*8
-// kevo:workspace  max(B*Hkv*cdiv(N,PAGE)*8 + B*Hkv*4 + (B*Hq*(D+1)*4 + B*Hkv*cdiv(G,8)*8)*cdiv(N,PAGE*CHP)*max(1,min(8,32/cdiv(N,PAGE*CHP))) + 1536, (132 + B*Hkv*cdiv(G,16)) * (min(G,16)*(D+1)*4 + 8) + 1024)
+// kevo:workspace  max(B*Hkv*cdiv(N,PAGE)*4 + B*Hkv*cdiv(N,PAGE*64)*4 + (B*Hq*(D+1)*4 + B*Hkv*cdiv(G,8)*8)*cdiv(N,PAGE*CHP)*max(1,min(8,32/cdiv(N,PAGE*CHP))) + 1536, (132 + B*Hkv*cdiv(G,16)) * (min(G,16)*(D+1)*4 + 8) + 1024)
 // kevo:build   page_bounds  grid(cdiv(N,PAGE*8), Hkv, B) block(256)
 // kevo:build   value_prefix grid(Hkv, B) block(256)
 // kevo:decode  score        grid(cdiv(N,PAGE*64)*(N>DENSE_N), Hkv, B) block(256)
-// kevo:decode  threshold    grid(Hkv*(N>DENSE_N), B) block(1024) pdl
 // kevo:decode  attend       grid(cdiv(N,PAGE*CHP)*max(1,min(8,32/cdiv(N,PAGE*CHP)))*(N>DENSE_N), Hkv*cdiv(G,8), B) block(128) smem(4*ASTAGES*8192) pdl
 // kevo:decode  dense        grid(132*(N<=DENSE_N)) block(256) smem(16*8192)
 
@@ -61,13 +61,14 @@ using namespace kevo;
 
 constexpr int GT = 8, MAXD = 256, MAXG = 8;
 constexpr u32 kForcedPage = 0xffffffffu;  // above every float_key
+constexpr int kGroupPages = 64;  // pages a score block scores and selects from (its group)
+static_assert(CHP % kGroupPages == 0, "an attend chunk is whole groups");
 
 struct Layout {
   __nv_bfloat16* bounds;  // index [B][Hkv][NP][2][D]: min row, then max row
   float* vpre;            // index [B][Hkv][NP][D]: row p-1 is V summed over the pages before p
-  u32* keys;              // workspace [B][Hkv][NP] float_key(score) or kForcedPage
-  int* pages;             // workspace [B][Hkv][NP] the selected pages in order, nsel of them
-  int* nsel;              // workspace [B][Hkv]
+  int* pages;             // workspace [B][Hkv][NP] group g's selected pages at [64 g, 64 g + cnt)
+  int* gcnt;              // workspace [B][Hkv][cdiv(NP, 64)] pages selected in each group
   SplitsOut out;          // workspace: partials and arrival flags of the attend blocks
   long long index_end, ws_end;
   __device__ explicit Layout(const Args& a) {
@@ -78,9 +79,8 @@ struct Layout {
     vpre = ix.take<float>(bh * np * a.D);  // (no row for p = 0: the index cap at PAGE=8)
     index_end = ix.end();
     Carve ws(a.workspace);
-    keys = ws.take<u32>(bh * np);
     pages = ws.take<int>(bh * np);
-    nsel = ws.take<int>(bh);
+    gcnt = ws.take<int>(bh * cdiv(np, kGroupPages));
     out.p.nsplit = nch * attend_parts(nch);
     out.p.o = ws.take<float>((long long)a.B * a.Hq * out.p.nsplit * a.D);
     out.p.lse = ws.take<float>((long long)a.B * a.Hq * out.p.nsplit);
@@ -166,6 +166,7 @@ extern "C" __global__ void __launch_bounds__(256, 4) score(const Args a) {
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const int slot = lane / rl.lpt, d0 = (lane % rl.lpt) * 8;
   __shared__ __align__(16) float s_pos[MAXD], s_neg[MAXD];
+  __shared__ u32 s_key[kGroupPages];
   for (int d = threadIdx.x; d < D; d += blockDim.x) {
     float pos = 0.f, neg = 0.f;
     for (int g = 0; g < G; ++g) {
@@ -211,97 +212,35 @@ extern "C" __global__ void __launch_bounds__(256, 4) score(const Args a) {
       const int page = p0 + u * step + slot;
       const float total = group_sum(sum, rl.lpt);
       if (page < p_end && d0 == 0)
-        Ly.keys[bh * np + page] = forced_page(page, a.N) ? kForcedPage : float_key(total);
+        s_key[page - (int)blockIdx.x * kGroupPages] =
+            forced_page(page, a.N) ? kForcedPage : float_key(total);
     }
   }
-  // The threshold (and through it the attend) may start once every score block is here. Allowed
-  // to start at the top, their waiting blocks cost more than they saved (H100, B1-N32K /
-  // B1-N128K / B8-N32K: 41.2 / 76.9 / 116.3 us against 38.9 / 74.5 / 110.6 here).
+  __syncthreads();
+  // The group's own top n / TOPK_DIV pages (a per-group top-k) and its forced pages, in order:
+  // a page's rank is the count of unforced pages above it (ties by position), 64 x 64
+  // comparisons in shared memory instead of a threshold kernel over the whole list.
+  const int g0 = blockIdx.x * kGroupPages, n_g = p_end - g0;
+  const int k = max(1, n_g / TOPK_DIV);
+  bool take = false;
+  if ((int)threadIdx.x < n_g) {
+    const u32 mine = s_key[threadIdx.x];
+    int rank = 0;
+    for (int i = 0; i < n_g; ++i) {
+      const u32 other = s_key[i];
+      rank += other != kForcedPage && (other > mine || (other == mine && i < (int)threadIdx.x));
+    }
+    take = mine == kForcedPage || rank < k;
+  }
+  __shared__ int s_scan[40];
+  int cnt;
+  const int at = block_exclusive_scan(take, s_scan, &cnt);
+  if (take) Ly.pages[bh * np + g0 + at] = g0 + threadIdx.x;
+  if (threadIdx.x == 0) Ly.gcnt[bh * cdiv(np, kGroupPages) + blockIdx.x] = cnt;
+  // The attend may start once every score block is here. Allowed to start at the top, their
+  // waiting blocks cost more than they saved (H100, B1-N32K / B1-N128K / B8-N32K: 41.2 / 76.9 /
+  // 116.3 us against 38.9 / 74.5 / 110.6 here).
   launch_dependents();
-}
-
-// Exact k-th largest page score of the list (forced pages do not count), then the selected
-// pages in order (the attend blocks take equal shares of them).
-extern "C" __global__ void __launch_bounds__(1024) threshold(const Args a) {
-  const int hkv = blockIdx.x, b = blockIdx.y, np = cdiv(a.N, PAGE);
-  const long long bh = (long long)b * a.Hkv + hkv;
-  Layout Ly(a);
-  __shared__ u32 s_hist[2048];
-  __shared__ int scratch[40];
-  launch_dependents();
-  wait_prior_kernels();
-  // Up to 8192 pages (128K tokens at PAGE=16) are read once into shared memory, where one
-  // histogram pass and an exact rank of the few scores in the k-th's bin find the threshold
-  // (select_kth_staged; the three radix passes read the keys three times).
-  constexpr int kStaged = 8192;
-  __shared__ __align__(16) u32 s_keys[kStaged];
-  const u32* keys = Ly.keys + bh * np;
-  const int k = np / TOPK_DIV > 0 ? np / TOPK_DIV : 1;
-  auto rank_key = [](u32 x) { return x == kForcedPage ? 0u : x; };
-  u32 t;
-  const bool staged = np <= kStaged;
-  if (staged) {
-    // A thread's 8 loads first, then its stores (one load-store loop: 11.1 against 10.4 us at
-    // B1-N128K, H100).
-    constexpr int kPer = 8;
-    for (int i0 = 0; i0 < np; i0 += kPer * blockDim.x) {
-      u32 v[kPer];
-#pragma unroll
-      for (int j = 0; j < kPer; ++j) {
-        const int i = i0 + threadIdx.x + j * (int)blockDim.x;
-        v[j] = i < np ? __ldg(keys + i) : 0u;
-      }
-#pragma unroll
-      for (int j = 0; j < kPer; ++j) {
-        const int i = i0 + threadIdx.x + j * (int)blockDim.x;
-        if (i < np) s_keys[i] = rank_key(v[j]);
-      }
-    }
-    __syncthreads();
-    __shared__ __align__(16) u32 s_cand[kMaxKthCandidates];
-    t = select_kth_staged(np, k, s_keys, s_hist, s_cand, scratch);
-  } else {
-    t = radix_select_kth(
-        np, k, [&](int i) { return rank_key(keys[i]); }, s_hist, scratch);
-  }
-  // Each thread a run of kRun consecutive pages: one block scan a round places them in order.
-  // Staged keys are read 16 bytes at a time (a thread's 8 words one by one were 8-way bank
-  // conflicts).
-  constexpr int kRun = 8;
-  int* list = Ly.pages + bh * np;
-  int total = 0;
-#pragma unroll 1
-  for (int base = 0; base < np; base += kRun * (int)blockDim.x) {
-    const int p0 = base + (int)threadIdx.x * kRun;
-    u32 key[kRun];
-    if (staged && p0 + kRun <= np) {
-      const uint4* k4 = reinterpret_cast<const uint4*>(s_keys + p0);
-      const uint4 x = k4[0], y = k4[1];
-      key[0] = x.x, key[1] = x.y, key[2] = x.z, key[3] = x.w;
-      key[4] = y.x, key[5] = y.y, key[6] = y.z, key[7] = y.w;
-    } else {
-#pragma unroll
-      for (int j = 0; j < kRun; ++j) {
-        const int p = p0 + j;
-        key[j] = p < np ? (staged ? s_keys[p] : keys[p]) : 0u;
-      }
-    }
-    u32 taken = 0;
-#pragma unroll
-    for (int j = 0; j < kRun; ++j) {
-      const int p = p0 + j;
-      // Staged keys count forced pages as 0; the global ones hold kForcedPage (>= any t).
-      const bool sel = p < np && (key[j] >= t || (staged && forced_page(p, a.N)));
-      taken |= (u32)sel << j;
-    }
-    int round;
-    int at = total + block_exclusive_scan(__popc(taken), scratch, &round);
-#pragma unroll
-    for (int j = 0; j < kRun; ++j)
-      if ((taken >> j) & 1u) list[at++] = p0 + j;
-    total += round;
-  }
-  if (threadIdx.x == 0) Ly.nsel[bh] = total;
 }
 
 // The tokens of a list of pages, as attend_chunk reads a list: token i is pages[i / PAGE]'s
@@ -316,11 +255,11 @@ struct PageTokens {
   __device__ __forceinline__ PageTokens operator+(int k) const { return {pages, first + k}; }
 };
 
-// The selected pages of a KV head are shared evenly: block j of P takes list entries
-// [j*S/P, (j+1)*S/P). (One block per chunk of the cache took 0 to ~100 of a chunk's 192 pages on
-// the default suite, ~24 on average: the kernel lasted as long as its fullest chunk.) A block's
-// stretch of the cache runs from the page after the previous block's last page to its own last
-// page (the last block's to the end), so the stretches cover the cache once; the residual
+// A chunk of CHP pages (CHP / 64 score groups) holds the same number of selected pages as any
+// other (each group's n / TOPK_DIV and its forced pages); its parts share its list evenly: part
+// jp of P takes entries [jp*S/P, (jp+1)*S/P). A part's stretch of the cache runs from the page
+// after the previous part's last page (the chunk's first page for the first part) to its own last
+// page (the chunk's end for the last part), so the stretches cover the cache once; the residual
 // estimate is the stretch's: RSAMP uniform draws among its unselected tokens and its V sum from
 // the prefix sums.
 extern "C" __global__ void __launch_bounds__(128, 3) attend(const Args a) {
@@ -329,22 +268,40 @@ extern "C" __global__ void __launch_bounds__(128, 3) attend(const Args a) {
   const HeadGroup hg = head_group<GT>(a, b, hkv, blockIdx.y % ngs);
   const long long bh = (long long)b * a.Hkv + hkv;
   Layout Ly(a);
-  __shared__ int s_pages[CHP + 1];  // [0]: the previous block's last page (or -1), then ours
+  __shared__ int s_pages[CHP + 1];  // [0]: the page before our stretch, then ours
   __shared__ int s_samp[RSAMP > 0 ? RSAMP : 1];
   __shared__ float s_vsum[kTileD];
   extern __shared__ __align__(16) unsigned char dyn[];
   launch_dependents();
   wait_prior_kernels();
 
-  const int S = Ly.nsel[bh];
-  const int lo = (int)((long long)S * j / P), cnt = (int)((long long)S * (j + 1) / P) - lo;
-  KEVO_CHECK(cnt <= CHP);  // S <= np and P >= cdiv(np, CHP)
-  const int* list = Ly.pages + bh * np;
+  const int nch = cdiv(np, CHP), parts = P / nch, c = j / parts, jp = j % parts;
+  constexpr int kGroups = CHP / kGroupPages;
+  const int n_groups = cdiv(np, kGroupPages), g_first = c * kGroups;
+  __shared__ int s_off[kGroups + 1];  // the chunk's list: group g's pages at [s_off[g], s_off[g+1])
+  if (threadIdx.x == 0) {
+    int o = 0;
+    for (int g = 0; g < kGroups; ++g) {
+      s_off[g] = o;
+      o += g_first + g < n_groups ? Ly.gcnt[bh * n_groups + g_first + g] : 0;
+    }
+    s_off[kGroups] = o;
+  }
+  __syncthreads();
+  const int S = s_off[kGroups];
+  const int lo = S * jp / parts, cnt = S * (jp + 1) / parts - lo;
+  KEVO_CHECK(cnt <= CHP);
+  auto entry = [&](int e) {
+    int g = 0;
+    while (e >= s_off[g + 1]) ++g;
+    return Ly.pages[bh * np + (long long)(g_first + g) * kGroupPages + e - s_off[g]];
+  };
+  const int c_first = c * CHP, c_end = min(np, c_first + CHP);
   for (int i = threadIdx.x; i <= cnt; i += blockDim.x)
-    s_pages[i] = lo + i > 0 ? list[lo + i - 1] : -1;
+    s_pages[i] = lo + i > 0 ? entry(lo + i - 1) : c_first - 1;
   __syncthreads();
   const int p_start = s_pages[0] + 1;
-  const int p_end = j == P - 1 ? np : (cnt > 0 ? s_pages[cnt] + 1 : p_start);
+  const int p_end = jp == parts - 1 ? c_end : (cnt > 0 ? s_pages[cnt] + 1 : p_start);
   // The pages' tokens (only the cache's last page can be short, and it comes last).
   const int n = cnt > 0 ? cnt * PAGE - max(0, s_pages[cnt] * PAGE + PAGE - a.N) : 0;
   const int t_start = p_start * PAGE, t_end = min(a.N, p_end * PAGE);
