@@ -61,7 +61,7 @@ using namespace kevo;
 
 constexpr int GT = 8, MAXD = 256, MAXG = 8;
 constexpr u32 kForcedPage = 0xffffffffu;  // above every float_key
-constexpr int kGroupPages = 64;  // pages a score block scores and selects from (its group)
+constexpr int kGroupPages = 64;           // pages a score block scores and selects from (its group)
 static_assert(CHP % kGroupPages == 0, "an attend chunk is whole groups");
 
 struct Layout {

@@ -194,7 +194,9 @@ __device__ __forceinline__ void store_chunk_keys(const u16* s_keys, int n, u16* 
 // instead (it did in hash_topk until its per-chunk top-k): with nb = 1024 (log_key bins) and
 // 64-128 chunks one block reading them took longer than the kernel boundary it saved
 // (socket_soft, vattention on an H100: docs/decisions.md, "The threshold in the score kernel's
-// last block"). A per-chunk top-k needs neither (compact_chunk_topk).
+// last block"). A per-chunk top-k needs neither (compact_chunk_topk, or kth_bin_from_top on the
+// score block's own histogram), and every seed selects per chunk now ("Per-chunk top-k in the
+// score blocks"); this stays for a kernel that wants the papers' global top-k.
 __device__ __forceinline__ void threshold_block(const Args& a, const u16* hist, int nch, int nb,
                                                 int k, int2* sel) {
   __shared__ u32 s_total[kMaxBins];
