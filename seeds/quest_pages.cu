@@ -256,8 +256,8 @@ struct PageTokens {
 };
 
 // A chunk of CHP pages (CHP / 64 score groups) holds the same number of selected pages as any
-// other (each group's n / TOPK_DIV and its forced pages); its parts share its list evenly: part
-// jp of P takes entries [jp*S/P, (jp+1)*S/P). A part's stretch of the cache runs from the page
+// other (each group's n / TOPK_DIV and its forced pages); its parts share its list of S pages
+// evenly: part jp takes entries [jp*S/parts, (jp+1)*S/parts). A part's stretch runs from the page
 // after the previous part's last page (the chunk's first page for the first part) to its own last
 // page (the chunk's end for the last part), so the stretches cover the cache once; the residual
 // estimate is the stretch's: RSAMP uniform draws among its unselected tokens and its V sum from
