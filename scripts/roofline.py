@@ -88,7 +88,9 @@ def seed_bytes(seed, p, s, magicpig_frac):
         page, np_ = p["PAGE"], cdiv(N, p["PAGE"])
         nch = cdiv(np_, p["CHP"])
         blocks = nch * max(1, min(8, 32 // nch))  # attend blocks per KV head
-        pages = min(np_, np_ // p["TOPK_DIV"] + cdiv(p["SINK"], page) + cdiv(p["WIN"], page) + 1)
+        # each group of 64 pages keeps its own n / TOPK_DIV, plus the sink and window pages
+        pages = min(np_, topk_rows(np_, 64, p["TOPK_DIV"], 0, 0) + cdiv(p["SINK"], page) +
+                    cdiv(p["WIN"], page) + 1)
         sel = min(N, pages * page)
         draws = min(N - sel, blocks * p["RSAMP"])
         # Each attend block reads two rows of the V prefix sums (its stretch's V sum).
