@@ -11,7 +11,8 @@
 // Walsh-Hadamard transform: the rotation DeepSeek's indexer also applies before quantising; it
 // spreads outlier channels over all coordinates), truncated to its first DI coordinates and
 // quantised to int4 with one scale per token (4-bit integers rather than FP8: under the 128 B
-// index cap int4 keeps twice the coordinates, the dot products run on dp4a, and on the default
+// index cap int4 keeps twice the coordinates, the dot products run on tensor cores (int8 mma of
+// the nibble planes; branch dsa-mma, not measured yet), and on the default
 // suite DI=64 selects almost like exact logits: mean error 0.016 at 1/32 of the tokens, 0.007 at
 // DI=128, measured on the H100). The index heads are the KV head's G query heads (int8), rotated
 // the same way, with weights w_j = 1; the sum over heads makes the selection shared by the group,
@@ -49,7 +50,7 @@
 // kevo:param CH = 2048 in {512, 1024, 2048, 4096}
 // kevo:param RSAMP = 32 in {0, 16, 32, 64}
 // kevo:param MINB = 2 in {1, 2}
-// kevo:param LOADS = 8 in {4, 8}
+// kevo:param TU = 4 in {2, 4, 8}
 // kevo:param ASTAGES = 1 in {1, 2}
 // kevo:param DENSE_N = 8192 in {0, 8192, 16384}
 // kevo:param FILL = 264 in {0, 264, 528}
@@ -131,7 +132,6 @@ extern "C" __global__ void __launch_bounds__(256) value_sums(const Args a) {
 // of memory round trips per block.
 constexpr int TPB = 256, NW = TPB / 32;       // attend block: 8 warps
 constexpr int NBIN = 256;                     // selection bins: 32 per octave below the chunk max
-constexpr int VEC = ROWB / 16;                // 16-byte words per index row
 static_assert(HALF % TPB == 0 && NBIN == TPB, "one bin per thread in the threshold scan");
 static_assert(CH / TPB <= 16, "per-thread counts are packed in 16 bits");
 
@@ -154,7 +154,6 @@ __device__ __forceinline__ void attend_chunk_of(const Args& a) {
   constexpr int PER = kCh / TPB;                               // chunk tokens per thread
   constexpr int KC = kCh / TOPK_DIV;                           // top-k share of a full chunk
   constexpr int LIST = KC + SINK + WIN;                        // the most tokens a chunk can select
-  constexpr int UB = (LOADS / VEC < PER) ? LOADS / VEC : PER;  // rows per thread per load batch
   const TopkBlock tb = topk_block<GT>(a, kCh, false);
   const int c = tb.chunk, b = tb.hg.b, hkv = tb.hg.hkv, D = a.D, N = a.N, G = a.Hq / a.Hkv;
   const long long bh = (long long)b * a.Hkv + hkv;
@@ -176,23 +175,6 @@ __device__ __forceinline__ void attend_chunk_of(const Args& a) {
   u32* total = reinterpret_cast<u32*>(dyn) + NW * NBIN;     // [NBIN], their sum
   static_assert((NW + 1) * NBIN * 4 <= NW * ASTAGES * (int)sizeof(TileBuf), "histograms fit");
 
-  // The chunk's index rows, first batch: in flight while the queries are prepared.
-  const unsigned char* kq = Ly.kq + (bh * N + n0) * ROWB;
-  const float* kscale = Ly.kscale + bh * N + n0;
-  uint4 row[UB][VEC];
-  float sc[UB];
-  auto load_batch = [&](int r0) {
-#pragma unroll
-    for (int u = 0; u < UB; ++u) {
-      const int i = (r0 + u) * TPB + threadIdx.x;
-      if (r0 + u < PER && i < n_items) {
-#pragma unroll
-        for (int w = 0; w < VEC; ++w) row[u][w] = ld_stream(kq + (long long)i * ROWB + w * 16);
-        sc[u] = __ldg(kscale + i);
-      }
-    }
-  };
-  load_batch(0);
   if (threadIdx.x < D) {  // the chunk's V sum: one half chunk's, or two
     constexpr int H = kCh / HALF;
     const int nhalf = cdiv(N, HALF), h0 = c * H, h1 = min(h0 + H, nhalf);
@@ -204,43 +186,88 @@ __device__ __forceinline__ void attend_chunk_of(const Args& a) {
   int8_queries(a, b, hkv, DI, kRotSeed, MAXG, &s_q8[0][0][0], s_qs);
   __syncthreads();
 
-  // Scores I = sum_j ReLU(q_j . k) * scale over the G heads (GP >= G of them, the padding heads
-  // score 0: no branch on G in the loop); -1 marks the forced tokens (sinks, local window), -2
-  // the positions past the cache.
-  float score[PER];
-  auto score_rows = [&](auto gp) {
-    constexpr int GP = decltype(gp)::value;
+  // Scores I = sum_j ReLU(q_j . k) * scale over the heads (MAXG of them, the padding heads
+  // score 0), on tensor cores: mma.m16n8k32 (s8 in, s32 out) with 16 tokens as rows and the
+  // heads as columns. Lane (grp, t4) holds u32 words t4*WPL .. t4*WPL+WPL-1 of tokens grp and
+  // grp+8 of a tile; k-step j takes word t4*WPL+j's low nibble plane (its even coordinates) as
+  // k = 4*t4..4*t4+3 and its high plane (odd) as k = 16 + 4*t4..: the query's int8 even / odd
+  // words of the same word are B's rows there. The scores meet in shared memory (after the
+  // selection's histograms), and each thread takes its PER tokens back; -1 marks the forced
+  // tokens (sinks, local window), -2 the positions past the cache.
+  float* s_sc = reinterpret_cast<float*>(dyn) + (NW + 1) * NBIN;  // [kCh]
+  static_assert(((NW + 1) * NBIN + kCh) * 4 <= NW * ASTAGES * (int)sizeof(TileBuf), "fits");
+  {
+    constexpr int WPL = DI / 32;  // words per lane and token (= k-steps); TU: tiles in flight
+    const int grp = lane >> 2, t4 = lane & 3;
+    const unsigned char* rows = Ly.kq + (bh * N + n0) * ROWB;
+    const float* kscale = Ly.kscale + bh * N + n0;
+    u32 bq[WPL][2];
 #pragma unroll
-    for (int r0 = 0; r0 < PER; r0 += UB) {
-      if (r0 > 0) load_batch(r0);
+    for (int j = 0; j < WPL; ++j) {
+      bq[j][0] = s_q8[grp][t4 * WPL + j][0];
+      bq[j][1] = s_q8[grp][t4 * WPL + j][1];
+    }
+    const float qs0 = s_qs[2 * t4], qs1 = s_qs[2 * t4 + 1];
+    const int ntiles = cdiv(n_items, 16);
+#pragma unroll 1
+    for (int t0 = warp; t0 < ntiles; t0 += NW * TU) {
+      u32 w[TU][2][WPL];
+      float sc[TU][2];
 #pragma unroll
-      for (int u = 0; u < UB; ++u) {
-        const int r = r0 + u, i = r * TPB + threadIdx.x, n = n0 + i;
-        if (r >= PER) continue;
-        if (i >= n_items) {
-          score[r] = -2.f;
-          continue;
+      for (int u = 0; u < TU; ++u) {
+#pragma unroll
+        for (int r = 0; r < 2; ++r) {
+          const int i = (t0 + NW * u) * 16 + grp + 8 * r;
+          const bool ok = t0 + NW * u < ntiles && i < n_items;
+          const u32* src = reinterpret_cast<const u32*>(rows + (long long)i * ROWB) + t4 * WPL;
+          if constexpr (WPL == 4) {
+            const uint4 v =
+                ok ? __ldg(reinterpret_cast<const uint4*>(src)) : make_uint4(0, 0, 0, 0);
+            w[u][r][0] = v.x, w[u][r][1] = v.y, w[u][r][2] = v.z, w[u][r][3] = v.w;
+          } else if constexpr (WPL == 2) {
+            const uint2 v = ok ? __ldg(reinterpret_cast<const uint2*>(src)) : make_uint2(0, 0);
+            w[u][r][0] = v.x, w[u][r][1] = v.y;
+          } else {
+            w[u][r][0] = ok ? __ldg(src) : 0u;
+          }
+          sc[u][r] = ok ? __ldg(kscale + i) : 0.f;
         }
-        int dot[GP];
+      }
 #pragma unroll
-        for (int g = 0; g < GP; ++g) dot[g] = 0;
+      for (int u = 0; u < TU; ++u) {
+        int acc[4] = {0, 0, 0, 0};
 #pragma unroll
-        for (int w = 0; w < VEC; ++w) {
-          const Int4Word kw(row[u][w]);  // its nibble planes, shared by the heads
-#pragma unroll
-          for (int g = 0; g < GP; ++g) dot[g] = kw.dot(&s_q8[g][w * 4][0], dot[g]);
+        for (int j = 0; j < WPL; ++j) {
+          const int a0 = (int)((w[u][0][j] << 4) & 0xf0f0f0f0u),
+                    a2 = (int)(w[u][0][j] & 0xf0f0f0f0u);
+          const int a1 = (int)((w[u][1][j] << 4) & 0xf0f0f0f0u),
+                    a3 = (int)(w[u][1][j] & 0xf0f0f0f0u);
+          asm("mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
+              "{%8,%9}, {%0,%1,%2,%3};"
+              : "+r"(acc[0]), "+r"(acc[1]), "+r"(acc[2]), "+r"(acc[3])
+              : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(bq[j][0]), "r"(bq[j][1]));
         }
-        float sum = 0.f;  // w_j = 1 (the constant 16 of the nibble-plane dp4a does not matter)
-#pragma unroll
-        for (int g = 0; g < GP; ++g) sum += s_qs[g] * (float)max(dot[g], 0);
-        score[r] = (n < SINK || n >= N - WIN) ? -1.f : fmaxf(sum * sc[u], 0.f);
+        // acc: tokens grp (0, 1) and grp+8 (2, 3) against heads 2*t4 and 2*t4+1.
+        float s0 = qs0 * (float)max(acc[0], 0) + qs1 * (float)max(acc[1], 0);
+        float s1 = qs0 * (float)max(acc[2], 0) + qs1 * (float)max(acc[3], 0);
+        s0 += __shfl_xor_sync(0xffffffffu, s0, 1);
+        s1 += __shfl_xor_sync(0xffffffffu, s1, 1);
+        s0 += __shfl_xor_sync(0xffffffffu, s0, 2);
+        s1 += __shfl_xor_sync(0xffffffffu, s1, 2);
+        if (t4 < 2) {
+          const int i = (t0 + NW * u) * 16 + grp + 8 * t4;
+          if (t0 + NW * u < ntiles && i < n_items)
+            s_sc[i] = fmaxf((t4 == 0 ? s0 : s1) * sc[u][t4], 0.f);
+        }
       }
     }
-  };
-  if (G <= 4) {  // block-uniform; GQA groups of 4 or fewer (Llama-3, Mistral) take the short loop
-    score_rows(Int<4>{});
-  } else {
-    score_rows(Int<MAXG>{});
+  }
+  __syncthreads();
+  float score[PER];
+#pragma unroll
+  for (int r = 0; r < PER; ++r) {
+    const int i = r * TPB + threadIdx.x, n = n0 + i;
+    score[r] = i >= n_items ? -2.f : ((n < SINK || n >= N - WIN) ? -1.f : s_sc[i]);
   }
 
   // Top KC of the chunk: bins relative to the chunk's best score, a histogram per warp (peers
