@@ -187,81 +187,15 @@ __device__ __forceinline__ void attend_chunk_of(const Args& a) {
   __syncthreads();
 
   // Scores I = sum_j ReLU(q_j . k) * scale over the heads (MAXG of them, the padding heads
-  // score 0), on tensor cores: mma.m16n8k32 (s8 in, s32 out) with 16 tokens as rows and the
-  // heads as columns. Lane (grp, t4) holds u32 words t4*WPL .. t4*WPL+WPL-1 of tokens grp and
-  // grp+8 of a tile; k-step j takes word t4*WPL+j's low nibble plane (its even coordinates) as
-  // k = 4*t4..4*t4+3 and its high plane (odd) as k = 16 + 4*t4..: the query's int8 even / odd
-  // words of the same word are B's rows there. The scores meet in shared memory (after the
-  // selection's histograms), and each thread takes its PER tokens back; -1 marks the forced
-  // tokens (sinks, local window), -2 the positions past the cache.
+  // score 0) on tensor cores (kevo/index_build.cuh int4_group_scores, TU tiles of 16 tokens in
+  // flight per warp). They meet in shared memory (after the selection's histograms), and each
+  // thread takes its PER tokens back; -1 marks the forced tokens (sinks, local window), -2 the
+  // positions past the cache.
   float* s_sc = reinterpret_cast<float*>(dyn) + (NW + 1) * NBIN;  // [kCh]
   static_assert(((NW + 1) * NBIN + kCh) * 4 <= NW * ASTAGES * (int)sizeof(TileBuf), "fits");
-  {
-    constexpr int WPL = DI / 32;  // words per lane and token (= k-steps); TU: tiles in flight
-    const int grp = lane >> 2, t4 = lane & 3;
-    const unsigned char* rows = Ly.kq + (bh * N + n0) * ROWB;
-    const float* kscale = Ly.kscale + bh * N + n0;
-    u32 bq[WPL][2];
-#pragma unroll
-    for (int j = 0; j < WPL; ++j) {
-      bq[j][0] = s_q8[grp][t4 * WPL + j][0];
-      bq[j][1] = s_q8[grp][t4 * WPL + j][1];
-    }
-    const float qs0 = s_qs[2 * t4], qs1 = s_qs[2 * t4 + 1];
-    const int ntiles = cdiv(n_items, 16);
-#pragma unroll 1
-    for (int t0 = warp; t0 < ntiles; t0 += NW * TU) {
-      u32 w[TU][2][WPL];
-      float sc[TU][2];
-#pragma unroll
-      for (int u = 0; u < TU; ++u) {
-#pragma unroll
-        for (int r = 0; r < 2; ++r) {
-          const int i = (t0 + NW * u) * 16 + grp + 8 * r;
-          const bool ok = t0 + NW * u < ntiles && i < n_items;
-          const u32* src = reinterpret_cast<const u32*>(rows + (long long)i * ROWB) + t4 * WPL;
-          if constexpr (WPL == 4) {
-            const uint4 v =
-                ok ? __ldg(reinterpret_cast<const uint4*>(src)) : make_uint4(0, 0, 0, 0);
-            w[u][r][0] = v.x, w[u][r][1] = v.y, w[u][r][2] = v.z, w[u][r][3] = v.w;
-          } else if constexpr (WPL == 2) {
-            const uint2 v = ok ? __ldg(reinterpret_cast<const uint2*>(src)) : make_uint2(0, 0);
-            w[u][r][0] = v.x, w[u][r][1] = v.y;
-          } else {
-            w[u][r][0] = ok ? __ldg(src) : 0u;
-          }
-          sc[u][r] = ok ? __ldg(kscale + i) : 0.f;
-        }
-      }
-#pragma unroll
-      for (int u = 0; u < TU; ++u) {
-        int acc[4] = {0, 0, 0, 0};
-#pragma unroll
-        for (int j = 0; j < WPL; ++j) {
-          const int a0 = (int)((w[u][0][j] << 4) & 0xf0f0f0f0u),
-                    a2 = (int)(w[u][0][j] & 0xf0f0f0f0u);
-          const int a1 = (int)((w[u][1][j] << 4) & 0xf0f0f0f0u),
-                    a3 = (int)(w[u][1][j] & 0xf0f0f0f0u);
-          asm("mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
-              "{%8,%9}, {%0,%1,%2,%3};"
-              : "+r"(acc[0]), "+r"(acc[1]), "+r"(acc[2]), "+r"(acc[3])
-              : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(bq[j][0]), "r"(bq[j][1]));
-        }
-        // acc: tokens grp (0, 1) and grp+8 (2, 3) against heads 2*t4 and 2*t4+1.
-        float s0 = qs0 * (float)max(acc[0], 0) + qs1 * (float)max(acc[1], 0);
-        float s1 = qs0 * (float)max(acc[2], 0) + qs1 * (float)max(acc[3], 0);
-        s0 += __shfl_xor_sync(0xffffffffu, s0, 1);
-        s1 += __shfl_xor_sync(0xffffffffu, s1, 1);
-        s0 += __shfl_xor_sync(0xffffffffu, s0, 2);
-        s1 += __shfl_xor_sync(0xffffffffu, s1, 2);
-        if (t4 < 2) {
-          const int i = (t0 + NW * u) * 16 + grp + 8 * t4;
-          if (t0 + NW * u < ntiles && i < n_items)
-            s_sc[i] = fmaxf((t4 == 0 ? s0 : s1) * sc[u][t4], 0.f);
-        }
-      }
-    }
-  }
+  int4_group_scores<DI, TU, NW>(Ly.kq + (bh * N + n0) * ROWB, Ly.kscale + bh * N + n0, n_items,
+                                &s_q8[0][0][0], s_qs,
+                                [&](int i, float s) { s_sc[i] = fmaxf(s, 0.f); });
   __syncthreads();
   float score[PER];
 #pragma unroll
