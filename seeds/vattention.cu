@@ -172,33 +172,17 @@ extern "C" __global__ void __launch_bounds__(256) score(const Args a) {
     if (threadIdx.x == 0) Ly.cnt_det[bh] = 0;
   }
   hist_clear(s_hist, NB);
-  int8_queries(a, b, hkv, DI, kRotSeed, G, &s_q8[0][0][0], s_qs);  // rotated like the keys
+  int8_queries(a, b, hkv, DI, kRotSeed, MAXG, &s_q8[0][0][0], s_qs);  // padded: 0
   __syncthreads();
-  // Index rows of U tokens per thread are loaded together, then scored (score_index_rows).
-  constexpr int U = 4;
+  // The group's index scores on tensor cores (kevo/index_build.cuh int4_group_scores).
   __shared__ __align__(16) u16 s_keys[CH];
   const int n0 = c * CH, n_items = min(CH, N - n0);
-  const float* kscale = Ly.kscale + bh * N + n0;
-  score_index_rows<ROWB, U>(
-      Ly.kq + (bh * N + n0) * ROWB, n_items, [&](int i) { return kscale[i]; },
-      [&](int i, const uint4(&row)[ROWB / 16], float sc) -> u16 {
-        const int n = n0 + i;
-        int dot[MAXG] = {0, 0, 0, 0, 0, 0, 0, 0};
-#pragma unroll
-        for (int w = 0; w < ROWB / 16; ++w) {
-          const Int4Word kw(row[w]);  // its nibble planes, shared by the heads
-#pragma unroll
-          for (int g = 0; g < MAXG; ++g) {
-            if (g < G) dot[g] = kw.dot(&s_q8[g][w * 4][0], dot[g]);
-          }
-        }
-        float sum = 0.f;  // I = sum_j w_j ReLU(q_j . k), w_j = 1 (the constant 16 does not matter)
-#pragma unroll
-        for (int g = 0; g < MAXG; ++g)
-          if (g < G) sum += s_qs[g] * (float)max(dot[g], 0);
-        return (n < SINK || n >= N - WIN) ? kKeyForced : (u16)log_key(sum * sc);
-      },
-      s_keys);
+  int4_group_scores<DI, 4, 8>(Ly.kq + (bh * N + n0) * ROWB, Ly.kscale + bh * N + n0, n_items,
+                              &s_q8[0][0][0], s_qs, [&](int i, float s) {
+                                const int n = n0 + i;
+                                s_keys[i] =
+                                    (n < SINK || n >= N - WIN) ? kKeyForced : (u16)log_key(s);
+                              });
   store_chunk_keys(s_keys, n_items, Ly.keys + bh * N + n0, s_hist, NB,
                    Ly.hist + bh * cdiv(N, CH) * NB, c);
   // The chunk's own top n / HEAVY_DIV (a per-chunk top-k): its threshold bin and tie quota.
