@@ -62,7 +62,7 @@
 // kevo:param NSB = 32 in {16, 32, 64, 128}
 // kevo:param SAMP_MIN = 32 in {16, 32, 64}
 // kevo:index      B*Hkv*N*(DI/2+4) + B*Hkv*D*4 + 768
-// kevo:workspace  max(B*Hkv*N*2 + B*Hkv*cdiv(N,CH)*(1024*2 + 8) + B*Hkv*cdiv(N,32)*4 + B*Hq*(cdiv(N,CH)*max(1,min(8,32/cdiv(N,CH)))+max(SAMP_MIN,cdiv(N,CH)))*(D+1)*4 + B*Hkv*NSB*24*4 + B*Hq*4 + B*Hkv*8 + B*Hkv*(cdiv(G,4)+1)*4 + 4096, (132 + B*Hkv*cdiv(G,16)) * (min(G,16)*(D+1)*4 + 8) + 1024)
+// kevo:workspace  max(B*Hkv*N*2 + B*Hkv*cdiv(N,CH)*8 + B*Hkv*cdiv(N,32)*4 + B*Hq*(cdiv(N,CH)*max(1,min(8,32/cdiv(N,CH)))+max(SAMP_MIN,cdiv(N,CH)))*(D+1)*4 + B*Hkv*NSB*24*4 + B*Hq*4 + B*Hkv*8 + B*Hkv*(cdiv(G,4)+1)*4 + 4096, (132 + B*Hkv*cdiv(G,16)) * (min(G,16)*(D+1)*4 + 8) + 1024)
 // kevo:build   key_mean        grid(Hkv, B) block(256)
 // kevo:build   index_keys      grid(cdiv(N,64), Hkv, B) block(256)
 // kevo:decode  score           grid(cdiv(N,CH)*(B*N>DENSE_BN), Hkv, B) block(256)
@@ -93,7 +93,6 @@ struct Layout {
   float* kscale;      // index [B][Hkv][N]
   float* mean;        // index [B][Hkv][D]
   u16* keys;       // [B][Hkv][N]
-  u16* hist;       // [B][Hkv][NB][nch] 
   int2* sel;       // [B][Hkv][nch]
   u32* det_bits;   // [B][Hkv][cdiv(N, 32)] deterministic tokens
   Partials all;    // sampled_splits(nch) sampled splits, then det_splits(nch) of the det part
@@ -104,7 +103,7 @@ struct Layout {
   int* cnt_all;    // [B][Hkv][ngs]
   long long index_end, ws_end;
   __device__ explicit Layout(const Args& a) {
-    const int G = a.Hq / a.Hkv, nch = cdiv(a.N, CH), nb = NB, ngs = cdiv(G, GT);
+    const int G = a.Hq / a.Hkv, nch = cdiv(a.N, CH), ngs = cdiv(G, GT);
     const long long bh = (long long)a.B * a.Hkv, bq = (long long)a.B * a.Hq;
     Carve ix(a.index);
     kq = ix.take<unsigned char>(bh * a.N * ROWB);
@@ -113,7 +112,6 @@ struct Layout {
     index_end = ix.end();
     Carve ws(a.workspace);
     keys = ws.take<u16>(bh * a.N);
-    hist = ws.take<u16>(bh * nch * nb);
     sel = ws.take<int2>(bh * nch);
     det_bits = ws.take<u32>(bh * cdiv(a.N, 32));
     all.nsplit = sampled_splits(nch) + det_splits(nch);
@@ -183,14 +181,10 @@ extern "C" __global__ void __launch_bounds__(256) score(const Args a) {
                                 s_keys[i] =
                                     (n < SINK || n >= N - WIN) ? kKeyForced : (u16)log_key(s);
                               });
-  store_chunk_keys(s_keys, n_items, Ly.keys + bh * N + n0, s_hist, NB,
-                   Ly.hist + bh * cdiv(N, CH) * NB, c);
   // The chunk's own top n / HEAVY_DIV (a per-chunk top-k): its threshold bin and tie quota.
   __shared__ int s_scratch[40];
-  const int k = max(1, n_items / HEAVY_DIV);
-  int above;
-  const int t = kth_bin_from_top(s_hist, NB, k, &above, s_scratch);
-  if (threadIdx.x == 0) Ly.sel[bh * cdiv(N, CH) + c] = make_int2(t, max(0, k - above));
+  store_chunk_keys_topk(s_keys, n_items, Ly.keys + bh * N + n0, s_hist, NB,
+                        max(1, n_items / HEAVY_DIV), Ly.sel + bh * cdiv(N, CH) + c, s_scratch);
 }
 
 // Exact attention over the deterministic set on tensor cores (kevo/tile_attend.cuh): each

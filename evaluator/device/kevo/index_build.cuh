@@ -265,6 +265,26 @@ __device__ __forceinline__ void store_chunk_keys(const u16* s_keys, int n, u16* 
   hist_store(s_hist, nb, hist_list, c);
 }
 
+// Block of a score kernel, after its chunk's n keys are in s_keys (shared): copies the keys to
+// keys (global), counts the counted ones (below kKeySkip) into s_hist (nb zeroed u32 bins) and
+// writes *sel = {threshold bin, tie quota} of the chunk's own top k (a per-chunk top-k: the
+// attend's compact_chunk takes exactly k plus the forced keys). No histogram leaves the block.
+// scratch: >= 36 ints of shared memory. All threads must call.
+__device__ __forceinline__ void store_chunk_keys_topk(const u16* s_keys, int n, u16* keys,
+                                                      u32* s_hist, int nb, int k, int2* sel,
+                                                      int* scratch) {
+  __syncthreads();
+  for (int i = threadIdx.x; i < n; i += blockDim.x) {
+    const u16 key = s_keys[i];
+    if (key < kKeySkip) atomicAdd(&s_hist[key], 1u);
+    keys[i] = key;
+  }
+  __syncthreads();
+  int above;
+  const int t = kth_bin_from_top(s_hist, nb, k, &above, scratch);
+  if (threadIdx.x == 0) *sel = make_int2(t, max(0, k - above));
+}
+
 // Decode block of a grid (Hkv, B): the threshold and per-chunk tie quotas that select the k
 // largest keys of list (b, hkv) from its chunk histograms (select_threshold; hist: [B][Hkv][nch]
 // [nb] u16, sel: [B][Hkv][nch]). nb <= kMaxBins. The score kernel's last block could do this
