@@ -62,13 +62,14 @@
 // kevo:param NSB = 32 in {16, 32, 64, 128}
 // kevo:param SAMP_MIN = 32 in {16, 32, 64}
 // kevo:index      B*Hkv*N*(DI/2+4) + B*Hkv*D*4 + 768
-// kevo:workspace  max(B*Hkv*N*2 + B*Hkv*cdiv(N,CH)*8 + B*Hkv*cdiv(N,32)*4 + B*Hq*(cdiv(N,CH)*max(1,min(8,32/cdiv(N,CH)))+max(SAMP_MIN,cdiv(N,CH)))*(D+1)*4 + B*Hkv*NSB*24*4 + B*Hq*4 + B*Hkv*8 + B*Hkv*(cdiv(G,4)+1)*4 + 4096, (132 + B*Hkv*cdiv(G,16)) * (min(G,16)*(D+1)*4 + 8) + 1024)
+// kevo:workspace  max(B*Hkv*N*2 + B*Hkv*cdiv(N,CH)*8 + B*Hkv*cdiv(N,32)*4 + B*Hq*(cdiv(N,CH)*max(1,min(8,32/cdiv(N,CH)))+max(SAMP_MIN,cdiv(N,CH)))*(D+1)*4 + B*Hkv*NSB*24*4 + B*Hq*4 + B*Hkv*8 + B*Hkv*(cdiv(G,4)+1)*4 + 4096, (264 + B*Hkv*cdiv(G,16)) * (min(G,16)*(D+1)*4 + 8) + 1024)
 // kevo:build   key_mean        grid(Hkv, B) block(256)
 // kevo:build   index_keys      grid(cdiv(N,64), Hkv, B) block(256)
 // kevo:decode  score           grid(cdiv(N,CH)*(B*N>DENSE_BN), Hkv, B) block(256)
 // kevo:decode  attend_det_stats grid((cdiv(N,CH)*max(1,min(8,32/cdiv(N,CH)))+NSB)*(B*N>DENSE_BN), Hkv, B) block(128) smem(4*2*8192) pdl
 // kevo:decode  attend_sampled  grid(max(SAMP_MIN,cdiv(N,CH))*(B*N>DENSE_BN), Hkv*cdiv(G,8), B) block(128) smem(4*2*8192) pdl
-// kevo:decode  dense           grid(132*(B*N<=DENSE_BN)) block(256) smem(16*8192)
+// kevo:decode  dense           grid(132*(B*N<=DENSE_BN)*(B*Hkv*cdiv(G,16)*N<131072)) block(256) smem(16*8192)
+// kevo:decode  dense_wide      grid(264*(B*N<=DENSE_BN)*(B*Hkv*cdiv(G,16)*N>=131072)) block(128) smem(8*8192)
 
 using namespace kevo;
 
@@ -453,9 +454,14 @@ extern "C" __global__ void __launch_bounds__(128) attend_sampled(const Args a) {
     merge_partials_to_output(a, Ly.all, b, hg.h0, hg.ng);
 }
 
-// Below the crossover: the dense baseline's decode (kevo/dense_decode.cuh), 8 warps, 2 stages.
+// Below the crossover: the dense baseline's decode (kevo/dense_decode.cuh), 8 warps, 2 stages;
+// for long caches its wide form, two blocks an SM of 4 warps, as the dense seed picks them.
 extern "C" __global__ void __launch_bounds__(256, 1) dense(const Args a) {
   extern __shared__ __align__(16) unsigned char smem_raw[];
   dense_decode<8, 2>(a, smem_raw);
+}
+extern "C" __global__ void __launch_bounds__(128, 2) dense_wide(const Args a) {
+  extern __shared__ __align__(16) unsigned char smem_raw[];
+  dense_decode<4, 2>(a, smem_raw);
 }
 // EVOLVE-BLOCK-END
