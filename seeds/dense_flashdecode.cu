@@ -28,8 +28,11 @@
 // kevo:param CTAS = 132 in {132, 264, 396}
 // kevo:param WARPS = 8 in {4, 8}
 // kevo:param STAGES = 2 in {2, 3}
-// kevo:workspace (CTAS + B*Hkv*cdiv(G,16)) * (min(G,16) * (D+1) * 4 + 8) + 1024
-// kevo:decode flash_decode grid(CTAS) block(32*WARPS) smem(WARPS*STAGES*8192)
+// kevo:param WIDE_T = 131072 in {0, 131072, 262144, 1073741824}
+// kevo:let       WIDE = B*Hkv*cdiv(G,16)*N>=WIDE_T
+// kevo:workspace (2*CTAS + B*Hkv*cdiv(G,16)) * (min(G,16) * (D+1) * 4 + 8) + 1024
+// kevo:decode flash_decode grid(CTAS*(1-WIDE)) block(32*WARPS) smem(WARPS*STAGES*8192)
+// kevo:decode flash_decode_wide grid(2*CTAS*WIDE) block(16*WARPS) smem(WARPS/2*STAGES*8192)
 
 using namespace kevo;
 
@@ -38,5 +41,13 @@ using namespace kevo;
 extern "C" __global__ void __launch_bounds__(32 * WARPS, 1) flash_decode(const Args a) {
   extern __shared__ __align__(16) unsigned char smem_raw[];
   dense_decode<WARPS, STAGES>(a, smem_raw);
+}
+// Long caches (B*Hkv*cdiv(G,16)*N >= WIDE_T): two blocks an SM of half the warps, one wave of
+// 2*CTAS blocks; the tuner had found CTAS=264 WARPS=4 6% faster at B1-N32K and 4-28% slower at
+// B1-N8K and B1-N16K-H28x4 (docs/decisions.md, "Seed defaults from the tuner"), so the plan
+// picks the kernel by the shape. (Not measured yet as a rule: branch dense-wide.)
+extern "C" __global__ void __launch_bounds__(16 * WARPS, 2) flash_decode_wide(const Args a) {
+  extern __shared__ __align__(16) unsigned char smem_raw[];
+  dense_decode<WARPS / 2, STAGES>(a, smem_raw);
 }
 // EVOLVE-BLOCK-END

@@ -11,7 +11,8 @@
 // Walsh-Hadamard transform: the rotation DeepSeek's indexer also applies before quantising; it
 // spreads outlier channels over all coordinates), truncated to its first DI coordinates and
 // quantised to int4 with one scale per token (4-bit integers rather than FP8: under the 128 B
-// index cap int4 keeps twice the coordinates, the dot products run on dp4a, and on the default
+// index cap int4 keeps twice the coordinates, the dot products run on tensor cores (int8 mma of
+// the nibble planes; branch dsa-mma, not measured yet), and on the default
 // suite DI=64 selects almost like exact logits: mean error 0.016 at 1/32 of the tokens, 0.007 at
 // DI=128, measured on the H100). The index heads are the KV head's G query heads (int8), rotated
 // the same way, with weights w_j = 1; the sum over heads makes the selection shared by the group,
@@ -49,7 +50,7 @@
 // kevo:param CH = 2048 in {512, 1024, 2048, 4096}
 // kevo:param RSAMP = 32 in {0, 16, 32, 64}
 // kevo:param MINB = 2 in {1, 2}
-// kevo:param LOADS = 8 in {4, 8}
+// kevo:param TU = 4 in {2, 4, 8}
 // kevo:param ASTAGES = 1 in {1, 2}
 // kevo:param DENSE_N = 8192 in {0, 8192, 16384}
 // kevo:param FILL = 264 in {0, 264, 528}
@@ -131,7 +132,6 @@ extern "C" __global__ void __launch_bounds__(256) value_sums(const Args a) {
 // of memory round trips per block.
 constexpr int TPB = 256, NW = TPB / 32;       // attend block: 8 warps
 constexpr int NBIN = 256;                     // selection bins: 32 per octave below the chunk max
-constexpr int VEC = ROWB / 16;                // 16-byte words per index row
 static_assert(HALF % TPB == 0 && NBIN == TPB, "one bin per thread in the threshold scan");
 static_assert(CH / TPB <= 16, "per-thread counts are packed in 16 bits");
 
@@ -154,7 +154,6 @@ __device__ __forceinline__ void attend_chunk_of(const Args& a) {
   constexpr int PER = kCh / TPB;                               // chunk tokens per thread
   constexpr int KC = kCh / TOPK_DIV;                           // top-k share of a full chunk
   constexpr int LIST = KC + SINK + WIN;                        // the most tokens a chunk can select
-  constexpr int UB = (LOADS / VEC < PER) ? LOADS / VEC : PER;  // rows per thread per load batch
   const TopkBlock tb = topk_block<GT>(a, kCh, false);
   const int c = tb.chunk, b = tb.hg.b, hkv = tb.hg.hkv, D = a.D, N = a.N, G = a.Hq / a.Hkv;
   const long long bh = (long long)b * a.Hkv + hkv;
@@ -176,23 +175,6 @@ __device__ __forceinline__ void attend_chunk_of(const Args& a) {
   u32* total = reinterpret_cast<u32*>(dyn) + NW * NBIN;     // [NBIN], their sum
   static_assert((NW + 1) * NBIN * 4 <= NW * ASTAGES * (int)sizeof(TileBuf), "histograms fit");
 
-  // The chunk's index rows, first batch: in flight while the queries are prepared.
-  const unsigned char* kq = Ly.kq + (bh * N + n0) * ROWB;
-  const float* kscale = Ly.kscale + bh * N + n0;
-  uint4 row[UB][VEC];
-  float sc[UB];
-  auto load_batch = [&](int r0) {
-#pragma unroll
-    for (int u = 0; u < UB; ++u) {
-      const int i = (r0 + u) * TPB + threadIdx.x;
-      if (r0 + u < PER && i < n_items) {
-#pragma unroll
-        for (int w = 0; w < VEC; ++w) row[u][w] = ld_stream(kq + (long long)i * ROWB + w * 16);
-        sc[u] = __ldg(kscale + i);
-      }
-    }
-  };
-  load_batch(0);
   if (threadIdx.x < D) {  // the chunk's V sum: one half chunk's, or two
     constexpr int H = kCh / HALF;
     const int nhalf = cdiv(N, HALF), h0 = c * H, h1 = min(h0 + H, nhalf);
@@ -204,43 +186,22 @@ __device__ __forceinline__ void attend_chunk_of(const Args& a) {
   int8_queries(a, b, hkv, DI, kRotSeed, MAXG, &s_q8[0][0][0], s_qs);
   __syncthreads();
 
-  // Scores I = sum_j ReLU(q_j . k) * scale over the G heads (GP >= G of them, the padding heads
-  // score 0: no branch on G in the loop); -1 marks the forced tokens (sinks, local window), -2
-  // the positions past the cache.
+  // Scores I = sum_j ReLU(q_j . k) * scale over the heads (MAXG of them, the padding heads
+  // score 0) on tensor cores (kevo/index_build.cuh int4_group_scores, TU tiles of 16 tokens in
+  // flight per warp). They meet in shared memory (after the selection's histograms), and each
+  // thread takes its PER tokens back; -1 marks the forced tokens (sinks, local window), -2 the
+  // positions past the cache.
+  float* s_sc = reinterpret_cast<float*>(dyn) + (NW + 1) * NBIN;  // [kCh]
+  static_assert(((NW + 1) * NBIN + kCh) * 4 <= NW * ASTAGES * (int)sizeof(TileBuf), "fits");
+  int4_group_scores<DI, TU, NW>(Ly.kq + (bh * N + n0) * ROWB, Ly.kscale + bh * N + n0, n_items,
+                                &s_q8[0][0][0], s_qs,
+                                [&](int i, float s) { s_sc[i] = fmaxf(s, 0.f); });
+  __syncthreads();
   float score[PER];
-  auto score_rows = [&](auto gp) {
-    constexpr int GP = decltype(gp)::value;
 #pragma unroll
-    for (int r0 = 0; r0 < PER; r0 += UB) {
-      if (r0 > 0) load_batch(r0);
-#pragma unroll
-      for (int u = 0; u < UB; ++u) {
-        const int r = r0 + u, i = r * TPB + threadIdx.x, n = n0 + i;
-        if (r >= PER) continue;
-        if (i >= n_items) {
-          score[r] = -2.f;
-          continue;
-        }
-        int dot[GP];
-#pragma unroll
-        for (int g = 0; g < GP; ++g) dot[g] = 0;
-#pragma unroll
-        for (int w = 0; w < VEC; ++w) {
-          const Int4Word kw(row[u][w]);  // its nibble planes, shared by the heads
-#pragma unroll
-          for (int g = 0; g < GP; ++g) dot[g] = kw.dot(&s_q8[g][w * 4][0], dot[g]);
-        }
-        float sum = 0.f;  // w_j = 1 (the constant 16 of the nibble-plane dp4a does not matter)
-#pragma unroll
-        for (int g = 0; g < GP; ++g) sum += s_qs[g] * (float)max(dot[g], 0);
-        score[r] = (n < SINK || n >= N - WIN) ? -1.f : fmaxf(sum * sc[u], 0.f);
-      }
-    }
-  };
-  if (G <= 4) {  // block-uniform; GQA groups of 4 or fewer (Llama-3, Mistral) take the short loop
-    score_rows(Int<4>{});
-  } else {
-    score_rows(Int<MAXG>{});
+  for (int r = 0; r < PER; ++r) {
+    const int i = r * TPB + threadIdx.x, n = n0 + i;
+    score[r] = i >= n_items ? -2.f : ((n < SINK || n >= N - WIN) ? -1.f : s_sc[i]);
   }
 
   // Top KC of the chunk: bins relative to the chunk's best score, a histogram per warp (peers

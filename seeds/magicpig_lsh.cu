@@ -50,13 +50,14 @@
 // kevo:param ASTAGES = 2 in {1, 2, 3}
 // kevo:param DENSE_BN = 32768 in {0, 8192, 16384, 32768, 65536}
 // kevo:index      B*Hkv*N*(TABLES+4) + B*Hkv*D*4 + 768
-// kevo:workspace  max(B*Hkv*G*TABLES + B*Hkv*N*2 + (B*Hq*(D+1)*4 + B*Hkv*cdiv(G,8)*8)*cdiv(N,CH)*max(1,min(8,32/cdiv(N,CH))) + 1536, (132 + B*Hkv*cdiv(G,16)) * (min(G,16)*(D+1)*4 + 8) + 1024)
+// kevo:workspace  max(B*Hkv*G*TABLES + B*Hkv*N*2 + (B*Hq*(D+1)*4 + B*Hkv*cdiv(G,8)*8)*cdiv(N,CH)*max(1,min(8,32/cdiv(N,CH))) + 1536, (264 + B*Hkv*cdiv(G,16)) * (min(G,16)*(D+1)*4 + 8) + 1024)
 // kevo:build   key_mean   grid(Hkv, B) block(256)
 // kevo:build   hash_keys  grid(cdiv(N,64), Hkv, B) block(256)
 // kevo:decode  query_codes grid(TABLES*(B*N>DENSE_BN), Hkv, B) block(64)
 // kevo:decode  score      grid(cdiv(N,CH)*(B*N>DENSE_BN), Hkv, B) block(256) pdl
 // kevo:decode  attend     grid(cdiv(N,CH)*max(1,min(8,32/cdiv(N,CH)))*(B*N>DENSE_BN), Hkv*cdiv(G,8), B) block(128) smem(4*ASTAGES*8192) pdl
-// kevo:decode  dense      grid(132*(B*N<=DENSE_BN)) block(256) smem(16*8192)
+// kevo:decode  dense      grid(132*(B*N<=DENSE_BN)*(B*Hkv*cdiv(G,16)*N<131072)) block(256) smem(16*8192)
+// kevo:decode  dense_wide grid(264*(B*N<=DENSE_BN)*(B*Hkv*cdiv(G,16)*N>=131072)) block(128) smem(8*8192)
 
 using namespace kevo;
 
@@ -305,9 +306,14 @@ extern "C" __global__ void __launch_bounds__(128, 3) attend(const Args a) {
                              Ly.out, corr);
 }
 
-// Below the crossover: the dense baseline's decode (kevo/dense_decode.cuh), 8 warps, 2 stages.
+// Below the crossover: the dense baseline's decode (kevo/dense_decode.cuh), 8 warps, 2 stages;
+// for long caches its wide form, two blocks an SM of 4 warps, as the dense seed picks them.
 extern "C" __global__ void __launch_bounds__(256, 1) dense(const Args a) {
   extern __shared__ __align__(16) unsigned char smem_raw[];
   dense_decode<8, 2>(a, smem_raw);
+}
+extern "C" __global__ void __launch_bounds__(128, 2) dense_wide(const Args a) {
+  extern __shared__ __align__(16) unsigned char smem_raw[];
+  dense_decode<4, 2>(a, smem_raw);
 }
 // EVOLVE-BLOCK-END

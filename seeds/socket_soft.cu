@@ -55,7 +55,7 @@
 // kevo:let        CHUNK = CH+(CH_LONG-CH)*(B*N>=LONG_BN)
 // kevo:let        NCH = cdiv(N,CHUNK)
 // kevo:index      B*Hkv*N*(cdiv(TABLES,16)*16 + 2) + B*Hkv*D*4 + B*Hkv*NCH*D*4 + 1024
-// kevo:workspace  max(B*Hkv*TABLES*512 + B*Hkv*N*2 + B*Hkv*NCH*(1024*2 + 8) + (B*Hq*(D+1)*4 + B*Hkv*cdiv(G,8)*8)*NCH*max(1,min(8,32/NCH)) + 2048, (132 + B*Hkv*cdiv(G,16)) * (min(G,16)*(D+1)*4 + 8) + 1024)
+// kevo:workspace  max(B*Hkv*TABLES*512 + B*Hkv*N*2 + B*Hkv*NCH*8 + (B*Hq*(D+1)*4 + B*Hkv*cdiv(G,8)*8)*NCH*max(1,min(8,32/NCH)) + 2048, (132 + B*Hkv*cdiv(G,16)) * (min(G,16)*(D+1)*4 + 8) + 1024)
 // kevo:build   key_mean     grid(Hkv, B) block(256)
 // kevo:build   hash_keys    grid(cdiv(N,64), Hkv, B) block(256)
 // kevo:build   value_sums   grid(NCH, Hkv, B) block(256)
@@ -94,7 +94,6 @@ struct Layout {
   float* vsum;           // index [B][Hkv][nch][D] V sums per chunk (residual estimate)
   u16* probs;            // workspace [B][Hkv][TABLES][R] summed bucket probabilities (bf16 bits)
   u16* keys;             // workspace [B][Hkv][N]
-  u16* hist;             // workspace [B][Hkv][NB][nch] 
   int2* sel;             // workspace [B][Hkv][nch]
   SplitsOut out;          // workspace: partials and arrival flags of the attend blocks
   long long index_end, ws_end;
@@ -111,7 +110,6 @@ struct Layout {
     Carve ws(a.workspace);
     probs = ws.take<u16>(bh * TABLES * R);
     keys = ws.take<u16>(bh * a.N);
-    hist = ws.take<u16>(bh * nch * NB);
     sel = ws.take<int2>(bh * nch);
     out.p.nsplit = nch * attend_parts(nch);
     out.p.o = ws.take<float>((long long)a.B * a.Hq * out.p.nsplit * a.D);
@@ -251,17 +249,13 @@ __device__ __forceinline__ void score_chunk(const Args& a) {
         return (n < SINK || n >= N - WIN) ? kKeyForced : (u16)log_key(sum * vn);
       },
       s_keys);
-  store_chunk_keys(s_keys, n_items, Ly.keys + bh * N + n0, s_hist, NB,
-                   Ly.hist + bh * cdiv(N, kCh) * NB, c);
   // The chunk's own top n / TOPK_DIV (a per-chunk top-k): its threshold bin and tie quota for
   // the attend blocks' compact_chunk. One threshold over the whole list took a kernel of its own
   // (8 us on the H200, after every score block) for a budget that the sink, window and residual
   // estimate already spread over the chunks.
   __shared__ int s_scratch[40];
-  const int k = max(1, n_items / TOPK_DIV);
-  int above;
-  const int t = kth_bin_from_top(s_hist, NB, k, &above, s_scratch);
-  if (threadIdx.x == 0) Ly.sel[bh * cdiv(N, kCh) + c] = make_int2(t, max(0, k - above));
+  store_chunk_keys_topk(s_keys, n_items, Ly.keys + bh * N + n0, s_hist, NB,
+                        max(1, n_items / TOPK_DIV), Ly.sel + bh * cdiv(N, kCh) + c, s_scratch);
 }
 
 // 4 blocks an SM where a token's code row is at most 48 bytes (TABLES <= 48: 64 registers, no

@@ -62,13 +62,14 @@
 // kevo:param NSB = 32 in {16, 32, 64, 128}
 // kevo:param SAMP_MIN = 32 in {16, 32, 64}
 // kevo:index      B*Hkv*N*(DI/2+4) + B*Hkv*D*4 + 768
-// kevo:workspace  max(B*Hkv*N*2 + B*Hkv*cdiv(N,CH)*(1024*2 + 8) + B*Hkv*cdiv(N,32)*4 + B*Hq*(cdiv(N,CH)*max(1,min(8,32/cdiv(N,CH)))+max(SAMP_MIN,cdiv(N,CH)))*(D+1)*4 + B*Hkv*NSB*24*4 + B*Hq*4 + B*Hkv*8 + B*Hkv*(cdiv(G,4)+1)*4 + 4096, (132 + B*Hkv*cdiv(G,16)) * (min(G,16)*(D+1)*4 + 8) + 1024)
+// kevo:workspace  max(B*Hkv*N*2 + B*Hkv*cdiv(N,CH)*8 + B*Hkv*cdiv(N,32)*4 + B*Hq*(cdiv(N,CH)*max(1,min(8,32/cdiv(N,CH)))+max(SAMP_MIN,cdiv(N,CH)))*(D+1)*4 + B*Hkv*NSB*24*4 + B*Hq*4 + B*Hkv*8 + B*Hkv*(cdiv(G,4)+1)*4 + 4096, (264 + B*Hkv*cdiv(G,16)) * (min(G,16)*(D+1)*4 + 8) + 1024)
 // kevo:build   key_mean        grid(Hkv, B) block(256)
 // kevo:build   index_keys      grid(cdiv(N,64), Hkv, B) block(256)
 // kevo:decode  score           grid(cdiv(N,CH)*(B*N>DENSE_BN), Hkv, B) block(256)
 // kevo:decode  attend_det_stats grid((cdiv(N,CH)*max(1,min(8,32/cdiv(N,CH)))+NSB)*(B*N>DENSE_BN), Hkv, B) block(128) smem(4*2*8192) pdl
 // kevo:decode  attend_sampled  grid(max(SAMP_MIN,cdiv(N,CH))*(B*N>DENSE_BN), Hkv*cdiv(G,8), B) block(128) smem(4*2*8192) pdl
-// kevo:decode  dense           grid(132*(B*N<=DENSE_BN)) block(256) smem(16*8192)
+// kevo:decode  dense           grid(132*(B*N<=DENSE_BN)*(B*Hkv*cdiv(G,16)*N<131072)) block(256) smem(16*8192)
+// kevo:decode  dense_wide      grid(264*(B*N<=DENSE_BN)*(B*Hkv*cdiv(G,16)*N>=131072)) block(128) smem(8*8192)
 
 using namespace kevo;
 
@@ -93,7 +94,6 @@ struct Layout {
   float* kscale;      // index [B][Hkv][N]
   float* mean;        // index [B][Hkv][D]
   u16* keys;       // [B][Hkv][N]
-  u16* hist;       // [B][Hkv][NB][nch] 
   int2* sel;       // [B][Hkv][nch]
   u32* det_bits;   // [B][Hkv][cdiv(N, 32)] deterministic tokens
   Partials all;    // sampled_splits(nch) sampled splits, then det_splits(nch) of the det part
@@ -104,7 +104,7 @@ struct Layout {
   int* cnt_all;    // [B][Hkv][ngs]
   long long index_end, ws_end;
   __device__ explicit Layout(const Args& a) {
-    const int G = a.Hq / a.Hkv, nch = cdiv(a.N, CH), nb = NB, ngs = cdiv(G, GT);
+    const int G = a.Hq / a.Hkv, nch = cdiv(a.N, CH), ngs = cdiv(G, GT);
     const long long bh = (long long)a.B * a.Hkv, bq = (long long)a.B * a.Hq;
     Carve ix(a.index);
     kq = ix.take<unsigned char>(bh * a.N * ROWB);
@@ -113,7 +113,6 @@ struct Layout {
     index_end = ix.end();
     Carve ws(a.workspace);
     keys = ws.take<u16>(bh * a.N);
-    hist = ws.take<u16>(bh * nch * nb);
     sel = ws.take<int2>(bh * nch);
     det_bits = ws.take<u32>(bh * cdiv(a.N, 32));
     all.nsplit = sampled_splits(nch) + det_splits(nch);
@@ -172,41 +171,21 @@ extern "C" __global__ void __launch_bounds__(256) score(const Args a) {
     if (threadIdx.x == 0) Ly.cnt_det[bh] = 0;
   }
   hist_clear(s_hist, NB);
-  int8_queries(a, b, hkv, DI, kRotSeed, G, &s_q8[0][0][0], s_qs);  // rotated like the keys
+  int8_queries(a, b, hkv, DI, kRotSeed, MAXG, &s_q8[0][0][0], s_qs);  // padded: 0
   __syncthreads();
-  // Index rows of U tokens per thread are loaded together, then scored (score_index_rows).
-  constexpr int U = 4;
+  // The group's index scores on tensor cores (kevo/index_build.cuh int4_group_scores).
   __shared__ __align__(16) u16 s_keys[CH];
   const int n0 = c * CH, n_items = min(CH, N - n0);
-  const float* kscale = Ly.kscale + bh * N + n0;
-  score_index_rows<ROWB, U>(
-      Ly.kq + (bh * N + n0) * ROWB, n_items, [&](int i) { return kscale[i]; },
-      [&](int i, const uint4(&row)[ROWB / 16], float sc) -> u16 {
-        const int n = n0 + i;
-        int dot[MAXG] = {0, 0, 0, 0, 0, 0, 0, 0};
-#pragma unroll
-        for (int w = 0; w < ROWB / 16; ++w) {
-          const Int4Word kw(row[w]);  // its nibble planes, shared by the heads
-#pragma unroll
-          for (int g = 0; g < MAXG; ++g) {
-            if (g < G) dot[g] = kw.dot(&s_q8[g][w * 4][0], dot[g]);
-          }
-        }
-        float sum = 0.f;  // I = sum_j w_j ReLU(q_j . k), w_j = 1 (the constant 16 does not matter)
-#pragma unroll
-        for (int g = 0; g < MAXG; ++g)
-          if (g < G) sum += s_qs[g] * (float)max(dot[g], 0);
-        return (n < SINK || n >= N - WIN) ? kKeyForced : (u16)log_key(sum * sc);
-      },
-      s_keys);
-  store_chunk_keys(s_keys, n_items, Ly.keys + bh * N + n0, s_hist, NB,
-                   Ly.hist + bh * cdiv(N, CH) * NB, c);
+  int4_group_scores<DI, 4, 8>(Ly.kq + (bh * N + n0) * ROWB, Ly.kscale + bh * N + n0, n_items,
+                              &s_q8[0][0][0], s_qs, [&](int i, float s) {
+                                const int n = n0 + i;
+                                s_keys[i] =
+                                    (n < SINK || n >= N - WIN) ? kKeyForced : (u16)log_key(s);
+                              });
   // The chunk's own top n / HEAVY_DIV (a per-chunk top-k): its threshold bin and tie quota.
   __shared__ int s_scratch[40];
-  const int k = max(1, n_items / HEAVY_DIV);
-  int above;
-  const int t = kth_bin_from_top(s_hist, NB, k, &above, s_scratch);
-  if (threadIdx.x == 0) Ly.sel[bh * cdiv(N, CH) + c] = make_int2(t, max(0, k - above));
+  store_chunk_keys_topk(s_keys, n_items, Ly.keys + bh * N + n0, s_hist, NB,
+                        max(1, n_items / HEAVY_DIV), Ly.sel + bh * cdiv(N, CH) + c, s_scratch);
 }
 
 // Exact attention over the deterministic set on tensor cores (kevo/tile_attend.cuh): each
@@ -475,9 +454,14 @@ extern "C" __global__ void __launch_bounds__(128) attend_sampled(const Args a) {
     merge_partials_to_output(a, Ly.all, b, hg.h0, hg.ng);
 }
 
-// Below the crossover: the dense baseline's decode (kevo/dense_decode.cuh), 8 warps, 2 stages.
+// Below the crossover: the dense baseline's decode (kevo/dense_decode.cuh), 8 warps, 2 stages;
+// for long caches its wide form, two blocks an SM of 4 warps, as the dense seed picks them.
 extern "C" __global__ void __launch_bounds__(256, 1) dense(const Args a) {
   extern __shared__ __align__(16) unsigned char smem_raw[];
   dense_decode<8, 2>(a, smem_raw);
+}
+extern "C" __global__ void __launch_bounds__(128, 2) dense_wide(const Args a) {
+  extern __shared__ __align__(16) unsigned char smem_raw[];
+  dense_decode<4, 2>(a, smem_raw);
 }
 // EVOLVE-BLOCK-END

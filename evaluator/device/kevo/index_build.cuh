@@ -141,6 +141,83 @@ struct Int4Word {
   }
 };
 
+// Decode: the index scores of a chunk's n_items int4 rows (int4_keys_block's: kDI coordinates,
+// kDI/2 bytes a row at rows, scale kscale[i]) for the 8 query heads of int8_queries(..., pad = 8)
+// (q8, qs in shared memory; padding heads score 0), on tensor cores: mma.m16n8k32 (s8 in, s32
+// out) with 16 tokens as A's rows and the heads as B's columns. Lane (grp, t4) of a warp holds u32
+// words t4*WPL .. t4*WPL+WPL-1 (WPL = kDI/32) of tokens grp and grp+8 of a tile; k-step j takes
+// word t4*WPL+j's low nibble plane (its even coordinates) as k = 4*t4..4*t4+3 and its high plane
+// (odd) as k = 16 + 4*t4.., and the query's int8 even / odd words of the same word are B's rows
+// there, so the products are Int4Word::dot's, exact in int32: two mma per 16 tokens instead of
+// 16 dp4a and 2 shared loads per token, head and 16-byte word. Each of the block's kWarps warps
+// takes every kWarps-th tile, kTU tiles in flight. out(i, s) gets token i's
+// s = scale_i * sum_g qs[g] * max(q_g . k_i, 0) (the heads summed in pairs, then across the quad),
+// called by one lane per token. All threads of the block must call (warp shuffles).
+template <int kDI, int kTU, int kWarps, class Out>
+__device__ __forceinline__ void int4_group_scores(const unsigned char* rows, const float* kscale,
+                                                  int n_items, const u32* q8, const float* qs,
+                                                  Out out) {
+  static_assert(kDI % 32 == 0 && kDI <= 128, "1, 2 or 4 u32 words per lane and token");
+  constexpr int WPL = kDI / 32, ROWB = kDI / 2;
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  const int grp = lane >> 2, t4 = lane & 3;
+  u32 bq[WPL][2];  // B: head grp's even / odd int8 words of words t4*WPL + j
+#pragma unroll
+  for (int j = 0; j < WPL; ++j) {
+    bq[j][0] = q8[(grp * (kDI / 8) + t4 * WPL + j) * 2];
+    bq[j][1] = q8[(grp * (kDI / 8) + t4 * WPL + j) * 2 + 1];
+  }
+  const float qs0 = qs[2 * t4], qs1 = qs[2 * t4 + 1];
+  const int ntiles = cdiv(n_items, 16);
+#pragma unroll 1
+  for (int t0 = warp; t0 < ntiles; t0 += kWarps * kTU) {
+    u32 w[kTU][2][WPL];
+    float sc[kTU][2];
+#pragma unroll
+    for (int u = 0; u < kTU; ++u) {
+#pragma unroll
+      for (int r = 0; r < 2; ++r) {
+        const int i = (t0 + kWarps * u) * 16 + grp + 8 * r;
+        const bool ok = t0 + kWarps * u < ntiles && i < n_items;
+        const u32* src = reinterpret_cast<const u32*>(rows + (long long)i * ROWB) + t4 * WPL;
+        if constexpr (WPL == 4) {
+          const uint4 v = ok ? __ldg(reinterpret_cast<const uint4*>(src)) : make_uint4(0, 0, 0, 0);
+          w[u][r][0] = v.x, w[u][r][1] = v.y, w[u][r][2] = v.z, w[u][r][3] = v.w;
+        } else if constexpr (WPL == 2) {
+          const uint2 v = ok ? __ldg(reinterpret_cast<const uint2*>(src)) : make_uint2(0, 0);
+          w[u][r][0] = v.x, w[u][r][1] = v.y;
+        } else {
+          w[u][r][0] = ok ? __ldg(src) : 0u;
+        }
+        sc[u][r] = ok ? __ldg(kscale + i) : 0.f;
+      }
+    }
+#pragma unroll
+    for (int u = 0; u < kTU; ++u) {
+      int acc[4] = {0, 0, 0, 0};
+#pragma unroll
+      for (int j = 0; j < WPL; ++j) {
+        const int a0 = (int)((w[u][0][j] << 4) & 0xf0f0f0f0u), a2 = (int)(w[u][0][j] & 0xf0f0f0f0u);
+        const int a1 = (int)((w[u][1][j] << 4) & 0xf0f0f0f0u), a3 = (int)(w[u][1][j] & 0xf0f0f0f0u);
+        asm("mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
+            "{%8,%9}, {%0,%1,%2,%3};"
+            : "+r"(acc[0]), "+r"(acc[1]), "+r"(acc[2]), "+r"(acc[3])
+            : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(bq[j][0]), "r"(bq[j][1]));
+      }
+      // acc: tokens grp (0, 1) and grp+8 (2, 3) against heads 2*t4 and 2*t4+1.
+      float s0 = qs0 * (float)max(acc[0], 0) + qs1 * (float)max(acc[1], 0);
+      float s1 = qs0 * (float)max(acc[2], 0) + qs1 * (float)max(acc[3], 0);
+      s0 += __shfl_xor_sync(0xffffffffu, s0, 1);
+      s1 += __shfl_xor_sync(0xffffffffu, s1, 1);
+      s0 += __shfl_xor_sync(0xffffffffu, s0, 2);
+      s1 += __shfl_xor_sync(0xffffffffu, s1, 2);
+      const int i = (t0 + kWarps * u) * 16 + grp + 8 * t4;
+      if (t4 < 2 && t0 + kWarps * u < ntiles && i < n_items)
+        out(i, (t4 == 0 ? s0 : s1) * sc[u][t4]);
+    }
+  }
+}
+
 // The scoring loop of a score block of 256 threads over its chunk's n_items index rows
 // (kRowBytes per token, a multiple of 16, at rows) and one float per token (side_of(i): a scale
 // or a norm): each thread loads kU rows and their side values together, all in flight, then
@@ -186,6 +263,26 @@ __device__ __forceinline__ void store_chunk_keys(const u16* s_keys, int n, u16* 
   }
   __syncthreads();
   hist_store(s_hist, nb, hist_list, c);
+}
+
+// Block of a score kernel, after its chunk's n keys are in s_keys (shared): copies the keys to
+// keys (global), counts the counted ones (below kKeySkip) into s_hist (nb zeroed u32 bins) and
+// writes *sel = {threshold bin, tie quota} of the chunk's own top k (a per-chunk top-k: the
+// attend's compact_chunk takes exactly k plus the forced keys). No histogram leaves the block.
+// scratch: >= 36 ints of shared memory. All threads must call.
+__device__ __forceinline__ void store_chunk_keys_topk(const u16* s_keys, int n, u16* keys,
+                                                      u32* s_hist, int nb, int k, int2* sel,
+                                                      int* scratch) {
+  __syncthreads();
+  for (int i = threadIdx.x; i < n; i += blockDim.x) {
+    const u16 key = s_keys[i];
+    if (key < kKeySkip) atomicAdd(&s_hist[key], 1u);
+    keys[i] = key;
+  }
+  __syncthreads();
+  int above;
+  const int t = kth_bin_from_top(s_hist, nb, k, &above, scratch);
+  if (threadIdx.x == 0) *sel = make_int2(t, max(0, k - above));
 }
 
 // Decode block of a grid (Hkv, B): the threshold and per-chunk tie quotas that select the k
