@@ -77,7 +77,11 @@ TEST_F(AntiCheat, DenseSeedIsOkAndAccurate) {
     EXPECT_EQ(r.fitness, r.metrics["speedup"]);
     for (const auto& w : r.workloads) {
       ASSERT_EQ(w.kernels.size(), 1u);  // one kernel: the last block of a head merges
-      EXPECT_EQ(w.kernels[0].name, "flash_decode");
+      // The plan's rule (kevo:let WIDE): two blocks an SM of half the warps where
+      // B*Hkv*cdiv(G,16)*N >= WIDE_T (131072), one block of all warps below.
+      const long long groups = (w.Hq / w.Hkv + 15) / 16;
+      const bool wide = (long long)w.B * w.Hkv * groups * w.N >= 131072;
+      EXPECT_EQ(w.kernels[0].name, wide ? "flash_decode_wide" : "flash_decode") << w.name;
       EXPECT_GT(w.kernels[0].registers, 0);
       EXPECT_GT(w.kernels[0].us, 0);
     }
