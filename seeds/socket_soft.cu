@@ -40,7 +40,7 @@
 
 // EVOLVE-BLOCK-START
 
-// kevo:param TABLES = 45 in {16, 30, 45, 60, 75}
+// kevo:param TABLES = 45 in {16, 30, 32, 45, 60, 75}
 // kevo:param PLANES = 8 in {6, 7, 8}
 // kevo:param TAU_X10 = 3 in {3, 5, 10}
 // kevo:param TOPK_DIV = 32 in {8, 16, 32, 64}
