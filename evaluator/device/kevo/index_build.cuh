@@ -249,12 +249,11 @@ __device__ __forceinline__ void score_index_rows(const unsigned char* rows, int 
   }
 }
 
-// Block of a score kernel, after its chunk's n keys are in s_keys (shared): counts the counted
-// keys (below kKeySkip) into s_hist (nb zeroed u32 bins), copies the keys to keys (global) and
-// stores the histogram as chunk c of hist_list ([nch][nb] u16, hist_store), for a threshold
-// kernel (threshold_block). All threads must call.
-__device__ __forceinline__ void store_chunk_keys(const u16* s_keys, int n, u16* keys, u32* s_hist,
-                                                 int nb, u16* hist_list, int c) {
+namespace detail {
+// The chunk's n keys from s_keys (shared) to keys (global), the counted ones (below kKeySkip)
+// into s_hist (zeroed u32 bins), between two block barriers. All threads must call.
+__device__ __forceinline__ void copy_and_count_keys(const u16* s_keys, int n, u16* keys,
+                                                    u32* s_hist) {
   __syncthreads();
   for (int i = threadIdx.x; i < n; i += blockDim.x) {
     const u16 key = s_keys[i];
@@ -262,6 +261,16 @@ __device__ __forceinline__ void store_chunk_keys(const u16* s_keys, int n, u16* 
     keys[i] = key;
   }
   __syncthreads();
+}
+}  // namespace detail
+
+// Block of a score kernel, after its chunk's n keys are in s_keys (shared): counts the counted
+// keys (below kKeySkip) into s_hist (nb zeroed u32 bins), copies the keys to keys (global) and
+// stores the histogram as chunk c of hist_list ([nch][nb] u16, hist_store), for a threshold
+// kernel (threshold_block). All threads must call.
+__device__ __forceinline__ void store_chunk_keys(const u16* s_keys, int n, u16* keys, u32* s_hist,
+                                                 int nb, u16* hist_list, int c) {
+  detail::copy_and_count_keys(s_keys, n, keys, s_hist);
   hist_store(s_hist, nb, hist_list, c);
 }
 
@@ -273,13 +282,7 @@ __device__ __forceinline__ void store_chunk_keys(const u16* s_keys, int n, u16* 
 __device__ __forceinline__ void store_chunk_keys_topk(const u16* s_keys, int n, u16* keys,
                                                       u32* s_hist, int nb, int k, int2* sel,
                                                       int* scratch) {
-  __syncthreads();
-  for (int i = threadIdx.x; i < n; i += blockDim.x) {
-    const u16 key = s_keys[i];
-    if (key < kKeySkip) atomicAdd(&s_hist[key], 1u);
-    keys[i] = key;
-  }
-  __syncthreads();
+  detail::copy_and_count_keys(s_keys, n, keys, s_hist);
   int above;
   const int t = kth_bin_from_top(s_hist, nb, k, &above, scratch);
   if (threadIdx.x == 0) *sel = make_int2(t, max(0, k - above));
