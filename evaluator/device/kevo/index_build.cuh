@@ -113,46 +113,19 @@ __device__ __forceinline__ void int8_queries(const Args& a, int b, int hkv, int 
   }
 }
 
-// Decode: one 16-byte word of an int4 index row (int4_keys_block: 32 coordinates, two per byte)
-// as its two nibble planes, each coordinate an int8 times 16 (the constant does not change a
-// ranking), ready for dp4a against int8_queries' even and odd words.
-struct Int4Word {
-  int lo[4], hi[4];  // the low and high nibbles of the word's 4 u32s, in the high bits of bytes
-  __device__ __forceinline__ explicit Int4Word(const uint4 w) {
-    const u32 kw[4] = {w.x, w.y, w.z, w.w};
-#pragma unroll
-    for (int j = 0; j < 4; ++j)
-      lo[j] = (int)((kw[j] << 4) & 0xf0f0f0f0u), hi[j] = (int)(kw[j] & 0xf0f0f0f0u);
-  }
-  // acc + 16 x (this word . the query's matching 32 coordinates); q: the query's int8 words at
-  // this word's position (int8_queries' q8 + (g * di/8 + 4 * w) * 2 for word w of head g: 16-byte
-  // aligned {even, odd} pairs of 4 chunks of 8 coordinates).
-  __device__ __forceinline__ int dot(const u32* q, int acc) const {
-    const uint4* qv = reinterpret_cast<const uint4*>(q);
-    const uint4 q0 = qv[0], q1 = qv[1];  // {even, odd} of words 0..1, then 2..3
-    acc = __dp4a(lo[0], (int)q0.x, acc);
-    acc = __dp4a(hi[0], (int)q0.y, acc);
-    acc = __dp4a(lo[1], (int)q0.z, acc);
-    acc = __dp4a(hi[1], (int)q0.w, acc);
-    acc = __dp4a(lo[2], (int)q1.x, acc);
-    acc = __dp4a(hi[2], (int)q1.y, acc);
-    acc = __dp4a(lo[3], (int)q1.z, acc);
-    return __dp4a(hi[3], (int)q1.w, acc);
-  }
-};
-
 // Decode: the index scores of a chunk's n_items int4 rows (int4_keys_block's: kDI coordinates,
 // kDI/2 bytes a row at rows, scale kscale[i]) for the 8 query heads of int8_queries(..., pad = 8)
 // (q8, qs in shared memory; padding heads score 0), on tensor cores: mma.m16n8k32 (s8 in, s32
 // out) with 16 tokens as A's rows and the heads as B's columns. Lane (grp, t4) of a warp holds u32
 // words t4*WPL .. t4*WPL+WPL-1 (WPL = kDI/32) of tokens grp and grp+8 of a tile; k-step j takes
 // word t4*WPL+j's low nibble plane (its even coordinates) as k = 4*t4..4*t4+3 and its high plane
-// (odd) as k = 16 + 4*t4.., and the query's int8 even / odd words of the same word are B's rows
-// there, so the products are Int4Word::dot's, exact in int32: two mma per 16 tokens instead of
-// 16 dp4a and 2 shared loads per token, head and 16-byte word. Each of the block's kWarps warps
-// takes every kWarps-th tile, kTU tiles in flight. out(i, s) gets token i's
-// s = scale_i * sum_g qs[g] * max(q_g . k_i, 0) (the heads summed in pairs, then across the quad),
-// called by one lane per token. All threads of the block must call (warp shuffles).
+// (odd) as k = 16 + 4*t4.., each coordinate an int8 times 16 in its byte's high nibble (the
+// constant does not change a ranking), and the query's int8 even / odd words of the same word are
+// B's rows there, so the products are exact in int32: two mma per 16 tokens where a dp4a loop
+// took 16 dp4a and 2 shared loads per token, head and 16-byte word. Each of the block's kWarps
+// warps takes every kWarps-th tile, kTU tiles in flight. out(i, s) gets token i's s = scale_i *
+// sum_g qs[g] * max(q_g . k_i, 0) (the heads summed in pairs, then across the quad), called by one
+// lane per token. All threads of the block must call (warp shuffles).
 template <int kDI, int kTU, int kWarps, class Out>
 __device__ __forceinline__ void int4_group_scores(const unsigned char* rows, const float* kscale,
                                                   int n_items, const u32* q8, const float* qs,

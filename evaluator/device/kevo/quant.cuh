@@ -5,8 +5,9 @@
 // over all coordinates, so one scale per row quantises well. Rows are held as in attend_list:
 // D/8 lanes per row, 8 consecutive coordinates per lane (li = lane index within the row).
 // int4 keys pack 8 coordinates per 32-bit word, byte b holding coordinate 2b (low nibble) and
-// 2b+1 (high nibble); int8 queries are split into even and odd coordinates so that one dp4a per
-// nibble plane gives 16 * q . k without unpacking.
+// 2b+1 (high nibble); int8 queries are split into even and odd coordinates so that one int8
+// product (dp4a, or an s8 mma: int4_group_scores) per nibble plane gives 16 * q . k without
+// unpacking.
 #pragma once
 
 namespace kevo {
