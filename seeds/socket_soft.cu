@@ -16,7 +16,8 @@
 // (research notes, SOCKET derivation), so a prologue kernel builds each table's 2^P
 // probabilities from P per-bit log-probabilities and the score kernel does one shared-memory
 // lookup per table and token. P=8 and tau=0.3 follow SOCKET's accuracy code; its L=60 became 45
-// after the tuner's search on the H100 (docs/decisions.md, "Seed defaults from the tuner").
+// after the tuner's search on the H100 (docs/decisions.md, "Seed defaults from the tuner"), then
+// 32 with 64 residual draws in run 18 (2.49x -> 3.02x at B1-N128K, worst call 0.125; "Run 18").
 // Chunks are 2048 tokens: the tuner had picked 1024 while compacting a chunk's selection cost a
 // block scan per 128 tokens; with one scan per chunk (kevo/select.cuh compact_chunk) 2048 is
 // faster at B1-N128K (attend 50.6 -> 38.9 us, 1.78x -> 2.07x; H100, same call) and even elsewhere.
@@ -26,7 +27,7 @@
 // before hashing (as MagicPIG does), and the bucket probabilities of the G query heads of a KV
 // head are summed, so the group shares one selection and reads each K/V row once.
 //
-// Index: L (padded to 16) code bytes + 2 bytes of ||v|| per token per KV head (50 B at L=45) +
+// Index: L (padded to 16) code bytes + 2 bytes of ||v|| per token per KV head (34 B at L=32) +
 // the key mean + V sums per chunk.
 // Error target: mean relative error <= 0.1 on the llama3-8b suite at the defaults (measured
 // figures in seeds/README.md).
@@ -34,13 +35,13 @@
 // kevo/dense_decode.cuh; the other decode grids are 0 there, so they are not launched): at short
 // contexts selecting costs more than it saves, and dense is exact.
 // Roofline (scripts/roofline.py, default params, llama3-8b B1-N8K / B1-N32K / B1-N128K /
-// B8-N32K): the method reads 33.6 / 19.2 / 73.0 / 151.0 MB per decode call,
-// 8.4 / 4.8 / 18.3 / 37.7 us at 4 TB/s.
+// B8-N32K): the method reads 33.6 / 16.1 / 59.0 / 123.2 MB per decode call,
+// 8.4 / 4.0 / 14.8 / 30.8 us at 4 TB/s.
 #include "kevo/attention.cuh"
 
 // EVOLVE-BLOCK-START
 
-// kevo:param TABLES = 45 in {16, 30, 32, 45, 60, 75}
+// kevo:param TABLES = 32 in {16, 30, 32, 45, 60, 75}
 // kevo:param PLANES = 8 in {6, 7, 8}
 // kevo:param TAU_X10 = 3 in {3, 5, 10}
 // kevo:param TOPK_DIV = 32 in {8, 16, 32, 64}
@@ -49,7 +50,7 @@
 // kevo:param CH = 2048 in {1024, 2048}
 // kevo:param CH_LONG = 3072 in {2048, 3072}
 // kevo:param LONG_BN = 65536 in {32768, 65536, 131072}
-// kevo:param RSAMP = 32 in {0, 16, 32, 64}
+// kevo:param RSAMP = 64 in {0, 16, 32, 64}
 // kevo:param ASTAGES = 2 in {1, 2, 3}
 // kevo:param DENSE_N = 8192 in {0, 8192, 16384}
 // kevo:let        CHUNK = CH+(CH_LONG-CH)*(B*N>=LONG_BN)
