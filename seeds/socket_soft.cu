@@ -15,9 +15,12 @@
 // The corner softmax factorises per bit: P_l(r) = prod_p sigmoid(2 h_lp c_r[p] / tau)
 // (research notes, SOCKET derivation), so a prologue kernel builds each table's 2^P
 // probabilities from P per-bit log-probabilities and the score kernel does one shared-memory
-// lookup per table and token. P=8 and tau=0.3 follow SOCKET's accuracy code; its L=60 became 45
-// after the tuner's search on the H100 (docs/decisions.md, "Seed defaults from the tuner"), then
-// 32 with 64 residual draws in run 18 (2.49x -> 3.02x at B1-N128K, worst call 0.125; "Run 18").
+// lookup per table and token. The score kernels are launched `pdl` behind that prologue and let
+// the attend blocks start as they begin, so no launch gap is left between the three kernels (run
+// 20: 3.04x -> 3.10x at B1-N128K, 2.58x -> 2.67x at B8-N32K; H100). P=8 and tau=0.3 follow
+// SOCKET's accuracy code; its L=60 became 45 after the tuner's search on the H100
+// (docs/decisions.md, "Seed defaults from the tuner"), then 32 with 64 residual draws in run 18
+// (2.49x -> 3.02x at B1-N128K, worst call 0.125; "Run 18").
 // Chunks are 2048 tokens: the tuner had picked 1024 while compacting a chunk's selection cost a
 // block scan per 128 tokens; with one scan per chunk (kevo/select.cuh compact_chunk) 2048 is
 // faster at B1-N128K (attend 50.6 -> 38.9 us, 1.78x -> 2.07x; H100, same call) and even elsewhere.
@@ -61,8 +64,8 @@
 // kevo:build   hash_keys    grid(cdiv(N,64), Hkv, B) block(256)
 // kevo:build   value_sums   grid(NCH, Hkv, B) block(256)
 // kevo:decode  bucket_probs grid(TABLES*(N>DENSE_N), Hkv, B) block(256)
-// kevo:decode  score        grid(cdiv(N,CH)*(N>DENSE_N)*(B*N<LONG_BN), Hkv, B) block(256)
-// kevo:decode  score_long   grid(cdiv(N,CH_LONG)*(N>DENSE_N)*(B*N>=LONG_BN), Hkv, B) block(256)
+// kevo:decode  score        grid(cdiv(N,CH)*(N>DENSE_N)*(B*N<LONG_BN), Hkv, B) block(256) pdl
+// kevo:decode  score_long   grid(cdiv(N,CH_LONG)*(N>DENSE_N)*(B*N>=LONG_BN), Hkv, B) block(256) pdl
 // kevo:decode  attend       grid(cdiv(N,CH)*max(1,min(8,32/cdiv(N,CH)))*(N>DENSE_N)*(B*N<LONG_BN), Hkv*cdiv(G,8), B) block(128) smem(4*ASTAGES*8192) pdl
 // kevo:decode  attend_long  grid(cdiv(N,CH_LONG)*max(1,min(8,32/cdiv(N,CH_LONG)))*(N>DENSE_N)*(B*N>=LONG_BN), Hkv*cdiv(G,8), B) block(128) smem(4*ASTAGES*8192) pdl
 // kevo:decode  dense        grid(132*(N<=DENSE_N)) block(256) smem(16*8192)
@@ -175,6 +178,7 @@ extern "C" __global__ void __launch_bounds__(256) value_sums(const Args a) {
 
 // Table l of the KV head's group: probs[l][r] = sum_g prod_p sigmoid(2 h_glp c_r[p] / tau).
 extern "C" __global__ void __launch_bounds__(256) bucket_probs(const Args a) {
+  launch_dependents();  // the score blocks may start; they wait for these tables
   const int l = blockIdx.x, hkv = blockIdx.y, b = blockIdx.z;
   const int D = a.D, WD = D / 32, G = a.Hq / a.Hkv;
   const long long bh = (long long)b * a.Hkv + hkv;
@@ -216,19 +220,21 @@ extern "C" __global__ void __launch_bounds__(256) bucket_probs(const Args a) {
 template <int kCh>
 __device__ __forceinline__ void score_chunk(const Args& a) {
   constexpr int U = 4;  // tokens per thread whose code rows are loaded together
+  launch_dependents();  // the attend blocks may find their places
   const int c = blockIdx.x, hkv = blockIdx.y, b = blockIdx.z, N = a.N;
   const long long bh = (long long)b * a.Hkv + hkv;
   Layout Ly(a, kCh);
   __shared__ __align__(16) u16 s_probs[TABLES * R];
   __shared__ __align__(16) u16 s_keys[kCh];
   __shared__ u32 s_hist[NB];
+  hist_clear(s_hist, NB);
+  wait_prior_kernels();  // bucket_probs' tables (and, through it, the last call's attends)
   {
     const uint4* src = reinterpret_cast<const uint4*>(Ly.probs + bh * TABLES * R);
     uint4* dst = reinterpret_cast<uint4*>(s_probs);
 #pragma unroll 4
     for (int i = threadIdx.x; i < TABLES * R / 8; i += blockDim.x) dst[i] = src[i];
   }
-  hist_clear(s_hist, NB);
   __syncthreads();
   const int n0 = c * kCh, n_items = min(kCh, N - n0);
   const u16* vnorm = Ly.vnorm + bh * N + n0;
