@@ -81,7 +81,9 @@ def seed_bytes(seed, p, s, magicpig_frac):
         ch = p["CH_LONG"] if long_ else p["CH"]
         nch = cdiv(N, ch)
         per_token = p["BITS"] // 8 if seed == "hash_topk" else cdiv(p["TABLES"], 16) * 16 + 2
-        sel = topk_rows(N, ch, p["TOPK_DIV"], p["SINK"], p["WIN"])  # each chunk's n / TOPK_DIV
+        # each chunk's n / TOPK_DIV (socket_soft: TOPK_DIV_SHORT in the chunks of CH)
+        div = p["TOPK_DIV"] if long_ else p.get("TOPK_DIV_SHORT", p["TOPK_DIV"])
+        sel = topk_rows(N, ch, div, p["SINK"], p["WIN"])
         draws = min(N - sel, nch * p["RSAMP"])
         return heads * N * per_token, heads * (sel * 2 * row + draws * row), qo + heads * nch * D * 4
     if seed == "quest_pages":

@@ -8,10 +8,10 @@
 // distribution over the 2^P buckets, P_l(r) = softmax_r(sum_p h_lp c_r[p] / tau) with
 // h_lp = tanh(q . w_lp) / sqrt(D) and c_r in {+-1}^P. A token scores
 //     score_i = ||v_i|| * sum_l P_l(code_l(k_i)),
-// each chunk's top n / TOPK_DIV of its tokens (a per-chunk top-k, as hash_topk's and
-// dsa_indexer's: the score block that hashed the chunk finds its threshold bin and tie quota
-// from the chunk's histogram, so no threshold kernel waits for every chunk) plus SINK and WIN
-// tokens get exact attention.
+// each chunk's top n / TOPK_DIV of its tokens (TOPK_DIV_SHORT in the short chunks below
+// LONG_BN; a per-chunk top-k, as hash_topk's and dsa_indexer's: the score block that hashed the
+// chunk finds its threshold bin and tie quota from the chunk's histogram, so no threshold kernel
+// waits for every chunk) plus SINK and WIN tokens get exact attention.
 // The corner softmax factorises per bit: P_l(r) = prod_p sigmoid(2 h_lp c_r[p] / tau)
 // (research notes, SOCKET derivation), so a prologue kernel builds each table's 2^P
 // probabilities from P per-bit log-probabilities and the score kernel does one shared-memory
@@ -48,6 +48,7 @@
 // kevo:param PLANES = 8 in {6, 7, 8}
 // kevo:param TAU_X10 = 3 in {3, 5, 10}
 // kevo:param TOPK_DIV = 32 in {8, 16, 32, 64}
+// kevo:param TOPK_DIV_SHORT = 32 in {8, 16, 32, 64}
 // kevo:param SINK = 64 in {0, 16, 64, 128}
 // kevo:param WIN = 128 in {32, 64, 128, 256}
 // kevo:param CH = 2048 in {1024, 2048}
@@ -217,7 +218,7 @@ extern "C" __global__ void __launch_bounds__(256) bucket_probs(const Args a) {
 }
 
 // A score block's chunk of kCh tokens: soft-collision keys and the chunk's histogram.
-template <int kCh>
+template <int kCh, int kTopkDiv>
 __device__ __forceinline__ void score_chunk(const Args& a) {
   constexpr int U = 4;  // tokens per thread whose code rows are loaded together
   launch_dependents();  // the attend blocks may find their places
@@ -256,23 +257,25 @@ __device__ __forceinline__ void score_chunk(const Args& a) {
         return (n < SINK || n >= N - WIN) ? kKeyForced : (u16)log_key(sum * vn);
       },
       s_keys);
-  // The chunk's own top n / TOPK_DIV (a per-chunk top-k): its threshold bin and tie quota for
+  // A separate share for the chunks of CH below LONG_BN (TOPK_DIV_SHORT): at 32 tables nearly
+  // every worst call came from B1-N32K, which has speed to spare (docs/decisions.md, "Run 20").
+  // The chunk's own top n / kTopkDiv (a per-chunk top-k): its threshold bin and tie quota for
   // the attend blocks' compact_chunk. One threshold over the whole list took a kernel of its own
   // (8 us on the H200, after every score block) for a budget that the sink, window and residual
   // estimate already spread over the chunks.
   __shared__ int s_scratch[40];
   store_chunk_keys_topk(s_keys, n_items, Ly.keys + bh * N + n0, s_hist, NB,
-                        max(1, n_items / TOPK_DIV), Ly.sel + bh * cdiv(N, kCh) + c, s_scratch);
+                        max(1, n_items / kTopkDiv), Ly.sel + bh * cdiv(N, kCh) + c, s_scratch);
 }
 
 // 4 blocks an SM where a token's code row is at most 48 bytes (TABLES <= 48: 64 registers, no
 // spills; at 3 an SM, 77 registers, B1-N128K's 512 blocks took 1.29 waves: ncu 40.1 us, DRAM
 // 40.7%, H100). Longer rows (U rows of LP/16 uint4 in flight) need more registers than 64.
 extern "C" __global__ void __launch_bounds__(256, LP <= 48 ? 4 : 1) score(const Args a) {
-  score_chunk<CH>(a);
+  score_chunk<CH, TOPK_DIV_SHORT>(a);
 }
 extern "C" __global__ void __launch_bounds__(256, LP <= 48 ? 4 : 1) score_long(const Args a) {
-  score_chunk<CH_LONG>(a);
+  score_chunk<CH_LONG, TOPK_DIV>(a);
 }
 
 // Chunks of CH tokens below LONG_BN, of CH_LONG above (kevo/topk_attend.cuh).
