@@ -45,7 +45,7 @@
 // EVOLVE-BLOCK-START
 
 // kevo:param DI = 64 in {32, 64, 96, 128}
-// kevo:param TOPK_DIV = 64 in {8, 16, 32, 64}
+// kevo:param TOPK_DIV = 64 in {8, 16, 32, 64, 128}
 // kevo:param SINK = 16 in {0, 16, 64, 128}
 // kevo:param WIN = 64 in {32, 64, 128, 256}
 // kevo:param CH = 2048 in {512, 1024, 2048, 4096}
