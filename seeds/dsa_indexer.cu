@@ -28,7 +28,8 @@
 // `attend_half`, the same block on chunks of CH/2 tokens, where chunks of CH would give fewer
 // than FILL blocks (two per SM: at B1-N32K, 16 chunks x 8 KV heads fill 128 of 132 SMs with one
 // block each; H100: chunks of 1024 there, 2.27x against 1.72x). Defaults: 1/64 of each chunk
-// plus 16 sinks and a 64-token window, 32 residual draws per chunk.
+// plus 16 sinks and a 64-token window, 32 residual draws per chunk, blocks of AW = 8 warps (at
+// 4, four blocks an SM under the same register cap: not yet measured, docs/decisions.md).
 //
 // Index: DI/2 + 4 bytes per token per KV head (36 B at the default DI=64) + the key mean + V sums
 // per chunk.
@@ -51,6 +52,7 @@
 // kevo:param CH = 2048 in {512, 1024, 2048, 4096}
 // kevo:param RSAMP = 32 in {0, 16, 32, 64}
 // kevo:param MINB = 2 in {1, 2}
+// kevo:param AW = 8 in {4, 8}
 // kevo:param TU = 4 in {2, 4, 8}
 // kevo:param ASTAGES = 1 in {1, 2}
 // kevo:param DENSE_N = 8192 in {0, 8192, 16384}
@@ -60,7 +62,7 @@
 // kevo:build   key_mean    grid(Hkv, B) block(256)
 // kevo:build   index_keys  grid(cdiv(N,64), Hkv, B) block(256)
 // kevo:build   value_sums  grid(cdiv(N,CH/2), Hkv, B) block(256)
-// kevo:decode  attend      grid(cdiv(N,CH)*(N>DENSE_N)*(B*Hkv*cdiv(G,8)*cdiv(N,CH)>=FILL), Hkv*cdiv(G,8), B) block(256) smem(8*ASTAGES*8192)
+// kevo:decode  attend      grid(cdiv(N,CH)*(N>DENSE_N)*(B*Hkv*cdiv(G,8)*cdiv(N,CH)>=FILL), Hkv*cdiv(G,8), B) block(32*max(AW,CH/512)) smem(max(AW,CH/512)*ASTAGES*8192)
 // kevo:decode  attend_half grid(cdiv(N,CH/2)*(N>DENSE_N)*(B*Hkv*cdiv(G,8)*cdiv(N,CH)<FILL), Hkv*cdiv(G,8), B) block(256) smem(8*ASTAGES*8192)
 // kevo:decode  dense       grid(132*(N<=DENSE_N)) block(256) smem(16*8192)
 
@@ -131,27 +133,36 @@ extern "C" __global__ void __launch_bounds__(256) value_sums(const Args a) {
 // last chunk to finish merges the splits. Everything between reading the index and writing the
 // partial stays in the block (no global keys, histograms or thresholds), so the decode is a handful
 // of memory round trips per block.
-constexpr int TPB = 256, NW = TPB / 32;       // attend block: 8 warps
-constexpr int NBIN = 256;                     // selection bins: 32 per octave below the chunk max
-static_assert(HALF % TPB == 0 && NBIN == TPB, "one bin per thread in the threshold scan");
-static_assert(CH / TPB <= 16, "per-thread counts are packed in 16 bits");
+// `attend` runs blocks of AW warps (8; at 4, under the same register cap, four blocks fit an SM
+// where two did: ncu put its time in one block's serial chain at 25% occupancy, docs/decisions.md
+// "Run 18"); `attend_half`, which runs where blocks are few, keeps 8. A block of W warps ranks its
+// chunk's scores in 32 W bins (4 W an octave) and each thread holds 1 / (32 W) of its tokens, at
+// most 16 (so chunks of 4096 keep 8 warps).
+constexpr int kAttendWarps = AW > CH / 512 ? AW : CH / 512;
+static_assert(CH / 256 <= 16, "per-thread counts are packed in 16 bits");
 
 template <int V>
 struct Int {  // a compile-time int as a value (picks a lambda's instantiation)
   static constexpr int value = V;
 };
 
-// Bin of a score relative to the chunk's largest: 32 bins per octave, 8 octaves; smaller and
-// non-positive scores share bin 0.
+// Bin of a score relative to the chunk's largest among kBins: kBins / 8 per octave, 8 octaves;
+// smaller and non-positive scores share bin 0.
+template <int kBins>
 __device__ __forceinline__ int score_bin(float s, float inv_max) {
+  constexpr int NBIN = kBins, BPO = kBins / 8;
   if (!(s > 0.f)) return 0;
-  const int bin = NBIN - 1 + (int)floorf(__log2f(s * inv_max) * 32.f);
+  const int bin = NBIN - 1 + (int)floorf(__log2f(s * inv_max) * (float)BPO);
   return bin < 0 ? 0 : (bin > NBIN - 1 ? NBIN - 1 : bin);
 }
 
-// The attend block for chunks of kCh tokens (the kernels `attend` and `attend_half` below).
-template <int kCh>
+// The attend block for chunks of kCh tokens, kWarps warps (the kernels `attend` and
+// `attend_half` below).
+template <int kCh, int kWarps>
 __device__ __forceinline__ void attend_chunk_of(const Args& a) {
+  constexpr int TPB = 32 * kWarps, NW = kWarps;
+  constexpr int NBIN = TPB;  // selection bins: 8 octaves below the chunk max, 32 each at 8 warps
+  static_assert(kCh % TPB == 0, "one bin per thread in the threshold scan, whole rows of tokens");
   constexpr int PER = kCh / TPB;                               // chunk tokens per thread
   constexpr int KC = kCh / TOPK_DIV;                           // top-k share of a full chunk
   constexpr int LIST = KC + SINK + WIN;                        // the most tokens a chunk can select
@@ -184,7 +195,7 @@ __device__ __forceinline__ void attend_chunk_of(const Args& a) {
     s_vsum[threadIdx.x] = v;
   }
   // Index queries (int8, rotated like the keys); padding heads up to MAXG score 0.
-  int8_queries(a, b, hkv, DI, kRotSeed, MAXG, &s_q8[0][0][0], s_qs);
+  int8_queries<NW>(a, b, hkv, DI, kRotSeed, MAXG, &s_q8[0][0][0], s_qs);
   __syncthreads();
 
   // Scores I = sum_j ReLU(q_j . k) * scale over the heads (MAXG of them, the padding heads
@@ -217,7 +228,7 @@ __device__ __forceinline__ void attend_chunk_of(const Args& a) {
   int bin[PER];
 #pragma unroll
   for (int r = 0; r < PER; ++r) {
-    bin[r] = score[r] >= 0.f ? score_bin(score[r], inv_best) : (score[r] == -1.f ? NBIN : -1);
+    bin[r] = score[r] >= 0.f ? score_bin<NBIN>(score[r], inv_best) : (score[r] == -1.f ? NBIN : -1);
     const bool counted = bin[r] >= 0 && bin[r] < NBIN;
     const u32 peers = __match_any_sync(0xffffffffu, counted ? bin[r] : -1);
     if (counted && lane == __ffs(peers) - 1) atomicAdd(&hist[warp][bin[r]], (u32)__popc(peers));
@@ -275,12 +286,15 @@ __device__ __forceinline__ void attend_chunk_of(const Args& a) {
                                   {Ly.part, Ly.flags});
 }
 
-// MINB: attend blocks resident per SM the compiler must allow (registers <= 65536 / (256 MINB)).
-extern "C" __global__ void __launch_bounds__(TPB, MINB) attend(const Args a) {
-  attend_chunk_of<CH>(a);
+// MINB: 8-warp blocks' worth resident per SM the compiler must allow, i.e. the register cap,
+// 65536 / (256 MINB) a thread whatever AW is (128 at MINB = 2: two blocks of 8 warps, four of
+// 4).
+extern "C" __global__ void __launch_bounds__(32 * kAttendWarps, MINB * 8 / kAttendWarps)
+    attend(const Args a) {
+  attend_chunk_of<CH, kAttendWarps>(a);
 }
-extern "C" __global__ void __launch_bounds__(TPB, MINB) attend_half(const Args a) {
-  attend_chunk_of<HALF>(a);
+extern "C" __global__ void __launch_bounds__(256, MINB) attend_half(const Args a) {
+  attend_chunk_of<HALF, 8>(a);
 }
 
 // Below the crossover: the dense baseline's decode (kevo/dense_decode.cuh), 8 warps, 2 stages.

@@ -171,7 +171,7 @@ extern "C" __global__ void __launch_bounds__(256) score(const Args a) {
     if (threadIdx.x == 0) Ly.cnt_det[bh] = 0;
   }
   hist_clear(s_hist, NB);
-  int8_queries(a, b, hkv, DI, kRotSeed, MAXG, &s_q8[0][0][0], s_qs);  // padded: 0
+  int8_queries<8>(a, b, hkv, DI, kRotSeed, MAXG, &s_q8[0][0][0], s_qs);  // padded: 0
   __syncthreads();
   // The group's index scores on tensor cores (kevo/index_build.cuh int4_group_scores).
   __shared__ __align__(16) u16 s_keys[CH];

@@ -85,31 +85,47 @@ __device__ __forceinline__ void int4_keys_block(const Args& a, const float* mean
   });
 }
 
-// Decode: the indexer queries of KV head hkv of batch b. Warp g < G rotates head g's query as
+// Decode: the indexer queries of KV head hkv of batch b, by a block of kWarps warps. Warp w takes
+// head g = w (and w + kWarps, ... below 8 warps): it rotates head g < G's query as
 // int4_keys_block rotates keys and quantises its first di coordinates to int8, the even and odd
-// coordinates of its 8-dim chunk w apart (q8[(g * di/8 + w) * 2 + {0, 1}]), scale qs[g]; warps
-// G <= g < pad write zeros (padding heads that score 0, so a score loop needs no bound on G).
-// q8 and qs in shared memory; the caller syncs the block before reading them.
-__device__ __forceinline__ void int8_queries(const Args& a, int b, int hkv, int di, u64 rot_seed,
-                                             int pad, u32* q8, float* qs) {
-  const int D = a.D, G = a.Hq / a.Hkv, lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+// coordinates of its 8-dim chunk c apart (q8[(g * di/8 + c) * 2 + {0, 1}]), scale qs[g]; for
+// G <= g < pad (at most 8) it writes zeros (padding heads that score 0, so a score loop needs no
+// bound on G). q8 and qs in shared memory; the caller syncs the block before reading them.
+namespace detail {
+// int8_queries' work for head g (warp-uniform): the query of g < G, zeros for G <= g < pad.
+__device__ __forceinline__ void int8_query_head(const Args& a, int b, int hkv, int g, int di,
+                                                u64 rot_seed, int pad, u32* q8, float* qs) {
+  const int D = a.D, G = a.Hq / a.Hkv, lane = threadIdx.x & 31;
   const RowLanes rl = RowLanes::of(D);
   const int li = lane % rl.lpt, d0 = li * 8;
-  if (warp < G) {  // warp-uniform
+  if (g < G) {
     float x[8];
-    bf16x8_to_float(ld_u4(a.q + q_offset(a, b, hkv * G + warp) + d0), x);
+    bf16x8_to_float(ld_u4(a.q + q_offset(a, b, hkv * G + g) + d0), x);
     hadamard_rotate(x, li, rl.lpt, D, rot_seed);
     const float s = row_scale<127>(x, li, rl.lpt, di / 8);
     u32 e, o;
     pack_int8_pairs(x, s, &e, &o);
     if (lane < rl.lpt && li < di / 8) {
-      q8[(warp * (di / 8) + li) * 2] = e;
-      q8[(warp * (di / 8) + li) * 2 + 1] = o;
+      q8[(g * (di / 8) + li) * 2] = e;
+      q8[(g * (di / 8) + li) * 2 + 1] = o;
     }
-    if (lane == 0) qs[warp] = s;
-  } else if (warp < pad) {
-    if (lane < di / 8) q8[(warp * (di / 8) + lane) * 2] = q8[(warp * (di / 8) + lane) * 2 + 1] = 0u;
-    if (lane == 0) qs[warp] = 0.f;
+    if (lane == 0) qs[g] = s;
+  } else if (g < pad) {
+    if (lane < di / 8) q8[(g * (di / 8) + lane) * 2] = q8[(g * (di / 8) + lane) * 2 + 1] = 0u;
+    if (lane == 0) qs[g] = 0.f;
+  }
+}
+}  // namespace detail
+
+template <int kWarps>
+__device__ __forceinline__ void int8_queries(const Args& a, int b, int hkv, int di, u64 rot_seed,
+                                             int pad, u32* q8, float* qs) {
+  const int warp = threadIdx.x >> 5;
+  if constexpr (kWarps >= 8) {
+    detail::int8_query_head(a, b, hkv, warp, di, rot_seed, pad, q8, qs);
+  } else {
+    for (int g = warp; g < 8; g += kWarps)
+      detail::int8_query_head(a, b, hkv, g, di, rot_seed, pad, q8, qs);
   }
 }
 
