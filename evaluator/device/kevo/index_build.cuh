@@ -85,12 +85,6 @@ __device__ __forceinline__ void int4_keys_block(const Args& a, const float* mean
   });
 }
 
-// Decode: the indexer queries of KV head hkv of batch b, by a block of kWarps warps. Warp w takes
-// head g = w (and w + kWarps, ... below 8 warps): it rotates head g < G's query as
-// int4_keys_block rotates keys and quantises its first di coordinates to int8, the even and odd
-// coordinates of its 8-dim chunk c apart (q8[(g * di/8 + c) * 2 + {0, 1}]), scale qs[g]; for
-// G <= g < pad (at most 8) it writes zeros (padding heads that score 0, so a score loop needs no
-// bound on G). q8 and qs in shared memory; the caller syncs the block before reading them.
 namespace detail {
 // int8_queries' work for head g (warp-uniform): the query of g < G, zeros for G <= g < pad.
 __device__ __forceinline__ void int8_query_head(const Args& a, int b, int hkv, int g, int di,
@@ -117,6 +111,12 @@ __device__ __forceinline__ void int8_query_head(const Args& a, int b, int hkv, i
 }
 }  // namespace detail
 
+// Decode: the indexer queries of KV head hkv of batch b, by a block of kWarps warps. Warp w takes
+// head g = w (and w + kWarps, ... below 8 warps): it rotates head g < G's query as
+// int4_keys_block rotates keys and quantises its first di coordinates to int8, the even and odd
+// coordinates of its 8-dim chunk c apart (q8[(g * di/8 + c) * 2 + {0, 1}]), scale qs[g]; for
+// G <= g < pad (at most 8) it writes zeros (padding heads that score 0, so a score loop needs no
+// bound on G). q8 and qs in shared memory; the caller syncs the block before reading them.
 template <int kWarps>
 __device__ __forceinline__ void int8_queries(const Args& a, int b, int hkv, int di, u64 rot_seed,
                                              int pad, u32* q8, float* qs) {
