@@ -139,7 +139,6 @@ extern "C" __global__ void __launch_bounds__(256) value_sums(const Args a) {
 // chunk's scores in 32 W bins (4 W an octave) and each thread holds 1 / (32 W) of its tokens, at
 // most 16 (so chunks of 4096 keep 8 warps).
 constexpr int kAttendWarps = AW > CH / 512 ? AW : CH / 512;
-static_assert(CH / 256 <= 16, "per-thread counts are packed in 16 bits");
 
 template <int V>
 struct Int {  // a compile-time int as a value (picks a lambda's instantiation)
@@ -150,10 +149,9 @@ struct Int {  // a compile-time int as a value (picks a lambda's instantiation)
 // smaller and non-positive scores share bin 0.
 template <int kBins>
 __device__ __forceinline__ int score_bin(float s, float inv_max) {
-  constexpr int NBIN = kBins, BPO = kBins / 8;
   if (!(s > 0.f)) return 0;
-  const int bin = NBIN - 1 + (int)floorf(__log2f(s * inv_max) * (float)BPO);
-  return bin < 0 ? 0 : (bin > NBIN - 1 ? NBIN - 1 : bin);
+  const int bin = kBins - 1 + (int)floorf(__log2f(s * inv_max) * (float)(kBins / 8));
+  return bin < 0 ? 0 : (bin > kBins - 1 ? kBins - 1 : bin);
 }
 
 // The attend block for chunks of kCh tokens, kWarps warps (the kernels `attend` and
@@ -164,6 +162,7 @@ __device__ __forceinline__ void attend_chunk_of(const Args& a) {
   constexpr int NBIN = TPB;  // selection bins: 8 octaves below the chunk max, 32 each at 8 warps
   static_assert(kCh % TPB == 0, "one bin per thread in the threshold scan, whole rows of tokens");
   constexpr int PER = kCh / TPB;                               // chunk tokens per thread
+  static_assert(PER <= 16, "per-thread counts are packed in 16 bits");
   constexpr int KC = kCh / TOPK_DIV;                           // top-k share of a full chunk
   constexpr int LIST = KC + SINK + WIN;                        // the most tokens a chunk can select
   const TopkBlock tb = topk_block<GT>(a, kCh, false);
