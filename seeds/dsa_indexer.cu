@@ -52,7 +52,7 @@
 // kevo:param CH = 2048 in {512, 1024, 2048, 4096}
 // kevo:param RSAMP = 32 in {0, 16, 32, 64}
 // kevo:param MINB = 2 in {1, 2}
-// kevo:param AW = 8 in {4, 8}
+// kevo:param AW = 4 in {4, 8}
 // kevo:param TU = 4 in {2, 4, 8}
 // kevo:param ASTAGES = 1 in {1, 2}
 // kevo:param DENSE_N = 8192 in {0, 8192, 16384}

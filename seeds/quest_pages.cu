@@ -45,7 +45,7 @@
 // kevo:param TOPK_DIV = 8 in {4, 8, 16, 32}
 // kevo:param SINK = 16 in {0, 16, 64}
 // kevo:param WIN = 64 in {16, 64, 128}
-// kevo:param CHP = 192 in {64, 128, 192}
+// kevo:param CHP = 192 in {64, 128, 192, 256}
 // kevo:param RSAMP = 32 in {0, 16, 32, 64}
 // kevo:param ASTAGES = 2 in {1, 2, 3}
 // kevo:param DENSE_N = 8192 in {0, 8192, 16384}

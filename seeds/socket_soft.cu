@@ -48,7 +48,7 @@
 // kevo:param PLANES = 8 in {6, 7, 8}
 // kevo:param TAU_X10 = 3 in {3, 5, 10}
 // kevo:param TOPK_DIV = 32 in {8, 16, 32, 64}
-// kevo:param TOPK_DIV_SHORT = 32 in {8, 16, 32, 64}
+// kevo:param TOPK_DIV_SHORT = 16 in {8, 16, 32, 64}
 // kevo:param SINK = 64 in {0, 16, 64, 128}
 // kevo:param WIN = 128 in {32, 64, 128, 256}
 // kevo:param CH = 2048 in {1024, 2048}

@@ -53,7 +53,7 @@
 // kevo:param HEAVY_DIV = 32 in {16, 32, 64, 128}
 // kevo:param DI = 64 in {32, 64, 128}
 // kevo:param BASE_DIV = 20 in {10, 20, 40, 80}
-// kevo:param EPS_MILLI = 50 in {25, 50, 100, 200, 400}
+// kevo:param EPS_MILLI = 100 in {25, 50, 100, 200, 400}
 // kevo:param DELTA_MILLI = 25 in {25, 50, 100, 200, 400}
 // kevo:param SINK = 64 in {16, 64, 128}
 // kevo:param WIN = 128 in {64, 128, 256}
