@@ -28,8 +28,9 @@
 // `attend_half`, the same block on chunks of CH/2 tokens, where chunks of CH would give fewer
 // than FILL blocks (two per SM: at B1-N32K, 16 chunks x 8 KV heads fill 128 of 132 SMs with one
 // block each; H100: chunks of 1024 there, 2.27x against 1.72x). Defaults: 1/64 of each chunk
-// plus 16 sinks and a 64-token window, 32 residual draws per chunk, blocks of AW = 8 warps (at
-// 4, four blocks an SM under the same register cap: not yet measured, docs/decisions.md).
+// plus 16 sinks and a 64-token window, 32 residual draws per chunk, `attend` blocks of AW = 4
+// warps: four an SM under the same 128-register cap where 8 warps fit two (run 21, H100, 5
+// evaluations each: 3.00x -> 3.71x at B1-N128K, 3.61x -> 4.32x at B8-N32K; docs/decisions.md).
 //
 // Index: DI/2 + 4 bytes per token per KV head (36 B at the default DI=64) + the key mean + V sums
 // per chunk.

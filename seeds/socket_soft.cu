@@ -38,8 +38,8 @@
 // kevo/dense_decode.cuh; the other decode grids are 0 there, so they are not launched): at short
 // contexts selecting costs more than it saves, and dense is exact.
 // Roofline (scripts/roofline.py, default params, llama3-8b B1-N8K / B1-N32K / B1-N128K /
-// B8-N32K): the method reads 33.6 / 16.1 / 59.0 / 123.2 MB per decode call,
-// 8.4 / 4.0 / 14.8 / 30.8 us at 4 TB/s.
+// B8-N32K): the method reads 33.6 / 20.3 / 59.0 / 123.2 MB per decode call,
+// 8.4 / 5.1 / 14.8 / 30.8 us at 4 TB/s.
 #include "kevo/attention.cuh"
 
 // EVOLVE-BLOCK-START
@@ -258,7 +258,9 @@ __device__ __forceinline__ void score_chunk(const Args& a) {
       },
       s_keys);
   // A separate share for the chunks of CH below LONG_BN (TOPK_DIV_SHORT): at 32 tables nearly
-  // every worst call came from B1-N32K, which has speed to spare (docs/decisions.md, "Run 20").
+  // every worst call came from B1-N32K, which has speed to spare (docs/decisions.md, "Run 20");
+  // 1/16 there since run 21 (H100, 10 evaluations each: worst call 0.142 -> 0.122, 1.52x ->
+  // 1.44x at B1-N32K, B1-N128K unchanged).
   // The chunk's own top n / kTopkDiv (a per-chunk top-k): its threshold bin and tie quota for
   // the attend blocks' compact_chunk. One threshold over the whole list took a kernel of its own
   // (8 us on the H200, after every score block) for a budget that the sink, window and residual
