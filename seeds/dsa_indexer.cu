@@ -27,10 +27,12 @@
 // group's last chunk to finish merges the splits: kevo/topk_attend.cuh attend_topk); or
 // `attend_half`, the same block on chunks of CH/2 tokens, where chunks of CH would give fewer
 // than FILL blocks (two per SM: at B1-N32K, 16 chunks x 8 KV heads fill 128 of 132 SMs with one
-// block each; H100: chunks of 1024 there, 2.27x against 1.72x). Defaults: 1/64 of each chunk
-// plus 16 sinks and a 64-token window, 32 residual draws per chunk, `attend` blocks of AW = 4
-// warps: four an SM under the same 128-register cap where 8 warps fit two (run 21, H100, 5
-// evaluations each: 3.00x -> 3.71x at B1-N128K, 3.61x -> 4.32x at B8-N32K; docs/decisions.md).
+// block each; H100: chunks of 1024 there, 2.27x against 1.72x). Defaults: 1/128 of each chunk
+// plus 16 sinks and a 64-token window (run 22, H100, 5 evaluations each against 1/64: 3.81x ->
+// 3.98x at B1-N128K, mean error 0.015 -> 0.020, worst call 0.051 -> 0.059), 32 residual draws
+// per chunk, `attend` blocks of AW = 4 warps: four an SM under the same 128-register cap where 8
+// warps fit two (run 21, H100: 3.00x -> 3.71x at B1-N128K, 3.61x -> 4.32x at B8-N32K;
+// docs/decisions.md).
 //
 // Index: DI/2 + 4 bytes per token per KV head (36 B at the default DI=64) + the key mean + V sums
 // per chunk.
@@ -40,14 +42,14 @@
 // kevo/dense_decode.cuh; the other decode grids are 0 there, so they are not launched): at short
 // contexts selecting costs more than it saves, and dense is exact.
 // Roofline (scripts/roofline.py, default params, llama3-8b B1-N8K / B1-N32K / B1-N128K /
-// B8-N32K): the method reads 33.6 / 14.1 / 51.2 / 104.5 MB per decode call,
-// 8.4 / 3.5 / 12.8 / 26.1 us at 4 TB/s (dense at N <= DENSE_N).
+// B8-N32K): the method reads 33.6 / 13.1 / 47.0 / 96.1 MB per decode call,
+// 8.4 / 3.3 / 11.8 / 24.0 us at 4 TB/s (dense at N <= DENSE_N).
 #include "kevo/attention.cuh"
 
 // EVOLVE-BLOCK-START
 
 // kevo:param DI = 64 in {32, 64, 96, 128}
-// kevo:param TOPK_DIV = 64 in {8, 16, 32, 64, 128}
+// kevo:param TOPK_DIV = 128 in {8, 16, 32, 64, 128}
 // kevo:param SINK = 16 in {0, 16, 64, 128}
 // kevo:param WIN = 64 in {32, 64, 128, 256}
 // kevo:param CH = 2048 in {512, 1024, 2048, 4096}
