@@ -87,9 +87,12 @@ def seed_rows(seeds):
         h = s.get("holdout", {})
         hold = (f"{h['metrics']['mean_rel_err']:.4f}" if h.get("status") == "ok"
                 else h.get("status", "-"))
-        # A variant's floor is its seed's at the default params (the params tried so far do not
-        # change the bytes a method must read, only how fast it gets there).
-        roof = roofline.rooflines([f"seeds/{base}.cu"], j.get("suite", "llama3-8b"), j["copy_gbps"], 0.19)[0]
+        # A variant's floor at its own params: some change the bytes a method must read (a top-k
+        # share: dsa_indexer's TOPK_DIV), others only how fast it gets there. A row without
+        # params takes the checkout's defaults, which may have moved since the run.
+        arg = f"seeds/{base}.cu" + (":" + ",".join(f"{k}={v}" for k, v in sorted(s["params"].items()))
+                                    if s.get("params") else "")
+        roof = roofline.rooflines([arg], j.get("suite", "llama3-8b"), j["copy_gbps"], 0.19)[0]
         roof_us = {w["workload"]: w["us"] for w in roof["workloads"]}
         out.append({"name": name, "run": run, "n": len(evals), "ok": len(ok), "sp": sp, "dec": dec,
                     "mean_err": mean_err, "worst": worst, "hold": hold, "roof": roof_us,

@@ -5,6 +5,7 @@ and message, the roofline share from scripts/roofline.py, and where each seed's 
 kernel by kernel.
 """
 import json
+import re
 import os
 import subprocess
 import sys
@@ -61,6 +62,22 @@ class SeedsTable(unittest.TestCase):
         self.assertIn('Where the decode time goes', out)
         self.assertIn('| hash_topk | score 6.8 (60%), attend 3.4 (30%), gaps 1.1 (10%) | '
                       'attend 33.8 (75%), score 6.8 (15%), gaps 4.5 (10%) |', out)
+
+    def test_a_variant_is_held_to_the_roofline_of_its_own_params(self):
+        # dsa_indexer at 1/8 of each chunk reads many more K/V rows than at 1/128: its floor is
+        # higher, so the same decode time is a larger share of it.
+        table = {'gpu': 'NVIDIA H200', 'copy_gbps': 4000, 'suite': 'llama3-8b', 'seeds': [
+            {'file': 'seeds/dsa_indexer.cu', 'params': {'TOPK_DIV': 128}, 'evals': [evaluation(1.0)]},
+            {'file': 'seeds/dsa_indexer.cu', 'params': {'TOPK_DIV': 8}, 'evals': [evaluation(1.0)]},
+        ]}
+        out = self.render(table)
+        floors = {}
+        for name in ('TOPK_DIV=128', 'TOPK_DIV=8'):
+            m = re.search(r'\| dsa_indexer \(' + name + r'\) \| [0-9.]+ / [0-9.]+ us \([0-9]+%\) \| '
+                          r'40\.0 / ([0-9.]+) us', out)
+            self.assertIsNotNone(m, out)
+            floors[name] = float(m.group(1))
+        self.assertGreater(floors['TOPK_DIV=8'], 2 * floors['TOPK_DIV=128'])
 
     def test_issue_13_targets_under_the_tables(self):
         def ev(sp8, sp32, sp128, worst=0.05, dec=(24.0, 56.0, 180.0)):
