@@ -5,8 +5,8 @@ and message, the roofline share from scripts/roofline.py, and where each seed's 
 kernel by kernel.
 """
 import json
-import re
 import os
+import re
 import subprocess
 import sys
 import tempfile
