@@ -119,7 +119,7 @@ __device__ __forceinline__ void dense_decode(const Args& a, unsigned char* smem_
     }
     // Blocks i_lo .. i_hi hold this segment's tiles; their partials sit in slots i + s.
     const int i_lo = detail::block_of(x0, C, TT), i_hi = detail::block_of(x0 + T - 1, C, TT);
-    if (arrive_last(a, L.flags + i_lo + s, i - i_lo, i_hi - i_lo + 1)) {
+    if (arrive_last</*kLight=*/true>(a, L.flags + i_lo + s, i - i_lo, i_hi - i_lo + 1)) {
       merge_splits<16>(
           ng, kTileD,
           [&](int r) -> SplitSpan {
