@@ -96,7 +96,8 @@ def seed_bytes(seed, p, s, magicpig_frac):
         sel = min(N, pages * page)
         draws = min(N - sel, blocks * p["RSAMP"])
         # Each attend block reads two rows of the V prefix sums (its stretch's V sum).
-        return (heads * np_ * 2 * D * 2, heads * (sel * 2 * row + draws * row),
+        # The bounds: a min and a max row of D e4m3 bytes per page.
+        return (heads * np_ * 2 * D, heads * (sel * 2 * row + draws * row),
                 qo + heads * blocks * 2 * D * 4)
     if seed == "vattention":
         ns = max(0, N - p["SINK"] - p["WIN"])

@@ -26,7 +26,14 @@
 // pages of 16 against 8 (H100, 3 evaluations): mean error 0.050 against 0.019, worst call 0.106
 // against 0.052, speedup 1.21x/1.76x/1.99x against 0.97x/1.20x/1.42x at B1-N32K/B1-N128K/B8-N32K
 // (half the bound bytes to score; docs/decisions.md, "Seed defaults from the tuner").
-// Index: 2 * D bf16 per page = 4*D/PAGE bytes per token per KV head (32 B at D=128, PAGE=16) +
+// Bounds in fp8: the min row rounded down and the max row rounded up to e4m3 (3 mantissa bits),
+// so a page's score stays an upper bound of its q.k (a looser one, by at most 1/8 of each bound),
+// and the score reads half the bytes of bf16 bounds; the score was a third of the bytes a decode
+// reads at the defaults. Against bf16 bounds (H100, 5 evaluations, docs/decisions.md "Run 25"):
+// 3.23x against 3.04x at B1-N128K, 2.02x against 1.92x at B1-N32K, mean error 0.0545 against
+// 0.0551; the selected pages hold 63.8% / 64.3% of the softmax mass against 64.0% / 64.4% at
+// B1-N32K / B1-N128K (CPU simulation on the evaluator's generator).
+// Index: 2 * D fp8 per page = 2*D/PAGE bytes per token per KV head (16 B at D=128, PAGE=16) +
 // prefix sums of V at page boundaries (D floats per page, another 32 B a token; an attend block
 // reads two rows of them).
 // Error target: mean relative error <= 0.1 on the llama3-8b suite at the defaults (measured
@@ -35,8 +42,8 @@
 // kevo/dense_decode.cuh; the other decode grids are 0 there, so they are not launched): at short
 // contexts selecting costs more than it saves, and dense is exact.
 // Roofline (scripts/roofline.py, default params, llama3-8b B1-N8K / B1-N32K / B1-N128K /
-// B8-N32K): the method reads 33.6 / 27.2 / 104.2 / 217.6 MB per decode call,
-// 8.4 / 6.8 / 26.1 / 54.4 us at 4 TB/s.
+// B8-N32K): the method reads 33.6 / 23.0 / 87.5 / 184.0 MB per decode call,
+// 8.4 / 5.8 / 21.9 / 46.0 us at 4 TB/s.
 #include "kevo/attention.cuh"
 
 // EVOLVE-BLOCK-START
@@ -65,7 +72,7 @@ constexpr int kGroupPages = 64;           // pages a score block scores and sele
 static_assert(CHP % kGroupPages == 0, "an attend chunk is whole groups");
 
 struct Layout {
-  __nv_bfloat16* bounds;  // index [B][Hkv][NP][2][D]: min row, then max row
+  unsigned char* bounds;  // index [B][Hkv][NP][2][D] e4m3: min row (rounded down), max row (up)
   float* vpre;            // index [B][Hkv][NP][D]: row p-1 is V summed over the pages before p
   int* pages;             // workspace [B][Hkv][NP] group g's selected pages at [64 g, 64 g + cnt)
   int* gcnt;              // workspace [B][Hkv][cdiv(NP, 64)] pages selected in each group
@@ -75,7 +82,7 @@ struct Layout {
     const int G = a.Hq / a.Hkv, np = cdiv(a.N, PAGE), nch = cdiv(np, CHP);
     const long long bh = (long long)a.B * a.Hkv;
     Carve ix(a.index);
-    bounds = ix.take<__nv_bfloat16>(bh * np * 2 * a.D);
+    bounds = ix.take<unsigned char>(bh * np * 2 * a.D);
     vpre = ix.take<float>(bh * np * a.D);  // (no row for p = 0: the index cap at PAGE=8)
     index_end = ix.end();
     Carve ws(a.workspace);
@@ -91,7 +98,27 @@ struct Layout {
 
 // ------------------------------------------------------------------------------- build phase
 
-// One warp per page: elementwise min and max of its keys (exact: keys are bf16 already).
+// The magnitude of e4m3 code c in [0, 126] (OCP FN: exponent bias 7, subnormals below 2^-6, no
+// infinities, 448 the largest).
+__device__ float e4m3_magnitude(int c) {
+  const int e = c >> 3, m = c & 7;
+  return e == 0 ? ldexpf((float)m, -9) : ldexpf((float)(8 + m), e - 10);
+}
+// x as e4m3, rounded up (toward +inf) or down: the bound must not shrink. Saturates at +-448
+// (keys that large are not bf16 keys of a trained model).
+__device__ unsigned char e4m3_directed(float x, bool up) {
+  const bool neg = x < 0.f, away = up != neg;  // rounding away from zero in magnitude
+  const float ax = fabsf(x);
+  int lo = 0, hi = 126;  // the largest code whose magnitude is <= ax
+  while (lo < hi) {
+    const int mid = (lo + hi + 1) / 2;
+    if (e4m3_magnitude(mid) <= ax) lo = mid; else hi = mid - 1;
+  }
+  if (away && e4m3_magnitude(lo) < ax && lo < 126) ++lo;
+  return (unsigned char)(lo | (neg && lo ? 0x80 : 0));
+}
+
+// One warp per page: elementwise min and max of its keys, rounded outward to e4m3.
 extern "C" __global__ void __launch_bounds__(256) page_bounds(const Args a) {
   const int hkv = blockIdx.y, b = blockIdx.z, D = a.D, np = cdiv(a.N, PAGE);
   KEVO_CHECK(RowLanes::supported(D) && D <= MAXD);
@@ -100,7 +127,7 @@ extern "C" __global__ void __launch_bounds__(256) page_bounds(const Args a) {
   const int page = blockIdx.x * 8 + (threadIdx.x >> 5), lane = threadIdx.x & 31;
   if (page >= np) return;
   const int n0 = page * PAGE, n1 = min(a.N, n0 + PAGE);
-  __nv_bfloat16* out = Ly.bounds + (((long long)b * a.Hkv + hkv) * np + page) * 2 * D;
+  unsigned char* out = Ly.bounds + (((long long)b * a.Hkv + hkv) * np + page) * 2 * D;
   for (int d = lane; d < D; d += 32) {
     float lo = __int_as_float(0x7f800000), hi = neg_inf();
     for (int n = n0; n < n1; ++n) {
@@ -108,8 +135,8 @@ extern "C" __global__ void __launch_bounds__(256) page_bounds(const Args a) {
       lo = fminf(lo, x);
       hi = fmaxf(hi, x);
     }
-    out[d] = __float2bfloat16_rn(lo);
-    out[D + d] = __float2bfloat16_rn(hi);
+    out[d] = e4m3_directed(lo, false);
+    out[D + d] = e4m3_directed(hi, true);
   }
 }
 
@@ -145,6 +172,37 @@ extern "C" __global__ void __launch_bounds__(256) value_prefix(const Args a) {
 
 // ------------------------------------------------------------------------------ decode phase
 
+// fp16 pairs in a u32 (low half = first element), by PTX: no fp16 header under NVRTC here.
+__device__ __forceinline__ u32 f16x2_of(float first, float second) {
+  unsigned short l, h;
+  asm("cvt.rn.f16.f32 %0, %1;" : "=h"(l) : "f"(first));
+  asm("cvt.rn.f16.f32 %0, %1;" : "=h"(h) : "f"(second));
+  return (u32)l | ((u32)h << 16);
+}
+// Two e4m3 in the low 16 bits of x (low byte first) as an fp16 pair (exact: e4m3 fits fp16).
+__device__ __forceinline__ u32 e4m3x2_to_f16x2(u32 x) {
+  u32 r;
+  asm("cvt.rn.f16x2.e4m3x2 %0, %1;" : "=r"(r) : "h"((unsigned short)(x & 0xffffu)));
+  return r;
+}
+__device__ __forceinline__ u32 hfma2(u32 a, u32 b, u32 c) {
+  u32 r;
+  asm("fma.rn.f16x2 %0, %1, %2, %3;" : "=r"(r) : "r"(a), "r"(b), "r"(c));
+  return r;
+}
+__device__ __forceinline__ float f16x2_sum(u32 x) {
+  float l, h;
+  asm("cvt.f32.f16 %0, %1;" : "=f"(l) : "h"((unsigned short)(x & 0xffffu)));
+  asm("cvt.f32.f16 %0, %1;" : "=f"(h) : "h"((unsigned short)(x >> 16)));
+  return l + h;
+}
+// 8 bytes through the non-coherent path, not kept in L1 (bounds are read once per decode).
+__device__ __forceinline__ uint2 ld_stream8(const void* p) {
+  uint2 r;
+  asm volatile("ld.global.nc.L1::no_allocate.v2.u32 {%0,%1}, [%2];" : "=r"(r.x), "=r"(r.y) : "l"(p));
+  return r;
+}
+
 __device__ __forceinline__ bool forced_page(int page, int N) {
   return page * PAGE < SINK || (page + 1) * PAGE > N - WIN;
 }
@@ -154,7 +212,10 @@ __device__ __forceinline__ bool forced_page(int page, int N) {
 // a page's min row l is at most its max row h elementwise, max(q*l, q*h) = max(q,0)*h +
 // min(q,0)*l. The sum over the G heads is then one dot product of the page's [h, l] with
 //     P = sum_g max(q_g, 0),  M = sum_g min(q_g, 0),
-// two FMAs per dimension and page instead of 4*G operations (the kernel was issue-bound).
+// two FMAs per dimension and page instead of 4*G operations (the kernel was issue-bound). With
+// fp8 bounds the products are taken in fp16 pairs over a lane's 8 dimensions (e4m3 converts to
+// fp16 in one instruction per pair; sums of 8 products stay well inside fp16's range and rank
+// pages to ~1e-3), then added in fp32 across the row's lanes.
 extern "C" __global__ void __launch_bounds__(256, 4) score(const Args a) {
   const int hkv = blockIdx.y, b = blockIdx.z, D = a.D, G = a.Hq / a.Hkv;
   const int np = cdiv(a.N, PAGE);
@@ -178,37 +239,40 @@ extern "C" __global__ void __launch_bounds__(256, 4) score(const Args a) {
     s_neg[d] = neg;
   }
   __syncthreads();
-  float wp[8], wn[8];
+  u32 wp[4], wn[4];  // fp16 pairs of P and M over the lane's 8 dimensions
 #pragma unroll
-  for (int j = 0; j < 8; ++j) {
-    wp[j] = s_pos[d0 + j];
-    wn[j] = s_neg[d0 + j];
+  for (int j = 0; j < 4; ++j) {
+    wp[j] = f16x2_of(s_pos[d0 + 2 * j], s_pos[d0 + 2 * j + 1]);
+    wn[j] = f16x2_of(s_neg[d0 + 2 * j], s_neg[d0 + 2 * j + 1]);
   }
   // U page rows per lane are loaded together, then scored.
   constexpr int U = 4;
   const int p_end = min(np, (int)blockIdx.x * 64 + 64), step = 8 * rl.slots;
 #pragma unroll 1
   for (int p0 = blockIdx.x * 64 + warp * rl.slots; p0 < p_end; p0 += U * step) {  // warp-uniform
-    uint4 lo[U], hi[U];
+    uint2 lo[U], hi[U];
 #pragma unroll
     for (int u = 0; u < U; ++u) {
       const int page = p0 + u * step + slot;
       if (page < p_end) {
-        const __nv_bfloat16* bnd = Ly.bounds + (bh * np + page) * 2 * D + d0;
-        lo[u] = ld_stream(bnd);
-        hi[u] = ld_stream(bnd + D);
+        const unsigned char* bnd = Ly.bounds + (bh * np + page) * 2 * D + d0;
+        lo[u] = ld_stream8(bnd);
+        hi[u] = ld_stream8(bnd + D);
       } else {
-        lo[u] = hi[u] = make_uint4(0, 0, 0, 0);  // bf16 zeros
+        lo[u] = hi[u] = make_uint2(0, 0);  // e4m3 zeros
       }
     }
 #pragma unroll
     for (int u = 0; u < U; ++u) {
-      float l[8], h[8];
-      bf16x8_to_float(lo[u], l);
-      bf16x8_to_float(hi[u], h);
-      float sum = 0.f;
+      const u32 lw[2] = {lo[u].x, lo[u].y}, hw[2] = {hi[u].x, hi[u].y};
+      u32 acc = 0;  // fp16 pair zeros
 #pragma unroll
-      for (int j = 0; j < 8; ++j) sum = fmaf(wn[j], l[j], fmaf(wp[j], h[j], sum));
+      for (int j = 0; j < 4; ++j) {
+        const int w = j >> 1, sh = (j & 1) * 16;
+        acc = hfma2(wp[j], e4m3x2_to_f16x2(hw[w] >> sh), acc);
+        acc = hfma2(wn[j], e4m3x2_to_f16x2(lw[w] >> sh), acc);
+      }
+      const float sum = f16x2_sum(acc);
       const int page = p0 + u * step + slot;
       const float total = group_sum(sum, rl.lpt);
       if (page < p_end && d0 == 0)
