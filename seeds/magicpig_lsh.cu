@@ -11,12 +11,22 @@
 //     w = P[Binomial(TABLES, p) >= MINCOL]   (MINCOL = 2: 1 - (1-p)^L - L p (1-p)^(L-1)),
 // by using the logit s - log w (self-normalised importance sampling). The SINK first and WIN
 // last tokens are attended exactly with weight 1, as MagicPIG's GPU part does.
-// Here the tables use +-1 planes regenerated in-kernel from a fixed seed. Selection is per query
-// head (each head has its own codes and weights); one block serves a KV head's query group, reads
-// the union of the heads' samples once on tensor cores (kevo/topk_attend.cuh's attend_topk, no
-// residual), and a logits hook masks each head to its own samples and adds its correction. The
-// correction needs ||k - mean|| per token: the build stores it in the index (4 bytes a token),
-// so the attention does not recompute it from the K rows.
+// Here the tables use +-1 planes regenerated in-kernel from a fixed seed. One block serves a KV
+// head's query group and reads its samples once on tensor cores (kevo/topk_attend.cuh's
+// attend_topk, no residual), a logits hook adding each head's correction.
+// Selection, SHARED=1 (the default): one proposal per KV head, shared by its query group. The
+// code is the summed query's, q1 + .. + qG (a SimHash code depends only on the direction), every
+// head attends the same samples and weights each by 1 / w(cos(q1 + .. + qG, k - mean)), its
+// probability under that proposal, so each head's self-normalised importance-sampling estimate
+// stays consistent: only the proposal is shared. This departs from MagicPIG, which samples per
+// head. On a GPU the group's K/V rows are read once for the union of its heads' samples, ~51% of
+// the rows for 4 heads at ~19% each, which caps per-head sampling near 1.3x of dense; one shared
+// set reads ~19%, at mean error 0.043 against per-head sampling's 0.033 at B1-N128K and 0.051
+// against 0.055 at B1-N32K (CPU simulation on the evaluator's generator, docs/decisions.md
+// "Run 25"). SHARED=0 is the paper's per-head selection: each head has its own code and weights,
+// and the hook masks each head to its own samples.
+// The correction needs ||k - mean|| per token: the build stores it in the index (4 bytes a
+// token), so the attention does not recompute it from the K rows.
 // MagicPIG's published settings (K=10, L=150) need 300 B per token; under the 128 B index cap
 // the tables here hold one byte each. Defaults K=7, L=96: on the default suite the planted heavy
 // hitters sit at wide angles to the query (cosine ~0.4), so fewer bits per table and many tables
@@ -33,10 +43,9 @@
 // sampling pays (H100: vattention 0.91x at B1-N32K, 1.65x at B8-N32K on its sparse path).
 // Roofline (scripts/roofline.py, default params, llama3-8b B1-N8K / B1-N32K / B1-N128K /
 // B8-N32K): the method reads 33.6 / 134.2 / 203.8 / 409.7 MB per decode call,
-// 8.4 / 33.6 / 51.0 / 102.4 us at 4 TB/s (dense at B*N <= DENSE_BN). This counts one head's
-// samples (~19% of the tokens) per KV head; the attention reads the union of the group's
-// samples, ~57% of the rows for 4 independent heads (1 - 0.81^4), which caps this seed near
-// 1.3x of dense at any speed: per-head sampling is the method's, and its cost.
+// 8.4 / 33.6 / 51.0 / 102.4 us at 4 TB/s (dense at B*N <= DENSE_BN). This counts one
+// proposal's samples (~19% of the tokens) per KV head, what SHARED=1 reads; per-head selection
+// (SHARED=0) reads the union of the group's samples, ~51% of the rows.
 #include "kevo/attention.cuh"
 
 // EVOLVE-BLOCK-START
@@ -49,6 +58,7 @@
 // kevo:param CH = 1024 in {1024, 2048}
 // kevo:param ASTAGES = 2 in {1, 2, 3}
 // kevo:param DENSE_BN = 32768 in {0, 8192, 16384, 32768, 65536}
+// kevo:param SHARED = 1 in {0, 1}
 // kevo:index      B*Hkv*N*(TABLES+4) + B*Hkv*D*4 + 768
 // kevo:workspace  max(B*Hkv*G*TABLES + B*Hkv*N*2 + (B*Hq*(D+1)*4 + B*Hkv*cdiv(G,8)*8)*cdiv(N,CH)*max(1,min(8,32/cdiv(N,CH))) + 1536, (264 + B*Hkv*cdiv(G,16)) * (min(G,16)*(D+1)*4 + 8) + 1024)
 // kevo:build   key_mean   grid(Hkv, B) block(256)
@@ -155,7 +165,23 @@ extern "C" __global__ void __launch_bounds__(64) query_codes(const Args a) {
     s_planes[i] = plane_word(kPlaneSeed, l * KBITS + i / WD, i % WD);
   if (threadIdx.x < MAXG) s_code[threadIdx.x] = 0;
   __syncthreads();
-  if (threadIdx.x < G * KBITS) {
+  if (SHARED) {  // one code, the summed query's (the sign of a sum of projections), for all heads
+    if (threadIdx.x < KBITS) {
+      const int p = threadIdx.x;
+      float acc = 0.f;
+      for (int g = 0; g < G; ++g) {
+        const __nv_bfloat16* q = a.q + q_offset(a, b, hkv * G + g);
+        for (int d0 = 0; d0 < D; d0 += 8) {
+          float x[8];
+          bf16x8_to_float(ld_u4(q + d0), x);
+          acc += signed_sum8(s_planes[p * WD + d0 / 32], d0, x);
+        }
+      }
+      if (acc >= 0.f) atomicOr(&s_code[0], 1u << p);
+    }
+    __syncthreads();
+    if (threadIdx.x > 0 && threadIdx.x < G) s_code[threadIdx.x] = s_code[0];
+  } else if (threadIdx.x < G * KBITS) {
     const int g = threadIdx.x / KBITS, p = threadIdx.x % KBITS;
     const __nv_bfloat16* q = a.q + q_offset(a, b, hkv * G + g);
     float acc = 0.f;
@@ -204,7 +230,7 @@ extern "C" __global__ void __launch_bounds__(256) score(const Args a) {
       if (i >= n_items) continue;
       u32 key = 0;
 #pragma unroll
-      for (int g = 0; g < MAXG; ++g) {
+      for (int g = 0; g < (SHARED ? 1 : MAXG); ++g) {
         if (g < G) {
           int cnt = 0;
 #pragma unroll
@@ -213,7 +239,7 @@ extern "C" __global__ void __launch_bounds__(256) score(const Args a) {
             cnt += equal_bytes(row[u][w].x, qc[0]) + equal_bytes(row[u][w].y, qc[1]) +
                    equal_bytes(row[u][w].z, qc[2]) + equal_bytes(row[u][w].w, qc[3]);
           }
-          if (cnt >= MINCOL) key |= 1u << g;
+          if (cnt >= MINCOL) key |= SHARED ? (1u << G) - 1u : 1u << g;
         }
       }
       s_keys[i] = (n < SINK || n >= N - WIN) ? kKeyForced : (u16)key;
@@ -234,8 +260,38 @@ struct PigCorrection {
   const float* qn;   // ||q_g||
   float inv_sl;      // 1 / (scale * log2(e)): logit back to q . k
   int ng;
+  float qbar_mu, qbar_n;  // SHARED: (q_1 + .. + q_G) . mean and its norm
   __device__ __forceinline__ void operator()(const u16* rows, int valid, float (&x)[2][4]) const {
     const int lane = threadIdx.x & 31, g = lane >> 2, c = lane & 3;
+    if (SHARED) {
+      // The summed query's logit of token nt*8 + 2c + i is the sum of the heads' logits, held by
+      // lanes c, c + 4, .., c + 28 (head g = lane / 4): summed across them before any branch.
+      float sum[2][2];
+#pragma unroll
+      for (int nt = 0; nt < 2; ++nt)
+#pragma unroll
+        for (int i = 0; i < 2; ++i) {
+          float v = g < ng ? x[nt][i] : 0.f;
+          v += __shfl_xor_sync(0xffffffffu, v, 4);
+          v += __shfl_xor_sync(0xffffffffu, v, 8);
+          v += __shfl_xor_sync(0xffffffffu, v, 16);
+          sum[nt][i] = v;
+        }
+      if (g >= ng) return;
+#pragma unroll
+      for (int nt = 0; nt < 2; ++nt) {
+#pragma unroll
+        for (int i = 0; i < 2; ++i) {
+          const int t = nt * 8 + 2 * c + i;
+          if (t >= valid) continue;
+          const int pos = rows[t];
+          if (keys[pos] == kKeyForced) continue;
+          const float cosv = (sum[nt][i] * inv_sl - qbar_mu) / fmaxf(qbar_n * kn[pos], 1e-20f);
+          x[nt][i] -= log2f(sample_prob(cosv));
+        }
+      }
+      return;
+    }
     if (g >= ng) return;  // rows of no head: ignored by the attention
 #pragma unroll
     for (int nt = 0; nt < 2; ++nt) {
@@ -271,7 +327,7 @@ extern "C" __global__ void __launch_bounds__(128, 3) attend(const Args a) {
   __shared__ u32 s_bits[1];
   __shared__ int s_samp[1];
   __shared__ int s_scratch[40];
-  __shared__ float s_qmu[GT], s_qn[GT];
+  __shared__ float s_qmu[GT], s_qn[GT], s_qbar_n;
   extern __shared__ __align__(128) unsigned char kevo_tiles[];
 
   const float* kn = Ly.knorm + bh * a.N + tb.base;
@@ -292,6 +348,17 @@ extern "C" __global__ void __launch_bounds__(128, 3) attend(const Args a) {
       qq = warp_sum(qq);
       if (lane == 0) s_qmu[g] = qm, s_qn[g] = sqrtf(qq);
     }
+    if (SHARED && warp == 0) {  // || q_1 + .. + q_G ||
+      float qq = 0.f;
+      for (int d = lane; d < D; d += 32) {
+        float x = 0.f;
+        for (int g = 0; g < tb.hg.ng; ++g)
+          x += __bfloat162float(a.q[q_offset(a, tb.hg.b, tb.hg.h0 + g) + d]);
+        qq += x * x;
+      }
+      qq = warp_sum(qq);
+      if (lane == 0) s_qbar_n = sqrtf(qq);
+    }
   }
   launch_dependents();
   wait_prior_kernels();  // the keys are the score kernel's
@@ -300,7 +367,11 @@ extern "C" __global__ void __launch_bounds__(128, 3) attend(const Args a) {
   load_keys(Ly.keys + bh * a.N + tb.base, tb.n_items, s_keys);
   const int n = compact_chunk(
       tb.n_items, [&](int i) { return s_keys[i]; }, make_int2(0, 0), s_list, s_scratch);
-  const PigCorrection corr{s_keys, s_kn, s_qmu, s_qn, 1.f / (a.scale * kLog2e), tb.hg.ng};
+  __syncthreads();  // s_qbar_n
+  float qbar_mu = 0.f;
+  for (int g = 0; g < tb.hg.ng; ++g) qbar_mu += s_qmu[g];
+  const PigCorrection corr{s_keys, s_kn, s_qmu, s_qn, 1.f / (a.scale * kLog2e), tb.hg.ng,
+                           qbar_mu, s_qbar_n};
   attend_topk<4, ASTAGES, 0>(a, tb, s_list, n, true, nullptr,
                              {s_bits, s_samp, s_scratch, reinterpret_cast<TileBuf*>(kevo_tiles)},
                              Ly.out, corr);
