@@ -370,8 +370,8 @@ extern "C" __global__ void __launch_bounds__(128, 3) attend(const Args a) {
   __syncthreads();  // s_qbar_n
   float qbar_mu = 0.f;
   for (int g = 0; g < tb.hg.ng; ++g) qbar_mu += s_qmu[g];
-  const PigCorrection corr{s_keys, s_kn, s_qmu, s_qn, 1.f / (a.scale * kLog2e), tb.hg.ng,
-                           qbar_mu, s_qbar_n};
+  const PigCorrection corr{s_keys,   s_kn,    s_qmu,   s_qn, 1.f / (a.scale * kLog2e),
+                           tb.hg.ng, qbar_mu, s_qbar_n};
   attend_topk<4, ASTAGES, 0>(a, tb, s_list, n, true, nullptr,
                              {s_bits, s_samp, s_scratch, reinterpret_cast<TileBuf*>(kevo_tiles)},
                              Ly.out, corr);

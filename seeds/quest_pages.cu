@@ -112,7 +112,10 @@ __device__ unsigned char e4m3_directed(float x, bool up) {
   int lo = 0, hi = 126;  // the largest code whose magnitude is <= ax
   while (lo < hi) {
     const int mid = (lo + hi + 1) / 2;
-    if (e4m3_magnitude(mid) <= ax) lo = mid; else hi = mid - 1;
+    if (e4m3_magnitude(mid) <= ax)
+      lo = mid;
+    else
+      hi = mid - 1;
   }
   if (away && e4m3_magnitude(lo) < ax && lo < 126) ++lo;
   return (unsigned char)(lo | (neg && lo ? 0x80 : 0));
@@ -199,7 +202,9 @@ __device__ __forceinline__ float f16x2_sum(u32 x) {
 // 8 bytes through the non-coherent path, not kept in L1 (bounds are read once per decode).
 __device__ __forceinline__ uint2 ld_stream8(const void* p) {
   uint2 r;
-  asm volatile("ld.global.nc.L1::no_allocate.v2.u32 {%0,%1}, [%2];" : "=r"(r.x), "=r"(r.y) : "l"(p));
+  asm volatile("ld.global.nc.L1::no_allocate.v2.u32 {%0,%1}, [%2];"
+               : "=r"(r.x), "=r"(r.y)
+               : "l"(p));
   return r;
 }
 
