@@ -175,7 +175,8 @@ extern "C" __global__ void __launch_bounds__(256) value_prefix(const Args a) {
 
 // ------------------------------------------------------------------------------ decode phase
 
-// fp16 pairs in a u32 (low half = first element), by PTX: no fp16 header under NVRTC here.
+// fp16 pairs in a u32 (low half = first element), in PTX so the pairing is explicit (cuda_fp8.h's
+// __nv_cvt_fp8x2_to_halfraw2 issues the same cvt; the seed needs no more of that header).
 __device__ __forceinline__ u32 f16x2_of(float first, float second) {
   unsigned short l, h;
   asm("cvt.rn.f16.f32 %0, %1;" : "=h"(l) : "f"(first));
