@@ -34,9 +34,12 @@
 // the key mean + V sums per chunk.
 // Error target: mean relative error <= 0.1 on the llama3-8b suite at the defaults (measured
 // figures in seeds/README.md).
-// Crossover: at N <= DENSE_N (default 8192) only `dense` runs (the dense seed's decode,
-// kevo/dense_decode.cuh; the other decode grids are 0 there, so they are not launched): at short
-// contexts selecting costs more than it saves, and dense is exact.
+// Crossover: at N <= DENSE_N (default 8192), or where the batch's caches hold B*N <= DENSE_BN
+// tokens (default 16384), only the dense seed's decode runs (kevo/dense_decode.cuh: `dense`, or
+// `dense_wide` for long caches as the dense seed picks them; the other decode grids are 0 there,
+// so they are not launched): there selecting costs more than it saves, and dense is exact. Run
+// 25 measured the sparse path at 0.70x (hash_topk) and 0.66x (socket_soft) of dense at the
+// holdout's B1-N16K-H28x4, and 1.16x at its B4-N16K-H64x8 (H100; docs/decisions.md, "Run 26").
 // Roofline (scripts/roofline.py, default params, llama3-8b B1-N8K / B1-N32K / B1-N128K /
 // B8-N32K): the method reads 33.6 / 20.3 / 59.0 / 123.2 MB per decode call,
 // 8.4 / 5.1 / 14.8 / 30.8 us at 4 TB/s.
@@ -57,19 +60,22 @@
 // kevo:param RSAMP = 64 in {0, 16, 32, 64}
 // kevo:param ASTAGES = 2 in {1, 2, 3}
 // kevo:param DENSE_N = 8192 in {0, 8192, 16384}
+// kevo:param DENSE_BN = 16384 in {0, 8192, 16384, 32768}
 // kevo:let        CHUNK = CH+(CH_LONG-CH)*(B*N>=LONG_BN)
 // kevo:let        NCH = cdiv(N,CHUNK)
+// kevo:let        SPARSE = (N>DENSE_N)*(B*N>DENSE_BN)
 // kevo:index      B*Hkv*N*(cdiv(TABLES,16)*16 + 2) + B*Hkv*D*4 + B*Hkv*NCH*D*4 + 1024
-// kevo:workspace  max(B*Hkv*TABLES*512 + B*Hkv*N*2 + B*Hkv*NCH*8 + (B*Hq*(D+1)*4 + B*Hkv*cdiv(G,8)*8)*NCH*max(1,min(8,32/NCH)) + 2048, (132 + B*Hkv*cdiv(G,16)) * (min(G,16)*(D+1)*4 + 8) + 1024)
+// kevo:workspace  max(B*Hkv*TABLES*512 + B*Hkv*N*2 + B*Hkv*NCH*8 + (B*Hq*(D+1)*4 + B*Hkv*cdiv(G,8)*8)*NCH*max(1,min(8,32/NCH)) + 2048, (264 + B*Hkv*cdiv(G,16)) * (min(G,16)*(D+1)*4 + 8) + 1024)
 // kevo:build   key_mean     grid(Hkv, B) block(256)
 // kevo:build   hash_keys    grid(cdiv(N,64), Hkv, B) block(256)
 // kevo:build   value_sums   grid(NCH, Hkv, B) block(256)
-// kevo:decode  bucket_probs grid(TABLES*(N>DENSE_N), Hkv, B) block(256)
-// kevo:decode  score        grid(cdiv(N,CH)*(N>DENSE_N)*(B*N<LONG_BN), Hkv, B) block(256) pdl
-// kevo:decode  score_long   grid(cdiv(N,CH_LONG)*(N>DENSE_N)*(B*N>=LONG_BN), Hkv, B) block(256) pdl
-// kevo:decode  attend       grid(cdiv(N,CH)*max(1,min(8,32/cdiv(N,CH)))*(N>DENSE_N)*(B*N<LONG_BN), Hkv*cdiv(G,8), B) block(128) smem(4*ASTAGES*8192) pdl
-// kevo:decode  attend_long  grid(cdiv(N,CH_LONG)*max(1,min(8,32/cdiv(N,CH_LONG)))*(N>DENSE_N)*(B*N>=LONG_BN), Hkv*cdiv(G,8), B) block(128) smem(4*ASTAGES*8192) pdl
-// kevo:decode  dense        grid(132*(N<=DENSE_N)) block(256) smem(16*8192)
+// kevo:decode  bucket_probs grid(TABLES*SPARSE, Hkv, B) block(256)
+// kevo:decode  score        grid(cdiv(N,CH)*SPARSE*(B*N<LONG_BN), Hkv, B) block(256) pdl
+// kevo:decode  score_long   grid(cdiv(N,CH_LONG)*SPARSE*(B*N>=LONG_BN), Hkv, B) block(256) pdl
+// kevo:decode  attend       grid(cdiv(N,CH)*max(1,min(8,32/cdiv(N,CH)))*SPARSE*(B*N<LONG_BN), Hkv*cdiv(G,8), B) block(128) smem(4*ASTAGES*8192) pdl
+// kevo:decode  attend_long  grid(cdiv(N,CH_LONG)*max(1,min(8,32/cdiv(N,CH_LONG)))*SPARSE*(B*N>=LONG_BN), Hkv*cdiv(G,8), B) block(128) smem(4*ASTAGES*8192) pdl
+// kevo:decode  dense        grid(132*(1-SPARSE)*(B*Hkv*cdiv(G,16)*N<131072)) block(256) smem(16*8192)
+// kevo:decode  dense_wide   grid(264*(1-SPARSE)*(B*Hkv*cdiv(G,16)*N>=131072)) block(128) smem(8*8192)
 
 using namespace kevo;
 
@@ -288,9 +294,14 @@ extern "C" __global__ void __launch_bounds__(128, 3) attend_long(const Args a) {
   attend_keyed_kernel<Layout, GT, CH_LONG, ASTAGES, RSAMP>(a);
 }
 
-// Below the crossover: the dense baseline's decode (kevo/dense_decode.cuh), 8 warps, 2 stages.
+// Below the crossover: the dense baseline's decode (kevo/dense_decode.cuh), 8 warps, 2 stages;
+// for long caches its wide form, two blocks an SM of 4 warps, as the dense seed picks them.
 extern "C" __global__ void __launch_bounds__(256, 1) dense(const Args a) {
   extern __shared__ __align__(16) unsigned char smem_raw[];
   dense_decode<8, 2>(a, smem_raw);
+}
+extern "C" __global__ void __launch_bounds__(128, 2) dense_wide(const Args a) {
+  extern __shared__ __align__(16) unsigned char smem_raw[];
+  dense_decode<4, 2>(a, smem_raw);
 }
 // EVOLVE-BLOCK-END

