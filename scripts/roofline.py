@@ -11,8 +11,9 @@ partials) is not counted: it is what a better kernel removes. Time at the roofli
 the copy bandwidth (kevo doctor's, bytes read + written; default: the H200's measured 4040 GB/s).
 Without SEED arguments, every seed in seeds/. A seed at N <= its DENSE_N (or B*N <= its DENSE_BN)
 attends densely and reads what the dense seed reads. Data-dependent budgets take their smallest value:
-vattention's sampled budget is its base sample, magicpig_lsh samples --magicpig-frac of the
-tokens (the CPU simulation in its header measured ~0.19).
+vattention's sampled budget is its base sample; magicpig_lsh samples the share of the tokens
+that the CPU simulation measured at its KBITS, TABLES and MINCOL (MAGICPIG_SAMPLED below), or
+--magicpig-frac.
 """
 import argparse
 import glob
@@ -54,6 +55,13 @@ def topk_rows(n, chunk, div, sink, win):
     full, rest = divmod(n, chunk)
     k = full * max(1, chunk // div) + (max(1, rest // div) if rest else 0)
     return min(n, k + sink + win)
+
+
+# magicpig_lsh's sampled share of the tokens per KV head (shared proposal) by (KBITS, TABLES,
+# MINCOL), from the CPU simulation on the evaluator's generator at B1-N32K and B1-N128K
+# (docs/decisions.md, "Run 25" and "Run 26").
+MAGICPIG_SAMPLED = {(7, 96, 2): 0.19, (6, 64, 3): 0.10, (7, 112, 3): 0.08, (7, 64, 2): 0.105,
+                    (8, 112, 2): 0.092, (6, 96, 3): 0.218, (7, 96, 3): 0.057}
 
 
 def seed_bytes(seed, p, s, magicpig_frac):
@@ -106,6 +114,12 @@ def seed_bytes(seed, p, s, magicpig_frac):
         # the base sample reads K; the budget (at least the base size) reads K and V
         return heads * N * (p["DI"] // 2 + 4), heads * (det * 2 * row + base * row + base * 2 * row), qo
     if seed == "magicpig_lsh":
+        if magicpig_frac is None:
+            key = (p["KBITS"], p["TABLES"], p["MINCOL"])
+            if key not in MAGICPIG_SAMPLED:
+                raise ValueError("magicpig_lsh: no simulated sampled share at KBITS=%d, TABLES=%d, "
+                                 "MINCOL=%d (pass --magicpig-frac)" % key)
+            magicpig_frac = MAGICPIG_SAMPLED[key]
         sampled = min(N, int(magicpig_frac * N) + p["SINK"] + p["WIN"])
         # Codes of every token; ||k - mean|| (4 bytes) and the K/V rows of the sampled ones.
         return heads * N * p["TABLES"] + heads * sampled * 4, heads * sampled * 2 * row, qo
@@ -143,7 +157,8 @@ def main():
     ap.add_argument("seeds", nargs="*")
     ap.add_argument("--suite", default="llama3-8b")
     ap.add_argument("--copy-gbps", type=float, default=4040.0)
-    ap.add_argument("--magicpig-frac", type=float, default=0.19)
+    ap.add_argument("--magicpig-frac", type=float, default=None,
+                    help="magicpig_lsh's sampled share of the tokens (default: by its params)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     seeds = args.seeds or sorted(os.path.relpath(f, ROOT) for f in glob.glob(os.path.join(ROOT, "seeds", "*.cu")))

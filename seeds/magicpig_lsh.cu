@@ -20,54 +20,64 @@
 // probability under that proposal, so each head's self-normalised importance-sampling estimate
 // stays consistent: only the proposal is shared. This departs from MagicPIG, which samples per
 // head. On a GPU the group's K/V rows are read once for the union of its heads' samples, ~51% of
-// the rows for 4 heads at ~19% each, which caps per-head sampling near 1.3x of dense; one shared
-// set reads ~19%, at mean error 0.043 against per-head sampling's 0.033 at B1-N128K and 0.051
-// against 0.055 at B1-N32K (CPU simulation on the evaluator's generator, docs/decisions.md
-// "Run 25"). SHARED=0 is the paper's per-head selection: each head has its own code and weights,
+// the rows for 4 heads at ~19% each (K=7, L=96, MINCOL=2), which caps per-head sampling near
+// 1.3x of dense; one shared set reads ~19%, at mean error 0.043 against per-head sampling's
+// 0.033 at B1-N128K and 0.051 against 0.055 at B1-N32K (CPU simulation on the evaluator's
+// generator, docs/decisions.md "Run 25"). SHARED=0 is the paper's per-head selection: each head
+// has its own code and weights,
 // and the hook masks each head to its own samples.
 // The correction needs ||k - mean|| per token: the build stores it in the index (4 bytes a
 // token), so the attention does not recompute it from the K rows.
 // MagicPIG's published settings (K=10, L=150) need 300 B per token; under the 128 B index cap
-// the tables here hold one byte each. Defaults K=7, L=96: on the default suite the planted heavy
-// hitters sit at wide angles to the query (cosine ~0.4), so fewer bits per table and many tables
-// are needed for their collision probability (CPU simulation on the evaluator's generator: mean
-// error ~0.19 at K=8, L=96; ~0.09 at K=7, L=96, sampling ~19% of the tokens per head).
+// the tables here hold one byte each. On the default suite the planted heavy hitters sit at wide
+// angles to the query (cosine ~0.4), so few bits per table and many tables are needed for their
+// collision probability (CPU simulation on the evaluator's generator: mean error ~0.19 at K=8,
+// L=96; ~0.09 at K=7, L=96, sampling ~19% of the tokens per head). Defaults K=6, L=64, a token
+// sampled at >= 3 collisions (MINCOL): ~10% of the tokens (simulation, shared proposal: error
+// 0.057 / 0.077 at B1-N32K / B1-N128K against 0.051 / 0.043 at K=7, L=96, MINCOL=2, which
+// samples ~19%), 68 index bytes a token instead of 100. Run 26 (H200, 5 evaluations in one
+// call): B1-N128K 99.8 us against 130.3, B8-N32K 163.8 against 227.9, mean error 0.042 against
+// 0.021, worst call 0.128 against 0.074, holdout error 0.030 (docs/decisions.md, "Run 26").
 //
-// Index: TABLES + 4 bytes per token per KV head (100 at the default) + the key mean.
+// Index: TABLES + 4 bytes per token per KV head (68 at the default) + the key mean.
 // Error target: mean relative error <= 0.15 on the llama3-8b suite at the defaults (measured
 // figures in seeds/README.md).
 // Crossover: where the batch's caches hold B*N <= DENSE_BN tokens (default 32768) only `dense`
 // runs (the dense seed's decode, kevo/dense_decode.cuh; the other decode grids are 0 there, so
 // they are not launched): there the sampling chain's fixed costs outweigh what it saves, and
 // dense is exact. Counted over the batch, not per sequence: at B8-N32K the GPU is full and
-// sampling pays (H100: vattention 0.91x at B1-N32K, 1.65x at B8-N32K on its sparse path).
+// sampling pays (H100: vattention 0.91x at B1-N32K, 1.65x at B8-N32K on its sparse path). A
+// second rule, per sequence: at N <= DENSE_N (default 16384) dense runs too (run 25 measured
+// the sparse path at 0.73x of dense at the holdout's B4-N16K-H64x8; docs/decisions.md, "Run 26").
 // Roofline (scripts/roofline.py, default params, llama3-8b B1-N8K / B1-N32K / B1-N128K /
-// B8-N32K): the method reads 33.6 / 134.2 / 203.8 / 409.7 MB per decode call,
-// 8.4 / 33.6 / 51.0 / 102.4 us at 4 TB/s (dense at B*N <= DENSE_BN). This counts one
-// proposal's samples (~19% of the tokens) per KV head, what SHARED=1 reads; per-head selection
-// (SHARED=0) reads the union of the group's samples, ~51% of the rows.
+// B8-N32K): the method reads 33.6 / 134.2 / 121.6 / 245.2 MB per decode call,
+// 8.4 / 33.6 / 30.4 / 61.3 us at 4 TB/s (dense at B*N <= DENSE_BN or N <= DENSE_N). This counts
+// one proposal's samples (~10% of the tokens at the defaults, by the simulation) per KV head,
+// what SHARED=1 reads; per-head selection (SHARED=0) reads the union of the group's samples.
 #include "kevo/attention.cuh"
 
 // EVOLVE-BLOCK-START
 
-// kevo:param KBITS = 7 in {6, 7, 8}
-// kevo:param TABLES = 96 in {32, 64, 96, 112}
-// kevo:param MINCOL = 2 in {1, 2, 3}
+// kevo:param KBITS = 6 in {6, 7, 8}
+// kevo:param TABLES = 64 in {32, 64, 96, 112}
+// kevo:param MINCOL = 3 in {1, 2, 3}
 // kevo:param SINK = 16 in {4, 16, 64, 128}
 // kevo:param WIN = 64 in {64, 128, 256}
 // kevo:param CH = 1024 in {1024, 2048}
 // kevo:param ASTAGES = 2 in {1, 2, 3}
 // kevo:param DENSE_BN = 32768 in {0, 8192, 16384, 32768, 65536}
+// kevo:param DENSE_N = 16384 in {0, 8192, 16384, 32768}
 // kevo:param SHARED = 1 in {0, 1}
+// kevo:let        SPARSE = (B*N>DENSE_BN)*(N>DENSE_N)
 // kevo:index      B*Hkv*N*(TABLES+4) + B*Hkv*D*4 + 768
 // kevo:workspace  max(B*Hkv*G*TABLES + B*Hkv*N*2 + (B*Hq*(D+1)*4 + B*Hkv*cdiv(G,8)*8)*cdiv(N,CH)*max(1,min(8,32/cdiv(N,CH))) + 1536, (264 + B*Hkv*cdiv(G,16)) * (min(G,16)*(D+1)*4 + 8) + 1024)
 // kevo:build   key_mean   grid(Hkv, B) block(256)
 // kevo:build   hash_keys  grid(cdiv(N,64), Hkv, B) block(256)
-// kevo:decode  query_codes grid(TABLES*(B*N>DENSE_BN), Hkv, B) block(64)
-// kevo:decode  score      grid(cdiv(N,CH)*(B*N>DENSE_BN), Hkv, B) block(256) pdl
-// kevo:decode  attend     grid(cdiv(N,CH)*max(1,min(8,32/cdiv(N,CH)))*(B*N>DENSE_BN), Hkv*cdiv(G,8), B) block(128) smem(4*ASTAGES*8192) pdl
-// kevo:decode  dense      grid(132*(B*N<=DENSE_BN)*(B*Hkv*cdiv(G,16)*N<131072)) block(256) smem(16*8192)
-// kevo:decode  dense_wide grid(264*(B*N<=DENSE_BN)*(B*Hkv*cdiv(G,16)*N>=131072)) block(128) smem(8*8192)
+// kevo:decode  query_codes grid(TABLES*SPARSE, Hkv, B) block(64)
+// kevo:decode  score      grid(cdiv(N,CH)*SPARSE, Hkv, B) block(256) pdl
+// kevo:decode  attend     grid(cdiv(N,CH)*max(1,min(8,32/cdiv(N,CH)))*SPARSE, Hkv*cdiv(G,8), B) block(128) smem(4*ASTAGES*8192) pdl
+// kevo:decode  dense      grid(132*(1-SPARSE)*(B*Hkv*cdiv(G,16)*N<131072)) block(256) smem(16*8192)
+// kevo:decode  dense_wide grid(264*(1-SPARSE)*(B*Hkv*cdiv(G,16)*N>=131072)) block(128) smem(8*8192)
 
 using namespace kevo;
 
@@ -161,24 +171,29 @@ extern "C" __global__ void __launch_bounds__(64) query_codes(const Args a) {
   KEVO_CHECK(RowLanes::supported(D) && D <= MAXD && D % 32 == 0);
   __shared__ u32 s_planes[KBITS * (MAXD / 32)];
   __shared__ u32 s_code[MAXG];
+  __shared__ float s_qsum[MAXD];
   for (int i = threadIdx.x; i < KBITS * WD; i += blockDim.x)
     s_planes[i] = plane_word(kPlaneSeed, l * KBITS + i / WD, i % WD);
   if (threadIdx.x < MAXG) s_code[threadIdx.x] = 0;
-  __syncthreads();
-  if (SHARED) {  // one code, the summed query's (the sign of a sum of projections), for all heads
-    if (threadIdx.x < KBITS) {
-      const int p = threadIdx.x;
-      float acc = 0.f;
-      for (int g = 0; g < G; ++g) {
-        const __nv_bfloat16* q = a.q + q_offset(a, b, hkv * G + g);
-        for (int d0 = 0; d0 < D; d0 += 8) {
-          float x[8];
-          bf16x8_to_float(ld_u4(q + d0), x);
-          acc += signed_sum8(s_planes[p * WD + d0 / 32], d0, x);
-        }
-      }
-      if (acc >= 0.f) atomicOr(&s_code[0], 1u << p);
+  if (SHARED) {  // the group's summed query, a dim a thread (its projections sum to the code's)
+    for (int d = threadIdx.x; d < D; d += blockDim.x) {
+      float sum = 0.f;
+      for (int g = 0; g < G; ++g) sum += __bfloat162float(a.q[q_offset(a, b, hkv * G + g) + d]);
+      s_qsum[d] = sum;
     }
+  }
+  __syncthreads();
+  if (SHARED) {  // one code, the summed query's, for all heads: 8 lanes a plane, D/8 dims a lane
+    static_assert(KBITS * 8 <= 64, "8 lanes a plane in a block of 64");
+    const int p = threadIdx.x / 8, part = threadIdx.x % 8, span = D / 8;
+    float acc = 0.f;
+    if (p < KBITS) {
+      for (int d = part * span; d < (part + 1) * span; ++d)
+        acc += ((s_planes[p * WD + d / 32] >> (d & 31)) & 1u) ? -s_qsum[d] : s_qsum[d];
+    }
+#pragma unroll
+    for (int m = 4; m > 0; m >>= 1) acc += __shfl_xor_sync(0xffffffffu, acc, m);
+    if (p < KBITS && part == 0 && acc >= 0.f) atomicOr(&s_code[0], 1u << p);
     __syncthreads();
     if (threadIdx.x > 0 && threadIdx.x < G) s_code[threadIdx.x] = s_code[0];
   } else if (threadIdx.x < G * KBITS) {
