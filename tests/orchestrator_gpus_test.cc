@@ -3,6 +3,8 @@
 // every GPU takes work, and with GPU models kept apart each model evaluates only its islands.
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <condition_variable>
 #include <map>
 #include <mutex>
 #include <set>
@@ -71,24 +73,35 @@ extern "C" __global__ void attend(const kevo::Args a) {
 // EVOLVE-BLOCK-END
 )";
 
-// The fake GPU, `n` times over, remembering which GPU evaluated which program.
+// The fake GPU, `n` times over, remembering which GPU evaluated which program. With
+// hold_until_all_busy, an evaluation waits (up to 10 s) until every GPU has begun one: the fake
+// evaluates in microseconds, so on a loaded machine one runner's thread could otherwise finish
+// all the work before the other is first scheduled (seen once under ctest -j2 with ASan), and
+// the test is about dispatch, not about thread start-up.
 class ManyGpus : public testing::FakeBackend {
  public:
-  explicit ManyGpus(int n) : n_(n) {}
+  explicit ManyGpus(int n, bool hold_until_all_busy = false)
+      : n_(n), hold_(hold_until_all_busy) {}
   EvalResult evaluate(int gpu, const Candidate& c, const CompileOutcome& o,
                       const std::string& suite) override {
     {
-      std::lock_guard lock(seen_mu);
+      std::unique_lock lock(seen_mu);
       on_gpu[gpu].insert(std::stoll(c.name.substr(c.name.find(' ') + 1)));
+      seen_cv.notify_all();
+      if (hold_)
+        seen_cv.wait_for(lock, std::chrono::seconds(10),
+                         [&] { return static_cast<int>(on_gpu.size()) >= n_; });
     }
     return FakeBackend::evaluate(gpu, c, o, suite);
   }
   int gpu_count() const override { return n_; }
   std::mutex seen_mu;
+  std::condition_variable seen_cv;
   std::map<int, std::set<ProgramId>> on_gpu;
 
  private:
   int n_;
+  bool hold_;
 };
 
 KevoConfig loop_config(const testing::TempDir& tmp) {
@@ -108,7 +121,7 @@ TEST(GpuLoop, EveryRunnerTakesWork) {
   KevoConfig c = loop_config(tmp);
   auto archive = Archive::create(tmp.file("kevo.db"), RunInfo{"t"}, c.archive);
   ASSERT_TRUE(archive.ok());
-  ManyGpus backend(2);
+  ManyGpus backend(2, /*hold_until_all_busy=*/true);
   Evolution evo(c, **archive, backend, {}, {gpu(0, "Fake H100"), gpu(0, "Fake H100")});
   ASSERT_TRUE(evo.add_seeds().ok());
   std::atomic<bool> stop{false};
