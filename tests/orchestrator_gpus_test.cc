@@ -80,8 +80,7 @@ extern "C" __global__ void attend(const kevo::Args a) {
 // the test is about dispatch, not about thread start-up.
 class ManyGpus : public testing::FakeBackend {
  public:
-  explicit ManyGpus(int n, bool hold_until_all_busy = false)
-      : n_(n), hold_(hold_until_all_busy) {}
+  explicit ManyGpus(int n, bool hold_until_all_busy = false) : n_(n), hold_(hold_until_all_busy) {}
   EvalResult evaluate(int gpu, const Candidate& c, const CompileOutcome& o,
                       const std::string& suite) override {
     {
