@@ -24,8 +24,7 @@
 // 1.3x of dense; one shared set reads ~19%, at mean error 0.043 against per-head sampling's
 // 0.033 at B1-N128K and 0.051 against 0.055 at B1-N32K (CPU simulation on the evaluator's
 // generator, docs/decisions.md "Run 25"). SHARED=0 is the paper's per-head selection: each head
-// has its own code and weights,
-// and the hook masks each head to its own samples.
+// has its own code and weights, and the hook masks each head to its own samples.
 // The correction needs ||k - mean|| per token: the build stores it in the index (4 bytes a
 // token), so the attention does not recompute it from the K rows.
 // MagicPIG's published settings (K=10, L=150) need 300 B per token; under the 128 B index cap
