@@ -12,8 +12,8 @@ the copy bandwidth (kevo doctor's, bytes read + written; default: the H200's mea
 Without SEED arguments, every seed in seeds/. A seed at N <= its DENSE_N (or B*N <= its DENSE_BN)
 attends densely and reads what the dense seed reads. Data-dependent budgets take their smallest value:
 vattention's sampled budget is its base sample; magicpig_lsh samples the share of the tokens
-that the CPU simulation measured at its KBITS, TABLES and MINCOL (MAGICPIG_SAMPLED below), or
---magicpig-frac.
+that the CPU simulation (bench/magicpig_sim.cc) measured at its KBITS, TABLES and MINCOL
+(MAGICPIG_SAMPLED below), or --magicpig-frac.
 """
 import argparse
 import glob
@@ -59,9 +59,12 @@ def topk_rows(n, chunk, div, sink, win):
 
 # magicpig_lsh's sampled share of the tokens per KV head (shared proposal) by (KBITS, TABLES,
 # MINCOL), from the CPU simulation on the evaluator's generator at B1-N32K and B1-N128K
-# (docs/decisions.md, "Run 25" and "Run 26").
+# (docs/decisions.md, "Run 25" and "Run 26"; bench/magicpig_sim.cc, `build/bench/bench_magicpig_sim
+# --params K,L,M`, reproduces them: 0.098 at (6, 64, 3) and 0.189 at (7, 96, 2) at B1-N128K; the
+# last three entries are its, at B1-N128K with 4 calls).
 MAGICPIG_SAMPLED = {(7, 96, 2): 0.19, (6, 64, 3): 0.10, (7, 112, 3): 0.08, (7, 64, 2): 0.105,
-                    (8, 112, 2): 0.092, (6, 96, 3): 0.218, (7, 96, 3): 0.057}
+                    (8, 112, 2): 0.092, (6, 96, 3): 0.218, (7, 96, 3): 0.057,
+                    (6, 32, 2): 0.103, (6, 48, 3): 0.053, (5, 32, 3): 0.090}
 
 
 def seed_bytes(seed, p, s, magicpig_frac):
