@@ -35,15 +35,11 @@ namespace {
 
 using kevo::WorkloadSpec;
 
-// seeds/magicpig_lsh.cu's plane seed and kevo/rng.cuh's plane_word, on the host.
+// seeds/magicpig_lsh.cu's plane seed and kevo/rng.cuh's plane_word (hash3 of the splitmix64
+// finaliser, which the generator's mix64 is), on the host.
 constexpr uint64_t kPlaneSeed = 0x6b65766f50494721ull;
-uint64_t mix64(uint64_t x) {
-  x += 0x9e3779b97f4a7c15ull;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-  return x ^ (x >> 31);
-}
 uint32_t plane_word(int p, int w) {
+  using kevo_gen::mix64;
   return (uint32_t)mix64(kPlaneSeed ^
                          mix64((uint64_t)p ^ mix64((uint64_t)w + 0x632be59bd9b4e019ull)));
 }
