@@ -1,7 +1,8 @@
 // magicpig_lsh's selection on the CPU: the share of tokens its shared proposal samples and the
 // error of its importance-weighted estimate, per (KBITS, TABLES, MINCOL), on a suite's generated
-// data. scripts/roofline.py's MAGICPIG_SAMPLED (the sampled share that the method's roofline
-// counts) comes from here; the error tells which params are worth a GPU evaluation.
+// data (or a captured suite's tensors). scripts/roofline.py's MAGICPIG_SAMPLED (the sampled share
+// that the method's roofline counts) comes from here; the error tells which params are worth a GPU
+// evaluation.
 //
 // The model is seeds/magicpig_lsh.cu at SHARED=1: keys centred by their mean over the cache,
 // TABLES codes of KBITS sign bits from the seed's planes (plane_word of kPlaneSeed), one code per
@@ -27,7 +28,7 @@
 #include <thread>
 #include <vector>
 
-#include "evaluator/generator_host.h"
+#include "evaluator/internal_kernels/gen_math.h"
 #include "evaluator/suite_stats.h"
 #include "evaluator/workloads.h"
 
@@ -97,21 +98,12 @@ void run_slice(const WorkloadSpec& w, int b, int h, const std::vector<std::vecto
                const std::vector<Params>& params, int sink, int win, std::vector<Tally>& tally,
                std::mutex& mu) {
   const kevo::Shape& s = w.shape;
-  const int N = s.N, D = s.D, G = s.Hq / s.Hkv, half = D / 2;
-  const kevo_gen::GenParams gp = kevo::make_gen_params(w);
-  std::vector<float> k(size_t(N) * D), v(size_t(N) * D), kc(size_t(N) * D), knorm(N);
+  const int N = s.N, D = s.D, G = s.Hq / s.Hkv;
+  std::vector<float> k, v, kc(size_t(N) * D), knorm(N);
+  kevo::kv_slice(w, b, h, k, v);
   std::vector<double> mean(D, 0.0);
-  for (int n = 0; n < N; ++n) {
-    for (int i = 0; i < half; ++i) {
-      kevo_gen::u16 kk[2], vv[2];
-      kevo_gen::kv_pair(gp, b, h, n, i, kk, vv);
-      k[size_t(n) * D + i] = kevo_gen::bf16_to_f32(kk[0]);
-      k[size_t(n) * D + i + half] = kevo_gen::bf16_to_f32(kk[1]);
-      v[size_t(n) * D + i] = kevo_gen::bf16_to_f32(vv[0]);
-      v[size_t(n) * D + i + half] = kevo_gen::bf16_to_f32(vv[1]);
-    }
+  for (int n = 0; n < N; ++n)
     for (int d = 0; d < D; ++d) mean[d] += k[size_t(n) * D + d];
-  }
   for (int d = 0; d < D; ++d) mean[d] /= N;
   for (int n = 0; n < N; ++n) {
     double nn = 0;
@@ -274,16 +266,10 @@ int main(int argc, char** argv) {
       return 2;
     }
     const kevo::Shape& s = w->shape;
-    std::vector<std::vector<float>> queries;
-    const kevo_gen::GenParams gp = kevo::make_gen_params(*w);
-    for (int j = 0; j < calls; ++j) {
-      const std::vector<uint16_t> q = kevo::generate_q_host(gp, kevo::stats_call_seed(*w, j));
-      std::vector<float> f(q.size());
-      for (size_t i = 0; i < q.size(); ++i) f[i] = kevo_gen::bf16_to_f32(q[i]);
-      queries.push_back(std::move(f));
-    }
+    int ncalls = 0;  // a captured suite may hold fewer queries than asked for
+    const std::vector<std::vector<float>> queries = kevo::workload_queries(*w, calls, ncalls);
     std::vector<Tally> tally(params.size());
-    for (Tally& t : tally) t.call_err_sum.assign(calls, 0.0), t.call_heads.assign(calls, 0);
+    for (Tally& t : tally) t.call_err_sum.assign(ncalls, 0.0), t.call_heads.assign(ncalls, 0);
     std::mutex mu;
     std::vector<std::pair<int, int>> slices;
     for (int b = 0; b < s.B; ++b)
@@ -306,9 +292,9 @@ int main(int argc, char** argv) {
     for (size_t pi = 0; pi < params.size(); ++pi) {
       const Tally& t = tally[pi];
       double mean = 0, worst = 0;
-      for (int j = 0; j < calls; ++j) {
+      for (int j = 0; j < ncalls; ++j) {
         const double call_mean = t.call_err_sum[j] / std::max(1, t.call_heads[j]);
-        mean += call_mean / calls;
+        mean += call_mean / ncalls;
         worst = std::max(worst, call_mean);
       }
       std::printf("| %s | %d | %d | %d | %.3f | %.4f | %.4f |\n", name.c_str(), params[pi].kbits,

@@ -128,6 +128,8 @@ std::vector<float> to_float(const uint16_t* bits, size_t n) {
   return out;
 }
 
+}  // namespace
+
 // The workload's queries as floats: [queries][B * Hq * D].
 std::vector<std::vector<float>> workload_queries(const WorkloadSpec& w, int want, int& count) {
   const Shape& s = w.shape;
@@ -174,8 +176,6 @@ void kv_slice(const WorkloadSpec& w, int b, int h, std::vector<float>& k, std::v
     }
   }
 }
-
-}  // namespace
 
 uint64_t stats_call_seed(const WorkloadSpec& w, int j) {
   return kevo_gen::mix64(w.seed * 0x9E3779B97F4A7C15ull + 0x5157A75ull + uint64_t(j));

@@ -64,6 +64,13 @@ struct SuiteStats {
 // The call seed of generated query j (0-based) of workload `w`.
 uint64_t stats_call_seed(const WorkloadSpec& w, int j);
 
+// The workload's queries as floats, [count][B * Hq * D]: `want` generated ones (call seeds
+// stats_call_seed(w, 0 ..)), or up to `want` of a captured suite's; count says how many.
+std::vector<std::vector<float>> workload_queries(const WorkloadSpec& w, int want, int& count);
+
+// K and V of KV head h, batch row b, as floats [N, D] (generated, or the captured tensors).
+void kv_slice(const WorkloadSpec& w, int b, int h, std::vector<float>& k, std::vector<float>& v);
+
 // Statistics of one row: q [D], k and v [N, D] (row-major floats).
 AttentionStats row_attention_stats(const float* q, const float* k, const float* v, int N, int D,
                                    int sinks, int window);
