@@ -209,14 +209,6 @@ __device__ __forceinline__ float f16x2_sum(u32 x) {
   asm("cvt.f32.f16 %0, %1;" : "=f"(h) : "h"((unsigned short)(x >> 16)));
   return l + h;
 }
-// 8 bytes through the non-coherent path, not kept in L1 (bounds are read once per decode).
-__device__ __forceinline__ uint2 ld_stream8(const void* p) {
-  uint2 r;
-  asm volatile("ld.global.nc.L1::no_allocate.v2.u32 {%0,%1}, [%2];"
-               : "=r"(r.x), "=r"(r.y)
-               : "l"(p));
-  return r;
-}
 
 __device__ __forceinline__ bool forced_page(int page, int N) {
   return page * PAGE < SINK || (page + 1) * PAGE > N - WIN;

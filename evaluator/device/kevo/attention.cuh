@@ -81,6 +81,15 @@ __device__ __forceinline__ uint4 ld_stream(const void* p) {
                : "l"(p));
   return r;
 }
+// The same for 8 bytes (index rows read once per decode: quest_pages' bounds, magicpig_lsh's
+// code streams).
+__device__ __forceinline__ uint2 ld_stream8(const void* p) {
+  uint2 r;
+  asm volatile("ld.global.nc.L1::no_allocate.v2.u32 {%0,%1}, [%2];"
+               : "=r"(r.x), "=r"(r.y)
+               : "l"(p));
+  return r;
+}
 // Read-only 16-byte load through the texture path (cached): for data read more than once.
 __device__ __forceinline__ uint4 ld_u4(const void* p) {
   return __ldg(reinterpret_cast<const uint4*>(p));
