@@ -148,14 +148,21 @@ extern "C" __global__ void __launch_bounds__(256) hash_keys(const Args a) {
 
 // ------------------------------------------------------------------------------ decode phase
 
-// Probability that a token at angle theta to the query collides in >= MINCOL of TABLES tables.
+// Probability that a token at angle theta to the query collides in >= MINCOL of TABLES tables:
+// with p = (1 - theta/pi)^KBITS per table and q = 1 - p, 1 - sum_{j < MINCOL} C(L,j) p^j q^(L-j),
+// written as 1 - q^(L-MINCOL+1) * poly(p, q): one log2 and one exp2 (a chain of two MUFU ops
+// after the acos instead of six).
 __device__ __forceinline__ float sample_prob(float cos_theta) {
   const float theta = acosf(fminf(fmaxf(cos_theta, -1.f), 1.f));
-  const float p = exp2f(KBITS * log2f(fmaxf(1.f - theta * 0.31830988618f, 1e-30f)));
-  const float lq = log2f(fmaxf(1.f - p, 1e-30f));
-  float below = exp2f(TABLES * lq);                                             // 0 collisions
-  if (MINCOL >= 2) below += TABLES * p * exp2f((TABLES - 1) * lq);              // 1
-  if (MINCOL >= 3) below += 0.5f * TABLES * (TABLES - 1) * p * p * exp2f((TABLES - 2) * lq);
+  const float base = fmaxf(1.f - theta * 0.31830988618f, 0.f);
+  float p = 1.f;
+#pragma unroll
+  for (int k = 0; k < KBITS; ++k) p *= base;
+  const float q = 1.f - p;
+  float poly = 1.f;  // sum_{j < MINCOL} C(L,j) p^j q^(MINCOL-1-j)
+  if (MINCOL == 2) poly = q + TABLES * p;
+  if (MINCOL == 3) poly = q * q + TABLES * p * q + 0.5f * TABLES * (TABLES - 1) * p * p;
+  const float below = exp2f((TABLES - MINCOL + 1) * log2f(fmaxf(q, 1e-30f))) * poly;
   return fmaxf(1.f - below, 1e-6f);
 }
 
@@ -291,19 +298,32 @@ struct PigCorrection {
           v += __shfl_xor_sync(0xffffffffu, v, 16);
           sum[nt][i] = v;
         }
-      if (g >= ng) return;
-#pragma unroll
-      for (int nt = 0; nt < 2; ++nt) {
-#pragma unroll
-        for (int i = 0; i < 2; ++i) {
-          const int t = nt * 8 + 2 * c + i;
-          if (t >= valid) continue;
+      // Every lane of column c holds the same four sums: lane (g, c) with g < 4 computes the
+      // correction of token j = g (nt = j & 1, i = j >> 1) only, and each lane takes its four
+      // from lanes (j << 2) | c: one sample_prob chain a lane instead of four.
+      float corr = 0.f;
+      {
+        const int j = g & 3, nt = j & 1, i = j >> 1, t = nt * 8 + 2 * c + i;
+        const float s = nt ? (i ? sum[1][1] : sum[1][0]) : (i ? sum[0][1] : sum[0][0]);
+        if (g < 4 && t < valid) {
           const int pos = rows[t];
-          if (keys[pos] == kKeyForced) continue;
-          const float cosv = (sum[nt][i] * inv_sl - qbar_mu) / fmaxf(qbar_n * kn[pos], 1e-20f);
-          x[nt][i] -= log2f(sample_prob(cosv));
+          if (keys[pos] != kKeyForced) {
+            const float cosv = (s * inv_sl - qbar_mu) / fmaxf(qbar_n * kn[pos], 1e-20f);
+            corr = log2f(sample_prob(cosv));
+          }
         }
       }
+      float cj[2][2];
+#pragma unroll
+      for (int nt = 0; nt < 2; ++nt)
+#pragma unroll
+        for (int i = 0; i < 2; ++i)
+          cj[nt][i] = __shfl_sync(0xffffffffu, corr, ((nt | (i << 1)) << 2) | c);
+      if (g >= ng) return;
+#pragma unroll
+      for (int nt = 0; nt < 2; ++nt)
+#pragma unroll
+        for (int i = 0; i < 2; ++i) x[nt][i] -= cj[nt][i];  // 0 for forced and invalid tokens
       return;
     }
     if (g >= ng) return;  // rows of no head: ignored by the attention
