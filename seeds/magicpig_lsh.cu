@@ -69,7 +69,7 @@
 // kevo:param SHARED = 1 in {0, 1}
 // kevo:let        SPARSE = (B*N>DENSE_BN)*(N>DENSE_N)
 // kevo:index      B*Hkv*N*(TABLES+4) + B*Hkv*D*4 + 768
-// kevo:workspace  max(B*Hkv*G*TABLES + B*Hkv*N*2 + (B*Hq*(D+1)*4 + B*Hkv*cdiv(G,8)*8)*cdiv(N,CH)*max(1,min(8,32/cdiv(N,CH))) + 1536, (264 + B*Hkv*cdiv(G,16)) * (min(G,16)*(D+1)*4 + 8) + 1024)
+// kevo:workspace  max(B*Hkv*G*TABLES + B*Hkv*N*2 + (B*Hq*(D+1)*4 + B*Hkv*cdiv(G,8)*8)*cdiv(N,CH)*max(1,min(8,32/cdiv(N,CH)))*2 + 2560, (264 + B*Hkv*cdiv(G,16)) * (min(G,16)*(D+1)*4 + 8) + 1024)
 // kevo:build   key_mean   grid(Hkv, B) block(256)
 // kevo:build   hash_keys  grid(cdiv(N,64), Hkv, B) block(256)
 // kevo:decode  query_codes grid(TABLES*SPARSE, Hkv, B) block(64)
@@ -108,6 +108,11 @@ struct Layout {
     out.p.o = ws.take<float>((long long)a.B * a.Hq * out.p.nsplit * a.D);
     out.p.lse = ws.take<float>((long long)a.B * a.Hq * out.p.nsplit);
     out.flags = ws.take<u64>(bh * cdiv(G, GT) * out.p.nsplit);
+    out.run = 16;  // two merge levels above 32 splits (kevo/topk_attend.cuh SplitsOut)
+    out.p1.nsplit = cdiv(out.p.nsplit, out.run);
+    out.p1.o = ws.take<float>((long long)a.B * a.Hq * out.p1.nsplit * a.D);
+    out.p1.lse = ws.take<float>((long long)a.B * a.Hq * out.p1.nsplit);
+    out.flags1 = ws.take<u64>(bh * cdiv(G, GT) * out.p1.nsplit);
     ws_end = ws.end();
   }
 };
@@ -348,7 +353,8 @@ struct PigCorrection {
 };
 
 // One block per chunk part and KV head: the union of the group's samples, attended once on
-// tensor cores with PigCorrection, as one split; the group's last block merges the splits.
+// tensor cores with PigCorrection, as one split; the splits merge in two levels where a group
+// has more than 32 (runs of 16, kevo/topk_attend.cuh SplitsOut: 128 at B1-N128K).
 extern "C" __global__ void __launch_bounds__(128, 3) attend(const Args a) {
   const TopkBlock tb = topk_block<GT>(a, CH, true);
   const int D = a.D;

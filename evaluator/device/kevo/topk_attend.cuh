@@ -227,9 +227,17 @@ struct TopkScratch {
 
 // Where the blocks' results go: split (chunk * parts + part) of each head in p (p.nsplit =
 // nch * parts), and one arrival flag per split and group at flags[group * p.nsplit + split].
+// Optionally (run > 0, where p.nsplit > 2 * run) the merge takes two levels: the last block of
+// each run of `run` consecutive splits merges them into split (split / run) of p1 (p1.nsplit =
+// cdiv(p.nsplit, run), flags1 one per run and group) and the last of those merges p1 into o.
+// One block merging all of 128 splits waits 8 dependent rounds of loads (merge_splits<16> at
+// 128 threads for 4 heads); in two levels it waits one round, an arrival and one round.
 struct SplitsOut {
   Partials p;
   u64* flags;
+  int run = 0;
+  Partials p1;
+  u64* flags1 = nullptr;
 };
 
 // One split of a group's attention: cs attended with its residual (attend_chunk), stored as
@@ -245,12 +253,36 @@ __device__ __forceinline__ void attend_split(const Args& a, const HeadGroup& hg,
         out.p.store(a, hg.b, hg.h0 + g, split, d, o, m, den);
       },
       adjust);
-  if (arrive_last(a, out.flags + (long long)group * out.p.nsplit, split, out.p.nsplit)) {
+  const int nsplit = out.p.nsplit;
+  auto merge_into_o = [&](const Partials& p) {
     merge_splits<16>(
-        hg.ng, a.D, [&](int r) { return span_of(out.p, a, hg.b, hg.h0 + r); },
+        hg.ng, a.D, [&](int r) { return span_of(p, a, hg.b, hg.h0 + r); },
         [&](int r, int d0, const float(&o)[4], float) { store_output4(a, hg.b, hg.h0 + r, d0, o); },
         reinterpret_cast<float*>(bufs));
+  };
+  if (out.run <= 0 || nsplit <= 2 * out.run) {  // one level
+    if (arrive_last(a, out.flags + (long long)group * nsplit, split, nsplit)) merge_into_o(out.p);
+    return;
   }
+  const int run = split / out.run, r0 = run * out.run, rn = min(out.run, nsplit - r0);
+  if (!arrive_last(a, out.flags + (long long)group * nsplit + r0, split - r0, rn)) return;
+  merge_splits<16>(
+      hg.ng, a.D,
+      [&](int r) {
+        SplitSpan sp = span_of(out.p, a, hg.b, hg.h0 + r);
+        sp.o += (long long)r0 * sp.o_step;
+        sp.lse += (long long)r0 * sp.lse_step;
+        sp.n = rn;
+        return sp;
+      },
+      [&](int r, int d0, const float(&o)[4], float lse) {
+        const long long row = out.p1.row(a, hg.b, hg.h0 + r, run);
+        *reinterpret_cast<float4*>(out.p1.o + row * a.D + d0) = make_float4(o[0], o[1], o[2], o[3]);
+        if (d0 == 0) out.p1.lse[row] = lse;
+      },
+      reinterpret_cast<float*>(bufs));
+  const int nrun = out.p1.nsplit;
+  if (arrive_last(a, out.flags1 + (long long)group * nrun, run, nrun)) merge_into_o(out.p1);
 }
 
 // Everything of a top-k attend block after its selection: the residual draws among the chunk's
