@@ -32,11 +32,12 @@
 // angles to the query (cosine ~0.4), so few bits per table and many tables are needed for their
 // collision probability (CPU simulation on the evaluator's generator: mean error ~0.19 at K=8,
 // L=96; ~0.09 at K=7, L=96, sampling ~19% of the tokens per head). Defaults K=6, L=64, a token
-// sampled at >= 3 collisions (MINCOL): ~10% of the tokens (simulation, shared proposal: error
-// 0.057 / 0.077 at B1-N32K / B1-N128K against 0.051 / 0.043 at K=7, L=96, MINCOL=2, which
-// samples ~19%), 68 index bytes a token instead of 100. Run 26 (H200, 5 evaluations in one
-// call): B1-N128K 99.8 us against 130.3, B8-N32K 163.8 against 227.9, mean error 0.042 against
-// 0.021, worst call 0.128 against 0.074, holdout error 0.030 (docs/decisions.md, "Run 26").
+// sampled at >= 3 collisions (MINCOL): ~10% of the tokens (bench/magicpig_sim.cc, shared
+// proposal: mean error 0.113 / 0.077 at B1-N32K / B1-N128K, 8 / 4 calls, against 0.057 / 0.034
+// at K=7, L=96, MINCOL=2, which samples ~19%), 68 index bytes a token instead of 100. Run 26
+// (H200, 5 evaluations in one call): B1-N128K 99.8 us against 130.3, B8-N32K 163.8 against
+// 227.9, mean error 0.042 against 0.021, worst call 0.128 against 0.074, holdout error 0.030
+// (docs/decisions.md, "Run 26").
 //
 // Index: TABLES + 4 bytes per token per KV head (68 at the default) + the key mean.
 // Error target: mean relative error <= 0.15 on the llama3-8b suite at the defaults (measured
