@@ -37,7 +37,10 @@
 // at K=7, L=96, MINCOL=2, which samples ~19%), 68 index bytes a token instead of 100. Run 26
 // (H200, 5 evaluations in one call): B1-N128K 99.8 us against 130.3, B8-N32K 163.8 against
 // 227.9, mean error 0.042 against 0.021, worst call 0.128 against 0.074, holdout error 0.030
-// (docs/decisions.md, "Run 26").
+// (docs/decisions.md, "Run 26"). Run 31 (H100, after one sample_prob chain a lane and the
+// two-level merge): B1-N128K 90.4 us against dense 182.0 (2.01x; run 27: 105.5 us, 1.78x),
+// B8-N32K 160.0 against 349.7 (2.19x), mean error 0.042, worst call 0.125 (docs/decisions.md,
+// "Runs 30-31").
 //
 // Index: TABLES + 4 bytes per token per KV head (68 at the default) + the key mean.
 // Error target: mean relative error <= 0.15 on the llama3-8b suite at the defaults (measured
