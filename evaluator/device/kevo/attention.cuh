@@ -81,8 +81,7 @@ __device__ __forceinline__ uint4 ld_stream(const void* p) {
                : "l"(p));
   return r;
 }
-// The same for 8 bytes (index rows read once per decode: quest_pages' bounds, magicpig_lsh's
-// code streams).
+// The same for 8 bytes (index rows read once per decode, such as quest_pages' bounds).
 __device__ __forceinline__ uint2 ld_stream8(const void* p) {
   uint2 r;
   asm volatile("ld.global.nc.L1::no_allocate.v2.u32 {%0,%1}, [%2];"
