@@ -4,7 +4,8 @@
 // suite; every EvalResult is written to the JSON file that scripts/seeds_table.py renders.
 // A file may carry param overrides: seeds/dsa_indexer.cu:TOPK_DIV=32,RSAMP=16.
 // Usage: bench_seed_table [--suite NAME] [--holdout NAME|none] [--evals N] --json OUT
-// FILE[:P=V,...]... Exit: 0 when every evaluation ran (whatever its status), 1 on bad input, 3
+// FILE[:P=V,...]... Exit: 0 when every evaluation ran (whatever its status), 2 on a bad command
+// line (the message names what is wrong), 1 on a bad override or an unreadable file, 3
 // without a GPU.
 #include <chrono>
 #include <cstdio>
@@ -75,9 +76,13 @@ int main(int argc, char** argv) {
       evals = std::atoi(argv[++i]);
     else if (!std::strcmp(argv[i], "--json") && i + 1 < argc)
       json_path = argv[++i];
-    else if (argv[i][0] == '-') {
-      std::fputs(kUsage, stderr);
-      return std::strcmp(argv[i], "--help") ? 2 : 0;
+    else if (!std::strcmp(argv[i], "--help")) {
+      std::fputs(kUsage, stdout);
+      return 0;
+    } else if (argv[i][0] == '-') {
+      std::fprintf(stderr, "bench_seed_table: unknown option '%s' or its value missing\n%s",
+                   argv[i], kUsage);
+      return 2;
     } else {
       Entry e;
       if (!parse_entry(argv[i], e)) {
@@ -87,8 +92,14 @@ int main(int argc, char** argv) {
       entries.push_back(e);
     }
   }
-  if (entries.empty() || json_path.empty() || evals < 1) {
-    std::fputs(kUsage, stderr);
+  // Each refusal says what is missing: a GPU call spent on a bare usage line is a call lost.
+  const char* missing = entries.empty()     ? "no FILE.cu given"
+                        : json_path.empty() ? "--json OUT is required (render it with "
+                                              "scripts/seeds_table.py OUT)"
+                        : evals < 1         ? "--evals must be at least 1"
+                                            : nullptr;
+  if (missing) {
+    std::fprintf(stderr, "bench_seed_table: %s\n%s", missing, kUsage);
     return 2;
   }
   std::setvbuf(stdout, nullptr, _IOLBF, 0);  // a run stopped by a time limit keeps its log
