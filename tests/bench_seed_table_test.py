@@ -16,37 +16,28 @@ def run(*args):
     return p.returncode, p.stdout, p.stderr
 
 
+# (what is wrong, command line, exit status, what the message must say)
+REFUSALS = [
+    ("missing --json", ["seeds/dense_flashdecode.cu"], 2,
+     ["--json OUT is required", "scripts/seeds_table.py"]),
+    ("no file", ["--json", "/nonexistent/t.json"], 2, ["no FILE.cu given"]),
+    ("zero evaluations", ["--evals", "0", "--json", "/nonexistent/t.json", "x.cu"], 2,
+     ["--evals must be at least 1"]),
+    ("unknown option", ["--jsn", "t.json", "x.cu"], 2, ["unknown option '--jsn'"]),
+    ("option without its value", ["x.cu", "--json"], 2, ["'--json'"]),
+    ("bad override", ["--json", "/nonexistent/t.json", "x.cu:TOPK=abc"], 1,
+     ["bad param overrides in 'x.cu:TOPK=abc'"]),
+]
+
+
 class BenchSeedTable(unittest.TestCase):
-    def test_missing_json_names_the_flag_and_the_renderer(self):
-        rc, _, err = run("seeds/dense_flashdecode.cu")
-        self.assertEqual(rc, 2)
-        self.assertIn("--json OUT is required", err)
-        self.assertIn("scripts/seeds_table.py", err)
-
-    def test_no_file(self):
-        rc, _, err = run("--json", "/nonexistent/t.json")
-        self.assertEqual(rc, 2)
-        self.assertIn("no FILE.cu given", err)
-
-    def test_zero_evaluations(self):
-        rc, _, err = run("--evals", "0", "--json", "/nonexistent/t.json", "x.cu")
-        self.assertEqual(rc, 2)
-        self.assertIn("--evals must be at least 1", err)
-
-    def test_unknown_option_is_named(self):
-        rc, _, err = run("--jsn", "t.json", "x.cu")
-        self.assertEqual(rc, 2)
-        self.assertIn("unknown option '--jsn'", err)
-
-    def test_option_without_value_is_named(self):
-        rc, _, err = run("x.cu", "--json")
-        self.assertEqual(rc, 2)
-        self.assertIn("'--json'", err)
-
-    def test_bad_override(self):
-        rc, _, err = run("--json", "/nonexistent/t.json", "x.cu:TOPK=abc")
-        self.assertEqual(rc, 1)
-        self.assertIn("bad param overrides in 'x.cu:TOPK=abc'", err)
+    def test_each_refusal_names_what_is_wrong(self):
+        for what, args, want_rc, want_text in REFUSALS:
+            with self.subTest(what):
+                rc, _, err = run(*args)
+                self.assertEqual(rc, want_rc, err)
+                for text in want_text:
+                    self.assertIn(text, err)
 
     def test_help_goes_to_stdout_with_status_0(self):
         rc, out, _ = run("--help")
