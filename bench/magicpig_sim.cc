@@ -202,7 +202,8 @@ void run_slice(const WorkloadSpec& w, int b, int h, const std::vector<std::vecto
   }
 }
 
-int usage() {
+int usage(const std::string& why) {
+  std::fprintf(stderr, "bench_magicpig_sim: %s\n", why.c_str());
   std::fprintf(stderr,
                "usage: bench_magicpig_sim [--suite NAME] [--workload NAME ...] [--calls N] "
                "[--params K,L,M ...] [--sink N] [--win N] [--threads N]\n");
@@ -243,10 +244,10 @@ int main(int argc, char** argv) {
       }
       params.push_back(P);
     } else {
-      return usage();
+      return usage("unknown option '" + a + "' or its value missing");
     }
   }
-  if (calls < 1) return usage();
+  if (calls < 1) return usage("--calls must be at least 1");
   if (params.empty()) params = {{6, 64, 3}};
   if (workloads.empty()) workloads = {"B1-N32768", "B1-N131072"};
   auto suite = kevo::load_suite(suite_name);
